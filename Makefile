@@ -1,0 +1,127 @@
+# groupchat: a WebSocket group-chat server (C11, pthreads, CivetWeb).
+#
+#   make            build build/release/groupchat
+#   make run        install what is missing, build, serve on :8080
+#   make test       install what is missing, then unit + integration tests
+#                   three times (release, ASan+UBSan, TSan) and a short fuzz run
+#   make bench      build the load generator and run the benchmark scenarios
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make docs       render flow.png from docs/flow.dot
+#   make install    PREFIX=/usr/local DESTDIR= : binary and man page
+
+VERSION   := 1.0.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+VARIANT   ?= release
+BUILD     := build/$(VARIANT)
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+ARGS      ?=
+
+CC        ?= cc
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
+BASEFLAGS := -std=c11 $(WARN) -pthread -MMD -MP
+LDLIBS    := -lcivetweb -lpthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+ifeq ($(VARIANT),release)
+VFLAGS := -O2 -g
+else ifeq ($(VARIANT),asan)
+VFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else ifeq ($(VARIANT),tsan)
+VFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+else
+$(error VARIANT must be release, asan or tsan)
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
+
+LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o)
+SUPPORT_SRC := $(wildcard test/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC    := $(wildcard test/test_*.c)
+IT_SRC      := $(wildcard test/it_*.c)
+TEST_BIN    := $(UNIT_SRC:test/%.c=$(BUILD)/test/%) $(IT_SRC:test/%.c=$(BUILD)/test/%)
+BENCH_SRC   := $(wildcard bench/*.c)
+FUZZ_SRC    := $(wildcard fuzz/fuzz_*.c)
+
+.PHONY: all run test test-variant deps bench fuzz fuzz-smoke docs install clean
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/groupchat
+
+deps:
+	@scripts/deps.sh build
+
+run: deps
+	@$(MAKE) --no-print-directory VARIANT=release all
+	./build/release/groupchat $(ARGS)
+
+test: deps
+	@scripts/deps.sh fuzz
+	@for v in release asan tsan; do \
+		$(MAKE) --no-print-directory VARIANT=$$v test-variant || exit 1; \
+	done
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# Builds and runs every test binary of one variant; test/run.sh prints the
+# per-binary verdicts and the closing "N passed, N failed" line.
+test-variant: $(BUILD)/groupchat $(TEST_BIN)
+	@test/run.sh $(VARIANT) $(BUILD) $(TEST_BIN)
+
+$(BUILD)/groupchat: $(BUILD)/src/main.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/%: $(BUILD)/test/%.o $(SUPPORT_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# Load generator: no dependency but libc, always optimised.
+build/bench/groupchat-bench: $(BENCH_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -D_GNU_SOURCE -O2 -g -pthread -o $@ $(BENCH_SRC) -lm
+
+bench: deps build/bench/groupchat-bench
+	@$(MAKE) --no-print-directory VARIANT=release all
+	bench/run.sh
+
+# libFuzzer targets, built with clang against the library sources.
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -g -O1 -pthread \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+		mkdir -p build/fuzz/corpus/$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			build/fuzz/corpus/$$(basename $$f) 2>build/fuzz/$$(basename $$f).log || \
+			{ tail -40 build/fuzz/$$(basename $$f).log; exit 1; }; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+docs: flow.png
+
+flow.png: docs/flow.dot
+	@scripts/deps.sh docs
+	dot -Tpng -Gdpi=110 -o $@ $<
+
+install: $(BUILD)/groupchat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/groupchat $(DESTDIR)$(PREFIX)/bin/groupchat
+	install -m 0644 docs/groupchat.1 $(DESTDIR)$(PREFIX)/share/man/man1/groupchat.1
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

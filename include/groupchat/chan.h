@@ -1,0 +1,61 @@
+/*
+ * chan: a bounded multi-producer multi-consumer FIFO of fixed-size
+ * elements, built on one mutex and two condition variables.
+ *
+ * Elements are copied in and out (elem_size bytes each), so a channel of
+ * small tagged structs needs no allocation per item. Blocking calls take an
+ * absolute CLOCK_MONOTONIC deadline; NULL means wait forever.
+ *
+ * Errors are returned as -1 with errno set:
+ *   EPIPE      send after close; receive on a closed and drained channel
+ *   ETIMEDOUT  the deadline passed first
+ *   EAGAIN     a non-blocking call would have blocked
+ */
+#ifndef GROUPCHAT_CHAN_H
+#define GROUPCHAT_CHAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct chan;
+
+/* A channel holding at most cap elements of elem_size bytes (both > 0).
+ * NULL with errno ENOMEM or EINVAL. */
+struct chan *chan_new(size_t cap, size_t elem_size);
+
+/* Releases the channel. No thread may still use it: close it and join
+ * its users first. Elements still queued are discarded unseen. */
+void chan_free(struct chan *ch);
+
+/* Refuses further sends and wakes every blocked sender and receiver.
+ * Receivers still get what is queued. Idempotent. */
+void chan_close(struct chan *ch);
+
+/* Copies *elem in, blocking while the channel is full. */
+int chan_send(struct chan *ch, const void *elem, const struct timespec *deadline);
+
+/* Copies *elem in if there is room now; EAGAIN if full. */
+int chan_try_send(struct chan *ch, const void *elem);
+
+/* Copies the oldest element into *elem, blocking while empty. */
+int chan_recv(struct chan *ch, void *elem, const struct timespec *deadline);
+
+/* Copies up to max of the oldest elements into elems (an array of max
+ * elements), blocking until at least one is there. Returns how many. */
+ssize_t chan_recv_batch(struct chan *ch, void *elems, size_t max,
+                        const struct timespec *deadline);
+
+/* Elements queued now (a snapshot). */
+size_t chan_len(struct chan *ch);
+
+/* The bound given at creation. */
+size_t chan_cap(const struct chan *ch);
+
+/* Non-zero once chan_close has been called. */
+int chan_closed(struct chan *ch);
+
+/* Sets *ts to now + ms on CLOCK_MONOTONIC: the deadline form the calls above take. */
+void chan_deadline(struct timespec *ts, long ms);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * config: the server's settings, from defaults, then GROUPCHAT_<NAME>
+ * environment variables, then command-line flags (flags win).
+ */
+#ifndef GROUPCHAT_CONFIG_H
+#define GROUPCHAT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "groupchat/log.h"
+
+struct config {
+	char listen[64];          /* address to bind, e.g. 0.0.0.0 or 127.0.0.1 */
+	int port;                 /* 0: an ephemeral port */
+	long max_clients;         /* WebSocket members at once; joins past it get 503 */
+	size_t max_message;       /* bytes in one reassembled message */
+	size_t send_queue;        /* frames queued per member before it is dropped */
+	long ping_interval;       /* seconds of silence before a ping; dead after 2 */
+	char allowed_origins[1024]; /* comma-separated; empty: any Origin */
+	enum log_level log_level;
+	enum log_format log_format;
+};
+
+enum config_result {
+	CONFIG_OK,
+	CONFIG_EXIT_OK,    /* --help or --version was printed: exit 0 */
+	CONFIG_EXIT_USAGE, /* an error was printed: exit 2 */
+};
+
+void config_defaults(struct config *cfg);
+
+/* Applies the environment (GROUPCHAT_PORT, ...) then argv. Errors are one
+ * line on err; --help and --version print to out. */
+enum config_result config_parse(struct config *cfg, int argc, char **argv,
+                                FILE *out, FILE *err);
+
+/* 1 if origin (len bytes) may open a WebSocket under cfg. */
+int config_origin_allowed(const struct config *cfg, const char *origin);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * group: the actor that alone owns a group's member set.
+ *
+ * One mailbox (a bounded chan of tagged requests) carries join, leave,
+ * broadcast and close in arrival order, so every member sees broadcasts
+ * in the same order and a join is in effect before anything queued after
+ * it. The group thread starts on the first request that needs it and
+ * exits when the group has no members and nothing is pending; the next
+ * request starts it again. The "start if not running" and "exit if idle"
+ * decisions are made under one lock together with a count of senders in
+ * flight, so no request is ever stranded in the mailbox.
+ *
+ * Fan-out never blocks: a member whose send queue is full is closed with
+ * 1008 "slow consumer" and removed, and the others carry on.
+ *
+ * Lifetime: reference counted. The manager's registry holds one
+ * reference, each member's connection one. The last unref joins the
+ * thread and frees the group.
+ */
+#ifndef GROUPCHAT_GROUP_H
+#define GROUPCHAT_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct client;
+struct msg;
+struct stats;
+
+/* Default bound of a group's mailbox, in requests. */
+#define GROUP_MAILBOX_DEFAULT 1024
+
+/* Close code and reason given to members of a deleted group. */
+#define GROUP_DELETED_CODE 1000
+#define GROUP_DELETED_REASON "group deleted"
+#define GROUP_SLOW_CODE 1008
+#define GROUP_SLOW_REASON "slow consumer"
+#define GROUP_SHUTDOWN_CODE 1001
+#define GROUP_SHUTDOWN_REASON "server shutting down"
+
+struct group;
+
+/* A group with a copy of the id (id_len bytes, may hold NUL). st may be
+ * NULL. No thread runs yet. Reference count 1. NULL with errno on failure. */
+struct group *group_new(const char *id, size_t id_len, struct stats *st);
+
+struct group *group_ref(struct group *g);
+
+/* Drops a reference. The last one closes the group if needed, waits for
+ * its thread and frees it. */
+void group_unref(struct group *g);
+
+/* The id bytes (NUL-terminated for convenience) and their length. */
+const char *group_id(const struct group *g, size_t *len);
+
+/* Queues a join of c (the group takes a reference to c). Once this
+ * returns, every broadcast queued later reaches c. Blocks while the
+ * mailbox is full. -1 with EPIPE if the group is closed (c not joined). */
+int group_join(struct group *g, struct client *c);
+
+/* Queues a leave of c. A leave of a client that is no longer a member
+ * (dropped, or the group closed) is a no-op, never an error or a block. */
+void group_leave(struct group *g, struct client *c);
+
+/* Queues m for every member (the group takes its own reference). Blocks
+ * while the mailbox is full: backpressure on the sender's reader.
+ * -1 with EPIPE if the group is closed. */
+int group_broadcast(struct group *g, struct msg *m);
+
+/* Closes the group: every current member's queue is closed with code and
+ * reason (a literal) after what was queued before, the member set is
+ * emptied, and later joins and broadcasts fail with EPIPE. Idempotent. */
+void group_close(struct group *g, uint16_t code, const char *reason);
+
+/* Snapshots, for /stats and tests. */
+bool group_running(struct group *g);    /* its thread is alive */
+size_t group_members(struct group *g);  /* members now */
+bool group_closed(struct group *g);
+uint64_t group_msgs_in(struct group *g);  /* broadcasts fanned out */
+uint64_t group_msgs_out(struct group *g); /* frames queued to members */
+
+/* Thread starts since creation (tests observe restarts with it). */
+uint64_t group_thread_starts(struct group *g);
+
+#endif

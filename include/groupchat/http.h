@@ -1,0 +1,38 @@
+/*
+ * http: whole HTTP/1.1 responses written with one mg_write, byte for byte
+ * as the Go server writes them. We write responses ourselves rather than
+ * through CivetWeb's helpers because those add headers Go does not send
+ * and cannot answer a WebSocket upgrade request at all (CIVETWEB.md 5).
+ */
+#ifndef GROUPCHAT_HTTP_H
+#define GROUPCHAT_HTTP_H
+
+#include <stddef.h>
+
+struct mg_connection;
+
+struct http_response {
+	int status;
+	const char *content_type;  /* NULL: no Content-Type */
+	int nosniff;               /* X-Content-Type-Options: nosniff */
+	const char *extra;         /* more header lines, each ending "\r\n", or NULL */
+	const void *body;
+	size_t body_len;
+	int head;                  /* a HEAD request: headers only */
+	int close;                 /* Connection: close, and end the connection */
+};
+
+/* Writes the response. 0, or -1 if the connection failed. */
+int http_send(struct mg_connection *conn, const struct http_response *r);
+
+/* Go's http.Error: status, "msg\n", text/plain with nosniff. */
+int http_error(struct mg_connection *conn, int status, const char *msg,
+               size_t msg_len, int head, int close);
+
+/* The reason phrase Go uses for status. */
+const char *http_status_text(int status);
+
+/* An RFC 7231 IMF-fixdate for now, e.g. "Fri, 27 Nov 2026 18:30:00 GMT". */
+void http_date(char out[32]);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * stats: the server's counters, kept with relaxed atomics so that the
+ * message path never takes a lock to count. One instance lives in the
+ * server context and is handed to the manager, groups and clients.
+ */
+#ifndef GROUPCHAT_STATS_H
+#define GROUPCHAT_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Close codes counted one by one; anything else lands in "other". */
+#define STATS_CLOSE_CODES {1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011}
+#define STATS_NCLOSE 9 /* the eight above plus other */
+
+struct stats {
+	atomic_ullong groups;        /* gauge: groups registered */
+	atomic_ullong members;       /* gauge: members joined to some group */
+	atomic_ullong group_threads; /* gauge: group threads alive */
+	atomic_ullong msgs_in;       /* messages received from members */
+	atomic_ullong msgs_out;      /* frames queued to members */
+	atomic_ullong bytes_in;      /* payload bytes received */
+	atomic_ullong bytes_out;     /* frame bytes queued to members */
+	atomic_ullong slow_drops;    /* members closed as slow consumers */
+	atomic_ullong joins_refused; /* joins refused at the member cap */
+	atomic_ullong closes[STATS_NCLOSE];
+	struct timespec started;     /* CLOCK_MONOTONIC at stats_init */
+};
+
+void stats_init(struct stats *st);
+
+/* Adds one to the counter for close code (the "other" slot if unlisted). */
+void stats_count_close(struct stats *st, uint16_t code);
+
+/* The close code counted in slot i (0 for "other"), i < STATS_NCLOSE. */
+uint16_t stats_close_code(unsigned i);
+
+/* Seconds since stats_init. */
+double stats_uptime(const struct stats *st);
+
+#define stats_add(st, field, n) \
+	atomic_fetch_add_explicit(&(st)->field, (n), memory_order_relaxed)
+#define stats_sub(st, field, n) \
+	atomic_fetch_sub_explicit(&(st)->field, (n), memory_order_relaxed)
+#define stats_get(st, field) \
+	atomic_load_explicit(&(st)->field, memory_order_relaxed)
+
+#endif

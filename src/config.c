@@ -1,0 +1,283 @@
+/*
+ * config: defaults, then GROUPCHAT_<NAME> environment variables, then
+ * flags. Every value is checked here, once, so the rest of the server can
+ * trust struct config. A bad value is one line on stderr and exit 2.
+ */
+#include "groupchat/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/client.h"
+
+enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
+	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT };
+
+static const struct opt {
+	const char *flag;  /* without the leading "--" */
+	const char *env;
+	enum opt_kind kind;
+	const char *arg;
+	const char *help;
+} opts[] = {
+	{"port", "GROUPCHAT_PORT", OPT_PORT, "N",
+	    "TCP port to listen on, 0 for any free port (default 8080)"},
+	{"listen", "GROUPCHAT_LISTEN", OPT_LISTEN, "ADDR",
+	    "IPv4 address to bind (default 0.0.0.0)"},
+	{"max-clients", "GROUPCHAT_MAX_CLIENTS", OPT_MAX_CLIENTS, "N",
+	    "WebSocket members at once; more get 503 (default 1000)"},
+	{"max-message", "GROUPCHAT_MAX_MESSAGE", OPT_MAX_MESSAGE, "BYTES",
+	    "largest message, suffix k/m allowed; larger closes 1009 (default 1m)"},
+	{"send-queue", "GROUPCHAT_SEND_QUEUE", OPT_SEND_QUEUE, "N",
+	    "messages queued per member before it is dropped as slow (default 256)"},
+	{"ping-interval", "GROUPCHAT_PING_INTERVAL", OPT_PING, "SECONDS",
+	    "ping members silent this long; drop after twice it; 0 disables (default 30)"},
+	{"allowed-origins", "GROUPCHAT_ALLOWED_ORIGINS", OPT_ORIGINS, "LIST",
+	    "comma-separated Origin values allowed to join; empty: any (default)"},
+	{"log-level", "GROUPCHAT_LOG_LEVEL", OPT_LOG_LEVEL, "LEVEL",
+	    "debug, info, warn or error (default info)"},
+	{"log-format", "GROUPCHAT_LOG_FORMAT", OPT_LOG_FORMAT, "FORMAT",
+	    "text or json (default text)"},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->listen, "0.0.0.0");
+	cfg->port = 8080;
+	cfg->max_clients = 1000;
+	cfg->max_message = 1 << 20;
+	cfg->send_queue = CLIENT_QUEUE_DEFAULT;
+	cfg->ping_interval = 30;
+	cfg->log_level = LOG_INFO;
+	cfg->log_format = LOG_TEXT;
+}
+
+/* A whole decimal number in [min, max], with an optional k/m/g binary
+ * suffix when allow_suffix is set. */
+static int
+parse_num(const char *s, long long min, long long max, int allow_suffix,
+    long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (allow_suffix && *end != '\0' && end[1] == '\0') {
+		int shift = 0;
+		switch (tolower((unsigned char)*end)) {
+		case 'k': shift = 10; break;
+		case 'm': shift = 20; break;
+		case 'g': shift = 30; break;
+		default: return -1;
+		}
+		if (v > (max >> shift))
+			return -1;
+		v <<= shift;
+		end++;
+	}
+	if (*end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+valid_ipv4(const char *s)
+{
+	int parts = 0;
+
+	while (parts < 4) {
+		long long v;
+		char part[4];
+		size_t n = 0;
+		while (isdigit((unsigned char)s[n]) && n < 3) {
+			part[n] = s[n];
+			n++;
+		}
+		part[n] = '\0';
+		if (n == 0 || parse_num(part, 0, 255, 0, &v) == -1)
+			return 0;
+		s += n;
+		parts++;
+		if (parts < 4 && *s++ != '.')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int
+apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
+    const char *from)
+{
+	long long v;
+	int r;
+
+	switch (o->kind) {
+	case OPT_PORT:
+		if (parse_num(val, 0, 65535, 0, &v) == -1)
+			goto bad;
+		cfg->port = (int)v;
+		return 0;
+	case OPT_LISTEN:
+		if (!valid_ipv4(val))
+			goto bad;
+		strcpy(cfg->listen, val);
+		return 0;
+	case OPT_MAX_CLIENTS:
+		/* CivetWeb holds one worker per member and caps its pool at
+		 * 65536; leave room for the HTTP reserve. */
+		if (parse_num(val, 1, 60000, 0, &v) == -1)
+			goto bad;
+		cfg->max_clients = (long)v;
+		return 0;
+	case OPT_MAX_MESSAGE:
+		/* CivetWeb drops frames declared over 0x7FFF0000 bytes itself. */
+		if (parse_num(val, 1, 0x7FFF0000LL, 1, &v) == -1)
+			goto bad;
+		cfg->max_message = (size_t)v;
+		return 0;
+	case OPT_SEND_QUEUE:
+		if (parse_num(val, 1, 1 << 20, 0, &v) == -1)
+			goto bad;
+		cfg->send_queue = (size_t)v;
+		return 0;
+	case OPT_PING:
+		if (parse_num(val, 0, 86400, 0, &v) == -1)
+			goto bad;
+		cfg->ping_interval = (long)v;
+		return 0;
+	case OPT_ORIGINS:
+		if (strlen(val) >= sizeof(cfg->allowed_origins))
+			goto bad;
+		strcpy(cfg->allowed_origins, val);
+		return 0;
+	case OPT_LOG_LEVEL:
+		if ((r = log_level_parse(val)) == -1)
+			goto bad;
+		cfg->log_level = (enum log_level)r;
+		return 0;
+	case OPT_LOG_FORMAT:
+		if ((r = log_format_parse(val)) == -1)
+			goto bad;
+		cfg->log_format = (enum log_format)r;
+		return 0;
+	}
+bad:
+	fprintf(err, "groupchat: invalid value '%s' for %s%s (%s)\n", val, from,
+	    from[0] == '-' ? o->flag : "", o->help);
+	return -1;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: groupchat [--flag VALUE]...\n"
+	    "\n"
+	    "A WebSocket group-chat server: POST /create?id=G, DELETE /groups/G,\n"
+	    "and a WebSocket at /groups/G relaying each message to every member.\n"
+	    "\n"
+	    "flags (each also read from the environment variable shown):\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[48];
+		snprintf(left, sizeof(left), "--%s %s", opts[i].flag, opts[i].arg);
+		fprintf(out, "  %-26s %s\n  %-26s [%s]\n", left, opts[i].help, "",
+		    opts[i].env);
+	}
+	fprintf(out, "  %-26s %s\n  %-26s %s\n", "--help", "show this help and exit",
+	    "--version", "show the version and exit");
+	fprintf(out,
+	    "\n"
+	    "signals: SIGINT or SIGTERM closes every member with 1001 and exits 0.\n"
+	    "exit status: 0 on a clean stop, 1 if the server cannot start, 2 on a bad flag.\n");
+}
+
+enum config_result
+config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const char *v = getenv(opts[i].env);
+		if (v != NULL && apply(cfg, &opts[i], v, err, opts[i].env) == -1)
+			return CONFIG_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *name, *val, *eq;
+		size_t nlen;
+		const struct opt *o = NULL;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(out);
+			return CONFIG_EXIT_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			fprintf(out, "groupchat %s\n", GROUPCHAT_VERSION);
+			return CONFIG_EXIT_OK;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(err, "groupchat: unexpected argument '%s' (see --help)\n", a);
+			return CONFIG_EXIT_USAGE;
+		}
+		name = a + 2;
+		eq = strchr(name, '=');
+		nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+		for (size_t k = 0; k < NOPTS; k++)
+			if (strlen(opts[k].flag) == nlen &&
+			    strncmp(opts[k].flag, name, nlen) == 0)
+				o = &opts[k];
+		if (o == NULL) {
+			fprintf(err, "groupchat: unknown flag '%s' (see --help)\n", a);
+			return CONFIG_EXIT_USAGE;
+		}
+		if (eq != NULL) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(err, "groupchat: flag --%s needs a value (see --help)\n",
+			    o->flag);
+			return CONFIG_EXIT_USAGE;
+		}
+		if (apply(cfg, o, val, err, "--") == -1)
+			return CONFIG_EXIT_USAGE;
+	}
+	return CONFIG_OK;
+}
+
+int
+config_origin_allowed(const struct config *cfg, const char *origin)
+{
+	const char *p = cfg->allowed_origins;
+	size_t olen;
+
+	if (*p == '\0')
+		return 1;
+	if (origin == NULL)
+		return 0;
+	olen = strlen(origin);
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		const char *end = comma != NULL ? comma : p + strlen(p);
+		const char *s = p, *e = end;
+		while (s < e && isspace((unsigned char)*s))
+			s++;
+		while (e > s && isspace((unsigned char)e[-1]))
+			e--;
+		if ((size_t)(e - s) == olen && strncasecmp(s, origin, olen) == 0)
+			return 1;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}

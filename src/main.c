@@ -1,0 +1,56 @@
+/*
+ * groupchat: parse the configuration, block every signal (CivetWeb 1.15
+ * drops a WebSocket whose worker is interrupted, and every thread inherits
+ * this mask), start the server, and wait for SIGINT or SIGTERM on this
+ * thread alone. Then shut down cleanly and exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "groupchat/config.h"
+#include "groupchat/log.h"
+#include "groupchat/server.h"
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct server *srv;
+	sigset_t all, stop;
+	char err[256], port[16], members[24];
+	int sig;
+
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_EXIT_USAGE:
+		return 2;
+	case CONFIG_OK:
+		break;
+	}
+	log_setup(cfg.log_level, cfg.log_format, 2);
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+
+	if ((srv = server_start(&cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "groupchat: %s\n", err);
+		return 1;
+	}
+	snprintf(port, sizeof(port), "%d", server_port(srv));
+	snprintf(members, sizeof(members), "%ld", cfg.max_clients);
+	log_event(LOG_INFO, "start", "version", GROUPCHAT_VERSION, "listen", cfg.listen,
+	    "port", port, "max_clients", members, NULL);
+
+	while (sigwait(&stop, &sig) != 0)
+		;
+	log_event(LOG_INFO, "shutdown", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	server_stop(srv);
+	log_event(LOG_INFO, "stopped", NULL);
+	return 0;
+}

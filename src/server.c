@@ -1,0 +1,470 @@
+/*
+ * server: CivetWeb set-up and the HTTP side. Every request passes through
+ * begin_request, which routes the raw path exactly as Go's ServeMux does
+ * and answers it with a response written whole (http.c). Only a valid
+ * WebSocket upgrade to an existing group is handed back to CivetWeb
+ * (return 0), which then runs the handlers in ws.c.
+ *
+ * CivetWeb runs with decode_url=no so that local_uri_raw is the path as
+ * sent: Go splits /groups/{id} on '/' before unescaping, and so must we.
+ */
+#include "groupchat/server.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "groupchat/buf.h"
+#include "groupchat/cid.h"
+#include "groupchat/form.h"
+#include "groupchat/group.h"
+#include "groupchat/http.h"
+#include "groupchat/json.h"
+#include "groupchat/log.h"
+#include "groupchat/manager.h"
+#include "groupchat/msg.h"
+#include "groupchat/route.h"
+#include "server_ctx.h"
+
+/* Workers kept for plain HTTP beyond one per WebSocket member, so that a
+ * full house of members never starves POST /create or DELETE. */
+#define HTTP_RESERVE 32
+
+int64_t
+server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Go's json.Marshal(map[string]string{"message": prefix + id}). */
+static int
+send_json_message(struct mg_connection *conn, int status, const char *prefix,
+    const struct buf *id, int head)
+{
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (buf_puts(&b, "{\"message\":\"") == 0 && json_escape(&b, prefix, strlen(prefix)) == 0 &&
+	    json_escape(&b, id->data, id->len) == 0 && buf_puts(&b, "\"}") == 0) {
+		struct http_response r = {
+			.status = status,
+			.content_type = "text/plain; charset=utf-8",
+			.body = b.data,
+			.body_len = b.len,
+			.head = head,
+		};
+		rc = http_send(conn, &r);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* "found no group with the id: ID\n", the id raw as Go prints it. */
+static int
+send_no_group(struct mg_connection *conn, const struct buf *id, int head)
+{
+	static const char prefix[] = "found no group with the id: ";
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (buf_puts(&b, prefix) == 0 && buf_append(&b, id->data, id->len) == 0)
+		rc = http_error(conn, 400, (const char *)b.data, b.len, head, 0);
+	buf_free(&b);
+	return rc;
+}
+
+/* Go's http.Redirect with 301: Location, and for GET a tiny HTML body. */
+static int
+send_redirect(struct mg_connection *conn, const char *method, const struct buf *loc)
+{
+	struct buf hdr, body;
+	int rc = -1, get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+	struct http_response r = { .status = 301 };
+
+	buf_init(&hdr, 0);
+	buf_init(&body, 0);
+	if (buf_puts(&hdr, "Location: ") == -1 || buf_append(&hdr, loc->data, loc->len) == -1 ||
+	    buf_puts(&hdr, "\r\n") == -1 || buf_append(&hdr, "", 1) == -1)
+		goto out;
+	if (get || head)
+		r.content_type = "text/html; charset=utf-8";
+	if (get) {
+		/* htmlEscape of the location, as Go does. */
+		if (buf_puts(&body, "<a href=\"") == -1)
+			goto out;
+		for (size_t i = 0; i < loc->len; i++) {
+			const char *e = NULL;
+			switch (loc->data[i]) {
+			case '<': e = "&lt;"; break;
+			case '>': e = "&gt;"; break;
+			case '&': e = "&amp;"; break;
+			case '"': e = "&#34;"; break;
+			case '\'': e = "&#39;"; break;
+			}
+			if ((e != NULL ? buf_puts(&body, e) : buf_append(&body, &loc->data[i], 1)) == -1)
+				goto out;
+		}
+		if (buf_puts(&body, "\">Moved Permanently</a>.\n\n") == -1)
+			goto out;
+	}
+	r.extra = (const char *)hdr.data;
+	r.body = body.data;
+	r.body_len = body.len;
+	r.head = head;
+	rc = http_send(conn, &r);
+out:
+	buf_free(&hdr);
+	buf_free(&body);
+	return rc;
+}
+
+/* gorilla/websocket's answer to a bad upgrade: status text as the body and
+ * the version it speaks. */
+static int
+send_bad_upgrade(struct mg_connection *conn, int status, int head)
+{
+	const char *text = http_status_text(status);
+	char body[64];
+	struct http_response r = {
+		.status = status,
+		.content_type = "text/plain; charset=utf-8",
+		.nosniff = 1,
+		.extra = "Sec-Websocket-Version: 13\r\n",
+		.head = head,
+	};
+
+	r.body_len = (size_t)snprintf(body, sizeof(body), "%s\n", text);
+	r.body = body;
+	return http_send(conn, &r);
+}
+
+/* 1 if header h's comma-separated tokens include tok (case-insensitive). */
+static int
+header_has_token(const char *h, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	while (h != NULL && *h != '\0') {
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		const char *end = h + strcspn(h, ",");
+		const char *e = end;
+		while (e > h && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - h) == n && strncasecmp(h, tok, n) == 0)
+			return 1;
+		h = end;
+	}
+	return 0;
+}
+
+/* gorilla's isValidChallengeKey: base64 of exactly 16 bytes. */
+static int
+valid_ws_key(const char *k)
+{
+	size_t n;
+
+	if (k == NULL || strlen(k) != 24 || k[22] != '=' || k[23] != '=')
+		return 0;
+	for (n = 0; n < 22; n++) {
+		char c = k[n];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return 0;
+	}
+	/* The last character before the padding carries 2 bits only. */
+	return strchr("AQgw", k[21]) != NULL;
+}
+
+/* The checks gorilla's Upgrader makes, in its order. 0 if the request is
+ * a valid upgrade, else the status to answer with. */
+static int
+upgrade_status(const struct server *srv, const struct mg_connection *conn,
+    const char *method)
+{
+	if (!header_has_token(mg_get_header(conn, "Connection"), "upgrade") ||
+	    !header_has_token(mg_get_header(conn, "Upgrade"), "websocket"))
+		return 400;
+	if (strcmp(method, "GET") != 0)
+		return 405;
+	const char *v = mg_get_header(conn, "Sec-WebSocket-Version");
+	if (v == NULL || strcmp(v, "13") != 0)
+		return 400;
+	if (!config_origin_allowed(&srv->cfg, mg_get_header(conn, "Origin")))
+		return 403;
+	if (!valid_ws_key(mg_get_header(conn, "Sec-WebSocket-Key")))
+		return 400;
+	return 0;
+}
+
+static int
+handle_create(struct server *srv, struct mg_connection *conn, const char *query)
+{
+	struct buf id;
+	int rc;
+
+	buf_init(&id, 0);
+	rc = query == NULL ? 0 : form_query_get(query, strlen(query), "id", &id);
+	if (rc == -1) {
+		http_error(conn, 500, "out of memory", 13, 0, 1);
+		rc = 500;
+	} else if (id.len == 0) {
+		http_error(conn, 400, "invalid id", 10, 0, 0);
+		rc = 400;
+	} else {
+		switch (manager_create(srv->manager, (const char *)id.data, id.len)) {
+		case MANAGER_CREATED:
+			log_event_id(LOG_INFO, "group_created", "group", (const char *)id.data, id.len, NULL);
+			send_json_message(conn, 201, "created group with id: ", &id, 0);
+			rc = 201;
+			break;
+		case MANAGER_EXISTS:
+			http_error(conn, 400, "id already exists", 17, 0, 0);
+			rc = 400;
+			break;
+		default:
+			http_error(conn, 503, "server shutting down", 20, 0, 1);
+			rc = 503;
+		}
+	}
+	buf_free(&id);
+	return rc;
+}
+
+static int
+handle_group(struct server *srv, struct mg_connection *conn, const char *method,
+    const struct buf *id)
+{
+	int head = strcmp(method, "HEAD") == 0, status;
+	struct group *g;
+
+	if (strcmp(method, "DELETE") == 0) {
+		switch (manager_delete(srv->manager, (const char *)id->data, id->len)) {
+		case MANAGER_DELETED:
+			log_event_id(LOG_INFO, "group_deleted", "group", (const char *)id->data, id->len, NULL);
+			send_json_message(conn, 200, "deleted group with id: ", id, 0);
+			return 200;
+		case MANAGER_NOT_FOUND:
+			send_no_group(conn, id, 0);
+			return 400;
+		default:
+			http_error(conn, 503, "server shutting down", 20, 0, 1);
+			return 503;
+		}
+	}
+	/* GET or HEAD: Go looks the group up before it tries to upgrade. */
+	if ((g = manager_lookup(srv->manager, (const char *)id->data, id->len)) == NULL) {
+		send_no_group(conn, id, head);
+		return 400;
+	}
+	group_unref(g);
+	if ((status = upgrade_status(srv, conn, method)) != 0) {
+		send_bad_upgrade(conn, status, head);
+		return status;
+	}
+	return 0; /* CivetWeb upgrades; ws.c takes over. */
+}
+
+static int
+handle_healthz(struct mg_connection *conn, int head)
+{
+	struct http_response r = {
+		.status = 200,
+		.content_type = "text/plain; charset=utf-8",
+		.body = "ok\n",
+		.body_len = 3,
+		.head = head,
+	};
+
+	http_send(conn, &r);
+	return 200;
+}
+
+static int
+begin_request(struct mg_connection *conn)
+{
+	struct server *srv = mg_get_user_data(mg_get_context(conn));
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *method = ri->request_method, *path = ri->local_uri_raw;
+	struct route r;
+	int status;
+
+	if (path == NULL) {
+		http_send(conn, &(struct http_response){ .status = 400,
+		    .content_type = "text/plain; charset=utf-8",
+		    .body = "400 Bad Request", .body_len = 15, .close = 1 });
+		return 400;
+	}
+	route_init(&r);
+	if (route_match(&r, method, path, strlen(path), ri->query_string) == -1) {
+		http_error(conn, 500, "out of memory", 13, 0, 1);
+		route_free(&r);
+		return 500;
+	}
+	if (r.kind == ROUTE_BAD_REQUEST) {
+		/* Go rejects such a request line before any handler. */
+		http_send(conn, &(struct http_response){ .status = 400,
+		    .content_type = "text/plain; charset=utf-8",
+		    .body = "400 Bad Request", .body_len = 15, .close = 1 });
+		status = 400;
+	} else if (r.kind == ROUTE_REDIRECT) {
+		send_redirect(conn, method, &r.location);
+		status = 301;
+	} else if (r.kind == ROUTE_NOT_FOUND) {
+		http_error(conn, 404, "404 page not found", 18, 0, 0);
+		status = 404;
+	} else if (!r.method_ok) {
+		char allow[64];
+		struct buf body;
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r.allow);
+		buf_init(&body, 0);
+		buf_puts(&body, "Method Not Allowed\n");
+		http_send(conn, &(struct http_response){ .status = 405,
+		    .content_type = "text/plain; charset=utf-8", .nosniff = 1,
+		    .extra = allow, .body = body.data, .body_len = body.len,
+		    .head = strcmp(method, "HEAD") == 0 });
+		buf_free(&body);
+		status = 405;
+	} else {
+		switch (r.kind) {
+		case ROUTE_CREATE:
+			status = handle_create(srv, conn, ri->query_string);
+			break;
+		case ROUTE_GROUP:
+			status = handle_group(srv, conn, method, &r.id);
+			break;
+		case ROUTE_HEALTHZ:
+			status = handle_healthz(conn, strcmp(method, "HEAD") == 0);
+			break;
+		default:
+			http_error(conn, 404, "404 page not found", 18, 0, 0);
+			status = 404;
+		}
+	}
+	route_free(&r);
+	return status;
+}
+
+/* CivetWeb prints its own errors through this; route them to our log. */
+static int
+log_message(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_event(LOG_WARN, "civetweb", "message", message, NULL);
+	return 1;
+}
+
+struct server *
+server_start(const struct config *cfg, char *err, size_t errlen)
+{
+	struct server *srv;
+	struct mg_callbacks cb;
+	char ports[96], threads[24], err_text[256] = "";
+	struct mg_server_port sp[4];
+	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
+	struct mg_init_data init;
+	pthread_condattr_t ca;
+	int n;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	stats_init(&srv->stats);
+	pthread_mutex_init(&srv->live_lock, NULL);
+	/* The keepalive thread waits on it with a monotonic deadline. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->live_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((srv->ids = cid_set_new()) == NULL ||
+	    (srv->ping = msg_new(MSG_PING, NULL, 0, NULL, 0)) == NULL ||
+	    (srv->manager = manager_new(&srv->stats)) == NULL) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		goto fail;
+	}
+
+	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
+	snprintf(threads, sizeof(threads), "%ld", cfg->max_clients + HTTP_RESERVE);
+	const char *options[] = {
+		"listening_ports", ports,
+		"num_threads", threads,
+		"decode_url", "no",
+		"tcp_nodelay", "1",
+		"enable_keep_alive", "yes",
+		"keep_alive_timeout_ms", "2000",
+		"request_timeout_ms", "10000",
+		/* The read loop wakes this often to notice a forced close; our
+		 * keepalive thread does the pinging (ping-pong stays off so
+		 * that every control frame reaches our checks). */
+		"websocket_timeout_ms", "1000",
+		"enable_websocket_ping_pong", "no",
+		NULL,
+	};
+	memset(&cb, 0, sizeof(cb));
+	cb.begin_request = begin_request;
+	cb.log_message = log_message;
+	init.callbacks = &cb;
+	init.user_data = srv;
+	init.configuration_options = options;
+	mg_init_library(0);
+	if ((srv->mg = mg_start2(&init, &ed)) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", ports,
+		    err_text[0] ? err_text : "unknown error");
+		goto fail;
+	}
+	ws_register(srv);
+	n = mg_get_server_ports(srv->mg, 4, sp);
+	srv->port = n > 0 ? sp[0].port : cfg->port;
+	if (keepalive_start(srv) == -1) {
+		snprintf(err, errlen, "cannot start the keepalive thread: %s", strerror(errno));
+		goto fail;
+	}
+	return srv;
+fail:
+	if (srv->mg != NULL)
+		mg_stop(srv->mg);
+	if (srv->manager != NULL)
+		manager_free(srv->manager);
+	msg_unref(srv->ping);
+	if (srv->ids != NULL)
+		cid_set_free(srv->ids);
+	pthread_mutex_destroy(&srv->live_lock);
+	pthread_cond_destroy(&srv->live_cond);
+	free(srv);
+	mg_exit_library();
+	return NULL;
+}
+
+int
+server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void
+server_stop(struct server *srv)
+{
+	atomic_store(&srv->stopping, 1);
+	manager_close_all(srv->manager, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
+	/* The groups and the manager still run: close handlers need them. */
+	mg_stop(srv->mg);
+	keepalive_stop(srv);
+	manager_free(srv->manager);
+	msg_unref(srv->ping);
+	cid_set_free(srv->ids);
+	pthread_mutex_destroy(&srv->live_lock);
+	pthread_cond_destroy(&srv->live_cond);
+	free(srv);
+	mg_exit_library();
+}

@@ -1,0 +1,312 @@
+/*
+ * ws: the WebSocket side. CivetWeb runs these handlers on the worker that
+ * owns the connection, in order: connect (admit and join the group),
+ * ready (start the writer), data (once per frame, until it returns 0),
+ * close (leave, join the writer, free).
+ *
+ * Who writes to the connection: the client's writer thread writes every
+ * data frame and the close frame of a server-side close; this worker
+ * writes only pongs and the reply to the peer's close. Both go through
+ * mg_lock_connection, and close_sent (under that lock) makes sure nothing
+ * follows a close frame.
+ *
+ * A member is joined in the connect handler, before the 101 goes out, so
+ * every broadcast queued after the client saw its upgrade reaches it.
+ */
+#include <civetweb.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/client.h"
+#include "groupchat/group.h"
+#include "groupchat/http.h"
+#include "groupchat/log.h"
+#include "groupchat/manager.h"
+#include "groupchat/msg.h"
+#include "groupchat/route.h"
+#include "server_ctx.h"
+
+/* A gather buffer that outgrows this is given back after the batch. */
+#define GATHER_KEEP (64 * 1024)
+
+static void
+live_link(struct server *srv, struct ws *ws)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	ws->prev = NULL;
+	ws->next = srv->live;
+	if (srv->live != NULL)
+		srv->live->prev = ws;
+	srv->live = ws;
+	pthread_mutex_unlock(&srv->live_lock);
+}
+
+static void
+live_unlink(struct server *srv, struct ws *ws)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	if (ws->prev != NULL)
+		ws->prev->next = ws->next;
+	else if (srv->live == ws)
+		srv->live = ws->next;
+	if (ws->next != NULL)
+		ws->next->prev = ws->prev;
+	ws->prev = ws->next = NULL;
+	pthread_mutex_unlock(&srv->live_lock);
+}
+
+/* Writes one or more whole frames under the connection lock. After a close
+ * frame nothing more may go out. A short write would leave half a frame on
+ * the wire, so any failure ends the connection. */
+static int
+ws_send_locked(struct ws *ws, const void *p, size_t len)
+{
+	int rc = -1;
+
+	mg_lock_connection(ws->conn);
+	if (!ws->close_sent)
+		rc = mg_write(ws->conn, p, len) == (int)len ? 0 : -1;
+	mg_unlock_connection(ws->conn);
+	if (rc == -1)
+		mg_disable_connection_keep_alive(ws->conn);
+	return rc;
+}
+
+static int
+sink_write(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct ws *ws = ctx;
+	int rc;
+
+	if (iovcnt == 1)
+		return ws_send_locked(ws, iov[0].iov_base, iov[0].iov_len);
+	/* CivetWeb has no writev: gather the batch so it leaves in one send. */
+	buf_reset(&ws->gather);
+	for (int i = 0; i < iovcnt; i++)
+		if (buf_append(&ws->gather, iov[i].iov_base, iov[i].iov_len) == -1)
+			return -1;
+	rc = ws_send_locked(ws, ws->gather.data, ws->gather.len);
+	if (ws->gather.cap > GATHER_KEEP)
+		buf_free(&ws->gather);
+	return rc;
+}
+
+/* Sends a close frame unless one went out already. */
+static void
+ws_send_close(struct ws *ws, uint16_t code, const char *reason)
+{
+	struct msg *m = msg_new_close(code, reason);
+
+	mg_lock_connection(ws->conn);
+	if (!ws->close_sent && m != NULL)
+		mg_write(ws->conn, msg_data(m), msg_len(m));
+	ws->close_sent = 1;
+	mg_unlock_connection(ws->conn);
+	msg_unref(m);
+}
+
+static void
+sink_close(void *ctx, uint16_t code, const char *reason)
+{
+	struct ws *ws = ctx;
+
+	if (code != CLIENT_CLOSE_SILENT)
+		ws_send_close(ws, code, reason);
+	/* The read loop notices within websocket_timeout_ms and ends; a peer
+	 * that answers our close frame ends it sooner. */
+	mg_disable_connection_keep_alive(ws->conn);
+}
+
+static void
+reject(struct mg_connection *conn, int status, const char *msg)
+{
+	http_error(conn, status, msg, strlen(msg), 0, 1);
+}
+
+static int
+ws_connect(const struct mg_connection *cconn, void *cbdata)
+{
+	struct mg_connection *conn = (struct mg_connection *)cconn;
+	struct server *srv = cbdata;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct route r;
+	struct ws *ws = NULL;
+	struct group *g = NULL;
+
+	/* CivetWeb 1.15 never resets the accepted subprotocol between
+	 * connections on a worker; we accept none, as the Go server. */
+	((struct mg_request_info *)ri)->acceptedWebSocketSubprotocol = NULL;
+
+	if (atomic_load(&srv->stopping)) {
+		reject(conn, 503, "server shutting down");
+		return 1;
+	}
+	if (atomic_fetch_add(&srv->members, 1) >= srv->cfg.max_clients) {
+		atomic_fetch_sub(&srv->members, 1);
+		stats_add(&srv->stats, joins_refused, 1);
+		log_event(LOG_WARN, "join_refused", "reason", "server full", NULL);
+		reject(conn, 503, "server full");
+		return 1;
+	}
+	route_init(&r);
+	if (route_match(&r, ri->request_method, ri->local_uri_raw,
+	    strlen(ri->local_uri_raw), NULL) == -1 || r.kind != ROUTE_GROUP) {
+		reject(conn, 400, "Bad Request");
+		goto fail;
+	}
+	if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL)
+		goto gone;
+	if ((ws = calloc(1, sizeof(*ws))) == NULL)
+		goto oom;
+	ws->srv = srv;
+	ws->conn = conn;
+	ws->group = g;
+	wsproto_init(&ws->proto, srv->cfg.max_message);
+	buf_init(&ws->gather, 0);
+	atomic_store(&ws->last_rx_ms, server_now_ms());
+	if ((ws->client = client_new(srv->ids, srv->cfg.send_queue, &srv->stats)) == NULL)
+		goto oom;
+	if (group_join(g, ws->client) == -1)
+		goto gone; /* deleted since the lookup */
+	mg_set_user_connection_data(conn, ws);
+	log_event_id(LOG_INFO, "join", "group", (const char *)r.id.data, r.id.len,
+	    "client", client_id(ws->client), NULL);
+	route_free(&r);
+	return 0;
+gone:
+	{
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "found no group with the id: ");
+		buf_append(&b, r.id.data, r.id.len);
+		http_error(conn, 400, (const char *)b.data, b.len, 0, 1);
+		buf_free(&b);
+	}
+	goto fail;
+oom:
+	reject(conn, 500, "Internal Server Error");
+fail:
+	if (ws != NULL) {
+		if (ws->client != NULL)
+			client_unref(ws->client);
+		wsproto_free(&ws->proto);
+		buf_free(&ws->gather);
+		free(ws);
+	}
+	if (g != NULL)
+		group_unref(g);
+	route_free(&r);
+	atomic_fetch_sub(&srv->members, 1);
+	return 1;
+}
+
+static void
+ws_ready(struct mg_connection *conn, void *cbdata)
+{
+	struct ws *ws = mg_get_user_connection_data(conn);
+	struct client_sink sink = { sink_write, sink_close, ws };
+
+	(void)cbdata;
+	if (client_start_writer(ws->client, &sink) == -1) {
+		log_event(LOG_ERROR, "writer_failed", "client", client_id(ws->client),
+		    "error", strerror(errno), NULL);
+		ws_send_close(ws, 1011, "server overloaded");
+		mg_disable_connection_keep_alive(conn);
+		return;
+	}
+	live_link(ws->srv, ws);
+}
+
+static void
+ws_pong(struct ws *ws, const uint8_t *data, size_t len)
+{
+	uint8_t frame[MSG_HEADER_MAX + 125];
+	size_t h = msg_frame_header(frame, MSG_PONG, len);
+
+	memcpy(frame + h, data, len);
+	ws_send_locked(ws, frame, h + len);
+}
+
+static int
+ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbdata)
+{
+	struct ws *ws = mg_get_user_connection_data(conn);
+	struct wsproto_event ev;
+	char prefix[CID_LEN + 4];
+	struct msg *m;
+
+	(void)cbdata;
+	atomic_store_explicit(&ws->last_rx_ms, server_now_ms(), memory_order_relaxed);
+	wsproto_feed(&ws->proto, (unsigned)bits, (const uint8_t *)data, len, &ev);
+	switch (ev.verdict) {
+	case WSPROTO_NONE:
+		return 1;
+	case WSPROTO_PING:
+		ws_pong(ws, ev.data, ev.len);
+		return 1;
+	case WSPROTO_MESSAGE:
+		memcpy(prefix, client_id(ws->client), CID_LEN);
+		memcpy(prefix + CID_LEN, " - ", 3);
+		if ((m = msg_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL) {
+			client_close(ws->client, 1011, "out of memory");
+			return 0;
+		}
+		stats_add(&ws->srv->stats, msgs_in, 1);
+		stats_add(&ws->srv->stats, bytes_in, ev.len);
+		/* EPIPE: the group was deleted and our close is on its way. */
+		group_broadcast(ws->group, m);
+		msg_unref(m);
+		return 1;
+	case WSPROTO_CLOSE:
+		/* Answer with the same code and no reason; if our own close went
+		 * out first, this frame is the peer's answer and needs none. */
+		ws->peer_code = ev.code != 0 ? ev.code : 1005;
+		ws_send_close(ws, ev.code, "");
+		client_close(ws->client, CLIENT_CLOSE_SILENT, "");
+		return 0;
+	case WSPROTO_FAIL:
+		log_event(LOG_INFO, "protocol_error", "client", client_id(ws->client),
+		    "reason", ev.reason, NULL);
+		client_close(ws->client, ev.code, ev.reason);
+		return 0;
+	}
+	return 0;
+}
+
+static void
+ws_close(const struct mg_connection *cconn, void *cbdata)
+{
+	struct ws *ws = mg_get_user_connection_data(cconn);
+	struct server *srv = cbdata;
+	uint16_t code;
+	size_t idlen;
+	const char *id;
+	char codestr[8];
+
+	live_unlink(srv, ws);
+	group_leave(ws->group, ws->client);
+	client_join_writer(ws->client);
+	code = client_close_code(ws->client);
+	if (code == CLIENT_CLOSE_SILENT)
+		code = ws->peer_code != 0 ? ws->peer_code : 1006;
+	stats_count_close(&srv->stats, code);
+	snprintf(codestr, sizeof(codestr), "%u", code);
+	id = group_id(ws->group, &idlen);
+	log_event_id(LOG_INFO, "leave", "group", id, idlen, "client",
+	    client_id(ws->client), "code", codestr, NULL);
+	mg_set_user_connection_data(cconn, NULL);
+	client_unref(ws->client);
+	group_unref(ws->group);
+	wsproto_free(&ws->proto);
+	buf_free(&ws->gather);
+	free(ws);
+	atomic_fetch_sub(&srv->members, 1);
+}
+
+void
+ws_register(struct server *srv)
+{
+	mg_set_websocket_handler(srv->mg, "/groups", ws_connect, ws_ready,
+	    ws_data, ws_close, srv);
+}
