@@ -38,7 +38,9 @@ CFLAGS ?=
 ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
 
 LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The web page, turned into C by scripts/embed.sh and served by src/webui.c.
+WEBUI_C     := $(BUILD)/gen/webui_page.c
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEBUI_C:.c=.o)
 SUPPORT_SRC := $(wildcard test/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC    := $(wildcard test/test_*.c)
@@ -81,6 +83,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+$(WEBUI_C): web/index.html scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh webui_page_data web/index.html >$@
+
+$(WEBUI_C:.c=.o): $(WEBUI_C)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
 # Load generator: no dependency but libc, always optimised.
 build/bench/groupchat-bench: $(BENCH_SRC)
 	@mkdir -p $(dir $@)
@@ -94,7 +103,7 @@ bench: deps build/bench/groupchat-bench
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -g -O1 -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEBUI_C)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 

@@ -27,7 +27,9 @@
 #include "groupchat/log.h"
 #include "groupchat/manager.h"
 #include "groupchat/msg.h"
+#include "groupchat/report.h"
 #include "groupchat/route.h"
+#include "groupchat/webui.h"
 #include "server_ctx.h"
 
 /* Workers kept for plain HTTP beyond one per WebSocket member, so that a
@@ -289,6 +291,65 @@ handle_healthz(struct mg_connection *conn, int head)
 	return 200;
 }
 
+/* Go's bare answer to a request it cannot parse. */
+static void
+send_bare_400(struct mg_connection *conn)
+{
+	http_send(conn, &(struct http_response){ .status = 400,
+	    .content_type = "text/plain; charset=utf-8",
+	    .body = "400 Bad Request", .body_len = 15, .close = 1 });
+}
+
+/* Go's 405: the path exists, the method does not. */
+static void
+send_405(struct mg_connection *conn, const char *allow, int head)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+	http_send(conn, &(struct http_response){ .status = 405,
+	    .content_type = "text/plain; charset=utf-8", .nosniff = 1,
+	    .extra = hdr, .body = "Method Not Allowed\n", .body_len = 19,
+	    .head = head });
+}
+
+/* GET /stats, /metrics and / : a body rendered into a buffer. */
+static int
+handle_document(struct server *srv, struct mg_connection *conn,
+    enum route_kind kind, int head)
+{
+	struct http_response r = { .status = 200, .head = head };
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, 0);
+	switch (kind) {
+	case ROUTE_STATS:
+		r.content_type = "application/json";
+		rc = report_json(&srv->stats, srv->manager, &b);
+		break;
+	case ROUTE_METRICS:
+		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+		rc = report_prometheus(&srv->stats, srv->manager, &b);
+		break;
+	default:
+		r.content_type = "text/html; charset=utf-8";
+		r.body = webui_page(&r.body_len);
+	}
+	if (rc == -1) {
+		http_error(conn, 500, "Internal Server Error", 21, head, 0);
+		buf_free(&b);
+		return 500;
+	}
+	if (r.body == NULL) {
+		r.body = b.data;
+		r.body_len = b.len;
+	}
+	http_send(conn, &r);
+	buf_free(&b);
+	return 200;
+}
+
 static int
 begin_request(struct mg_connection *conn)
 {
@@ -299,9 +360,7 @@ begin_request(struct mg_connection *conn)
 	int status;
 
 	if (path == NULL) {
-		http_send(conn, &(struct http_response){ .status = 400,
-		    .content_type = "text/plain; charset=utf-8",
-		    .body = "400 Bad Request", .body_len = 15, .close = 1 });
+		send_bare_400(conn);
 		return 400;
 	}
 	route_init(&r);
@@ -312,9 +371,7 @@ begin_request(struct mg_connection *conn)
 	}
 	if (r.kind == ROUTE_BAD_REQUEST) {
 		/* Go rejects such a request line before any handler. */
-		http_send(conn, &(struct http_response){ .status = 400,
-		    .content_type = "text/plain; charset=utf-8",
-		    .body = "400 Bad Request", .body_len = 15, .close = 1 });
+		send_bare_400(conn);
 		status = 400;
 	} else if (r.kind == ROUTE_REDIRECT) {
 		send_redirect(conn, method, &r.location);
@@ -323,16 +380,7 @@ begin_request(struct mg_connection *conn)
 		http_error(conn, 404, "404 page not found", 18, 0, 0);
 		status = 404;
 	} else if (!r.method_ok) {
-		char allow[64];
-		struct buf body;
-		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r.allow);
-		buf_init(&body, 0);
-		buf_puts(&body, "Method Not Allowed\n");
-		http_send(conn, &(struct http_response){ .status = 405,
-		    .content_type = "text/plain; charset=utf-8", .nosniff = 1,
-		    .extra = allow, .body = body.data, .body_len = body.len,
-		    .head = strcmp(method, "HEAD") == 0 });
-		buf_free(&body);
+		send_405(conn, r.allow, strcmp(method, "HEAD") == 0);
 		status = 405;
 	} else {
 		switch (r.kind) {
@@ -346,12 +394,56 @@ begin_request(struct mg_connection *conn)
 			status = handle_healthz(conn, strcmp(method, "HEAD") == 0);
 			break;
 		default:
-			http_error(conn, 404, "404 page not found", 18, 0, 0);
-			status = 404;
+			status = handle_document(srv, conn, r.kind, strcmp(method, "HEAD") == 0);
 		}
 	}
 	route_free(&r);
 	return status;
+}
+
+/*
+ * CivetWeb answers requests it refuses before begin_request (a method it
+ * does not know, such as "post" or "FOO"; bad headers; an unsupported
+ * HTTP version) with its own error page. Go routes an unknown method like
+ * any other, so when the request line parsed we route it too; otherwise
+ * we give Go's bare status answer. Returning 0 tells CivetWeb we replied.
+ */
+static int
+http_error_cb(struct mg_connection *conn, int status, const char *msg)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	char text[64];
+	int n;
+
+	(void)msg;
+	if (status == 400 && ri->request_method != NULL && ri->request_uri != NULL &&
+	    ri->http_version != NULL && ri->request_uri[0] == '/') {
+		const char *uri = ri->request_uri, *q = strchr(uri, '?');
+		size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+		struct route r;
+
+		route_init(&r);
+		if (route_match(&r, ri->request_method, uri, plen, q != NULL ? q + 1 : NULL) == 0) {
+			if (r.kind == ROUTE_REDIRECT)
+				send_redirect(conn, ri->request_method, &r.location);
+			else if (r.kind == ROUTE_NOT_FOUND)
+				http_error(conn, 404, "404 page not found", 18, 0, 1);
+			else if (r.kind != ROUTE_BAD_REQUEST && !r.method_ok)
+				send_405(conn, r.allow, 0);
+			else
+				send_bare_400(conn);
+		} else {
+			send_bare_400(conn);
+		}
+		route_free(&r);
+		mg_disable_connection_keep_alive(conn);
+		return 0;
+	}
+	n = snprintf(text, sizeof(text), "%d %s", status, http_status_text(status));
+	http_send(conn, &(struct http_response){ .status = status,
+	    .content_type = "text/plain; charset=utf-8",
+	    .body = text, .body_len = (size_t)n, .close = 1 });
+	return 0;
 }
 
 /* CivetWeb prints its own errors through this; route them to our log. */
@@ -414,6 +506,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	memset(&cb, 0, sizeof(cb));
 	cb.begin_request = begin_request;
 	cb.log_message = log_message;
+	cb.http_error = http_error_cb;
 	init.callbacks = &cb;
 	init.user_data = srv;
 	init.configuration_options = options;

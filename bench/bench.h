@@ -1,0 +1,102 @@
+/*
+ * bench.h: the parts of groupchat-bench that the driver in groupchat-bench.c
+ * builds on: SHA-1 and base64 for the opening handshake, WebSocket framing
+ * (masked client frames out, unmasked server frames in), a latency histogram
+ * and samples of the server's /proc entries. Everything here is pure or reads
+ * /proc; the driver owns every socket, clock and counter.
+ */
+#ifndef GROUPCHAT_BENCH_H
+#define GROUPCHAT_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A base64 Sec-WebSocket-Key is 24 characters, its Accept 28. */
+#define BENCH_WS_KEY_LEN	24
+#define BENCH_WS_ACCEPT_LEN	28
+/* Bytes a client frame header can take: 2 + 8 length + 4 mask. */
+#define BENCH_WS_HEADER_MAX	14
+
+#define BENCH_WS_CONT	0x0
+#define BENCH_WS_TEXT	0x1
+#define BENCH_WS_BINARY	0x2
+#define BENCH_WS_CLOSE	0x8
+#define BENCH_WS_PING	0x9
+#define BENCH_WS_PONG	0xa
+
+/* One frame found in the input by bench_ws_parse; payload points into it. */
+struct bench_ws_frame {
+	int		 fin;
+	int		 opcode;
+	const uint8_t	*payload;
+	size_t		 len;
+};
+
+/* Writes the SHA-1 digest of data into out. Never fails. */
+void	bench_sha1(const void *data, size_t len, uint8_t out[20]);
+
+/* Base64-encodes len bytes into out (4 * ceil(len / 3) + 1 bytes, NUL
+ * terminated) and returns the encoded length. */
+size_t	bench_base64(const uint8_t *in, size_t len, char *out);
+
+/* Computes the Sec-WebSocket-Accept value the server must answer to key. */
+void	bench_ws_accept(const char key[BENCH_WS_KEY_LEN + 1],
+	    char accept[BENCH_WS_ACCEPT_LEN + 1]);
+
+/* Formats the upgrade request for path into buf; returns its length, or -1
+ * if it does not fit in cap bytes. */
+int	bench_ws_request(char *buf, size_t cap, const char *host, int port,
+	    const char *path, const char *key);
+
+/* Checks a server's answer to the upgrade request against the expected
+ * accept value. Returns the length of the response head when it is complete
+ * and a valid 101 with that accept value, 0 while the head is incomplete,
+ * -1 if it is not a valid upgrade; *status gets the HTTP status once known. */
+int	bench_ws_response(const char *buf, size_t len, const char *accept,
+	    int *status);
+
+/* Writes one masked, final client frame of opcode with payload into out,
+ * which must hold len + BENCH_WS_HEADER_MAX bytes; returns the frame size. */
+size_t	bench_ws_frame(uint8_t *out, int opcode, const void *payload,
+	    size_t len, uint32_t mask);
+
+/* Parses one server frame at the start of buf. Returns the bytes it spans
+ * once it is all there (filling *f), 0 while more input is needed (then
+ * *need is the total frame size when known, else 14), or -1 on a protocol
+ * error: a masked frame, reserved bits, an unknown opcode, a fragmented or
+ * oversized control frame, a length beyond max. */
+long	bench_ws_parse(const uint8_t *buf, size_t len, size_t max,
+	    struct bench_ws_frame *f, size_t *need);
+
+/* Log-linear buckets: exact below 128 ns, then 64 per power of two (1.6 %
+ * resolution) up to 2^64 ns. */
+#define BENCH_HIST_BUCKETS	(128 + 57 * 64)
+
+struct bench_hist {
+	uint64_t	count;
+	uint64_t	max;
+	uint64_t	bucket[BENCH_HIST_BUCKETS];
+};
+
+/* Records one latency of ns nanoseconds. */
+void	bench_hist_add(struct bench_hist *h, uint64_t ns);
+
+/* Returns the q-quantile (0 <= q <= 1) in ns, the middle of its bucket
+ * capped at the maximum; 0 for an empty histogram. */
+uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
+
+/* What /proc says about one process at one moment. */
+struct bench_proc {
+	int		ok;		/* stat and status were read */
+	int		io_ok;		/* io was read (needs privilege) */
+	double		cpu_s;		/* utime + stime, seconds */
+	long		rss_kb;
+	long		threads;
+	long long	syscw;		/* write-family system calls */
+};
+
+/* Samples /proc/pid/{stat,status,io} into *s. Returns 0, or -1 with errno
+ * if the process cannot be read (io alone failing only clears io_ok). */
+int	bench_proc_sample(int pid, struct bench_proc *s);
+
+#endif

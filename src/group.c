@@ -1,0 +1,635 @@
+/*
+ * group: one group's mailbox, member set and (intermittent) thread.
+ *
+ * Who touches what:
+ *  - mailbox: any thread sends requests; only the group thread receives.
+ *    Each request carries its own counted reference (client or msg), so
+ *    the sender may drop its own as soon as the send returns.
+ *  - running, joinable, thread, senders, closed: guarded by lock. A
+ *    sender counts itself in senders, starting the thread if none runs,
+ *    before it sends; the thread exits only when it has no members, the
+ *    mailbox is empty and no sender is in flight, and it decides that
+ *    under the same lock. Hence a request is never stranded, and when
+ *    running is false the member set is empty and nothing is pending.
+ *  - members, index, close_seen and its code and reason: the group
+ *    thread's alone. Successive threads hand them over through lock
+ *    (one exits under it before the next is created under it).
+ *  - members_now and the counters: atomics, written by the group thread,
+ *    read by anyone. msgs_in is bumped last, with release, so a reader
+ *    that sees a broadcast counted in it also sees that broadcast's
+ *    other counts.
+ *
+ * The member set is an array for fan-out plus an open-addressing index
+ * from client pointer to array slot, so a leave costs O(1) however big
+ * the group: removal swaps the last member into the hole.
+ */
+#include "groupchat/group.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/chan.h"
+#include "groupchat/client.h"
+#include "groupchat/msg.h"
+#include "groupchat/stats.h"
+
+/* Fan-out and bookkeeping only; no big locals anywhere below. */
+#define GROUP_STACK (128 * 1024)
+
+/* Requests taken from the mailbox at once. */
+#define GROUP_BATCH 64
+
+/* A join the member set has no memory for is refused this way. */
+#define GROUP_NOMEM_CODE 1011
+#define GROUP_NOMEM_REASON "out of memory"
+
+enum group_kind {
+	GROUP_JOIN,
+	GROUP_LEAVE,
+	GROUP_BROADCAST,
+	GROUP_CLOSE,
+};
+
+struct group_req {
+	enum group_kind kind;
+	uint16_t code;          /* GROUP_CLOSE */
+	const char *reason;     /* GROUP_CLOSE */
+	struct client *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
+	struct msg *m;          /* GROUP_BROADCAST: a reference */
+};
+
+struct group_slot {
+	struct client *c;       /* NULL: free */
+	size_t i;               /* c == members[i] */
+};
+
+struct group {
+	atomic_uint refs;
+	char *id;
+	size_t id_len;
+	struct stats *st;
+	struct chan *mailbox;
+
+	pthread_mutex_t lock;
+	pthread_cond_t sent;    /* senders went down */
+	bool running;
+	bool joinable;          /* thread exited or runs, not joined yet */
+	bool closed;
+	unsigned senders;
+	pthread_t thread;
+
+	struct client **members;
+	size_t nmembers, members_cap;
+	struct group_slot *index;
+	size_t index_cap;       /* a power of two, at least twice nmembers */
+	bool close_seen;
+	uint16_t close_code;
+	const char *close_reason;
+
+	atomic_size_t members_now;
+	atomic_ullong msgs_in;
+	atomic_ullong msgs_out;
+	atomic_ullong starts;
+};
+
+static void	*group_main(void *arg);
+
+struct group *
+group_new(const char *id, size_t id_len, struct stats *st)
+{
+	struct group *g;
+	int err;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	if ((g->id = malloc(id_len + 1)) == NULL) {
+		err = errno;
+		goto err0;
+	}
+	if (id_len > 0)
+		memcpy(g->id, id, id_len);
+	g->id[id_len] = '\0';
+	g->id_len = id_len;
+	if ((g->mailbox = chan_new(GROUP_MAILBOX_DEFAULT,
+	    sizeof(struct group_req))) == NULL) {
+		err = errno;
+		goto err1;
+	}
+	if ((err = pthread_mutex_init(&g->lock, NULL)) != 0)
+		goto err2;
+	if ((err = pthread_cond_init(&g->sent, NULL)) != 0)
+		goto err3;
+	atomic_init(&g->refs, 1);
+	atomic_init(&g->members_now, 0);
+	atomic_init(&g->msgs_in, 0);
+	atomic_init(&g->msgs_out, 0);
+	atomic_init(&g->starts, 0);
+	g->st = st;
+	return g;
+
+err3:
+	pthread_mutex_destroy(&g->lock);
+err2:
+	chan_free(g->mailbox);
+err1:
+	free(g->id);
+err0:
+	free(g);
+	errno = err;
+	return NULL;
+}
+
+struct group *
+group_ref(struct group *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	return g;
+}
+
+/*
+ * Nobody else can send now, so once the close (if any) is processed the
+ * thread finds itself idle and exits; joining it is a short wait.
+ */
+void
+group_unref(struct group *g)
+{
+	pthread_t t;
+	bool join;
+
+	if (g == NULL ||
+	    atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	pthread_mutex_lock(&g->lock);
+	join = g->joinable;
+	t = g->thread;
+	g->joinable = false;
+	pthread_mutex_unlock(&g->lock);
+	if (join)
+		pthread_join(t, NULL);
+	chan_free(g->mailbox);
+	pthread_cond_destroy(&g->sent);
+	pthread_mutex_destroy(&g->lock);
+	free(g->index);
+	free(g->members);
+	free(g->id);
+	free(g);
+}
+
+const char *
+group_id(const struct group *g, size_t *len)
+{
+	if (len != NULL)
+		*len = g->id_len;
+	return g->id;
+}
+
+/*
+ * Counts the caller among the senders, first starting the thread if none
+ * runs (and joining the one that exited last). Called with lock held.
+ */
+static int
+group_enter(struct group *g)
+{
+	pthread_attr_t attr;
+	int err;
+
+	if (!g->running) {
+		if (g->joinable) {
+			pthread_join(g->thread, NULL);
+			g->joinable = false;
+		}
+		if ((err = pthread_attr_init(&attr)) != 0)
+			goto fail;
+		if ((err = pthread_attr_setstacksize(&attr, GROUP_STACK)) == 0)
+			err = pthread_create(&g->thread, &attr, group_main, g);
+		pthread_attr_destroy(&attr);
+		if (err != 0)
+			goto fail;
+		g->running = true;
+		g->joinable = true;
+		atomic_fetch_add_explicit(&g->starts, 1, memory_order_relaxed);
+		if (g->st != NULL)
+			stats_add(g->st, group_threads, 1);
+	}
+	g->senders++;
+	return 0;
+
+fail:
+	errno = err;
+	return -1;
+}
+
+/*
+ * Sends a request after group_enter and leaves the senders. The mailbox
+ * is never closed and the wait has no deadline, so the send cannot fail.
+ */
+static void
+group_post(struct group *g, const struct group_req *req)
+{
+	chan_send(g->mailbox, req, NULL);
+	pthread_mutex_lock(&g->lock);
+	g->senders--;
+	pthread_cond_signal(&g->sent);
+	pthread_mutex_unlock(&g->lock);
+}
+
+int
+group_join(struct group *g, struct client *c)
+{
+	struct group_req req = { .kind = GROUP_JOIN, .c = c };
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed) {
+		pthread_mutex_unlock(&g->lock);
+		errno = EPIPE;
+		return -1;
+	}
+	if (group_enter(g) == -1) {
+		err = errno;
+		pthread_mutex_unlock(&g->lock);
+		errno = err;
+		return -1;
+	}
+	pthread_mutex_unlock(&g->lock);
+	client_ref(c);
+	group_post(g, &req);
+	return 0;
+}
+
+/* With no thread running there are no members, so there is no one to leave. */
+void
+group_leave(struct group *g, struct client *c)
+{
+	struct group_req req = { .kind = GROUP_LEAVE, .c = c };
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed || !g->running) {
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
+	g->senders++;
+	pthread_mutex_unlock(&g->lock);
+	client_ref(c);
+	group_post(g, &req);
+}
+
+/* With no thread running there are no members: the message reaches nobody. */
+int
+group_broadcast(struct group *g, struct msg *m)
+{
+	struct group_req req = { .kind = GROUP_BROADCAST, .m = m };
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed) {
+		pthread_mutex_unlock(&g->lock);
+		errno = EPIPE;
+		return -1;
+	}
+	if (!g->running) {
+		pthread_mutex_unlock(&g->lock);
+		atomic_fetch_add_explicit(&g->msgs_in, 1, memory_order_release);
+		return 0;
+	}
+	g->senders++;
+	pthread_mutex_unlock(&g->lock);
+	msg_ref(m);
+	group_post(g, &req);
+	return 0;
+}
+
+/*
+ * closed is set here, before the request is queued, so that joins and
+ * broadcasts fail fast from now on. One that got past the check just
+ * before may still land behind the close; the thread deals with it.
+ */
+void
+group_close(struct group *g, uint16_t code, const char *reason)
+{
+	struct group_req req = {
+		.kind = GROUP_CLOSE, .code = code, .reason = reason,
+	};
+	bool was;
+
+	pthread_mutex_lock(&g->lock);
+	was = g->closed;
+	g->closed = true;
+	if (was || !g->running) {
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
+	g->senders++;
+	pthread_mutex_unlock(&g->lock);
+	group_post(g, &req);
+}
+
+bool
+group_running(struct group *g)
+{
+	bool r;
+
+	pthread_mutex_lock(&g->lock);
+	r = g->running;
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+size_t
+group_members(struct group *g)
+{
+	return atomic_load_explicit(&g->members_now, memory_order_relaxed);
+}
+
+bool
+group_closed(struct group *g)
+{
+	bool r;
+
+	pthread_mutex_lock(&g->lock);
+	r = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+uint64_t
+group_msgs_in(struct group *g)
+{
+	return atomic_load_explicit(&g->msgs_in, memory_order_acquire);
+}
+
+uint64_t
+group_msgs_out(struct group *g)
+{
+	return atomic_load_explicit(&g->msgs_out, memory_order_relaxed);
+}
+
+uint64_t
+group_thread_starts(struct group *g)
+{
+	return atomic_load_explicit(&g->starts, memory_order_relaxed);
+}
+
+/* The index: linear probing on a mixed pointer hash. */
+
+static size_t
+group_home(const struct group *g, const struct client *c)
+{
+	uint64_t h = (uint64_t)(uintptr_t)c;
+
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	return (size_t)h & (g->index_cap - 1);
+}
+
+static struct group_slot *
+group_find(struct group *g, const struct client *c)
+{
+	size_t i;
+
+	if (g->index_cap == 0)
+		return NULL;
+	for (i = group_home(g, c); g->index[i].c != NULL;
+	    i = (i + 1) & (g->index_cap - 1))
+		if (g->index[i].c == c)
+			return &g->index[i];
+	return NULL;
+}
+
+static void
+group_index_put(struct group *g, struct client *c, size_t slot)
+{
+	size_t i;
+
+	for (i = group_home(g, c); g->index[i].c != NULL;
+	    i = (i + 1) & (g->index_cap - 1))
+		;
+	g->index[i].c = c;
+	g->index[i].i = slot;
+}
+
+/*
+ * Deletes by shifting later entries of the probe run back, so the table
+ * needs no tombstones: an entry moves into the hole unless its home lies
+ * cyclically in (hole, its position].
+ */
+static void
+group_index_del(struct group *g, struct group_slot *s)
+{
+	size_t mask = g->index_cap - 1, hole, j, k;
+
+	hole = (size_t)(s - g->index);
+	for (j = (hole + 1) & mask; g->index[j].c != NULL; j = (j + 1) & mask) {
+		k = group_home(g, g->index[j].c);
+		if (hole <= j ? hole < k && k <= j : hole < k || k <= j)
+			continue;
+		g->index[hole] = g->index[j];
+		hole = j;
+	}
+	g->index[hole].c = NULL;
+}
+
+/* Makes room for one more member in the array and the index. */
+static int
+group_reserve(struct group *g)
+{
+	struct client **members;
+	struct group_slot *index;
+	size_t cap, i;
+
+	if (g->nmembers == g->members_cap) {
+		cap = g->members_cap ? g->members_cap * 2 : 8;
+		if ((members = reallocarray(g->members, cap,
+		    sizeof(*members))) == NULL)
+			return -1;
+		g->members = members;
+		g->members_cap = cap;
+	}
+	if ((g->nmembers + 1) * 2 <= g->index_cap)
+		return 0;
+	cap = g->index_cap ? g->index_cap * 2 : 16;
+	if ((index = calloc(cap, sizeof(*index))) == NULL)
+		return -1;
+	free(g->index);
+	g->index = index;
+	g->index_cap = cap;
+	for (i = 0; i < g->nmembers; i++)
+		group_index_put(g, g->members[i], i);
+	return 0;
+}
+
+static void
+group_count_members(struct group *g)
+{
+	atomic_store_explicit(&g->members_now, g->nmembers,
+	    memory_order_relaxed);
+}
+
+/* Takes over the request's reference to c as the group's own. */
+static void
+group_add(struct group *g, struct client *c)
+{
+	if (g->close_seen) {
+		client_close(c, g->close_code, g->close_reason);
+		client_unref(c);
+		return;
+	}
+	if (group_find(g, c) != NULL) {
+		client_unref(c);
+		return;
+	}
+	if (group_reserve(g) == -1) {
+		client_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		client_unref(c);
+		return;
+	}
+	group_index_put(g, c, g->nmembers);
+	g->members[g->nmembers++] = c;
+	group_count_members(g);
+	if (g->st != NULL)
+		stats_add(g->st, members, 1);
+}
+
+/* Removes members[i] by moving the last member into its slot. */
+static void
+group_remove(struct group *g, size_t i)
+{
+	struct client *c = g->members[i], *last;
+
+	group_index_del(g, group_find(g, c));
+	last = g->members[--g->nmembers];
+	if (i != g->nmembers) {
+		g->members[i] = last;
+		group_find(g, last)->i = i;
+	}
+	group_count_members(g);
+	if (g->st != NULL)
+		stats_sub(g->st, members, 1);
+	client_unref(c);
+}
+
+static void
+group_drop(struct group *g, struct client *c)
+{
+	struct group_slot *s;
+
+	if ((s = group_find(g, c)) != NULL)
+		group_remove(g, s->i);
+}
+
+/*
+ * Never blocks: a full queue closes its member as a slow consumer, a
+ * closed queue means the member is on its way out; both are removed.
+ */
+static void
+group_fanout(struct group *g, struct msg *m)
+{
+	struct client *c;
+	uint64_t out = 0;
+	size_t i = 0;
+
+	while (i < g->nmembers) {
+		c = g->members[i];
+		if (client_enqueue(c, m) == 0) {
+			out++;
+			i++;
+			continue;
+		}
+		if (errno == EAGAIN &&
+		    client_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
+		    g->st != NULL)
+			stats_add(g->st, slow_drops, 1);
+		group_remove(g, i);
+	}
+	if (g->st != NULL) {
+		stats_add(g->st, msgs_out, out);
+		stats_add(g->st, bytes_out, out * msg_len(m));
+	}
+	atomic_fetch_add_explicit(&g->msgs_out, out, memory_order_relaxed);
+	/* Last and releasing: whoever sees this count sees the others. */
+	atomic_fetch_add_explicit(&g->msgs_in, 1, memory_order_release);
+}
+
+/* Closes every member; joins that were already queued meet the same fate. */
+static void
+group_close_members(struct group *g, uint16_t code, const char *reason)
+{
+	size_t i;
+
+	g->close_seen = true;
+	g->close_code = code;
+	g->close_reason = reason;
+	for (i = 0; i < g->nmembers; i++) {
+		client_close(g->members[i], code, reason);
+		client_unref(g->members[i]);
+	}
+	if (g->st != NULL)
+		stats_sub(g->st, members, g->nmembers);
+	g->nmembers = 0;
+	if (g->index_cap > 0)
+		memset(g->index, 0, g->index_cap * sizeof(*g->index));
+	group_count_members(g);
+}
+
+static void
+group_handle(struct group *g, struct group_req *req)
+{
+	switch (req->kind) {
+	case GROUP_JOIN:
+		group_add(g, req->c);
+		break;
+	case GROUP_LEAVE:
+		group_drop(g, req->c);
+		client_unref(req->c);
+		break;
+	case GROUP_BROADCAST:
+		group_fanout(g, req->m);
+		msg_unref(req->m);
+		break;
+	case GROUP_CLOSE:
+		group_close_members(g, req->code, req->reason);
+		break;
+	}
+}
+
+/*
+ * With no members, exits if nothing is queued and no sender is in flight.
+ * A sender counted in senders is about to queue (the mailbox has room, or
+ * it would not be empty), so waiting for it is short.
+ */
+static bool
+group_idle(struct group *g)
+{
+	bool idle;
+
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0 && chan_len(g->mailbox) == 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	idle = chan_len(g->mailbox) == 0;
+	if (idle) {
+		if (g->st != NULL)
+			stats_sub(g->st, group_threads, 1);
+		g->running = false;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return idle;
+}
+
+static void *
+group_main(void *arg)
+{
+	struct group *g = arg;
+	struct group_req batch[GROUP_BATCH];
+	ssize_t n, i;
+
+	do {
+		n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL);
+		for (i = 0; i < n; i++)
+			group_handle(g, &batch[i]);
+	} while (g->nmembers > 0 || !group_idle(g));
+	return NULL;
+}

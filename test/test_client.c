@@ -1,0 +1,581 @@
+/*
+ * Unit tests for client: ids, the writer's FIFO and batching, the queue
+ * bound, close ordering, and the broken-sink path. The writer talks to a
+ * recording fake sink; tests wait on its condition variable with a
+ * deadline, never sleep.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/chan.h"
+#include "groupchat/cid.h"
+#include "groupchat/client.h"
+#include "groupchat/msg.h"
+#include "groupchat/stats.h"
+
+#define WAIT_MS 5000
+
+/*
+ * The fake sink records the bytes of every write (frames concatenated),
+ * the number of write calls and frames, and each close. With fail_at > 0
+ * the fail_at-th write fails, after first queueing refill more frames to
+ * client so that the writer has references to drop unwritten.
+ */
+struct fake {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *bytes;
+	size_t len, cap;
+	unsigned writes, frames, closes;
+	uint16_t code;
+	char reason[128];
+	unsigned fail_at;
+	unsigned refill;
+	struct client *client;
+};
+
+static void
+fake_init(struct fake *f)
+{
+	pthread_condattr_t ca;
+
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void
+fake_fini(struct fake *f)
+{
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mu);
+	free(f->bytes);
+}
+
+static struct msg *
+frame(const char *text)
+{
+	struct msg *m;
+
+	m = msg_new(MSG_TEXT, "id - ", 5, text, strlen(text));
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+static int
+fake_write(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct fake *f = ctx;
+	struct msg *m;
+	unsigned i;
+	int k;
+
+	pthread_mutex_lock(&f->mu);
+	f->writes++;
+	if (f->fail_at != 0 && f->writes == f->fail_at) {
+		for (i = 0; i < f->refill; i++) {
+			m = frame("refill");
+			ck_assert_int_eq(client_enqueue(f->client, m), 0);
+			msg_unref(m);
+		}
+		pthread_mutex_unlock(&f->mu);
+		return -1;
+	}
+	for (k = 0; k < iovcnt; k++) {
+		if (f->len + iov[k].iov_len > f->cap) {
+			f->cap = (f->len + iov[k].iov_len) * 2;
+			f->bytes = realloc(f->bytes, f->cap);
+			ck_assert_ptr_nonnull(f->bytes);
+		}
+		memcpy(f->bytes + f->len, iov[k].iov_base, iov[k].iov_len);
+		f->len += iov[k].iov_len;
+	}
+	f->frames += (unsigned)iovcnt;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void
+fake_close(void *ctx, uint16_t code, const char *reason)
+{
+	struct fake *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	f->closes++;
+	f->code = code;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static struct client_sink
+fake_sink(struct fake *f)
+{
+	struct client_sink s = { fake_write, fake_close, f };
+
+	return s;
+}
+
+/* Waits until at least frames frames were written; returns the count. */
+static unsigned
+fake_wait_frames(struct fake *f, unsigned frames)
+{
+	struct timespec dl;
+	unsigned n;
+
+	chan_deadline(&dl, WAIT_MS);
+	pthread_mutex_lock(&f->mu);
+	while (f->frames < frames &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	n = f->frames;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+/* Waits until the sink was closed; returns how many times it was. */
+static unsigned
+fake_wait_closed(struct fake *f)
+{
+	struct timespec dl;
+	unsigned n;
+
+	chan_deadline(&dl, WAIT_MS);
+	pthread_mutex_lock(&f->mu);
+	while (f->closes == 0 &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	n = f->closes;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+static struct cid_set *ids;
+static struct stats st;
+
+static void
+setup(void)
+{
+	ids = cid_set_new();
+	ck_assert_ptr_nonnull(ids);
+	stats_init(&st);
+}
+
+static void
+teardown(void)
+{
+	ck_assert_uint_eq(cid_count(ids), 0);
+	cid_set_free(ids);
+}
+
+static struct client *
+new_client(size_t cap)
+{
+	struct client *c;
+
+	c = client_new(ids, cap, &st);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Queues text as a frame and appends its wire bytes to want. */
+static void
+enqueue_text(struct client *c, const char *text, unsigned char *want,
+    size_t *wlen)
+{
+	struct msg *m = frame(text);
+
+	ck_assert_int_eq(client_enqueue(c, m), 0);
+	if (want != NULL) {
+		memcpy(want + *wlen, msg_data(m), msg_len(m));
+		*wlen += msg_len(m);
+	}
+	msg_unref(m);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+START_TEST(test_ids_hex_and_unique)
+{
+	enum { N = 300 };
+	struct client *c[N];
+	const char *sorted[N];
+	const char *id;
+	int i, k;
+
+	for (i = 0; i < N; i++) {
+		c[i] = new_client(4);
+		id = client_id(c[i]);
+		ck_assert_uint_eq(strlen(id), CID_LEN);
+		for (k = 0; k < CID_LEN; k++)
+			ck_assert_msg(strchr("0123456789abcdef", id[k]) != NULL,
+			    "id %s has a non lowercase hex character", id);
+		sorted[i] = id;
+	}
+	ck_assert_uint_eq(cid_count(ids), N);
+	qsort(sorted, N, sizeof(sorted[0]), cmp_id);
+	for (i = 1; i < N; i++)
+		ck_assert_str_ne(sorted[i - 1], sorted[i]);
+	for (i = 0; i < N; i++) {
+		client_join_writer(c[i]);
+		client_unref(c[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_fifo_reaches_sink)
+{
+	enum { N = 200 };
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	unsigned char want[N * 32];
+	char text[16];
+	size_t wlen = 0;
+	int i;
+
+	fake_init(&f);
+	c = new_client(N);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	for (i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		enqueue_text(c, text, want, &wlen);
+	}
+	ck_assert_uint_eq(fake_wait_frames(&f, N), N);
+	pthread_mutex_lock(&f.mu);
+	ck_assert_uint_eq(f.len, wlen);
+	ck_assert_mem_eq(f.bytes, want, wlen);
+	ck_assert_uint_eq(f.closes, 0);
+	pthread_mutex_unlock(&f.mu);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.closes, 1);
+	ck_assert_uint_eq(f.code, CLIENT_CLOSE_SILENT);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+START_TEST(test_batch_in_one_write)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	unsigned char want[256];
+	size_t wlen = 0;
+
+	fake_init(&f);
+	c = new_client(16);
+	enqueue_text(c, "one", want, &wlen);
+	enqueue_text(c, "two", want, &wlen);
+	enqueue_text(c, "three", want, &wlen);
+	enqueue_text(c, "four", want, &wlen);
+	enqueue_text(c, "five", want, &wlen);
+	ck_assert_uint_eq(client_queued(c), 5);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
+	pthread_mutex_lock(&f.mu);
+	ck_assert_uint_eq(f.writes, 1);
+	ck_assert_uint_eq(f.len, wlen);
+	ck_assert_mem_eq(f.bytes, want, wlen);
+	pthread_mutex_unlock(&f.mu);
+	ck_assert_uint_eq(client_queued(c), 0);
+	client_join_writer(c);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+START_TEST(test_enqueue_full_is_eagain)
+{
+	struct client *c;
+	struct msg *m;
+	int i;
+
+	c = new_client(4);
+	m = frame("x");
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(client_enqueue(c, m), 0);
+	errno = 0;
+	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(client_queued(c), 4);
+	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	errno = 0;
+	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	msg_unref(m);
+	client_join_writer(c);
+	client_unref(c);
+}
+END_TEST
+
+START_TEST(test_close_flushes_then_closes_once)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	unsigned char want[256];
+	size_t wlen = 0;
+	struct msg *m;
+
+	fake_init(&f);
+	c = new_client(16);
+	enqueue_text(c, "a", want, &wlen);
+	enqueue_text(c, "b", want, &wlen);
+	enqueue_text(c, "c", want, &wlen);
+	ck_assert_int_eq(client_close(c, 1001, "going away"), 1);
+	ck_assert_uint_eq(client_close_code(c), 1001);
+	m = frame("late");
+	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	msg_unref(m);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_uint_eq(fake_wait_closed(&f), 1);
+	client_join_writer(c);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.closes, 1);
+	ck_assert_uint_eq(f.code, 1001);
+	ck_assert_str_eq(f.reason, "going away");
+	ck_assert_uint_eq(f.frames, 3);
+	ck_assert_uint_eq(f.len, wlen);
+	ck_assert_mem_eq(f.bytes, want, wlen);
+	ck_assert_uint_eq(stats_get(&st, closes[2]), 1);
+	ck_assert_uint_eq(stats_close_code(2), 1001);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+START_TEST(test_close_wakes_idle_writer)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+
+	fake_init(&f);
+	c = new_client(16);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(client_start_writer(c, &s), -1);
+	ck_assert_int_eq(client_close(c, 1008, "slow consumer"), 1);
+	ck_assert_uint_eq(fake_wait_closed(&f), 1);
+	ck_assert_uint_eq(f.code, 1008);
+	ck_assert_str_eq(f.reason, "slow consumer");
+	ck_assert_uint_eq(f.writes, 0);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.closes, 1);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+struct racer {
+	struct client *c;
+	pthread_barrier_t *go;
+	uint16_t code;
+	int won;
+};
+
+static void *
+racer_close(void *arg)
+{
+	static const char *const reasons[] = {
+		"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7",
+	};
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->go);
+	r->won = client_close(r->c, r->code, reasons[r->code - 4000]);
+	return NULL;
+}
+
+START_TEST(test_first_close_wins)
+{
+	enum { R = 8 };
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	pthread_barrier_t go;
+	pthread_t t[R];
+	struct racer r[R];
+	char want[16];
+	int i, winners = 0, w = -1;
+
+	fake_init(&f);
+	c = new_client(16);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	pthread_barrier_init(&go, NULL, R);
+	for (i = 0; i < R; i++) {
+		r[i].c = c;
+		r[i].go = &go;
+		r[i].code = (uint16_t)(4000 + i);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, racer_close, &r[i]),
+		    0);
+	}
+	for (i = 0; i < R; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < R; i++) {
+		if (r[i].won) {
+			winners++;
+			w = i;
+		}
+	}
+	ck_assert_int_eq(winners, 1);
+	ck_assert_int_eq(client_close(c, 1000, "later"), 0);
+	ck_assert_uint_eq(client_close_code(c), r[w].code);
+	ck_assert_uint_eq(fake_wait_closed(&f), 1);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.closes, 1);
+	ck_assert_uint_eq(f.code, r[w].code);
+	snprintf(want, sizeof(want), "r%d", w);
+	ck_assert_str_eq(f.reason, want);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+START_TEST(test_join_without_writer)
+{
+	struct client *c;
+
+	c = new_client(8);
+	enqueue_text(c, "never sent", NULL, NULL);
+	enqueue_text(c, "nor this", NULL, NULL);
+	client_join_writer(c);
+	client_join_writer(c);
+	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
+	ck_assert_int_eq(client_close(c, 1000, "too late"), 0);
+	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
+	ck_assert_int_eq(client_start_writer(c, &(struct client_sink){
+	    fake_write, fake_close, NULL }), -1);
+	client_unref(c);
+}
+END_TEST
+
+START_TEST(test_unref_after_ref)
+{
+	struct client *c;
+	char id[CID_LEN + 1];
+
+	c = new_client(8);
+	ck_assert_ptr_eq(client_ref(c), c);
+	memcpy(id, client_id(c), sizeof(id));
+	client_join_writer(c);
+	client_unref(c);
+	ck_assert_uint_eq(cid_count(ids), 1);
+	ck_assert_str_eq(client_id(c), id);
+	client_unref(c);
+}
+END_TEST
+
+START_TEST(test_write_failure_stops_writer)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	struct msg *m;
+
+	fake_init(&f);
+	c = new_client(64);
+	f.fail_at = 2;
+	f.refill = 10;
+	f.client = c;
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	enqueue_text(c, "first", NULL, NULL);
+	ck_assert_uint_eq(fake_wait_frames(&f, 1), 1);
+	enqueue_text(c, "second", NULL, NULL);
+	ck_assert_uint_eq(fake_wait_closed(&f), 1);
+	m = frame("after");
+	errno = 0;
+	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	msg_unref(m);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.writes, 2);
+	ck_assert_uint_eq(f.frames, 1);
+	ck_assert_uint_eq(f.closes, 1);
+	ck_assert_uint_eq(f.code, CLIENT_CLOSE_SILENT);
+	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
+	ck_assert_uint_eq(client_queued(c), 0);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+START_TEST(test_write_failure_keeps_recorded_close)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+
+	fake_init(&f);
+	c = new_client(16);
+	f.fail_at = 1;
+	enqueue_text(c, "a", NULL, NULL);
+	enqueue_text(c, "b", NULL, NULL);
+	ck_assert_int_eq(client_close(c, 1000, "group deleted"), 1);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_uint_eq(fake_wait_closed(&f), 1);
+	client_join_writer(c);
+	ck_assert_uint_eq(f.writes, 1);
+	ck_assert_uint_eq(f.frames, 0);
+	ck_assert_uint_eq(f.code, 1000);
+	ck_assert_str_eq(f.reason, "group deleted");
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+static Suite *
+client_suite(void)
+{
+	Suite *s = suite_create("client");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_ids_hex_and_unique);
+	tcase_add_test(tc, test_fifo_reaches_sink);
+	tcase_add_test(tc, test_batch_in_one_write);
+	tcase_add_test(tc, test_enqueue_full_is_eagain);
+	tcase_add_test(tc, test_close_flushes_then_closes_once);
+	tcase_add_test(tc, test_close_wakes_idle_writer);
+	tcase_add_test(tc, test_first_close_wins);
+	tcase_add_test(tc, test_join_without_writer);
+	tcase_add_test(tc, test_unref_after_ref);
+	tcase_add_test(tc, test_write_failure_stops_writer);
+	tcase_add_test(tc, test_write_failure_keeps_recorded_close);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(client_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,699 @@
+/*
+ * Unit tests for group: the thread's start/exit/restart cycle, joins
+ * racing the last leave, one order for every member, slow members,
+ * close, and the counters. Members are real clients whose writers talk
+ * to a recording fake sink; tests wait on conditions with deadlines.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/chan.h"
+#include "groupchat/cid.h"
+#include "groupchat/client.h"
+#include "groupchat/group.h"
+#include "groupchat/msg.h"
+#include "groupchat/stats.h"
+
+#define WAIT_MS 5000
+
+/*
+ * A fake sink keeps a copy of every frame it is handed, and the close.
+ * While hold is set, write blocks: a member that stops reading.
+ */
+struct fake {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char **frames;
+	size_t *lens;
+	size_t nframes, cap;
+	unsigned closes;
+	uint16_t code;
+	char reason[128];
+	int hold;
+};
+
+struct member {
+	struct client *c;
+	struct fake f;
+};
+
+static struct cid_set *ids;
+static struct stats st;
+
+static void
+cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static int
+fake_write(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct fake *f = ctx;
+	int k;
+
+	pthread_mutex_lock(&f->mu);
+	while (f->hold)
+		pthread_cond_wait(&f->cv, &f->mu);
+	for (k = 0; k < iovcnt; k++) {
+		if (f->nframes == f->cap) {
+			f->cap = f->cap ? f->cap * 2 : 64;
+			f->frames = realloc(f->frames, f->cap * sizeof(*f->frames));
+			f->lens = realloc(f->lens, f->cap * sizeof(*f->lens));
+			ck_assert(f->frames != NULL && f->lens != NULL);
+		}
+		f->frames[f->nframes] = malloc(iov[k].iov_len);
+		ck_assert_ptr_nonnull(f->frames[f->nframes]);
+		memcpy(f->frames[f->nframes], iov[k].iov_base, iov[k].iov_len);
+		f->lens[f->nframes++] = iov[k].iov_len;
+	}
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void
+fake_close(void *ctx, uint16_t code, const char *reason)
+{
+	struct fake *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	f->closes++;
+	f->code = code;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void
+fake_release(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->hold = 0;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static size_t
+fake_wait_frames(struct fake *f, size_t n)
+{
+	struct timespec dl;
+	size_t got;
+
+	chan_deadline(&dl, WAIT_MS);
+	pthread_mutex_lock(&f->mu);
+	while (f->nframes < n &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	got = f->nframes;
+	pthread_mutex_unlock(&f->mu);
+	return got;
+}
+
+static unsigned
+fake_wait_closed(struct fake *f)
+{
+	struct timespec dl;
+	unsigned n;
+
+	chan_deadline(&dl, WAIT_MS);
+	pthread_mutex_lock(&f->mu);
+	while (f->closes == 0 &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	n = f->closes;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+/* The payload of frame i (the text after the 2-byte header). */
+static const char *
+fake_text(struct fake *f, size_t i, size_t *len)
+{
+	*len = f->lens[i] - 2;
+	return (const char *)f->frames[i] + 2;
+}
+
+static void
+member_start(struct member *m, size_t cap, int hold)
+{
+	struct client_sink s = { fake_write, fake_close, &m->f };
+
+	memset(&m->f, 0, sizeof(m->f));
+	pthread_mutex_init(&m->f.mu, NULL);
+	cond_init_mono(&m->f.cv);
+	m->f.hold = hold;
+	m->c = client_new(ids, cap, &st);
+	ck_assert_ptr_nonnull(m->c);
+	ck_assert_int_eq(client_start_writer(m->c, &s), 0);
+}
+
+static void
+member_end(struct member *m)
+{
+	size_t i;
+
+	fake_release(&m->f);
+	client_join_writer(m->c);
+	ck_assert_uint_eq(m->f.closes, 1);
+	client_unref(m->c);
+	for (i = 0; i < m->f.nframes; i++)
+		free(m->f.frames[i]);
+	free(m->f.frames);
+	free(m->f.lens);
+	pthread_cond_destroy(&m->f.cv);
+	pthread_mutex_destroy(&m->f.mu);
+}
+
+static int
+bcast(struct group *g, const char *text)
+{
+	struct msg *m;
+	int rc;
+
+	m = msg_new(MSG_TEXT, text, strlen(text), NULL, 0);
+	ck_assert_ptr_nonnull(m);
+	rc = group_broadcast(g, m);
+	msg_unref(m);
+	return rc;
+}
+
+/*
+ * Polls pred with short bounded waits on a private condition variable
+ * until it holds or WAIT_MS pass; returns its last value.
+ */
+static int
+wait_until(int (*pred)(void *), void *arg)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	struct timespec end, now, step;
+	int ok;
+
+	cond_init_mono(&cv);
+	chan_deadline(&end, WAIT_MS);
+	pthread_mutex_lock(&mu);
+	while (!(ok = pred(arg))) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		step = now;
+		step.tv_nsec += 100000;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&cv, &mu, &step);
+	}
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+	pthread_mutex_destroy(&mu);
+	return ok;
+}
+
+static int
+pred_stopped(void *g)
+{
+	return !group_running(g);
+}
+
+struct want_msgs_in {
+	struct group *g;
+	uint64_t n;
+};
+
+static int
+pred_msgs_in(void *arg)
+{
+	struct want_msgs_in *w = arg;
+
+	return group_msgs_in(w->g) >= w->n;
+}
+
+static int
+pred_queued(void *c)
+{
+	return client_queued(c) >= 1;
+}
+
+static int
+pred_slow_closed(void *c)
+{
+	return client_close_code(c) == GROUP_SLOW_CODE;
+}
+
+static void
+setup(void)
+{
+	ids = cid_set_new();
+	ck_assert_ptr_nonnull(ids);
+	stats_init(&st);
+}
+
+static void
+teardown(void)
+{
+	ck_assert_uint_eq(cid_count(ids), 0);
+	cid_set_free(ids);
+	ck_assert_uint_eq(stats_get(&st, members), 0);
+	ck_assert_uint_eq(stats_get(&st, group_threads), 0);
+}
+
+static struct group *
+new_group(const char *id)
+{
+	struct group *g;
+
+	g = group_new(id, strlen(id), &st);
+	ck_assert_ptr_nonnull(g);
+	return g;
+}
+
+START_TEST(test_id_copied)
+{
+	static const char raw[] = "a\0b";
+	struct group *g;
+	const char *id;
+	size_t len;
+
+	g = group_new(raw, 3, NULL);
+	ck_assert_ptr_nonnull(g);
+	id = group_id(g, &len);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_mem_eq(id, raw, 4);
+	ck_assert_ptr_ne(id, raw);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_thread_stops_and_restarts)
+{
+	struct member a, b;
+	struct group *g;
+	struct want_msgs_in w;
+
+	g = new_group("life");
+	ck_assert(!group_running(g));
+	ck_assert_uint_eq(group_thread_starts(g), 0);
+	member_start(&a, 16, 0);
+	member_start(&b, 16, 0);
+
+	ck_assert_int_eq(group_join(g, a.c), 0);
+	ck_assert(group_running(g));
+	ck_assert_uint_eq(group_thread_starts(g), 1);
+	ck_assert_int_eq(bcast(g, "one"), 0);
+	ck_assert_uint_eq(fake_wait_frames(&a.f, 1), 1);
+	ck_assert_uint_eq(group_members(g), 1);
+	ck_assert_uint_eq(stats_get(&st, members), 1);
+
+	group_leave(g, a.c);
+	ck_assert(wait_until(pred_stopped, g));
+	ck_assert_uint_eq(group_members(g), 0);
+	ck_assert_uint_eq(stats_get(&st, group_threads), 0);
+	ck_assert_uint_eq(stats_get(&st, members), 0);
+	ck_assert_uint_eq(group_thread_starts(g), 1);
+
+	ck_assert_int_eq(group_join(g, b.c), 0);
+	ck_assert_uint_eq(group_thread_starts(g), 2);
+	ck_assert_uint_eq(stats_get(&st, group_threads), 1);
+	ck_assert_int_eq(bcast(g, "two"), 0);
+	w.g = g;
+	w.n = 2;
+	ck_assert(wait_until(pred_msgs_in, &w));
+	ck_assert_uint_eq(group_msgs_out(g), 2);
+	ck_assert_uint_eq(fake_wait_frames(&b.f, 1), 1);
+
+	group_leave(g, b.c);
+	ck_assert(wait_until(pred_stopped, g));
+	ck_assert_uint_eq(a.f.nframes, 1);
+	member_end(&a);
+	member_end(&b);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_leave_of_non_member)
+{
+	struct member a, b;
+	struct group *g;
+
+	g = new_group("nm");
+	member_start(&a, 16, 0);
+	member_start(&b, 16, 0);
+	group_leave(g, b.c);
+	ck_assert(!group_running(g));
+	ck_assert_int_eq(group_join(g, a.c), 0);
+	group_leave(g, b.c);
+	group_leave(g, b.c);
+	ck_assert_int_eq(bcast(g, "still here"), 0);
+	ck_assert_uint_eq(fake_wait_frames(&a.f, 1), 1);
+	ck_assert_uint_eq(group_members(g), 1);
+	group_leave(g, a.c);
+	group_leave(g, a.c);
+	ck_assert(wait_until(pred_stopped, g));
+	member_end(&a);
+	member_end(&b);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_broadcast_to_nobody)
+{
+	struct group *g;
+
+	g = new_group("empty");
+	ck_assert_int_eq(bcast(g, "anyone?"), 0);
+	ck_assert_uint_eq(group_msgs_in(g), 1);
+	ck_assert_uint_eq(group_msgs_out(g), 0);
+	ck_assert_uint_eq(group_thread_starts(g), 0);
+	group_unref(g);
+}
+END_TEST
+
+struct leaver {
+	struct group *g;
+	struct client *old;
+	pthread_barrier_t go, done;
+	int iters;
+};
+
+static void *
+leaver_run(void *arg)
+{
+	struct leaver *l = arg;
+	int i;
+
+	for (i = 0; i < l->iters; i++) {
+		pthread_barrier_wait(&l->go);
+		group_leave(l->g, l->old);
+		pthread_barrier_wait(&l->done);
+	}
+	return NULL;
+}
+
+/*
+ * The newcomer's join races the last member's leave, which may stop the
+ * thread; whatever the interleaving, a broadcast queued after the join
+ * must reach the newcomer.
+ */
+START_TEST(test_join_races_last_leave)
+{
+	enum { ITERS = 2000 };
+	struct leaver l;
+	struct client *c;
+	pthread_t t;
+	char text[16];
+	int i;
+
+	l.g = new_group("race");
+	l.iters = ITERS;
+	pthread_barrier_init(&l.go, NULL, 2);
+	pthread_barrier_init(&l.done, NULL, 2);
+	l.old = client_new(ids, 4, &st);
+	ck_assert_ptr_nonnull(l.old);
+	ck_assert_int_eq(group_join(l.g, l.old), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, leaver_run, &l), 0);
+	for (i = 0; i < ITERS; i++) {
+		c = client_new(ids, 4, &st);
+		ck_assert_ptr_nonnull(c);
+		pthread_barrier_wait(&l.go);
+		ck_assert_int_eq(group_join(l.g, c), 0);
+		pthread_barrier_wait(&l.done);
+		snprintf(text, sizeof(text), "%d", i);
+		ck_assert_int_eq(bcast(l.g, text), 0);
+		ck_assert_msg(wait_until(pred_queued, c),
+		    "iteration %d: the newcomer is deaf", i);
+		ck_assert_uint_eq(group_members(l.g), 1);
+		client_join_writer(l.old);
+		client_unref(l.old);
+		l.old = c;
+	}
+	pthread_join(t, NULL);
+	group_leave(l.g, l.old);
+	ck_assert(wait_until(pred_stopped, l.g));
+	ck_assert_uint_ge(group_thread_starts(l.g), 1);
+	client_join_writer(l.old);
+	client_unref(l.old);
+	pthread_barrier_destroy(&l.go);
+	pthread_barrier_destroy(&l.done);
+	ck_assert_uint_eq(group_msgs_out(l.g), ITERS);
+	group_unref(l.g);
+}
+END_TEST
+
+struct sender {
+	struct group *g;
+	int who, count;
+};
+
+static void *
+sender_run(void *arg)
+{
+	struct sender *s = arg;
+	char text[32];
+	int i;
+
+	for (i = 0; i < s->count; i++) {
+		snprintf(text, sizeof(text), "%d:%d", s->who, i);
+		ck_assert_int_eq(bcast(s->g, text), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_one_order_for_all)
+{
+	enum { M = 4, S = 3, K = 200 };
+	struct member m[M];
+	struct sender s[S];
+	pthread_t t[S];
+	struct group *g;
+	int i, k, who, seq, next[S];
+	size_t j, len, bytes = 0;
+	const char *p;
+	char text[32];
+
+	g = new_group("order");
+	for (i = 0; i < M; i++) {
+		member_start(&m[i], S * K, 0);
+		ck_assert_int_eq(group_join(g, m[i].c), 0);
+	}
+	for (i = 0; i < S; i++) {
+		s[i].g = g;
+		s[i].who = i;
+		s[i].count = K;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sender_run, &s[i]),
+		    0);
+	}
+	for (i = 0; i < S; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < M; i++)
+		ck_assert_uint_eq(fake_wait_frames(&m[i].f, S * K), S * K);
+
+	memset(next, 0, sizeof(next));
+	for (j = 0; j < S * K; j++) {
+		p = fake_text(&m[0].f, j, &len);
+		ck_assert_uint_lt(len, sizeof(text));
+		memcpy(text, p, len);
+		text[len] = '\0';
+		ck_assert_int_eq(sscanf(text, "%d:%d", &who, &seq), 2);
+		ck_assert_int_eq(seq, next[who]);
+		next[who]++;
+		bytes += m[0].f.lens[j];
+		for (k = 1; k < M; k++) {
+			ck_assert_uint_eq(m[k].f.lens[j], m[0].f.lens[j]);
+			ck_assert_mem_eq(m[k].f.frames[j], m[0].f.frames[j],
+			    m[0].f.lens[j]);
+		}
+	}
+	ck_assert_uint_eq(group_msgs_in(g), S * K);
+	ck_assert_uint_eq(group_msgs_out(g), M * S * K);
+	ck_assert_uint_eq(stats_get(&st, msgs_out), M * S * K);
+	ck_assert_uint_eq(stats_get(&st, bytes_out), M * bytes);
+	ck_assert_uint_eq(stats_get(&st, slow_drops), 0);
+	for (i = 0; i < M; i++)
+		group_leave(g, m[i].c);
+	ck_assert(wait_until(pred_stopped, g));
+	for (i = 0; i < M; i++)
+		member_end(&m[i]);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_slow_member_dropped)
+{
+	enum { N = 50 };
+	struct member fast[2], slow;
+	struct group *g;
+	char text[16];
+	int i;
+
+	g = new_group("slow");
+	member_start(&fast[0], 256, 0);
+	member_start(&fast[1], 256, 0);
+	member_start(&slow, 4, 1);
+	ck_assert_int_eq(group_join(g, fast[0].c), 0);
+	ck_assert_int_eq(group_join(g, slow.c), 0);
+	ck_assert_int_eq(group_join(g, fast[1].c), 0);
+	for (i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		ck_assert_int_eq(bcast(g, text), 0);
+	}
+	ck_assert_uint_eq(fake_wait_frames(&fast[0].f, N), N);
+	ck_assert_uint_eq(fake_wait_frames(&fast[1].f, N), N);
+	ck_assert(wait_until(pred_slow_closed, slow.c));
+	ck_assert_uint_eq(stats_get(&st, slow_drops), 1);
+	ck_assert_uint_eq(group_members(g), 2);
+	ck_assert_uint_eq(slow.f.closes, 0);
+
+	fake_release(&slow.f);
+	ck_assert_uint_eq(fake_wait_closed(&slow.f), 1);
+	ck_assert_uint_eq(slow.f.code, 1008);
+	ck_assert_str_eq(slow.f.reason, "slow consumer");
+	ck_assert_uint_lt(slow.f.nframes, N);
+	ck_assert_uint_eq(fast[0].f.closes, 0);
+
+	group_leave(g, slow.c);
+	group_leave(g, fast[0].c);
+	group_leave(g, fast[1].c);
+	ck_assert(wait_until(pred_stopped, g));
+	member_end(&fast[0]);
+	member_end(&fast[1]);
+	member_end(&slow);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_close_closes_every_member)
+{
+	enum { M = 3 };
+	struct member m[M];
+	struct group *g;
+	struct msg *msg;
+	int i;
+
+	g = new_group("doomed");
+	for (i = 0; i < M; i++) {
+		member_start(&m[i], 16, 0);
+		ck_assert_int_eq(group_join(g, m[i].c), 0);
+	}
+	ck_assert_int_eq(bcast(g, "before"), 0);
+	ck_assert_int_eq(bcast(g, "close"), 0);
+	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	ck_assert(group_closed(g));
+	for (i = 0; i < M; i++) {
+		ck_assert_uint_eq(fake_wait_closed(&m[i].f), 1);
+		ck_assert_uint_eq(m[i].f.code, 1000);
+		ck_assert_str_eq(m[i].f.reason, "group deleted");
+		ck_assert_uint_eq(m[i].f.nframes, 2);
+	}
+	ck_assert(wait_until(pred_stopped, g));
+	ck_assert_uint_eq(group_members(g), 0);
+
+	for (i = 0; i < M; i++)
+		group_leave(g, m[i].c);
+	group_close(g, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
+	errno = 0;
+	ck_assert_int_eq(group_join(g, m[0].c), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	msg = msg_new(MSG_TEXT, "after", 5, NULL, 0);
+	ck_assert_ptr_nonnull(msg);
+	errno = 0;
+	ck_assert_int_eq(group_broadcast(g, msg), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	msg_unref(msg);
+	ck_assert(!group_running(g));
+	for (i = 0; i < M; i++) {
+		ck_assert_uint_eq(client_close_code(m[i].c), 1000);
+		member_end(&m[i]);
+	}
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_close_idle_group)
+{
+	struct group *g;
+	struct client *c;
+
+	g = new_group("idle");
+	c = client_new(ids, 4, &st);
+	ck_assert_ptr_nonnull(c);
+	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	ck_assert(group_closed(g));
+	ck_assert(!group_running(g));
+	ck_assert_int_eq(group_join(g, c), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	group_leave(g, c);
+	ck_assert_uint_eq(group_thread_starts(g), 0);
+	client_join_writer(c);
+	client_unref(c);
+	group_unref(g);
+}
+END_TEST
+
+START_TEST(test_last_unref_closes_members)
+{
+	struct member a, b;
+	struct group *g;
+
+	g = new_group("dropped");
+	member_start(&a, 16, 0);
+	member_start(&b, 16, 0);
+	ck_assert_int_eq(group_join(g, a.c), 0);
+	ck_assert_int_eq(group_join(g, b.c), 0);
+	ck_assert_ptr_eq(group_ref(g), g);
+	group_unref(g);
+	ck_assert(!group_closed(g));
+	group_unref(g);
+	ck_assert_uint_eq(fake_wait_closed(&a.f), 1);
+	ck_assert_uint_eq(fake_wait_closed(&b.f), 1);
+	ck_assert_uint_eq(a.f.code, GROUP_DELETED_CODE);
+	ck_assert_uint_eq(b.f.code, GROUP_DELETED_CODE);
+	member_end(&a);
+	member_end(&b);
+}
+END_TEST
+
+static Suite *
+group_suite(void)
+{
+	Suite *s = suite_create("group");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_id_copied);
+	tcase_add_test(tc, test_thread_stops_and_restarts);
+	tcase_add_test(tc, test_leave_of_non_member);
+	tcase_add_test(tc, test_broadcast_to_nobody);
+	tcase_add_test(tc, test_join_races_last_leave);
+	tcase_add_test(tc, test_one_order_for_all);
+	tcase_add_test(tc, test_slow_member_dropped);
+	tcase_add_test(tc, test_close_closes_every_member);
+	tcase_add_test(tc, test_close_idle_group);
+	tcase_add_test(tc, test_last_unref_closes_members);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(group_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
