@@ -27,7 +27,6 @@
 
 #include "groupchat/chan.h"
 #include "groupchat/msg.h"
-#include "groupchat/stats.h"
 
 /* A writer only batches and calls the sink, which must be frugal too
  * (CivetWeb writes without big locals). */
@@ -40,7 +39,6 @@ struct client {
 	atomic_uint refs;
 	char id[CID_LEN + 1];
 	struct cid_set *ids;
-	struct stats *st;
 	struct chan *queue;
 
 	pthread_mutex_t lock;
@@ -59,7 +57,7 @@ static void	*client_writer(void *arg);
 static void	 client_drain(struct client *c);
 
 struct client *
-client_new(struct cid_set *ids, size_t queue_cap, struct stats *st)
+client_new(struct cid_set *ids, size_t queue_cap)
 {
 	struct client *c;
 	int err;
@@ -81,7 +79,6 @@ client_new(struct cid_set *ids, size_t queue_cap, struct stats *st)
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->code, CLIENT_CLOSE_SILENT);
 	c->ids = ids;
-	c->st = st;
 	c->reason = "";
 	return c;
 
@@ -241,8 +238,6 @@ client_writer(void *arg)
 	code = (uint16_t)atomic_load_explicit(&c->code, memory_order_relaxed);
 	reason = c->reason;
 	pthread_mutex_unlock(&c->lock);
-	if (c->st != NULL && code != CLIENT_CLOSE_SILENT)
-		stats_count_close(c->st, code);
 	c->sink.close(c->sink.ctx, code, reason);
 	return NULL;
 }

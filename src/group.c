@@ -33,6 +33,7 @@
 
 #include "groupchat/chan.h"
 #include "groupchat/client.h"
+#include "groupchat/log.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
 
@@ -214,6 +215,7 @@ group_enter(struct group *g)
 		atomic_fetch_add_explicit(&g->starts, 1, memory_order_relaxed);
 		if (g->st != NULL)
 			stats_add(g->st, group_threads, 1);
+		log_event_id(LOG_INFO, "group_thread_started", "group", g->id, g->id_len, NULL);
 	}
 	g->senders++;
 	return 0;
@@ -613,6 +615,8 @@ group_idle(struct group *g)
 	if (idle) {
 		if (g->st != NULL)
 			stats_sub(g->st, group_threads, 1);
+		/* Go logs: cleared the group's "Manage" goroutine with id: ID */
+		log_event_id(LOG_INFO, "group_thread_exited", "group", g->id, g->id_len, NULL);
 		g->running = false;
 	}
 	pthread_mutex_unlock(&g->lock);

@@ -165,7 +165,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	wsproto_init(&ws->proto, srv->cfg.max_message);
 	buf_init(&ws->gather, 0);
 	atomic_store(&ws->last_rx_ms, server_now_ms());
-	if ((ws->client = client_new(srv->ids, srv->cfg.send_queue, &srv->stats)) == NULL)
+	if ((ws->client = client_new(srv->ids, srv->cfg.send_queue)) == NULL)
 		goto oom;
 	if (group_join(g, ws->client) == -1)
 		goto gone; /* deleted since the lookup */

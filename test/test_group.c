@@ -152,7 +152,7 @@ member_start(struct member *m, size_t cap, int hold)
 	pthread_mutex_init(&m->f.mu, NULL);
 	cond_init_mono(&m->f.cv);
 	m->f.hold = hold;
-	m->c = client_new(ids, cap, &st);
+	m->c = client_new(ids, cap);
 	ck_assert_ptr_nonnull(m->c);
 	ck_assert_int_eq(client_start_writer(m->c, &s), 0);
 }
@@ -419,12 +419,12 @@ START_TEST(test_join_races_last_leave)
 	l.iters = ITERS;
 	pthread_barrier_init(&l.go, NULL, 2);
 	pthread_barrier_init(&l.done, NULL, 2);
-	l.old = client_new(ids, 4, &st);
+	l.old = client_new(ids, 4);
 	ck_assert_ptr_nonnull(l.old);
 	ck_assert_int_eq(group_join(l.g, l.old), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, leaver_run, &l), 0);
 	for (i = 0; i < ITERS; i++) {
-		c = client_new(ids, 4, &st);
+		c = client_new(ids, 4);
 		ck_assert_ptr_nonnull(c);
 		pthread_barrier_wait(&l.go);
 		ck_assert_int_eq(group_join(l.g, c), 0);
@@ -626,7 +626,7 @@ START_TEST(test_close_idle_group)
 	struct client *c;
 
 	g = new_group("idle");
-	c = client_new(ids, 4, &st);
+	c = client_new(ids, 4);
 	ck_assert_ptr_nonnull(c);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 	ck_assert(group_closed(g));

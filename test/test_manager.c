@@ -91,7 +91,7 @@ join_new_client(struct group *g)
 {
 	struct client *c;
 
-	c = client_new(ids, 8, &st);
+	c = client_new(ids, 8);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(group_join(g, c), 0);
 	return c;
@@ -272,7 +272,7 @@ START_TEST(test_delete_closes_members)
 	ck_assert_int_eq(manager_delete(mgr, "room", 4), MANAGER_DELETED);
 	ck_assert(wait_until(pred_close_code, a, GROUP_DELETED_CODE));
 	ck_assert(wait_until(pred_close_code, b, GROUP_DELETED_CODE));
-	late = client_new(ids, 8, &st);
+	late = client_new(ids, 8);
 	ck_assert_ptr_nonnull(late);
 	ck_assert_int_eq(group_join(g, late), -1);
 	ck_assert_int_eq(errno, EPIPE);

@@ -23,7 +23,6 @@
 #include "groupchat/cid.h"
 
 struct msg;
-struct stats;
 
 /* Default bound of a member's send queue, in messages. */
 #define CLIENT_QUEUE_DEFAULT 256
@@ -46,10 +45,9 @@ struct client_sink {
 struct client;
 
 /* A client with a fresh id from ids and a send queue of queue_cap frames.
- * st may be NULL. Reference count 1; the writer is not started yet.
- * NULL with errno set on failure. */
-struct client *client_new(struct cid_set *ids, size_t queue_cap,
-                          struct stats *st);
+ * Reference count 1; the writer is not started yet. NULL with errno set
+ * on failure. */
+struct client *client_new(struct cid_set *ids, size_t queue_cap);
 
 struct client *client_ref(struct client *c);
 

@@ -308,7 +308,8 @@ rd_fill(struct rd *r, int64_t deadline)
 static const uint8_t *
 rd_data(const struct rd *r)
 {
-	return r->in.data + r->off;
+	/* Nothing read yet: an empty, not a null, string. */
+	return r->in.data != NULL ? r->in.data + r->off : (const uint8_t *)"";
 }
 
 static size_t
