@@ -101,7 +101,7 @@ bench: deps build/bench/groupchat-bench
 
 # libFuzzer targets, built with clang against the library sources.
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Iinclude -g -O1 -pthread \
+FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"' -Iinclude -g -O1 -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEBUI_C)
 	@mkdir -p $(dir $@)

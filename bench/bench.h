@@ -1,9 +1,9 @@
 /*
  * bench.h: the parts of groupchat-bench that the driver in groupchat-bench.c
  * builds on: SHA-1 and base64 for the opening handshake, WebSocket framing
- * (masked client frames out, unmasked server frames in), a latency histogram
- * and samples of the server's /proc entries. Everything here is pure or reads
- * /proc; the driver owns every socket, clock and counter.
+ * (masked client frames out, unmasked server frames in), a latency histogram,
+ * samples of the server's /proc entries and a count of its write calls.
+ * The driver owns every socket, clock and counter.
  */
 #ifndef GROUPCHAT_BENCH_H
 #define GROUPCHAT_BENCH_H
@@ -98,5 +98,24 @@ struct bench_proc {
 /* Samples /proc/pid/{stat,status,io} into *s. Returns 0, or -1 with errno
  * if the process cannot be read (io alone failing only clears io_ok). */
 int	bench_proc_sample(int pid, struct bench_proc *s);
+
+/* Counters of the server's write-family system calls, one per thread. */
+struct bench_sys {
+	int	*fd;
+	int	 n;
+};
+
+/* Opens a counter of write, writev, pwrite*, sendto, sendmsg and sendmmsg
+ * calls on every thread of pid, inherited by threads they create, using at
+ * most maxfd descriptors. Returns 0, or -1 with errno: ENOENT if tracefs is
+ * not mounted, EMFILE if pid has more threads than maxfd, EACCES or EPERM
+ * without privilege. */
+int	bench_sys_attach(struct bench_sys *s, int pid, int maxfd);
+
+/* The calls counted since bench_sys_attach, or -1 if none is attached. */
+long long bench_sys_read(const struct bench_sys *s);
+
+/* Closes the counters. */
+void	bench_sys_detach(struct bench_sys *s);
 
 #endif

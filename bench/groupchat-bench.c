@@ -167,6 +167,7 @@ struct result {
 	double			 rate, connect_s, window_s, gen_cpu_pct;
 	uint64_t		 sent, delivered, lost, p50, p99, max;
 	struct bench_proc	 before, after, m0, m1;
+	long long		 wcalls;	/* write-family calls; -1: unknown */
 	struct tally		 t;
 	char			 status[64];
 };
@@ -1094,8 +1095,11 @@ sample(const struct opts *o, struct bench_proc *s)
 		    strerror(errno));
 }
 
-static void
-groups_call(struct run *r, const char *method, int want, int *failed)
+/* Creates (want 201) or deletes (want 200) every group; stops at the
+ * first failure, since a server that fails one will likely fail all and
+ * each try may take the full timeout. Returns 0 or -1. */
+static int
+groups_call(struct run *r, const char *method, int want)
 {
 	char target[128];
 	int i, status = 0;
@@ -1105,19 +1109,46 @@ groups_call(struct run *r, const char *method, int want, int *failed)
 		    want == 201 ? "/create?id=" : "/groups/", r->g[i].id);
 		if (http_call(r->o, method, target, &status) == -1 ||
 		    status != want) {
-			if (*failed == 0)
+			if (status != 0)
+				fprintf(stderr, "groupchat-bench: %s %s: "
+				    "status %d\n", method, target, status);
+			else
 				fprintf(stderr, "groupchat-bench: %s %s: %s\n",
-				    method, target, status != 0 ?
-				    "unexpected status" : strerror(errno));
-			(*failed)++;
+				    method, target, strerror(errno));
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/* Counts the server's write calls from now on, if the kernel lets us;
+ * says once why not. */
+static void
+count_writes(const struct run *r, struct bench_sys *sys)
+{
+	static int told;
+	struct rlimit rl;
+	long spare = 0;
+
+	if (r->o->pid <= 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		spare = (long)rl.rlim_cur - r->total - 64;
+	if (bench_sys_attach(sys, r->o->pid, spare > 0 ? (int)spare : 0) ==
+	    0 || told++ > 0)
+		return;
+	fprintf(stderr, "groupchat-bench: %s: no write-call count: %s%s\n",
+	    r->sc->name, errno == ENOENT ? "tracefs is not mounted (mount -t "
+	    "tracefs nodev /sys/kernel/tracing)" : strerror(errno),
+	    errno == EMFILE ? " (more server threads than spare descriptors)" :
+	    "");
 }
 
 static void
 measure(struct run *r, struct result *res)
 {
 	const struct opts *o = r->o;
+	struct bench_sys sys = { NULL, 0 };
 	struct rusage u0, u1;
 	int64_t t0, t1;
 
@@ -1126,6 +1157,7 @@ measure(struct run *r, struct result *res)
 		set_phase(r, P_WARMUP);
 		run_loop(r, NULL, r->phase_start + (int64_t)(o->warmup * NS));
 	}
+	count_writes(r, &sys);
 	sample(o, &res->m0);
 	getrusage(RUSAGE_SELF, &u0);
 	set_phase(r, P_MEASURE);
@@ -1134,6 +1166,8 @@ measure(struct run *r, struct result *res)
 	run_loop(r, r->count > 0 ? done_counting : NULL,
 	    t0 + (int64_t)(o->duration * NS));
 	t1 = now_ns();
+	res->wcalls = bench_sys_read(&sys);
+	bench_sys_detach(&sys);
 	sample(o, &res->m1);
 	getrusage(RUSAGE_SELF, &u1);
 	set_phase(r, P_DRAIN);
@@ -1162,10 +1196,10 @@ run_scenario(const struct opts *o, const struct scenario *sc,
 	struct run *r;
 	double budget;
 	int64_t t0;
-	int failed = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->sc = sc;
+	res->wcalls = -1;
 	r = run_new(o, sc);
 	if (r == NULL) {
 		fprintf(stderr, "groupchat-bench: %s: %s\n", sc->name,
@@ -1180,8 +1214,7 @@ run_scenario(const struct opts *o, const struct scenario *sc,
 	    o->duration + o->drain + 3 + 0.2 * r->ngroups + 30;
 	alarm((unsigned)budget);
 	sample(o, &res->before);
-	groups_call(r, "POST", 201, &failed);
-	if (failed > 0) {
+	if (groups_call(r, "POST", 201) == -1) {
 		snprintf(res->status, sizeof(res->status), "FAIL:create");
 		goto out;
 	}
@@ -1205,8 +1238,7 @@ run_scenario(const struct opts *o, const struct scenario *sc,
 	res->max = r->hist.max;
 	result_status(res);
 	close_all(r);
-	failed = 0;
-	groups_call(r, "DELETE", 200, &failed);
+	groups_call(r, "DELETE", 200);
 out:
 	alarm(0);
 	run_free(r);
@@ -1220,10 +1252,10 @@ print_header(const struct opts *o)
 {
 	if (o->label != NULL)
 		printf("%-10s ", "server");
-	printf("%-9s %-7s %11s %8s %9s %7s %7s %7s %5s %4s %8s %7s "
-	    "%13s %11s %7s %4s %s\n", "scenario", "shape", "members",
+	printf("%-9s %-7s %11s %6s %8s %9s %7s %7s %7s %5s %4s %8s %7s "
+	    "%13s %11s %7s %4s %s\n", "scenario", "shape", "members", "join s",
 	    "sent/s", "deliv/s", "p50 us", "p99 us", "max us", "lost", "ooo",
-	    "cpu s/M", "syscw/d", "rss MB", "threads", "KB/mbr", "gen%",
+	    "cpu s/M", "write/d", "rss MB", "threads", "KB/mbr", "gen%",
 	    "status");
 }
 
@@ -1253,13 +1285,13 @@ print_row(const struct opts *o, const struct result *res)
 	if (res->m0.ok && res->m1.ok)
 		snprintf(cpu, sizeof(cpu), "%.2f",
 		    (res->m1.cpu_s - res->m0.cpu_s) / d * 1e6);
-	if (res->m0.io_ok && res->m1.io_ok)
-		snprintf(sw, sizeof(sw), "%.3f",
-		    (double)(res->m1.syscw - res->m0.syscw) / d);
+	if (res->wcalls >= 0)
+		snprintf(sw, sizeof(sw), "%.3f", (double)res->wcalls / d);
 	if (o->label != NULL)
 		printf("%-10s ", o->label);
-	printf("%-9s %-7s %11s %8.0f %9.0f %7.0f %7.0f %7.0f %5llu %4llu "
+	printf("%-9s %-7s %11s %6.2f %8.0f %9.0f %7.0f %7.0f %7.0f %5llu %4llu "
 	    "%8s %7s %13s %11s %7s %4.0f %s\n", res->sc->name, shape, mem,
+	    res->connect_s,
 	    res->sent / w, res->delivered / w, res->p50 / 1e3,
 	    res->p99 / 1e3, res->max / 1e3, (unsigned long long)res->lost,
 	    (unsigned long long)(res->t.ooo + res->t.dup), cpu, sw, rss, thr,
@@ -1271,7 +1303,8 @@ static const char csv_header[] = "server,scenario,groups,members,"
     "joined,wanted,connect_s,window_s,rate,window,size,sent,sent_per_s,"
     "deliveries,deliveries_per_s,p50_us,p99_us,max_us,expected,lost,ooo,"
     "dup,bad,protocol,closed,last_close,connect_failed,last_status,"
-    "unjoined,send_lag_max_us,server_cpu_s,cpu_s_per_M,syscw,syscw_per_delivery,"
+    "unjoined,send_lag_max_us,server_cpu_s,cpu_s_per_M,syscw,"
+    "syscw_per_delivery,write_calls,write_calls_per_delivery,"
     "rss_before_kb,rss_after_kb,threads_before,threads_after,"
     "rss_per_member_kb,gen_cpu_pct,status\n";
 
@@ -1306,6 +1339,10 @@ csv_row(FILE *f, const struct opts *o, const struct result *res)
 		fprintf(f, ",,");
 	if (io)
 		fprintf(f, "%lld,%.4f,", sw, (double)sw / d);
+	else
+		fprintf(f, ",,");
+	if (res->wcalls >= 0)
+		fprintf(f, "%lld,%.4f,", res->wcalls, (double)res->wcalls / d);
 	else
 		fprintf(f, ",,");
 	if (mem)
@@ -1344,27 +1381,21 @@ free_port(void)
 	return rc;
 }
 
-/* Waits up to seconds for the server to accept a TCP connection, trying
- * every 50 ms. */
+/* Waits up to seconds for the server to answer an HTTP request (any
+ * status will do), trying every 50 ms. */
 static int
 wait_port(const struct opts *o, double seconds)
 {
 	struct timespec pause = { 0, 50 * 1000000L };
 	int64_t deadline = now_ns() + (int64_t)(seconds * NS);
-	int fd, ok;
+	int status;
 
 	do {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			break;
-		ok = connect(fd, (const struct sockaddr *)&o->addr,
-		    sizeof(o->addr)) == 0;
-		close(fd);
-		if (ok)
+		if (http_call(o, "GET", "/", &status) == 0)
 			return 0;
 		nanosleep(&pause, NULL);
 	} while (now_ns() < deadline);
-	fprintf(stderr, "groupchat-bench: nothing accepts on %s:%d\n",
+	fprintf(stderr, "groupchat-bench: no HTTP answer from %s:%d\n",
 	    o->host, o->port);
 	return 1;
 }
@@ -1470,9 +1501,12 @@ usage(FILE *f)
 	    "  --host ADDR          server address, 127.0.0.0/8 only "
 	    "(127.0.0.1)\n"
 	    "  --port N             server port (8080)\n"
-	    "  --pid PID            server process, for CPU, syscalls, RSS and "
-	    "threads\n"
-	    "                       from /proc/PID (syscw needs root)\n"
+	    "  --pid PID            server process: CPU, RSS, threads from "
+	    "/proc/PID;\n"
+	    "                       write calls from a perf tracepoint counter "
+	    "(root,\n"
+	    "                       tracefs mounted, a descriptor per server "
+	    "thread)\n"
 	    "  --scenario LIST      comma-separated names, or all (all)\n"
 	    "  --duration S         measured seconds per scenario (10)\n"
 	    "  --warmup S           unmeasured seconds before (1)\n"
@@ -1498,6 +1532,9 @@ usage(FILE *f)
 	    "  --wait-port S        wait up to S s for --port to accept, then "
 	    "exit\n"
 	    "  --self-test          check SHA-1, framing, histogram and exit\n"
+	    "  --list               print each scenario's name, groups, members "
+	    "per group\n"
+	    "                       and members, and exit\n"
 	    "  -h, --help           this text\n"
 	    "\nScenarios:\n", BODY_MIN, SIZE_MAX_OPT);
 	for (i = 0; i < NSCENARIOS; i++)
@@ -1509,8 +1546,9 @@ usage(FILE *f)
 	    "lost and\n"
 	    "out-of-order deliveries (must be 0); server CPU seconds per "
 	    "million\n"
-	    "deliveries; server write syscalls per delivery; server RSS and "
-	    "threads\n"
+	    "deliveries; server write-family system calls (write, writev, "
+	    "send*)\n"
+	    "per delivery; server RSS and threads\n"
 	    "before connecting > after; RSS per member; the generator's own "
 	    "CPU.\n"
 	    "Exit status: 0 if every scenario is ok, 1 if one failed, 2 on "
@@ -1535,7 +1573,7 @@ enum {
 	O_HOST = 256, O_PORT, O_PID, O_SCENARIO, O_DURATION, O_WARMUP,
 	O_DRAIN, O_GROUPS, O_MEMBERS, O_SENDERS, O_WINDOW, O_RATE, O_COUNT,
 	O_SIZE, O_PARALLEL, O_CONNECT, O_LABEL, O_CSV, O_NOHEADER, O_FREE,
-	O_WAIT, O_SELF
+	O_WAIT, O_SELF, O_LIST
 };
 
 static const struct option longopts[] = {
@@ -1562,11 +1600,13 @@ static const struct option longopts[] = {
 	{ "free-port", no_argument, NULL, O_FREE },
 	{ "wait-port", required_argument, NULL, O_WAIT },
 	{ "self-test", no_argument, NULL, O_SELF },
+	{ "list", no_argument, NULL, O_LIST },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Parses argv into *o. Returns -1 to go on, else an exit status. */
+/* Parses argv into *o. Returns -1 to run scenarios, -2 to list them,
+ * else an exit status. */
 static int
 parse_args(int argc, char **argv, struct opts *o, double *wait)
 {
@@ -1629,6 +1669,7 @@ parse_args(int argc, char **argv, struct opts *o, double *wait)
 			break;
 		case O_FREE:
 		case O_SELF:
+		case O_LIST:
 			mode = c;
 			break;
 		case 'h':
@@ -1666,7 +1707,7 @@ parse_args(int argc, char **argv, struct opts *o, double *wait)
 	}
 	if (mode == O_WAIT)
 		return wait_port(o, *wait);
-	return -1;
+	return mode == O_LIST ? -2 : -1;
 }
 
 static const struct scenario *
@@ -1709,6 +1750,17 @@ scenario_list(const char *spec, const struct scenario **list)
 			p++;
 	}
 	return n;
+}
+
+/* Prints "name groups members-per-group members": what a script needs to
+ * size the server for the scenario. */
+static void
+list_one(const struct opts *o, const struct scenario *sc)
+{
+	int g = o->groups > 0 ? o->groups : sc->groups;
+	int m = o->members > 0 ? o->members : sc->members;
+
+	printf("%s %d %d %ld\n", sc->name, g, m, (long)g * m);
 }
 
 /* Raises the descriptor limit to the hard limit: a member is a socket. */
@@ -1762,6 +1814,11 @@ main(int argc, char **argv)
 	n = scenario_list(o.scenario, list);
 	if (n < 0)
 		return 2;
+	if (rc == -2) {
+		for (i = 0; i < n; i++)
+			list_one(&o, list[i]);
+		return 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
 	raise_nofile();

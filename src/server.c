@@ -84,45 +84,31 @@ send_no_group(struct mg_connection *conn, const struct buf *id, int head)
 	return rc;
 }
 
-/* Go's http.Redirect with 301: Location, and for GET a tiny HTML body. */
+/* Go's http.Redirect with 301: Location, and for GET a tiny HTML body
+ * whose link route.c has already HTML-escaped the way Go does. */
 static int
-send_redirect(struct mg_connection *conn, const char *method, const struct buf *loc)
+send_redirect(struct mg_connection *conn, const char *method, const struct route *r)
 {
 	struct buf hdr, body;
 	int rc = -1, get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-	struct http_response r = { .status = 301 };
+	struct http_response resp = { .status = 301, .head = head };
 
 	buf_init(&hdr, 0);
 	buf_init(&body, 0);
-	if (buf_puts(&hdr, "Location: ") == -1 || buf_append(&hdr, loc->data, loc->len) == -1 ||
+	if (buf_puts(&hdr, "Location: ") == -1 ||
+	    buf_append(&hdr, r->location.data, r->location.len) == -1 ||
 	    buf_puts(&hdr, "\r\n") == -1 || buf_append(&hdr, "", 1) == -1)
 		goto out;
 	if (get || head)
-		r.content_type = "text/html; charset=utf-8";
-	if (get) {
-		/* htmlEscape of the location, as Go does. */
-		if (buf_puts(&body, "<a href=\"") == -1)
-			goto out;
-		for (size_t i = 0; i < loc->len; i++) {
-			const char *e = NULL;
-			switch (loc->data[i]) {
-			case '<': e = "&lt;"; break;
-			case '>': e = "&gt;"; break;
-			case '&': e = "&amp;"; break;
-			case '"': e = "&#34;"; break;
-			case '\'': e = "&#39;"; break;
-			}
-			if ((e != NULL ? buf_puts(&body, e) : buf_append(&body, &loc->data[i], 1)) == -1)
-				goto out;
-		}
-		if (buf_puts(&body, "\">Moved Permanently</a>.\n\n") == -1)
-			goto out;
-	}
-	r.extra = (const char *)hdr.data;
-	r.body = body.data;
-	r.body_len = body.len;
-	r.head = head;
-	rc = http_send(conn, &r);
+		resp.content_type = "text/html; charset=utf-8";
+	if (get && (buf_puts(&body, "<a href=\"") == -1 ||
+	    buf_append(&body, r->href.data, r->href.len) == -1 ||
+	    buf_puts(&body, "\">Moved Permanently</a>.\n\n") == -1))
+		goto out;
+	resp.extra = (const char *)hdr.data;
+	resp.body = body.data;
+	resp.body_len = body.len;
+	rc = http_send(conn, &resp);
 out:
 	buf_free(&hdr);
 	buf_free(&body);
@@ -374,7 +360,7 @@ begin_request(struct mg_connection *conn)
 		send_bare_400(conn);
 		status = 400;
 	} else if (r.kind == ROUTE_REDIRECT) {
-		send_redirect(conn, method, &r.location);
+		send_redirect(conn, method, &r);
 		status = 301;
 	} else if (r.kind == ROUTE_NOT_FOUND) {
 		http_error(conn, 404, "404 page not found", 18, 0, 0);
@@ -425,7 +411,7 @@ http_error_cb(struct mg_connection *conn, int status, const char *msg)
 		route_init(&r);
 		if (route_match(&r, ri->request_method, uri, plen, q != NULL ? q + 1 : NULL) == 0) {
 			if (r.kind == ROUTE_REDIRECT)
-				send_redirect(conn, ri->request_method, &r.location);
+				send_redirect(conn, ri->request_method, &r);
 			else if (r.kind == ROUTE_NOT_FOUND)
 				http_error(conn, 404, "404 page not found", 18, 0, 1);
 			else if (r.kind != ROUTE_BAD_REQUEST && !r.method_ok)

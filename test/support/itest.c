@@ -592,8 +592,7 @@ it_pct_encode(const void *s, size_t len)
 	if (out == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
-		if (isalnum(p[i]) || p[i] == '-' || p[i] == '.' || p[i] == '_' ||
-		    p[i] == '~') {
+		if (isalnum(p[i]) || p[i] == '-' || p[i] == '_' || p[i] == '~') {
 			*o++ = (char)p[i];
 		} else {
 			*o++ = '%';

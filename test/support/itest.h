@@ -108,8 +108,9 @@ int it_header_count(const struct it_response *r, const char *name);
 
 void it_response_free(struct it_response *r);
 
-/* Percent-encodes every byte of s[0..len) that is not an RFC 3986
- * unreserved character. malloc'd and NUL-terminated. */
+/* Percent-encodes every byte of s[0..len) but letters, digits, '-', '_'
+ * and '~' ('.' too, so that "." and ".." stay one literal path segment).
+ * malloc'd and NUL-terminated. */
 char *it_pct_encode(const void *s, size_t len);
 
 /* ---- raw WebSocket client -------------------------------------------- */

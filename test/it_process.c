@@ -1,0 +1,379 @@
+/*
+ * it_process: the groupchat binary as a process: --help and --version,
+ * exit status 2 and one line on stderr for a bad or unknown flag,
+ * GROUPCHAT_<NAME> environment variables, --port 0, exit status 1 when it
+ * cannot listen, and SIGTERM / SIGINT with members connected: every member
+ * gets close 1001 "server shutting down" and the process exits 0 within
+ * 3 s. The binary is this variant's build/<variant>/groupchat, or
+ * $GROUPCHAT_BIN.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/itest.h"
+
+/* protocol.md: shutdown completes within this. */
+#define SHUTDOWN_MS 3000
+
+/* Runs the binary to completion; returns the process for its output. */
+static struct it_proc *
+run(const char *const *args, const char *const *env, int *status)
+{
+	struct it_proc *p = it_proc_spawn(args, env);
+
+	ck_assert_msg(p != NULL, "cannot spawn the groupchat binary");
+	ck_assert_msg(it_proc_wait(p, IT_TIMEOUT_MS, status) == 0,
+	    "%s did not exit", args[0] != NULL ? args[0] : "groupchat");
+	return p;
+}
+
+/* Starts a server and returns the port its start line reports. */
+static struct it_proc *
+serve(const char *const *args, const char *const *env, int *port)
+{
+	struct it_proc *p = it_proc_spawn(args, env);
+
+	ck_assert_msg(p != NULL, "cannot spawn the groupchat binary");
+	*port = it_proc_port(p, IT_TIMEOUT_MS);
+	ck_assert_msg(*port > 0, "no start line with a port; stderr: %s",
+	    it_proc_stderr(p));
+	return p;
+}
+
+/* Exactly one non-empty line. */
+static int
+one_line(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 1 && s[n - 1] == '\n' && strchr(s, '\n') == s + n - 1;
+}
+
+static void
+expect_usage_error(const char *const *args, const char *const *env,
+    const char *mention)
+{
+	int status;
+	struct it_proc *p = run(args, env, &status);
+	const char *err = it_proc_stderr(p);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+	    "%s: status %#x, want exit 2", args[0], status);
+	ck_assert_msg(one_line(err), "%s: stderr is not one line: \"%s\"", args[0], err);
+	ck_assert_msg(strstr(err, mention) != NULL, "%s: stderr \"%s\" does not name %s",
+	    args[0], err, mention);
+	ck_assert_str_eq(it_proc_stdout(p), "");
+	it_proc_free(p);
+}
+
+/* A port nothing listens on right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+expect_healthz(int port)
+{
+	struct it_response r;
+
+	ck_assert_int_eq(it_request(port, "GET", "/healthz", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	it_response_free(&r);
+}
+
+/* Stops the server with SIGTERM and expects exit status 0. */
+static void
+stop(struct it_proc *p)
+{
+	int status;
+
+	ck_assert_int_eq(kill(it_proc_pid(p), SIGTERM), 0);
+	ck_assert_msg(it_proc_wait(p, IT_TIMEOUT_MS, &status) == 0, "no exit after SIGTERM");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x after SIGTERM; stderr: %s", status, it_proc_stderr(p));
+	it_proc_free(p);
+}
+
+START_TEST(help_exits_0_and_lists_every_flag)
+{
+	static const char *const flags[] = {
+		"--port", "--listen", "--max-clients", "--max-message", "--send-queue",
+		"--ping-interval", "--allowed-origins", "--log-level", "--log-format",
+		"--help", "--version",
+	};
+	static const char *const args[] = { "--help", NULL };
+	int status;
+	struct it_proc *p = run(args, NULL, &status);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		ck_assert_msg(strstr(it_proc_stdout(p), flags[i]) != NULL,
+		    "--help does not list %s", flags[i]);
+	ck_assert_str_eq(it_proc_stderr(p), "");
+	it_proc_free(p);
+}
+END_TEST
+
+START_TEST(version_exits_0_and_prints_the_version)
+{
+	static const char *const args[] = { "--version", NULL };
+	int status, a, b, c, n = 0;
+	struct it_proc *p = run(args, NULL, &status);
+	const char *out = it_proc_stdout(p);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	ck_assert_msg(sscanf(out, "groupchat %d.%d.%d\n%n", &a, &b, &c, &n) == 3 &&
+	    n == (int)strlen(out), "--version printed \"%s\"", out);
+	ck_assert_str_eq(it_proc_stderr(p), "");
+	it_proc_free(p);
+}
+END_TEST
+
+START_TEST(bad_flag_value_exits_2_with_one_line)
+{
+	static const char *const cases[][3] = {
+		{ "--port", "abc", NULL },
+		{ "--port", "70000", NULL },
+		{ "--port=-1", NULL, NULL },
+		{ "--listen", "localhost", NULL },
+		{ "--max-clients", "0", NULL },
+		{ "--max-message", "1x", NULL },
+		{ "--send-queue", "", NULL },
+		{ "--ping-interval", "-5", NULL },
+		{ "--log-level", "loud", NULL },
+		{ "--log-format", "xml", NULL },
+		{ "--port", NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char flag[32];
+		snprintf(flag, sizeof(flag), "%.*s", (int)strcspn(cases[i][0], "="),
+		    cases[i][0]);
+		expect_usage_error(cases[i], NULL, flag);
+	}
+}
+END_TEST
+
+START_TEST(unknown_flag_exits_2_with_one_line)
+{
+	static const char *const cases[][3] = {
+		{ "--nope", NULL, NULL },
+		{ "--port", "0", "--bogus=1" },
+		{ "stray", NULL, NULL },
+	};
+
+	expect_usage_error(cases[0], NULL, "--nope");
+	expect_usage_error(cases[1], NULL, "--bogus");
+	expect_usage_error(cases[2], NULL, "stray");
+}
+END_TEST
+
+START_TEST(env_groupchat_port_is_respected)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", NULL };
+	char var[32];
+	const char *env[] = { var, NULL };
+	int want = free_port(), port;
+	struct it_proc *p;
+
+	snprintf(var, sizeof(var), "GROUPCHAT_PORT=%d", want);
+	p = serve(args, env, &port);
+	ck_assert_int_eq(port, want);
+	expect_healthz(port);
+	stop(p);
+}
+END_TEST
+
+START_TEST(flags_win_over_the_environment)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	char var[32];
+	const char *env[] = { var, NULL };
+	int envport = free_port(), port;
+	struct it_proc *p;
+
+	snprintf(var, sizeof(var), "GROUPCHAT_PORT=%d", envport);
+	p = serve(args, env, &port);
+	ck_assert_int_ne(port, envport);
+	expect_healthz(port);
+	stop(p);
+}
+END_TEST
+
+START_TEST(bad_env_value_exits_2_naming_the_variable)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", NULL };
+	static const char *const env_port[] = { "GROUPCHAT_PORT=eighty", NULL };
+	static const char *const env_level[] = { "GROUPCHAT_LOG_LEVEL=chatty", NULL };
+
+	expect_usage_error(args, env_port, "GROUPCHAT_PORT");
+	expect_usage_error(args, env_level, "GROUPCHAT_LOG_LEVEL");
+}
+END_TEST
+
+START_TEST(env_groupchat_max_clients_caps_members)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	static const char *const env[] = { "GROUPCHAT_MAX_CLIENTS=1", NULL };
+	struct it_response r;
+	struct it_ws *a;
+	int port;
+	struct it_proc *p = serve(args, env, &port);
+
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=cap", &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	it_response_free(&r);
+	a = it_ws_connect(port, "/groups/cap", NULL, NULL);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_null(it_ws_connect_resp(port, "/groups/cap", NULL, &r));
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "server full\n");
+	it_response_free(&r);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	stop(p);
+}
+END_TEST
+
+START_TEST(port_0_binds_an_ephemeral_port_and_logs_it)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	int port;
+	struct it_proc *p = serve(args, NULL, &port);
+
+	ck_assert_int_ne(port, 8080);
+	expect_healthz(port);
+	stop(p);
+}
+END_TEST
+
+START_TEST(port_in_use_exits_1)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status;
+	char port[16];
+	const char *args[] = { "--listen", "127.0.0.1", "--port", port, NULL };
+	struct it_proc *p;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, sizeof(port), "%d", ntohs(sa.sin_port));
+	p = run(args, NULL, &status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "status %#x, want exit 1; stderr: %s", status, it_proc_stderr(p));
+	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), port));
+	it_proc_free(p);
+	close(fd);
+}
+END_TEST
+
+/* protocol.md, Lifecycle: on sig every member gets close 1001 "server
+ * shutting down", and the process exits 0, within 3 s. */
+static void
+check_signal_shutdown(int sig)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	struct it_ws *ws[3];
+	struct it_response r;
+	int port, status;
+	int64_t t0, deadline;
+	struct it_proc *p = serve(args, NULL, &port);
+
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=s", &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	it_response_free(&r);
+	for (int i = 0; i < 3; i++) {
+		ws[i] = it_ws_connect(port, "/groups/s", NULL, &status);
+		ck_assert_msg(ws[i] != NULL, "member %d: status %d", i, status);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(it_ws_send_wait(ws[i], "up", ws[(i + 2) % 3], NULL,
+		    IT_TIMEOUT_MS), 0);
+
+	t0 = it_now_ms();
+	deadline = t0 + SHUTDOWN_MS;
+	ck_assert_int_eq(kill(it_proc_pid(p), sig), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(it_ws_expect_close_reason(ws[i], 1001, "server shutting down",
+		    it_left_ms(deadline)) == 0,
+		    "member %d: no close 1001 \"server shutting down\" then EOF within %d ms",
+		    i, SHUTDOWN_MS);
+		it_ws_free(ws[i]);
+	}
+	ck_assert_msg(it_proc_wait(p, it_left_ms(deadline), &status) == 0,
+	    "still running %d ms after the signal", SHUTDOWN_MS);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x; stderr: %s", status, it_proc_stderr(p));
+	ck_assert_int_le(it_now_ms() - t0, SHUTDOWN_MS);
+	it_proc_free(p);
+}
+
+START_TEST(sigterm_closes_members_1001_and_exits_0_within_3s)
+{
+	check_signal_shutdown(SIGTERM);
+}
+END_TEST
+
+START_TEST(sigint_closes_members_1001_and_exits_0_within_3s)
+{
+	check_signal_shutdown(SIGINT);
+}
+END_TEST
+
+static Suite *
+process_suite(void)
+{
+	Suite *s = suite_create("it_process");
+	TCase *tc = tcase_create("process");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, help_exits_0_and_lists_every_flag);
+	tcase_add_test(tc, version_exits_0_and_prints_the_version);
+	tcase_add_test(tc, bad_flag_value_exits_2_with_one_line);
+	tcase_add_test(tc, unknown_flag_exits_2_with_one_line);
+	tcase_add_test(tc, env_groupchat_port_is_respected);
+	tcase_add_test(tc, flags_win_over_the_environment);
+	tcase_add_test(tc, bad_env_value_exits_2_naming_the_variable);
+	tcase_add_test(tc, env_groupchat_max_clients_caps_members);
+	tcase_add_test(tc, port_0_binds_an_ephemeral_port_and_logs_it);
+	tcase_add_test(tc, port_in_use_exits_1);
+	tcase_add_test(tc, sigterm_closes_members_1001_and_exits_0_within_3s);
+	tcase_add_test(tc, sigint_closes_members_1001_and_exits_0_within_3s);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(process_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}
