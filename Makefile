@@ -3,7 +3,8 @@
 #   make            build build/release/groupchat
 #   make run        install what is missing, build, serve on :8080
 #   make test       install what is missing, then unit + integration tests
-#                   three times (release, ASan+UBSan, TSan) and a short fuzz run
+#                   three times (release, ASan+UBSan, TSan), a short fuzz run
+#                   and the browser test (headless Chromium + playwright-core)
 #   make bench      build the load generator and run the benchmark scenarios
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make docs       render flow.png from docs/flow.dot
@@ -51,6 +52,8 @@ FUZZ_SRC    := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all run test test-variant deps bench fuzz fuzz-smoke docs install clean
 .DELETE_ON_ERROR:
+# Keep objects of chained rules, so test binaries do not rebuild every run.
+.SECONDARY:
 
 all: $(BUILD)/groupchat
 
@@ -67,6 +70,7 @@ test: deps
 		$(MAKE) --no-print-directory VARIANT=$$v test-variant || exit 1; \
 	done
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@test/browser/run.sh
 
 # Builds and runs every test binary of one variant; test/run.sh prints the
 # per-binary verdicts and the closing "N passed, N failed" line.

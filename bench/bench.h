@@ -8,6 +8,7 @@
 #ifndef GROUPCHAT_BENCH_H
 #define GROUPCHAT_BENCH_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,5 +118,77 @@ long long bench_sys_read(const struct bench_sys *s);
 
 /* Closes the counters. */
 void	bench_sys_detach(struct bench_sys *s);
+
+/* Nanoseconds in a second; every clock here is CLOCK_MONOTONIC in ns. */
+#define BENCH_NS	1000000000LL
+/* A message body: type, sender, sequence, group message number, send
+ * time, in hex; padding brings it to --size. */
+#define BENCH_BODY_MIN	(1 + 8 + 8 + 8 + 16)
+#define BENCH_SIZE_MAX	65536
+
+struct bench_scenario {
+	const char	*name;
+	const char	*what;
+	int		 groups;
+	int		 members;	/* per group */
+	double		 rate;		/* messages/s offered; 0: windowed */
+	int		 count;		/* broadcasts per group; 0: --duration */
+};
+
+/* The command line: a scenario's own numbers apply where these are 0
+ * (groups, members, senders) or negative (count, rate). */
+struct bench_opts {
+	char			 host[64];
+	struct sockaddr_in	 addr;
+	int			 port;
+	int			 pid;
+	const char		*scenario;
+	double			 duration, warmup, drain, connect_timeout;
+	int			 groups, members, senders, window, count;
+	int			 size, parallel;
+	double			 rate;
+	const char		*csv;
+	const char		*label;
+	int			 header, verbose;
+};
+
+/* What the members counted during one scenario. */
+struct bench_tally {
+	uint64_t	sent, sent_window;
+	uint64_t	expected, delivered, delivered_window;
+	uint64_t	ooo, dup, bad;
+	uint64_t	closed, connect_failed, unjoined, protocol;
+	int		last_close, last_status;
+	int64_t		lag_max;	/* --rate: worst lateness of a send, ns */
+};
+
+/* One row of the report. */
+struct bench_result {
+	const struct bench_scenario	*sc;
+	int			 groups, per, conns_ok, conns_want;
+	double			 rate, connect_s, window_s, gen_cpu_pct;
+	uint64_t		 sent, delivered, lost, p50, p99, max;
+	struct bench_proc	 before, after, m0, m1;
+	long long		 wcalls;	/* write-family calls; -1: unknown */
+	struct bench_tally		 t;
+	char			 status[64];
+};
+
+/* The monotonic clock in ns. */
+int64_t	bench_now(void);
+
+/* Sends "METHOD target" to the server with Connection: close, reads the
+ * answer to EOF and puts its status in *status. Blocks at most 5 s per
+ * system call. Returns 0, or -1 with errno. */
+int	bench_http(const struct bench_opts *o, const char *method,
+	    const char *target, int *status);
+
+/* Runs one scenario against the server: create its groups, join every
+ * member, warm up, measure, drain, close, delete the groups. Blocks for
+ * the scenario's length; an alarm ends the process if it overruns its
+ * budget. Fills *res (status "ok" or "FAIL:reasons") and returns 0, or -1
+ * if the scenario could not be set up at all. */
+int	bench_run(const struct bench_opts *o, const struct bench_scenario *sc,
+	    struct bench_result *res);
 
 #endif

@@ -7,7 +7,6 @@ set -eu
 want_build="gcc make pkg-config libcivetweb-dev check"
 want_fuzz="clang libclang-rt-14-dev"
 want_docs="graphviz"
-want_browser="chromium nodejs npm"
 
 [ $# -gt 0 ] || set -- build
 pkgs=""
@@ -16,7 +15,11 @@ for kind in "$@"; do
 	build) pkgs="$pkgs $want_build" ;;
 	fuzz) pkgs="$pkgs $want_fuzz" ;;
 	docs) pkgs="$pkgs $want_docs" ;;
-	browser) pkgs="$pkgs $want_browser" ;;
+	browser)
+		pkgs="$pkgs chromium"
+		# NodeSource's nodejs bundles npm and conflicts with Debian's npm.
+		command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+		command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 	*) echo "deps.sh: unknown kind '$kind'" >&2; exit 2 ;;
 	esac
 done

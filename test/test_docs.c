@@ -13,6 +13,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -55,16 +56,32 @@ doc_path(const char *rel, char *out, size_t len)
 	snprintf(out, len, "%s/%s", dir != NULL && *dir != '\0' ? dir : ".", rel);
 }
 
-/* Runs the server with one argument; its stdout goes to out. Returns its
- * exit status (or -1 if it did not exit normally). Stdin is /dev/null and
- * the environment is cleared of GROUPCHAT_* settings, so a stray variable
- * cannot turn --help into an error. */
+/* The environment without GROUPCHAT_* settings, so that a stray variable
+ * cannot turn --help into an error; sanitizer options pass through. */
+static char **
+clean_environ(void)
+{
+	char **env;
+	size_t n = 0, k = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "GROUPCHAT_", 10) != 0)
+			env[k++] = environ[i];
+	return env;
+}
+
+/* Runs the server with one argument, stdin from /dev/null and stdout into
+ * out. Returns its exit status, or -1 if it did not exit normally. */
 static int
 run_server(const char *arg, struct buf *out)
 {
 	char path[PATH_MAX];
 	char chunk[4096];
-	int fds[2], status;
+	int fds[2], status, null;
 	pid_t pid;
 	ssize_t n;
 
@@ -76,11 +93,14 @@ run_server(const char *arg, struct buf *out)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		char *argv[] = { path, (char *)arg, NULL };
-		char *envp[] = { "PATH=/usr/bin:/bin", NULL };
-		dup2(fds[1], 1);
+		char **env = clean_environ();
+		if (env == NULL || (null = open("/dev/null", O_RDONLY)) == -1 ||
+		    dup2(null, 0) == -1 || dup2(fds[1], 1) == -1)
+			_exit(126);
+		close(null);
 		close(fds[0]);
 		close(fds[1]);
-		execve(path, argv, envp);
+		execve(path, argv, env);
 		_exit(127);
 	}
 	close(fds[1]);

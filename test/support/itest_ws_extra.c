@@ -244,12 +244,11 @@ itx_wait_peer_closed(int fd, int timeout_ms)
 }
 
 void
-itx_abort_fd(int fd)
+itx_rst_on_close(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
 }
 
 long

@@ -59,9 +59,9 @@ int itx_wait_running(int port, const char *id, int want, int timeout_ms);
  * reading anything. 0, or -1 on timeout. */
 int itx_wait_peer_closed(int fd, int timeout_ms);
 
-/* Makes close(fd) send a RST (SO_LINGER with a zero timeout) and closes
- * it. */
-void itx_abort_fd(int fd);
+/* Makes the coming close(fd) (or it_ws_free) send a RST instead of a FIN:
+ * SO_LINGER with a zero timeout. */
+void itx_rst_on_close(int fd);
 
 /* Reads fd until EOF or reset, storing the first outlen - 1 bytes in out
  * (NUL-terminated) if out is not NULL. The bytes read in all, or -1 if
