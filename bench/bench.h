@@ -131,8 +131,8 @@ struct bench_scenario {
 	const char	*what;
 	int		 groups;
 	int		 members;	/* per group */
-	double		 rate;		/* messages/s offered; 0: windowed */
-	int		 count;		/* broadcasts per group; 0: --duration */
+	double		 rate;		/* messages/s; 0: windowed */
+	int		 count;		/* per group; 0: --duration */
 };
 
 /* The command line: a scenario's own numbers apply where these are 0
@@ -165,13 +165,15 @@ struct bench_tally {
 /* One row of the report. */
 struct bench_result {
 	const struct bench_scenario	*sc;
-	int			 groups, per, conns_ok, conns_want;
-	double			 rate, connect_s, window_s, gen_cpu_pct;
-	uint64_t		 sent, delivered, lost, p50, p99, max;
-	struct bench_proc	 before, after, m0, m1;
-	long long		 wcalls;	/* write-family calls; -1: unknown */
+	int				 groups, per, conns_ok, conns_want;
+	double				 rate, connect_s, window_s;
+	double				 gen_cpu_pct;
+	uint64_t			 sent, delivered, lost, p50, p99, max;
+	/* before creating groups, after joining, window start and end */
+	struct bench_proc		 before, after, m0, m1;
+	long long			 wcalls;	/* -1: unknown */
 	struct bench_tally		 t;
-	char			 status[64];
+	char				 status[64];
 };
 
 /* The monotonic clock in ns. */

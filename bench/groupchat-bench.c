@@ -491,7 +491,8 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 		return 2;
 	}
 	if (o->port < 1 || o->port > 65535 || o->window < 1 ||
-	    o->size < BENCH_BODY_MIN || o->size > BENCH_SIZE_MAX || o->parallel < 1 ||
+	    o->size < BENCH_BODY_MIN || o->size > BENCH_SIZE_MAX ||
+	    o->parallel < 1 ||
 	    o->duration <= 0) {
 		fprintf(stderr, "groupchat-bench: need 1 <= --port <= 65535, "
 		    "--window >= 1, %d <= --size <= %d, --parallel >= 1, "
@@ -576,7 +577,8 @@ members_fit(const struct bench_opts *o, const struct bench_scenario *sc)
 
 	need = (long)(o->groups > 0 ? o->groups : sc->groups) *
 	    (o->members > 0 ? o->members : sc->members) + 32;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)need > rl.rlim_cur) {
 		fprintf(stderr, "groupchat-bench: %s needs %ld descriptors, "
 		    "RLIMIT_NOFILE allows %llu\n", sc->name, need,

@@ -50,10 +50,10 @@ struct member {
 	int		 fd;
 	enum mstate	 state;
 	int		 group;
-	int		 ready;		/* has seen a probe: the server has it */
+	int		 ready;		/* saw a probe: the server has it */
 	int		 want_out;	/* EPOLLOUT is registered */
-	uint32_t	 seq;		/* sequence number of its next message */
-	uint32_t	*next;		/* per sender of its group: seq expected */
+	uint32_t	 seq;		/* of its next message */
+	uint32_t	*next;		/* per sender: seq expected */
 	uint8_t		*in;
 	size_t		 in_len, in_cap;
 	uint8_t		*out;
@@ -74,9 +74,9 @@ struct group {
 	char		 id[64];
 	int		 first, n;
 	int		 open;		/* members in M_OPEN */
-	int		 live;		/* of those, ready: they get broadcasts */
-	uint32_t	 next_msg;	/* group message number of the next send */
-	uint32_t	 acked;		/* oldest not yet delivered to everyone */
+	int		 live;		/* of those, ready: get broadcasts */
+	uint32_t	 next_msg;	/* number of the next broadcast */
+	uint32_t	 acked;		/* oldest not delivered to all */
 	uint32_t	 sent;		/* broadcasts this phase */
 	int		 rr;		/* local index of the next sender */
 	struct slot	*win;
@@ -85,7 +85,7 @@ struct group {
 enum phase { P_SETUP, P_WARMUP, P_MEASURE, P_DRAIN, P_CLOSE };
 
 struct run {
-	const struct bench_opts	*o;
+	const struct bench_opts		*o;
 	const struct bench_scenario	*sc;
 	int			 ngroups, per, total;
 	int			 senders, window, count;
@@ -101,10 +101,11 @@ struct run {
 	enum phase		 phase;
 	int64_t			 now, phase_start;
 	uint64_t		 phase_sent;
-	uint32_t		 rate_rr;
+	uint32_t		 rate_rr;	/* group of the next send */
+	int			 rate_blocked;	/* a send found no window */
 	uint64_t		 rng;
 	uint8_t			*payload;
-	struct bench_tally		 t;
+	struct bench_tally	 t;
 	struct bench_hist	 hist;
 };
 
@@ -581,7 +582,8 @@ member_event(struct run *r, struct member *m, uint32_t events)
 
 /* --- sending --- */
 
-/* Fills the payload template for member index idx and queues it. */
+/* Stamps the payload template with m, its sequence number, the group
+ * message number id and the time, and sends it as a text frame. */
 static int
 member_send(struct run *r, struct member *m, char type, uint32_t id)
 {
@@ -652,11 +654,15 @@ pump_send(struct run *r)
 				continue;
 		return;
 	}
-	due = (uint64_t)((double)(r->now - r->phase_start) * r->rate / BENCH_NS) + 1;
+	due = (uint64_t)((double)(r->now - r->phase_start) * r->rate /
+	    BENCH_NS) + 1;
+	r->rate_blocked = 0;
 	while (r->phase_sent < due) {
 		if (group_send(r, &r->g[r->rate_rr % (uint32_t)r->ngroups]) ==
-		    -1)
+		    -1) {
+			r->rate_blocked = 1;
 			break;
+		}
 		lag = r->now - r->phase_start -
 		    (int64_t)((double)r->phase_sent * BENCH_NS / r->rate);
 		if (r->phase == P_MEASURE && lag > r->t.lag_max)
@@ -680,7 +686,9 @@ next_wake(const struct run *r, int64_t deadline)
 {
 	int64_t wake = r->now + 100 * 1000000LL, due;
 
-	if (r->rate > 0 && (r->phase == P_WARMUP || r->phase == P_MEASURE)) {
+	/* Behind schedule but out of window: a delivery will wake us. */
+	if (r->rate > 0 && !r->rate_blocked &&
+	    (r->phase == P_WARMUP || r->phase == P_MEASURE)) {
 		due = r->phase_start +
 		    (int64_t)((double)r->phase_sent * BENCH_NS / r->rate);
 		if (due < wake)
@@ -887,6 +895,7 @@ set_phase(struct run *r, enum phase p)
 	for (i = 0; i < r->ngroups; i++)
 		r->g[i].sent = 0;
 }
+
 static void
 run_free(struct run *r)
 {
@@ -957,6 +966,8 @@ run_new(const struct bench_opts *o, const struct bench_scenario *sc)
 		goto fail;
 	}
 	memset(r->payload, '.', r->size);
+	for (i = 0; i < r->total; i++)
+		r->m[i].fd = -1;
 	for (i = 0; i < r->ngroups; i++) {
 		snprintf(r->g[i].id, sizeof(r->g[i].id), "bench-%08x-%s-%d",
 		    (unsigned)rng_next(r), sc->name, i);
@@ -973,7 +984,6 @@ run_new(const struct bench_opts *o, const struct bench_scenario *sc)
 			r->order[k++] = i;
 	for (i = 0; i < r->total; i++) {
 		m = &r->m[i];
-		m->fd = -1;
 		m->group = i / r->per;
 		m->next = r->next_all + (size_t)i * (size_t)r->per;
 		m->in_cap = 2 * frame > 4096 ? 2 * frame : 4096;
@@ -1089,7 +1099,8 @@ measure(struct run *r, struct bench_result *res)
 	if (r->count == 0 && o->warmup > 0) {
 		vlog(o, "%s: warming up for %.1f s", r->sc->name, o->warmup);
 		set_phase(r, P_WARMUP);
-		run_loop(r, NULL, r->phase_start + (int64_t)(o->warmup * BENCH_NS));
+		run_loop(r, NULL, r->phase_start +
+		    (int64_t)(o->warmup * BENCH_NS));
 	}
 	count_writes(r, &sys);
 	sample(o, &res->m0);
@@ -1105,7 +1116,8 @@ measure(struct run *r, struct bench_result *res)
 	sample(o, &res->m1);
 	getrusage(RUSAGE_SELF, &u1);
 	set_phase(r, P_DRAIN);
-	run_loop(r, done_draining, bench_now() + (int64_t)(o->drain * BENCH_NS));
+	run_loop(r, done_draining, bench_now() +
+	    (int64_t)(o->drain * BENCH_NS));
 	res->window_s = (double)(t1 - t0) / BENCH_NS;
 	res->gen_cpu_pct = (rusage_s(&u1) - rusage_s(&u0)) / res->window_s *
 	    100;
@@ -1116,10 +1128,11 @@ on_alarm(int sig)
 {
 	static const char msg[] =
 	    "groupchat-bench: scenario overran its time budget\n";
+	ssize_t n;
 
 	(void)sig;
-	(void)write(2, msg, sizeof(msg) - 1);
-	_exit(3);
+	n = write(2, msg, sizeof(msg) - 1);
+	_exit(n < 0 ? 4 : 3);
 }
 
 int

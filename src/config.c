@@ -30,7 +30,7 @@ static const struct opt {
 	{"max-clients", "GROUPCHAT_MAX_CLIENTS", OPT_MAX_CLIENTS, "N",
 	    "WebSocket members at once; more get 503 (default 1000)"},
 	{"max-message", "GROUPCHAT_MAX_MESSAGE", OPT_MAX_MESSAGE, "BYTES",
-	    "largest message, suffix k/m allowed; larger closes 1009 (default 1m)"},
+	    "largest message, suffix k/m/g allowed; larger closes 1009 (default 1m)"},
 	{"send-queue", "GROUPCHAT_SEND_QUEUE", OPT_SEND_QUEUE, "N",
 	    "messages queued per member before it is dropped as slow (default 256)"},
 	{"ping-interval", "GROUPCHAT_PING_INTERVAL", OPT_PING, "SECONDS",

@@ -36,6 +36,9 @@
  * full house of members never starves POST /create or DELETE. */
 #define HTTP_RESERVE 32
 
+/* Longest wait at shutdown for members to take their 1001 and go. */
+#define STOP_GRACE_MS 800
+
 int64_t
 server_now_ms(void)
 {
@@ -534,8 +537,22 @@ server_port(const struct server *s)
 void
 server_stop(struct server *srv)
 {
+	struct timespec deadline;
+
 	atomic_store(&srv->stopping, 1);
 	manager_close_all(srv->manager, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
+	/* Give the writers time to put their 1001 on the wire and the peers
+	 * time to answer it: mg_stop makes every later write fail at once.
+	 * Bounded, so that with mg_stop's own ~2 s we exit within 3 s. */
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += STOP_GRACE_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&srv->live_lock);
+	while (atomic_load(&srv->members) > 0 &&
+	    pthread_cond_timedwait(&srv->live_cond, &srv->live_lock, &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&srv->live_lock);
 	/* The groups and the manager still run: close handlers need them. */
 	mg_stop(srv->mg);
 	keepalive_stop(srv);

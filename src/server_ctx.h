@@ -51,7 +51,7 @@ struct server {
 	 * a ws is linked in its ready handler and unlinked in its close
 	 * handler, so a linked ws (and its client) is always valid. */
 	pthread_mutex_t live_lock;
-	pthread_cond_t live_cond; /* signals the keepalive thread to stop */
+	pthread_cond_t live_cond; /* keepalive: stop; server_stop: last member left */
 	struct ws *live;
 	int keepalive_running;
 	pthread_t keepalive;

@@ -301,7 +301,11 @@ ws_close(const struct mg_connection *cconn, void *cbdata)
 	wsproto_free(&ws->proto);
 	buf_free(&ws->gather);
 	free(ws);
-	atomic_fetch_sub(&srv->members, 1);
+	/* server_stop waits for the last member to go. */
+	pthread_mutex_lock(&srv->live_lock);
+	if (atomic_fetch_sub(&srv->members, 1) == 1)
+		pthread_cond_broadcast(&srv->live_cond);
+	pthread_mutex_unlock(&srv->live_lock);
 }
 
 void

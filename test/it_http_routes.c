@@ -384,7 +384,7 @@ START_TEST(non_canonical_paths_redirect_301_keeping_the_query)
 		{ "//create?id=q", "/create?id=q" },
 		{ "/groups/../groups/./g?x=1", "/groups/g?x=1" },
 	};
-	static const char *const others[] = { "POST", "DELETE", "PUT" };
+	static const char *const others[] = { "HEAD", "POST", "DELETE", "PUT" };
 	struct it_response r;
 
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
@@ -396,7 +396,7 @@ START_TEST(non_canonical_paths_redirect_301_keeping_the_query)
 		ck_assert_str_eq(it_header(&r, "Content-Type"), "text/html; charset=utf-8");
 		check_length(&r, reqs[i].target);
 		it_response_free(&r);
-		for (size_t m = 0; m < 3; m++) {
+		for (size_t m = 0; m < 4; m++) {
 			r = expect(others[m], reqs[i].target, 301, "", 0);
 			ck_assert_msg(it_header(&r, "Location") != NULL &&
 			    strcmp(it_header(&r, "Location"), reqs[i].location) == 0,

@@ -24,7 +24,7 @@
 
 #include "groupchat/buf.h"
 
-/* A found name: at most this long (the longest real one is ~26). */
+/* A found name is shorter than this (the longest today has 25 bytes). */
 #define NAME_MAX_LEN 64
 #define NAMES_MAX 64
 

@@ -470,12 +470,12 @@ asks_close(const char *req, size_t len)
 {
 	const char *end = memmem(req, len, "\r\n\r\n", 4), *p = req;
 
-	if (end == NULL)
-		end = req + len;
+	/* end: just past the last header line's CRLF. */
+	end = end != NULL ? end + 2 : req + len;
 	while ((p = find_crlf(p, end)) != NULL) {
 		p += 2;
 		if (end - p > 11 && strncasecmp(p, "connection:", 11) == 0) {
-			const char *eol = find_crlf(p, end + 2);
+			const char *eol = find_crlf(p, end);
 			for (const char *q = p + 11; eol != NULL && q + 5 <= eol; q++)
 				if (strncasecmp(q, "close", 5) == 0)
 					return 1;
