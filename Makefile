@@ -18,6 +18,8 @@ BUILD     := build/$(VARIANT)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 ARGS      ?=
+# V=1 shows every command.
+Q         := $(if $(V),,@)
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -78,21 +80,26 @@ test-variant: $(BUILD)/groupchat $(TEST_BIN)
 	@test/run.sh $(VARIANT) $(BUILD) $(TEST_BIN)
 
 $(BUILD)/groupchat: $(BUILD)/src/main.o $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test/%: $(BUILD)/test/%.o $(SUPPORT_OBJ) $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(WEBUI_C): web/index.html scripts/embed.sh
 	@mkdir -p $(dir $@)
-	scripts/embed.sh webui_page_data web/index.html >$@
+	@echo "  GEN     $@"
+	$(Q)scripts/embed.sh webui_page_data web/index.html >$@
 
 $(WEBUI_C:.c=.o): $(WEBUI_C)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Load generator: no dependency but libc, always optimised.
 build/bench/groupchat-bench: $(BENCH_SRC)
@@ -109,7 +116,8 @@ FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"' 
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEBUI_C)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  FUZZ-LD $@"
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

@@ -156,19 +156,39 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 int
 chan_try_send(struct chan *ch, const void *elem)
 {
-	int rc = 0;
+	ssize_t n = chan_try_send_many(ch, elem, 1);
+
+	if (n == 0)
+		errno = EAGAIN;
+	return n == 1 ? 0 : -1;
+}
+
+ssize_t
+chan_try_send_many(struct chan *ch, const void *elems, size_t n)
+{
+	const unsigned char *p = elems;
+	size_t tail, first;
 
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
+		pthread_mutex_unlock(&ch->mu);
 		errno = EPIPE;
-		rc = -1;
-	} else if (ch->len == ch->cap) {
-		errno = EAGAIN;
-		rc = -1;
-	} else
-		chan_push(ch, elem);
+		return -1;
+	}
+	if (n > ch->cap - ch->len)
+		n = ch->cap - ch->len;
+	if (n > 0) {
+		/* At most two copies, before and after the ring wraps. */
+		tail = (ch->head + ch->len) % ch->cap;
+		first = ch->cap - tail < n ? ch->cap - tail : n;
+		memcpy(ch->ring + tail * ch->elem_size, p, first * ch->elem_size);
+		memcpy(ch->ring, p + first * ch->elem_size, (n - first) * ch->elem_size);
+		ch->len += n;
+		if (ch->recvw > 0)
+			pthread_cond_signal(&ch->not_empty);
+	}
 	pthread_mutex_unlock(&ch->mu);
-	return rc;
+	return (ssize_t)n;
 }
 
 /*

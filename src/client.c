@@ -153,16 +153,20 @@ out:
 int
 client_enqueue(struct client *c, struct msg *m)
 {
-	int err;
-
 	msg_ref(m);
 	if (chan_try_send(c->queue, &m) == -1) {
-		err = errno;
+		int err = errno;
 		msg_unref(m);
 		errno = err;
 		return -1;
 	}
 	return 0;
+}
+
+ssize_t
+client_enqueue_many(struct client *c, struct msg *const *ms, size_t n)
+{
+	return chan_try_send_many(c->queue, ms, n);
 }
 
 int

@@ -108,12 +108,18 @@ msg_ref(struct msg *m)
 	return m;
 }
 
+struct msg *
+msg_ref_n(struct msg *m, size_t n)
+{
+	atomic_fetch_add_explicit(&m->refs, n, memory_order_relaxed);
+	return m;
+}
+
 void
 msg_unref(struct msg *m)
 {
-	if (m == NULL)
-		return;
-	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) != 1)
+	if (m == NULL ||
+	    atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) != 1)
 		return;
 	/*
 	 * Every holder's reads happen before its release decrement; this

@@ -22,6 +22,9 @@
 
 /* protocol.md: shutdown completes within this. */
 #define SHUTDOWN_MS 3000
+/* --max-clients for servers we start: CivetWeb starts a worker thread per
+ * member slot up front, which is slow under TSan for the default 1000. */
+#define SMALL "8"
 
 /* Runs the binary to completion; returns the process for its output. */
 static struct it_proc *
@@ -191,7 +194,8 @@ END_TEST
 
 START_TEST(env_groupchat_port_is_respected)
 {
-	static const char *const args[] = { "--listen", "127.0.0.1", NULL };
+	static const char *const args[] = { "--listen", "127.0.0.1",
+		"--max-clients", SMALL, NULL };
 	char var[32];
 	const char *env[] = { var, NULL };
 	int want = free_port(), port;
@@ -207,7 +211,8 @@ END_TEST
 
 START_TEST(flags_win_over_the_environment)
 {
-	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
 	char var[32];
 	const char *env[] = { var, NULL };
 	int envport = free_port(), port;
@@ -257,7 +262,8 @@ END_TEST
 
 START_TEST(port_0_binds_an_ephemeral_port_and_logs_it)
 {
-	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
 	int port;
 	struct it_proc *p = serve(args, NULL, &port);
 
@@ -273,7 +279,8 @@ START_TEST(port_in_use_exits_1)
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), status;
 	char port[16];
-	const char *args[] = { "--listen", "127.0.0.1", "--port", port, NULL };
+	const char *args[] = { "--listen", "127.0.0.1", "--port", port,
+		"--max-clients", SMALL, NULL };
 	struct it_proc *p;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -295,7 +302,8 @@ END_TEST
 static void
 check_signal_shutdown(int sig)
 {
-	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0", NULL };
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
 	struct it_ws *ws[3];
 	struct it_response r;
 	int port, status;

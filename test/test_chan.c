@@ -524,6 +524,33 @@ START_TEST(test_batch_wakes_senders)
 }
 END_TEST
 
+/* A run goes in under one lock, in order, as much as fits; across the wrap. */
+START_TEST(test_try_send_many)
+{
+	struct chan *ch = chan_new(5, sizeof(int));
+	int in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[8], v;
+
+	ck_assert_ptr_nonnull(ch);
+	/* Move head to 3 so the next run wraps round the ring. */
+	ck_assert_int_eq(chan_try_send_many(ch, in, 3), 3);
+	ck_assert_int_eq(chan_recv_batch(ch, out, 3, NULL), 3);
+	ck_assert_int_eq(chan_try_send_many(ch, in, 0), 0);
+	ck_assert_int_eq(chan_try_send_many(ch, in, 4), 4);
+	/* One slot left: only the first of the next run fits. */
+	ck_assert_int_eq(chan_try_send_many(ch, in + 4, 4), 1);
+	ck_assert_int_eq(chan_try_send_many(ch, in, 1), 0);
+	ck_assert_int_eq(chan_try_send(ch, &in[0]), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(chan_recv_batch(ch, out, 8, NULL), 5);
+	for (v = 0; v < 5; v++)
+		ck_assert_int_eq(out[v], in[v]);
+	chan_close(ch);
+	ck_assert_int_eq(chan_try_send_many(ch, in, 2), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	chan_free(ch);
+}
+END_TEST
+
 START_TEST(test_len)
 {
 	struct chan *ch = chan_new(4, sizeof(int));
@@ -747,6 +774,7 @@ chan_suite(void)
 	tcase_add_test(tc, test_deadline_normalised);
 	tcase_add_test(tc, test_recv_batch);
 	tcase_add_test(tc, test_batch_wakes_senders);
+	tcase_add_test(tc, test_try_send_many);
 	tcase_add_test(tc, test_len);
 	tcase_add_test(tc, test_wide_elements);
 	tcase_add_test(tc, test_many_producers_consumers);

@@ -299,6 +299,53 @@ START_TEST(test_batch_in_one_write)
 }
 END_TEST
 
+/* A run is queued as far as it fits; the caller keeps the rest's refs. */
+START_TEST(test_enqueue_many_partial)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	struct msg *ms[6];
+	unsigned char want[256];
+	size_t wlen = 0;
+	int i;
+
+	fake_init(&f);
+	c = new_client(4);
+	for (i = 0; i < 6; i++) {
+		char text[16];
+		snprintf(text, sizeof(text), "m%d", i);
+		ms[i] = frame(text);
+		msg_ref_n(ms[i], 1);
+		if (i < 4) {
+			memcpy(want + wlen, msg_data(ms[i]), msg_len(ms[i]));
+			wlen += msg_len(ms[i]);
+		}
+	}
+	ck_assert_int_eq(client_enqueue_many(c, ms, 6), 4);
+	ck_assert_uint_eq(client_queued(c), 4);
+	ck_assert_int_eq(client_enqueue_many(c, ms + 4, 2), 0);
+	for (i = 4; i < 6; i++)
+		msg_unref(ms[i]);
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_uint_eq(fake_wait_frames(&f, 4), 4);
+	pthread_mutex_lock(&f.mu);
+	ck_assert_uint_eq(f.len, wlen);
+	ck_assert_mem_eq(f.bytes, want, wlen);
+	pthread_mutex_unlock(&f.mu);
+	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	errno = 0;
+	ck_assert_int_eq(client_enqueue_many(c, ms, 1), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	for (i = 0; i < 6; i++)
+		msg_unref(ms[i]);
+	client_join_writer(c);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
 START_TEST(test_enqueue_full_is_eagain)
 {
 	struct client *c;
@@ -554,6 +601,7 @@ client_suite(void)
 	tcase_add_test(tc, test_ids_hex_and_unique);
 	tcase_add_test(tc, test_fifo_reaches_sink);
 	tcase_add_test(tc, test_batch_in_one_write);
+	tcase_add_test(tc, test_enqueue_many_partial);
 	tcase_add_test(tc, test_enqueue_full_is_eagain);
 	tcase_add_test(tc, test_close_flushes_then_closes_once);
 	tcase_add_test(tc, test_close_wakes_idle_writer);

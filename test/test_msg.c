@@ -257,6 +257,26 @@ START_TEST(test_refcount_threads)
 }
 END_TEST
 
+/* msg_ref_n hands out n references at once, one per thread here. */
+START_TEST(test_ref_n_threads)
+{
+	struct msg *m = msg_new(MSG_TEXT, "pay", 3, "load", 4);
+	pthread_t tid[NTHREADS];
+	void *ret[NTHREADS];
+	int i;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_eq(msg_ref_n(m, NTHREADS), m);
+	for (i = 0; i < NTHREADS; i++)
+		ck_assert_int_eq(pthread_create(&tid[i], NULL, ref_main, m), 0);
+	msg_unref(m);
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(tid[i], &ret[i]);
+		ck_assert_msg(ret[i] == &ref_ok, "thread %d saw the frame change", i);
+	}
+}
+END_TEST
+
 static Suite *
 msg_suite(void)
 {
@@ -272,6 +292,7 @@ msg_suite(void)
 	tcase_add_test(tc, test_close_frames);
 	tcase_add_test(tc, test_close_truncation);
 	tcase_add_test(tc, test_refcount_threads);
+	tcase_add_test(tc, test_ref_n_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,6 +38,11 @@ int chan_send(struct chan *ch, const void *elem, const struct timespec *deadline
 /* Copies *elem in if there is room now; EAGAIN if full. */
 int chan_try_send(struct chan *ch, const void *elem);
 
+/* Copies as many of the n elements (an array) in, in order, as there is
+ * room for now, under one lock; returns how many (0 when full), or -1
+ * with EPIPE if closed. The group hands a member a run of broadcasts so. */
+ssize_t chan_try_send_many(struct chan *ch, const void *elems, size_t n);
+
 /* Copies the oldest element into *elem, blocking while empty. */
 int chan_recv(struct chan *ch, void *elem, const struct timespec *deadline);
 

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "groupchat/cid.h"
@@ -66,6 +67,13 @@ int client_start_writer(struct client *c, const struct client_sink *sink);
  * if the queue is full, EPIPE if the client is closed. The caller keeps
  * its own reference either way. */
 int client_enqueue(struct client *c, struct msg *m);
+
+/* Queues as many of ms[0..n), in order, as there is room for, without
+ * blocking, handing over one reference to each queued frame that the
+ * caller has already taken (msg_ref_n); the caller keeps the references
+ * of the rest. Returns how many were queued (fewer than n: the client is
+ * too slow), or -1 with EPIPE if the client is closed. */
+ssize_t client_enqueue_many(struct client *c, struct msg *const *ms, size_t n);
 
 /* Closes the send queue with a reason: the first close wins and later
  * ones are ignored. reason must be a string that outlives the client
