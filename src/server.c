@@ -10,6 +10,7 @@
  */
 #include "groupchat/server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "groupchat/buf.h"
 #include "groupchat/cid.h"
@@ -534,6 +536,85 @@ server_port(const struct server *s)
 	return s->port;
 }
 
+/* Connects to our own listener and hangs up: wakes CivetWeb's master. */
+static void
+poke_listener(const struct server *srv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)srv->port) };
+	int fd;
+
+	if (inet_pton(AF_INET, srv->cfg.listen, &sa.sin_addr) != 1 ||
+	    sa.sin_addr.s_addr == htonl(INADDR_ANY))
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+}
+
+struct stop_waker {
+	const struct server *srv;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static void *
+stop_waker_main(void *arg)
+{
+	struct stop_waker *w = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->done) {
+		poke_listener(w->srv);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += 20 * 1000000L;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+		deadline.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/*
+ * mg_stop: CivetWeb's master thread polls its listener in 2 s slices and
+ * sees the stop flag only between them, so a plain mg_stop takes up to
+ * 2 s even with nothing connected. A helper thread pokes the listener
+ * every 20 ms while mg_stop runs; the first poke after the flag is set
+ * ends the master's poll at once.
+ */
+static void
+stop_civetweb(struct server *srv)
+{
+	struct stop_waker w = { .srv = srv, .done = 0 };
+	pthread_condattr_t ca;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	started = pthread_create(&tid, &attr, stop_waker_main, &w) == 0;
+	pthread_attr_destroy(&attr);
+	mg_stop(srv->mg);
+	if (started) {
+		pthread_mutex_lock(&w.lock);
+		w.done = 1;
+		pthread_cond_signal(&w.cond);
+		pthread_mutex_unlock(&w.lock);
+		pthread_join(tid, NULL);
+	}
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+}
+
 void
 server_stop(struct server *srv)
 {
@@ -554,7 +635,7 @@ server_stop(struct server *srv)
 		;
 	pthread_mutex_unlock(&srv->live_lock);
 	/* The groups and the manager still run: close handlers need them. */
-	mg_stop(srv->mg);
+	stop_civetweb(srv);
 	keepalive_stop(srv);
 	manager_free(srv->manager);
 	msg_unref(srv->ping);

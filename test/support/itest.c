@@ -11,6 +11,7 @@
  */
 #include "itest.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,70 +146,10 @@ it_server_port(const struct itest_server *s)
 	return server_port(s->srv);
 }
 
-struct stopper {
-	struct server *srv;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
-static void *
-stop_thread(void *arg)
-{
-	struct stopper *st = arg;
-
-	server_stop(st->srv);
-	pthread_mutex_lock(&st->mu);
-	st->done = 1;
-	pthread_cond_signal(&st->cv);
-	pthread_mutex_unlock(&st->mu);
-	return NULL;
-}
-
-/*
- * CivetWeb 1.15's listener polls in 2-second slices and looks at its stop
- * flag only between them, so a bare server_stop takes about 2 s even when
- * idle: too slow to pay once per test. While the stop runs on a helper
- * thread, each connection made to the listener ends the slice at once.
- */
 void
 it_server_stop(struct itest_server *s)
 {
-	struct stopper st = { .srv = s->srv };
-	int port = server_port(s->srv);
-	pthread_condattr_t ca;
-	pthread_t t;
-
-	pthread_mutex_init(&st.mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st.cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&t, NULL, stop_thread, &st) != 0) {
-		server_stop(s->srv);
-	} else {
-		pthread_mutex_lock(&st.mu);
-		while (!st.done) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 20 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_cond_timedwait(&st.cv, &st.mu, &ts) != ETIMEDOUT)
-				continue;
-			pthread_mutex_unlock(&st.mu);
-			int fd = it_connect(port);
-			if (fd != -1)
-				close(fd);
-			pthread_mutex_lock(&st.mu);
-		}
-		pthread_mutex_unlock(&st.mu);
-		pthread_join(t, NULL);
-	}
-	pthread_cond_destroy(&st.cv);
-	pthread_mutex_destroy(&st.mu);
+	server_stop(s->srv);
 	free(s);
 }
 
