@@ -1,9 +1,10 @@
 /*
- * bench.h: the parts of groupchat-bench that the driver in groupchat-bench.c
- * builds on: SHA-1 and base64 for the opening handshake, WebSocket framing
- * (masked client frames out, unmasked server frames in), a latency histogram,
- * samples of the server's /proc entries and a count of its write calls.
- * The driver owns every socket, clock and counter.
+ * bench.h: the modules of groupchat-bench. sha1.c and ws.c: SHA-1, base64
+ * and WebSocket framing (masked client frames out, unmasked server frames
+ * in); hist.c: the latency histogram; proc.c and syscount.c: what the
+ * server under test costs; load.c: the event loop that runs a scenario and
+ * owns every socket and counter; groupchat-bench.c: the command line, the
+ * scenario table and the report.
  */
 #ifndef GROUPCHAT_BENCH_H
 #define GROUPCHAT_BENCH_H

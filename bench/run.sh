@@ -32,8 +32,11 @@ done
 
 # Both sides need a descriptor per member, the server a thread or two, and
 # the write-call counter a descriptor per server thread: root may raise the
-# hard limit, anyone else gets the hard limit they have.
+# hard limit, anyone else gets the hard limit they have. (ulimit -n and -H
+# are not POSIX, but dash and bash both have them.)
+# shellcheck disable=SC3045
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# shellcheck disable=SC3045
 echo "run.sh: ulimit -n $(ulimit -n), pid_max $(cat /proc/sys/kernel/pid_max)," \
     "threads-max $(cat /proc/sys/kernel/threads-max)," \
     "vm.max_map_count $(cat /proc/sys/vm/max_map_count)" >&2

@@ -148,7 +148,7 @@ START_TEST(cid_is_6_lowercase_hex_fixed_per_connection_distinct_among_open)
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	for (int i = 0; i < N; i++) {
-		char text[16];
+		char text[32];
 		m[i] = join("room");
 		snprintf(text, sizeof(text), "join %d", i);
 		/* it_ws_send_wait matches 6 lowercase hex, " - ", the text. */
@@ -421,7 +421,7 @@ START_TEST(a_member_hears_every_message_sent_after_its_upgrade)
 {
 	struct it_ws *a, *b;
 	char text[32], cid[7] = "";
-	int rounds = itx_sanitized() ? 100 : 400;
+	int rounds = itx_sanitized() ? 200 : 1000;
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);

@@ -132,12 +132,12 @@ START_TEST(ping_is_answered_with_a_pong_carrying_the_same_payload)
 	it_frame_free(&f);
 	/* A burst of pings, each answered in order. */
 	for (int i = 0; i < 50; i++) {
-		char p[8];
+		char p[16];
 		snprintf(p, sizeof(p), "p%d", i);
 		ck_assert_int_eq(it_ws_send(a, IT_OP_PING, 1, p, strlen(p)), 0);
 	}
 	for (int i = 0; i < 50; i++) {
-		char p[8];
+		char p[16];
 		snprintf(p, sizeof(p), "p%d", i);
 		recv_op(a, IT_OP_PONG, &f, "burst pong");
 		ck_assert_msg(f.len == strlen(p) && memcmp(f.payload, p, f.len) == 0,
@@ -365,10 +365,19 @@ keepalive_server(void)
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 }
 
+/*
+ * SERVER DEFECT (reported, fails now and then): this member joins within
+ * a millisecond of the server's start, so its silence is in phase with
+ * the keepalive sweeps. The first sweep finds it silent a hair under one
+ * interval (no ping), and when the second comes more than that hair late
+ * it finds it silent two intervals and closes it with 1001 "ping timeout"
+ * without ever having pinged it.
+ */
 START_TEST(an_idle_member_is_pinged)
 {
 	struct it_ws *a;
 	struct it_frame f;
+	const char *why = "";
 	int64_t t0;
 
 	keepalive_server();
@@ -376,6 +385,11 @@ START_TEST(an_idle_member_is_pinged)
 	t0 = it_now_ms();
 	/* protocol.md: the ping goes out after one to two intervals. */
 	ck_assert_int_eq(it_ws_recv(a, &f, 3000), IT_FRAME);
+	if (f.opcode == IT_OP_CLOSE) {
+		int code = it_frame_close_code(&f, &why);
+		ck_assert_msg(0, "closed with %d \"%s\" after %lld ms without a ping",
+		    code, why, (long long)(it_now_ms() - t0));
+	}
 	ck_assert_msg(f.opcode == IT_OP_PING && f.len == 0 && f.fin && !f.masked,
 	    "opcode %d, %zu bytes", f.opcode, f.len);
 	ck_assert_msg(it_now_ms() - t0 >= 900, "pinged after %lld ms of silence",
@@ -395,13 +409,15 @@ END_TEST
  * after dead is gone. The wait for dead's FIN does not read its socket
  * (POLLRDHUP), so dead stays a member that never read a byte.
  *
- * SERVER DEFECT (reported, left failing now and then): keepalive.c pings
- * a member idle for >= 1 interval and closes one idle for >= 2, checking
- * once per interval. A pong that lands just after a sweep leaves the
- * member idle a hair under one interval at the next sweep (no ping), and
- * a hair over two at the one after (closed with 1001 "ping timeout"),
- * although it answered every ping it was sent. Several live members make
- * the window likelier to be hit.
+ * SERVER DEFECT (reported, left failing; most runs hit it): keepalive.c
+ * pings a member idle for >= 1 interval and closes one idle for >= 2,
+ * checking once per interval (in whole milliseconds). A pong that lands
+ * just after the sweep that sent the ping leaves the member idle a hair
+ * under one interval at the next sweep (no ping), and a hair over two at
+ * the one after: closed with 1001 "ping timeout" although it answered
+ * every ping it was sent. A member that joins just after a sweep is
+ * closed the same way without ever being pinged. Many live members
+ * joined right after the server's start make the window likely to be hit.
  */
 enum { LIVE = 24 };
 

@@ -186,7 +186,8 @@ START_TEST(no_subprotocol_on_a_worker_that_served_an_offer_before)
 	struct config cfg;
 	struct it_response r;
 	struct it_ws *ws;
-	int rounds = itx_sanitized() ? 60 : 120;
+	int rounds = itx_sanitized() ? 60 : 120, offered = 0, stale = 0;
+	char first[96] = "";
 
 	it_config(&cfg);
 	cfg.max_clients = 1;
@@ -196,20 +197,20 @@ START_TEST(no_subprotocol_on_a_worker_that_served_an_offer_before)
 		ws = it_ws_connect_resp(port, "/groups/room",
 		    "Sec-WebSocket-Protocol: chat, superchat, cket-Version\r\n", &r);
 		ck_assert_msg(ws != NULL, "round %d: offer: status %d", i, r.status);
-		ck_assert_msg(it_header(&r, "Sec-WebSocket-Protocol") == NULL,
-		    "round %d: offer answered with \"%s\"", i,
-		    it_header(&r, "Sec-WebSocket-Protocol"));
+		offered += it_header(&r, "Sec-WebSocket-Protocol") != NULL;
 		it_response_free(&r);
 		ck_assert_int_eq(it_ws_close(ws), 0);
 
 		ws = it_ws_connect_resp(port, "/groups/room", NULL, &r);
 		ck_assert_msg(ws != NULL, "round %d: plain: status %d", i, r.status);
-		ck_assert_msg(it_header(&r, "Sec-WebSocket-Protocol") == NULL,
-		    "round %d: plain client got a stale subprotocol \"%s\"", i,
-		    it_header(&r, "Sec-WebSocket-Protocol"));
+		if (it_header(&r, "Sec-WebSocket-Protocol") != NULL && stale++ == 0)
+			snprintf(first, sizeof(first), "%s", it_header(&r, "Sec-WebSocket-Protocol"));
 		it_response_free(&r);
 		ck_assert_int_eq(it_ws_close(ws), 0);
 	}
+	ck_assert_msg(offered == 0 && stale == 0, "of %d rounds: %d offers answered "
+	    "with a subprotocol, %d plain clients given a stale one (first \"%s\")",
+	    rounds, offered, stale, first);
 }
 END_TEST
 
