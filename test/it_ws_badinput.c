@@ -44,14 +44,20 @@ up(const struct config *cfg)
 }
 
 static void
+stop(void)
+{
+	if (srv != NULL)
+		it_server_stop(srv);
+	srv = NULL;
+}
+
+static void
 teardown(void)
 {
 	it_ws_free(pa);
 	it_ws_free(pb);
 	pa = pb = NULL;
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
+	stop();
 }
 
 /* The next frame on ws is the relay of text. */

@@ -22,20 +22,20 @@ static struct itest_server *srv;
 static int port;
 
 static void
+stop(void)
+{
+	if (srv != NULL)
+		it_server_stop(srv);
+	srv = NULL;
+}
+
+static void
 up(const struct config *cfg)
 {
 	srv = it_server_start(cfg);
 	ck_assert_ptr_nonnull(srv);
 	port = it_server_port(srv);
 	ck_assert_int_gt(port, 0);
-}
-
-static void
-teardown(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
 }
 
 static struct it_ws *
@@ -305,7 +305,7 @@ member_read(void *arg)
 	struct it_frame f;
 
 	while (m->nseen < TOTAL) {
-		enum it_recv r = it_ws_recv(m->ws, &f, 10000);
+		enum it_recv r = it_ws_recv(m->ws, &f, IT_TIMEOUT_MS);
 		if (r != IT_FRAME || f.opcode != IT_OP_TEXT) {
 			const char *why = "";
 			int code = r == IT_FRAME && f.opcode == IT_OP_CLOSE ?
@@ -323,6 +323,16 @@ member_read(void *arg)
 	return NULL;
 }
 
+static void
+free_members(struct member *m)
+{
+	for (int k = 0; k < SENDERS; k++) {
+		for (int i = 0; i < m[k].nseen; i++)
+			free(m[k].seen[i]);
+		it_ws_free(m[k].ws);
+	}
+}
+
 /* SENDERS members each send PER_SENDER messages at once and read all
  * TOTAL relays; every member must see every relay, in one common order
  * that keeps each sender's order. */
@@ -331,7 +341,7 @@ check_order(const struct config *cfg)
 {
 	static struct member m[SENDERS];
 	pthread_t ts[SENDERS], tr[SENDERS];
-	char cids[SENDERS][7];
+	char cids[SENDERS][7], errs[SENDERS * 200] = "";
 	int next[SENDERS] = { 0 };
 
 	up(cfg);
@@ -351,8 +361,18 @@ check_order(const struct config *cfg)
 		pthread_join(tr[k], NULL);
 	}
 	for (int k = 0; k < SENDERS; k++)
-		ck_assert_msg(m[k].serr[0] == '\0' && m[k].err[0] == '\0',
-		    "member %d: %s%s", k, m[k].serr, m[k].err);
+		if (m[k].serr[0] != '\0' || m[k].err[0] != '\0')
+			snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
+			    "; member %d: %s%s%s", k, m[k].serr, m[k].serr[0] ? ", " : "",
+			    m[k].err);
+	if (errs[0] != '\0') {
+		/* Check's forked child exits at once on a failed assertion:
+		 * stop the server first, or the sanitizers report its threads
+		 * as leaked on top of the real failure. */
+		free_members(m);
+		stop();
+		ck_abort_msg("%s", errs + 2);
+	}
 
 	/* Everyone saw the same sequence. */
 	for (int k = 1; k < SENDERS; k++)
@@ -380,11 +400,7 @@ check_order(const struct config *cfg)
 		for (int o = 0; o < s; o++)
 			ck_assert_str_ne(cids[s], cids[o]);
 	}
-	for (int k = 0; k < SENDERS; k++) {
-		for (int i = 0; i < m[k].nseen; i++)
-			free(m[k].seen[i]);
-		it_ws_free(m[k].ws);
-	}
+	free_members(m);
 }
 
 /* The ordering rows on their own: a send queue that holds the whole burst,
@@ -573,7 +589,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_messages");
 	TCase *tc = tcase_create("messages");
 
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, stop);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, relay_reaches_every_member_including_the_sender);
 	tcase_add_test(tc, cid_is_6_lowercase_hex_fixed_per_connection_distinct_among_open);

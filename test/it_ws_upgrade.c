@@ -23,20 +23,20 @@ static struct itest_server *srv;
 static int port;
 
 static void
+stop(void)
+{
+	if (srv != NULL)
+		it_server_stop(srv);
+	srv = NULL;
+}
+
+static void
 up(const struct config *cfg)
 {
 	srv = it_server_start(cfg);
 	ck_assert_ptr_nonnull(srv);
 	port = it_server_port(srv);
 	ck_assert_int_gt(port, 0);
-}
-
-static void
-teardown(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
 }
 
 static void
@@ -330,6 +330,11 @@ START_TEST(allowed_origins_admit_listed_and_refuse_others_with_403)
 		check_bad_upgrade(&r, 403, "Forbidden\n", refused[i]);
 		it_response_free(&r);
 	}
+	/* docs/protocol.md: with a list set, a missing Origin is refused too. */
+	ws = it_ws_connect_resp(port, "/groups/room", NULL, &r);
+	ck_assert_msg(ws == NULL, "no Origin: admitted");
+	check_bad_upgrade(&r, 403, "Forbidden\n", "no Origin");
+	it_response_free(&r);
 	check_still_serving_with("refused origins", "Origin: http://a.example\r\n");
 }
 END_TEST
@@ -414,7 +419,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_upgrade");
 	TCase *tc = tcase_create("upgrade");
 
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, stop);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, unknown_id_is_400_found_no_group_before_any_upgrade);
 	tcase_add_test(tc, success_is_101_with_accept_and_no_subprotocol_or_extensions);

@@ -226,23 +226,6 @@ itx_wait_running(int port, const char *id, int want, int timeout_ms)
 
 /* ---- raw sockets ----------------------------------------------------- */
 
-int
-itx_wait_peer_closed(int fd, int timeout_ms)
-{
-	int64_t deadline = it_deadline(timeout_ms);
-
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
-		int n = poll(&pfd, 1, it_left_ms(deadline));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return 0;
-		if (n <= 0)
-			return -1;
-	}
-}
-
 void
 itx_rst_on_close(int fd)
 {

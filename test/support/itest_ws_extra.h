@@ -3,7 +3,7 @@
  * beyond itest.h: group set-up by id, /stats figures, waits on server
  * state through /stats, and raw sockets below the WebSocket client (a
  * connection with a tiny receive buffer that never reads, an abortive
- * close, waiting for the peer's FIN without consuming what it sent).
+ * close, reading a refused connection to its end).
  *
  * Like itest, nothing here sleeps or asserts: waits take a timeout in
  * milliseconds, and calls return values for the test to judge.
@@ -54,10 +54,6 @@ int itx_wait_total(int port, const char *name, long long want,
 int itx_wait_running(int port, const char *id, int want, int timeout_ms);
 
 /* ---- raw sockets ----------------------------------------------------- */
-
-/* Waits until the peer has shut down its side of fd (POLLRDHUP), without
- * reading anything. 0, or -1 on timeout. */
-int itx_wait_peer_closed(int fd, int timeout_ms);
 
 /* Makes the coming close(fd) (or it_ws_free) send a RST instead of a FIN:
  * SO_LINGER with a zero timeout. */
