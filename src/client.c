@@ -169,6 +169,18 @@ client_enqueue_many(struct client *c, struct msg *const *ms, size_t n)
 	return chan_try_send_many(c->queue, ms, n);
 }
 
+ssize_t
+client_enqueue_wait(struct client *c, struct msg *const *ms, size_t n,
+    const struct timespec *deadline)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (chan_send(c->queue, &ms[i], deadline) == -1)
+			return i > 0 || errno != EPIPE ? (ssize_t)i : -1;
+	return (ssize_t)n;
+}
+
 int
 client_close(struct client *c, uint16_t code, const char *reason)
 {

@@ -524,25 +524,33 @@ group_drop(struct group *g, struct client *c)
 }
 
 /*
- * Fans a run of k consecutive broadcasts out to every member. Never
- * blocks: a member without room for the whole run gets what fits and is
- * closed as a slow consumer, a closed one is on its way out; both are
- * removed. Each member takes the run under one lock of its queue, and
- * each frame takes all its members' references in one atomic add, so the
- * cost per member per message is a pointer copy.
+ * Fans a run of k consecutive broadcasts out to every member. A member
+ * without room for the whole run gets a bounded wait for room (its writer
+ * may just not have had a CPU yet); one whose queue stays full that long
+ * is a slow consumer: it keeps what it took, is closed with 1008 and
+ * removed. A closed member is on its way out and is removed too. Each
+ * member takes the run under one lock of its queue, and each frame takes
+ * all its members' references in one atomic add, so the cost per member
+ * per message is a pointer copy.
  */
 static void
 group_fanout(struct group *g, struct msg *const *ms, size_t k)
 {
 	size_t n = g->nmembers, i = 0, j, frames = 0, bytes = 0;
+	struct timespec deadline;
 	struct client *c;
-	ssize_t sent;
+	ssize_t sent, more;
 
 	for (j = 0; j < k; j++)
 		msg_ref_n(ms[j], n);
 	while (i < g->nmembers) {
 		c = g->members[i];
 		sent = client_enqueue_many(c, ms, k);
+		if (sent >= 0 && (size_t)sent < k) {
+			chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
+			more = client_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
+			sent += more > 0 ? more : 0;
+		}
 		for (j = 0; j < (size_t)(sent > 0 ? sent : 0); j++)
 			bytes += msg_len(ms[j]);
 		frames += sent > 0 ? (size_t)sent : 0;

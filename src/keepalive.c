@@ -1,10 +1,13 @@
 /*
- * keepalive: one thread for all members. Every ping interval it walks the
- * live list: a member silent for one interval is sent a ping (queued like
- * any frame, so its writer sends it in order), a member silent for two is
- * closed with 1001 "ping timeout" and its read loop ends. One thread
- * instead of a timer per member: O(members) work per interval, no wake-ups
- * in between.
+ * keepalive: one thread for all members. It wakes every half ping
+ * interval and walks the live list. A member that has sent nothing for an
+ * interval is sent a ping (queued like any frame, so its writer sends it
+ * in order) and the time is noted; any frame from the peer afterwards
+ * (the pong, or anything else) clears it. A ping still unanswered a full
+ * interval later means the peer is gone: the member is closed with 1001
+ * "ping timeout" and its read loop ends. So a member is never dropped
+ * without a ping, and never while it answers. One thread instead of a
+ * timer per member: O(members) work per sweep, no wake-ups in between.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,14 +24,18 @@ sweep(struct server *srv, int64_t now, int64_t interval_ms)
 {
 	pthread_mutex_lock(&srv->live_lock);
 	for (struct ws *ws = srv->live; ws != NULL; ws = ws->next) {
-		int64_t idle = now - atomic_load_explicit(&ws->last_rx_ms, memory_order_relaxed);
-		if (idle >= 2 * interval_ms) {
-			if (client_close(ws->client, 1001, "ping timeout"))
+		int64_t rx = atomic_load_explicit(&ws->last_rx_ms, memory_order_relaxed);
+		if (ws->ping_sent_ms != 0 && rx >= ws->ping_sent_ms)
+			ws->ping_sent_ms = 0; /* answered */
+		if (ws->ping_sent_ms != 0) {
+			if (now - ws->ping_sent_ms >= interval_ms &&
+			    client_close(ws->client, 1001, "ping timeout"))
 				log_event(LOG_INFO, "ping_timeout", "client",
 				    client_id(ws->client), NULL);
-		} else if (idle >= interval_ms) {
+		} else if (now - rx >= interval_ms) {
 			/* A full queue means a slow member; the group deals with it. */
-			client_enqueue(ws->client, srv->ping);
+			if (client_enqueue(ws->client, srv->ping) == 0)
+				ws->ping_sent_ms = now;
 		}
 	}
 	pthread_mutex_unlock(&srv->live_lock);
@@ -44,7 +51,9 @@ keepalive_main(void *arg)
 	pthread_mutex_lock(&srv->live_lock);
 	while (srv->keepalive_running) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += srv->cfg.ping_interval;
+		deadline.tv_nsec += (long)(interval_ms % 2000) * 500000L;
+		deadline.tv_sec += interval_ms / 2000 + deadline.tv_nsec / 1000000000L;
+		deadline.tv_nsec %= 1000000000L;
 		while (srv->keepalive_running &&
 		    pthread_cond_timedwait(&srv->live_cond, &srv->live_lock, &deadline) != ETIMEDOUT)
 			;

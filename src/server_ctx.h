@@ -34,6 +34,8 @@ struct ws {
 	int close_sent;               /* guarded by mg_lock_connection */
 	uint16_t peer_code;           /* worker only: the code the peer closed with */
 	atomic_llong last_rx_ms;      /* when the peer last sent a frame */
+	int64_t ping_sent_ms;         /* keepalive's unanswered ping, 0: none;
+	                               * under srv->live_lock */
 	struct ws *prev, *next;       /* the live list, under srv->live_lock */
 };
 

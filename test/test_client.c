@@ -346,6 +346,43 @@ START_TEST(test_enqueue_many_partial)
 }
 END_TEST
 
+/* A full queue waits for room until the deadline, then reports a short count. */
+START_TEST(test_enqueue_wait)
+{
+	struct fake f;
+	struct client_sink s;
+	struct client *c;
+	struct msg *ms[3];
+	struct timespec deadline;
+	int i;
+
+	fake_init(&f);
+	c = new_client(2);
+	for (i = 0; i < 3; i++)
+		ms[i] = msg_ref_n(frame("w"), 2);
+	/* No writer: room for two, the third times out. */
+	chan_deadline(&deadline, 50);
+	ck_assert_int_eq(client_enqueue_wait(c, ms, 3, &deadline), 2);
+	/* A running writer makes room, so all three go in. */
+	s = fake_sink(&f);
+	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	chan_deadline(&deadline, 10000);
+	ck_assert_int_eq(client_enqueue_wait(c, ms, 3, &deadline), 3);
+	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
+	msg_unref(ms[2]);
+	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	chan_deadline(&deadline, 10000);
+	errno = 0;
+	ck_assert_int_eq(client_enqueue_wait(c, ms, 1, &deadline), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	for (i = 0; i < 3; i++)
+		msg_unref(ms[i]);
+	client_join_writer(c);
+	client_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
 START_TEST(test_enqueue_full_is_eagain)
 {
 	struct client *c;
@@ -602,6 +639,7 @@ client_suite(void)
 	tcase_add_test(tc, test_fifo_reaches_sink);
 	tcase_add_test(tc, test_batch_in_one_write);
 	tcase_add_test(tc, test_enqueue_many_partial);
+	tcase_add_test(tc, test_enqueue_wait);
 	tcase_add_test(tc, test_enqueue_full_is_eagain);
 	tcase_add_test(tc, test_close_flushes_then_closes_once);
 	tcase_add_test(tc, test_close_wakes_idle_writer);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "groupchat/cid.h"
 
@@ -74,6 +75,12 @@ int client_enqueue(struct client *c, struct msg *m);
  * of the rest. Returns how many were queued (fewer than n: the client is
  * too slow), or -1 with EPIPE if the client is closed. */
 ssize_t client_enqueue_many(struct client *c, struct msg *const *ms, size_t n);
+
+/* Like client_enqueue_many, but waits for room until deadline (absolute,
+ * CLOCK_MONOTONIC). Returns how many were queued (fewer than n: the
+ * deadline passed), or -1 with EPIPE if the client closed before any. */
+ssize_t client_enqueue_wait(struct client *c, struct msg *const *ms, size_t n,
+                            const struct timespec *deadline);
 
 /* Closes the send queue with a reason: the first close wins and later
  * ones are ignored. reason must be a string that outlives the client

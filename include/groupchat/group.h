@@ -10,8 +10,11 @@
  * decisions are made under one lock together with a count of senders in
  * flight, so no request is ever stranded in the mailbox.
  *
- * Fan-out never blocks: a member whose send queue is full is closed with
- * 1008 "slow consumer" and removed, and the others carry on.
+ * Fan-out never waits on a slow member for long: a member whose send
+ * queue stays full for GROUP_SLOW_WAIT_MS is closed with 1008 "slow
+ * consumer" and removed, and the others carry on. The short wait is for
+ * a writer that is runnable but has not had a CPU yet (a burst on a busy
+ * box), which is not a slow reader and must not be dropped as one.
  *
  * Lifetime: reference counted. The manager's registry holds one
  * reference, each member's connection one. The last unref joins the
@@ -36,6 +39,8 @@ struct stats;
 #define GROUP_DELETED_REASON "group deleted"
 #define GROUP_SLOW_CODE 1008
 #define GROUP_SLOW_REASON "slow consumer"
+/* How long a member's queue may stay full before it counts as slow. */
+#define GROUP_SLOW_WAIT_MS 200
 #define GROUP_SHUTDOWN_CODE 1001
 #define GROUP_SHUTDOWN_REASON "server shutting down"
 
