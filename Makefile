@@ -72,7 +72,8 @@ test: deps
 		$(MAKE) --no-print-directory VARIANT=$$v test-variant || exit 1; \
 	done
 	@$(MAKE) --no-print-directory fuzz-smoke
-	@test/browser/run.sh
+	@test/browser/run.sh >build/browser-summary; rc=$$?; cat build/browser-summary; exit $$rc
+	@test/summary.sh build/release build/asan build/tsan
 
 # Builds and runs every test binary of one variant; test/run.sh prints the
 # per-binary verdicts and the closing "N passed, N failed" line.

@@ -42,4 +42,6 @@ for bin in "$@"; do
 done
 echo "$variant: $checks checks in $((passed + failed)) binaries"
 echo "$variant: $passed passed, $failed failed"
+# For the closing line of make test (test/summary.sh).
+echo "$checks $failed" >"$build/test-summary"
 [ $failed -eq 0 ]
