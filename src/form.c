@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static int
+int
 form_hexval(uint8_t c)
 {
 	if (c >= '0' && c <= '9')

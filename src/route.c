@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "groupchat/form.h"
+
 struct route_entry {
 	const char *seg; /* the first segment, decoded; "/" stands for {$} */
 	int has_id;      /* a second segment, {id}, follows */
@@ -40,18 +42,6 @@ static const struct route_entry route_table[] = {
 };
 
 static const char route_hexup[] = "0123456789ABCDEF";
-
-static int
-route_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Is c one of set's characters? (strchr alone would find the NUL.) */
 static int
@@ -117,8 +107,8 @@ route_scan_path(const uint8_t *s, size_t n, int *reencode)
 	*reencode = 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			if (n - i < 3 || route_hexval(s[i + 1]) < 0 ||
-			    route_hexval(s[i + 2]) < 0)
+			if (n - i < 3 || form_hexval(s[i + 1]) < 0 ||
+			    form_hexval(s[i + 2]) < 0)
 				return -1;
 			i += 2;
 		} else if (!route_path_raw_ok(s[i])) {
@@ -160,8 +150,8 @@ route_reencode(struct buf *out, const uint8_t *s, size_t n)
 	for (i = 0; i < n; i++) {
 		c = s[i];
 		if (c == '%') {
-			c = (uint8_t)(route_hexval(s[i + 1]) << 4 |
-			    route_hexval(s[i + 2]));
+			c = (uint8_t)(form_hexval(s[i + 1]) << 4 |
+			    form_hexval(s[i + 2]));
 			i += 2;
 		}
 		if (route_escape(out, &c, 1) == -1)
@@ -180,8 +170,8 @@ route_unescape(struct buf *out, const uint8_t *s, size_t n)
 	for (i = 0; i < n; i++) {
 		c = s[i];
 		if (c == '%') {
-			c = (uint8_t)(route_hexval(s[i + 1]) << 4 |
-			    route_hexval(s[i + 2]));
+			c = (uint8_t)(form_hexval(s[i + 1]) << 4 |
+			    form_hexval(s[i + 2]));
 			i += 2;
 		}
 		if (buf_append(out, &c, 1) == -1)

@@ -7,6 +7,7 @@
 #define GROUPCHAT_FORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "groupchat/buf.h"
 
@@ -26,5 +27,8 @@ int form_query_get(const char *query, size_t len, const char *key,
  * url.PathUnescape does. Never blocks. 0, or -1 with errno EINVAL (a '%'
  * not followed by two hex digits; out unchanged) or from buf. */
 int form_path_unescape(const char *s, size_t len, struct buf *out);
+
+/* The value of hex digit c (either case), or -1 if c is not one. */
+int form_hexval(uint8_t c);
 
 #endif
