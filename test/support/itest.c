@@ -818,8 +818,8 @@ it_ws_send_raw(struct it_ws *ws, const void *p, size_t len)
 
 /* Parses one frame from p[0..avail). 1 with *f and *used filled, 0 if
  * more bytes are needed, -1 if the frame is too large to accept. */
-static int
-parse_frame(const uint8_t *p, size_t avail, struct it_frame *f, size_t *used)
+int
+it_frame_parse(const uint8_t *p, size_t avail, struct it_frame *f, size_t *used)
 {
 	size_t h = 2;
 	uint64_t len;
@@ -872,7 +872,7 @@ recv_frame(struct it_ws *ws, struct it_frame *frame, int64_t deadline)
 	for (;;) {
 		size_t used;
 		ssize_t n;
-		int r = parse_frame(rd_data(&ws->rd), rd_avail(&ws->rd), frame, &used);
+		int r = it_frame_parse(rd_data(&ws->rd), rd_avail(&ws->rd), frame, &used);
 
 		if (r == 1) {
 			ws->rd.off += used;

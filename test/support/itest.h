@@ -190,6 +190,10 @@ enum it_recv it_ws_recv(struct it_ws *ws, struct it_frame *frame,
 
 void it_frame_free(struct it_frame *f);
 
+/* Parses one frame (masked or not) from avail bytes at p: 1 with *f filled
+ * and *used set, 0 if more bytes are needed, -1 if it is over 64 MiB. */
+int it_frame_parse(const uint8_t *p, size_t avail, struct it_frame *f, size_t *used);
+
 /* A close frame's code (0 if its payload is empty, -1 if it is one byte),
  * and its reason (NUL-terminated) in *reason if reason is not NULL. */
 int it_frame_close_code(const struct it_frame *f, const char **reason);

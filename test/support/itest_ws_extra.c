@@ -27,7 +27,6 @@
 #define RAW_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 /* The largest frame payload the raw reader accepts from the server. */
-#define RAW_FRAME_MAX (64u << 20)
 
 /* ---- groups by id ---------------------------------------------------- */
 
@@ -352,49 +351,12 @@ fail:
 static int
 raw_parse(struct itx_raw *r, struct it_frame *f)
 {
-	const unsigned char *p = r->buf + r->off;
-	size_t avail = r->len - r->off, h = 2;
-	uint64_t len;
-	unsigned char mask[4] = { 0 };
+	size_t used;
+	int rc = it_frame_parse(r->buf + r->off, r->len - r->off, f, &used);
 
-	if (avail < 2)
-		return 0;
-	len = p[1] & 0x7F;
-	if (len == 126) {
-		if (avail < 4)
-			return 0;
-		len = (uint64_t)p[2] << 8 | p[3];
-		h = 4;
-	} else if (len == 127) {
-		if (avail < 10)
-			return 0;
-		len = 0;
-		for (int i = 0; i < 8; i++)
-			len = len << 8 | p[2 + i];
-		h = 10;
-	}
-	if (len > RAW_FRAME_MAX)
-		return -1;
-	if (p[1] & 0x80) {
-		if (avail < h + 4)
-			return 0;
-		memcpy(mask, p + h, 4);
-		h += 4;
-	}
-	if (avail - h < len)
-		return 0;
-	if ((f->payload = malloc((size_t)len + 1)) == NULL)
-		return -1;
-	for (size_t i = 0; i < len; i++)
-		f->payload[i] = p[h + i] ^ mask[i & 3];
-	f->payload[len] = '\0';
-	f->len = (size_t)len;
-	f->fin = (p[0] & 0x80) != 0;
-	f->rsv = (p[0] >> 4) & 7;
-	f->opcode = p[0] & 15;
-	f->masked = (p[1] & 0x80) != 0;
-	r->off += h + (size_t)len;
-	return 1;
+	if (rc == 1)
+		r->off += used;
+	return rc;
 }
 
 enum it_recv
