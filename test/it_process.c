@@ -9,12 +9,14 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -351,6 +353,57 @@ START_TEST(sigint_closes_members_1001_and_exits_0_within_3s)
 }
 END_TEST
 
+/*
+ * CivetWeb 1.15 drops a WebSocket whose worker is interrupted by a signal
+ * in poll (CIVETWEB.md 4). Every thread blocks every signal, so stray
+ * signals sent to the process and to each of its threads stay pending and
+ * harm nobody: the members keep chatting and SIGTERM still stops cleanly.
+ */
+START_TEST(stray_signals_to_every_thread_drop_no_websocket)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	static const int sigs[] = { SIGUSR1, SIGUSR2, SIGHUP, SIGPIPE, SIGALRM, SIGWINCH };
+	struct it_ws *a, *b;
+	struct it_response r;
+	int port, status, threads = 0;
+	struct it_proc *p = serve(args, NULL, &port);
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=sig", &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	it_response_free(&r);
+	a = it_ws_connect(port, "/groups/sig", NULL, &status);
+	ck_assert_msg(a != NULL, "a: status %d", status);
+	b = it_ws_connect(port, "/groups/sig", NULL, &status);
+	ck_assert_msg(b != NULL, "b: status %d", status);
+	ck_assert_int_eq(it_ws_send_wait(a, "before", b, NULL, IT_TIMEOUT_MS), 0);
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		ck_assert_int_eq(kill(it_proc_pid(p), sigs[i]), 0);
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)it_proc_pid(p));
+	ck_assert_ptr_nonnull(d = opendir(dir));
+	while ((e = readdir(d)) != NULL) {
+		int tid = atoi(e->d_name);
+		if (tid <= 0)
+			continue;
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			syscall(SYS_tgkill, (int)it_proc_pid(p), tid, sigs[i]);
+		threads++;
+	}
+	closedir(d);
+	ck_assert_int_gt(threads, 2);
+
+	ck_assert_int_eq(it_ws_send_wait(a, "after", b, NULL, IT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(it_ws_send_wait(b, "still", a, NULL, IT_TIMEOUT_MS), 0);
+	it_ws_free(a);
+	it_ws_free(b);
+	stop(p);
+}
+END_TEST
+
 static Suite *
 process_suite(void)
 {
@@ -370,6 +423,7 @@ process_suite(void)
 	tcase_add_test(tc, port_in_use_exits_1);
 	tcase_add_test(tc, sigterm_closes_members_1001_and_exits_0_within_3s);
 	tcase_add_test(tc, sigint_closes_members_1001_and_exits_0_within_3s);
+	tcase_add_test(tc, stray_signals_to_every_thread_drop_no_websocket);
 	suite_add_tcase(s, tc);
 	return s;
 }
