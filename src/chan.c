@@ -7,7 +7,10 @@
  * Senders wait on not_full, receivers on not_empty, both against
  * CLOCK_MONOTONIC so that a wall-clock step cannot stretch or cut a
  * deadline. A waiter counts itself in sendw or recvw while it waits, so
- * the common uncontended send or receive pays for no signal at all.
+ * the common uncontended send or receive pays for no signal at all, and
+ * signals go out after the mutex is released, so that a woken thread does
+ * not run straight into the lock its waker still holds. (The channel's
+ * owner keeps it alive across the call, so the late signal is safe.)
  * After a timeout a waiter checks its condition once more: a slot or an
  * element that turned up at that moment is used rather than lost.
  */
@@ -118,22 +121,23 @@ chan_wait(struct chan *ch, pthread_cond_t *cv, unsigned *waiters,
 	return rc;
 }
 
-/* Appends *elem (mu held, room checked) and wakes one receiver if any wait. */
-static void
+/* Appends *elem (mu held, room checked). Returns whether a receiver waits
+ * and should be woken, which the caller does after unlocking: a waiter
+ * woken under the lock would only block again on the mutex. */
+static int
 chan_push(struct chan *ch, const void *elem)
 {
 	size_t tail = (ch->head + ch->len) % ch->cap;
 
 	memcpy(ch->ring + tail * ch->elem_size, elem, ch->elem_size);
 	ch->len++;
-	if (ch->recvw > 0)
-		pthread_cond_signal(&ch->not_empty);
+	return ch->recvw > 0;
 }
 
 int
 chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 {
-	int rc = 0;
+	int rc = 0, wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	while (!ch->closed && ch->len == ch->cap) {
@@ -148,8 +152,10 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 		errno = ETIMEDOUT;
 		rc = -1;
 	} else
-		chan_push(ch, elem);
+		wake = chan_push(ch, elem);
 	pthread_mutex_unlock(&ch->mu);
+	if (wake)
+		pthread_cond_signal(&ch->not_empty);
 	return rc;
 }
 
@@ -168,6 +174,7 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 {
 	const unsigned char *p = elems;
 	size_t tail, first;
+	int wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
@@ -184,22 +191,24 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 		memcpy(ch->ring + tail * ch->elem_size, p, first * ch->elem_size);
 		memcpy(ch->ring, p + first * ch->elem_size, (n - first) * ch->elem_size);
 		ch->len += n;
-		if (ch->recvw > 0)
-			pthread_cond_signal(&ch->not_empty);
+		wake = ch->recvw > 0;
 	}
 	pthread_mutex_unlock(&ch->mu);
+	if (wake)
+		pthread_cond_signal(&ch->not_empty);
 	return (ssize_t)n;
 }
 
 /*
  * Moves n of the oldest elements out (mu held, n <= len): at most two
  * copies, before and after the ring wraps. Each freed slot can take one
- * waiting sender, so wake up to that many.
+ * waiting sender: returns how many to wake, which the caller does after
+ * unlocking.
  */
-static void
+static size_t
 chan_pop(struct chan *ch, unsigned char *out, size_t n)
 {
-	size_t first = ch->cap - ch->head, wake;
+	size_t first = ch->cap - ch->head;
 
 	if (first > n)
 		first = n;
@@ -208,9 +217,7 @@ chan_pop(struct chan *ch, unsigned char *out, size_t n)
 	    (n - first) * ch->elem_size);
 	ch->head = (ch->head + n) % ch->cap;
 	ch->len -= n;
-	wake = n < ch->sendw ? n : ch->sendw;
-	while (wake-- > 0)
-		pthread_cond_signal(&ch->not_full);
+	return n < ch->sendw ? n : ch->sendw;
 }
 
 ssize_t
@@ -218,6 +225,7 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
     const struct timespec *deadline)
 {
 	ssize_t n = -1;
+	size_t wake = 0;
 
 	if (max == 0) {
 		errno = EINVAL;
@@ -231,12 +239,14 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
 	}
 	if (ch->len > 0) {
 		n = ch->len < max ? ch->len : max;
-		chan_pop(ch, elems, n);
+		wake = chan_pop(ch, elems, (size_t)n);
 	} else if (ch->closed)
 		errno = EPIPE;
 	else
 		errno = ETIMEDOUT;
 	pthread_mutex_unlock(&ch->mu);
+	while (wake-- > 0)
+		pthread_cond_signal(&ch->not_full);
 	return n;
 }
 
