@@ -20,6 +20,7 @@
 #include "groupchat/client.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -233,6 +234,9 @@ client_writer(void *arg)
 	struct msg *batch[CLIENT_BATCH];
 	struct iovec iov[CLIENT_BATCH];
 	const char *reason;
+	struct sched_param sp = { 0 };
+
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 	uint16_t code;
 	bool broken = false;
 	ssize_t n, i;
