@@ -667,6 +667,7 @@ group_main(void *arg)
 	struct group_req batch[GROUP_BATCH];
 	ssize_t n;
 
+	pthread_setname_np(pthread_self(), "gc-group");
 	do {
 		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) > 0)
 			group_handle(g, batch, (size_t)n);

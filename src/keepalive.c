@@ -48,6 +48,8 @@ keepalive_main(void *arg)
 	int64_t interval_ms = (int64_t)srv->cfg.ping_interval * 1000;
 	struct timespec deadline;
 
+	pthread_setname_np(pthread_self(), "gc-keepalive");
+
 	pthread_mutex_lock(&srv->live_lock);
 	while (srv->keepalive_running) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);

@@ -431,6 +431,7 @@ manager_main(void *arg)
 	struct manager *m = arg;
 	struct manager_req *req;
 
+	pthread_setname_np(pthread_self(), "gc-manager");
 	while (chan_recv(m->mailbox, &req, NULL) == 0) {
 		switch (req->kind) {
 		case MANAGER_REQ_CREATE:
