@@ -199,6 +199,18 @@ upgrade_status(const struct server *srv, const struct mg_connection *conn,
 	return 0;
 }
 
+/* The manager refused a request: it is stopping (EPIPE), or out of memory. */
+static int
+send_registry_error(struct mg_connection *conn)
+{
+	if (errno == EPIPE) {
+		http_error(conn, 503, "server shutting down", 20, 0, 1);
+		return 503;
+	}
+	http_error(conn, 500, "Internal Server Error", 21, 0, 1);
+	return 500;
+}
+
 static int
 handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 {
@@ -225,8 +237,7 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 			rc = 400;
 			break;
 		default:
-			http_error(conn, 503, "server shutting down", 20, 0, 1);
-			rc = 503;
+			rc = send_registry_error(conn);
 		}
 	}
 	buf_free(&id);
@@ -250,8 +261,7 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 			send_no_group(conn, id, 0);
 			return 400;
 		default:
-			http_error(conn, 503, "server shutting down", 20, 0, 1);
-			return 503;
+			return send_registry_error(conn);
 		}
 	}
 	/* GET or HEAD: Go looks the group up before it tries to upgrade. */
@@ -428,6 +438,11 @@ http_error_cb(struct mg_connection *conn, int status, const char *msg)
 		}
 		route_free(&r);
 		mg_disable_connection_keep_alive(conn);
+		return 0;
+	}
+	/* Go answers a bad Content-Length with its bare 400. */
+	if (status == 411) {
+		send_bare_400(conn);
 		return 0;
 	}
 	n = snprintf(text, sizeof(text), "%d %s", status, http_status_text(status));

@@ -421,6 +421,37 @@ START_TEST(get_healthz_is_200_ok)
 }
 END_TEST
 
+/* Requests CivetWeb refuses before routing get Go's answers, not its own
+ * error page: an unknown method is routed (405 or 404), a bad
+ * Content-Length is Go's bare 400, HTTP/2.0 over HTTP/1 is refused. */
+START_TEST(requests_civetweb_refuses_get_go_answers)
+{
+	static const struct {
+		const char *req;
+		int status;
+		const char *body;
+	} cases[] = {
+		{ "post /create?id=m HTTP/1.1\r\nHost: x\r\n\r\n", 405, "Method Not Allowed\n" },
+		{ "FOO /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "404 page not found\n" },
+		{ "POST /create?id=m HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+		    400, "400 Bad Request" },
+		{ "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505, "505 HTTP Version Not Supported" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct it_response r;
+
+		ck_assert_int_eq(it_http(port, cases[i].req, &r, 5000), 0);
+		ck_assert_msg(r.status == cases[i].status, "case %zu: status %d, want %d",
+		    i, r.status, cases[i].status);
+		ck_assert_str_eq(r.body, cases[i].body);
+		ck_assert_int_eq(it_header_count(&r, "Server"), 0);
+		check_date(&r, "refused request");
+		it_response_free(&r);
+	}
+}
+END_TEST
+
 static Suite *
 routes_suite(void)
 {
@@ -438,6 +469,7 @@ routes_suite(void)
 	tcase_add_test(tc, unknown_paths_are_404);
 	tcase_add_test(tc, non_canonical_paths_redirect_301_keeping_the_query);
 	tcase_add_test(tc, get_healthz_is_200_ok);
+	tcase_add_test(tc, requests_civetweb_refuses_get_go_answers);
 	suite_add_tcase(s, tc);
 	return s;
 }

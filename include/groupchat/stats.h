@@ -1,7 +1,8 @@
 /*
  * stats: the server's counters, kept with relaxed atomics so that the
  * message path never takes a lock to count. One instance lives in the
- * server context and is handed to the manager, groups and clients.
+ * server context and is handed to the manager and the groups; the
+ * server counts joins, messages in and closes itself.
  */
 #ifndef GROUPCHAT_STATS_H
 #define GROUPCHAT_STATS_H
