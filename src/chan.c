@@ -7,10 +7,7 @@
  * Senders wait on not_full, receivers on not_empty, both against
  * CLOCK_MONOTONIC so that a wall-clock step cannot stretch or cut a
  * deadline. A waiter counts itself in sendw or recvw while it waits, so
- * the common uncontended send or receive pays for no signal at all, and
- * signals go out after the mutex is released, so that a woken thread does
- * not run straight into the lock its waker still holds. (The channel's
- * owner keeps it alive across the call, so the late signal is safe.)
+ * the common uncontended send or receive pays for no signal at all.
  * After a timeout a waiter checks its condition once more: a slot or an
  * element that turned up at that moment is used rather than lost.
  */
@@ -121,23 +118,22 @@ chan_wait(struct chan *ch, pthread_cond_t *cv, unsigned *waiters,
 	return rc;
 }
 
-/* Appends *elem (mu held, room checked). Returns whether a receiver waits
- * and should be woken, which the caller does after unlocking: a waiter
- * woken under the lock would only block again on the mutex. */
-static int
+/* Appends *elem (mu held, room checked) and wakes one receiver if any wait. */
+static void
 chan_push(struct chan *ch, const void *elem)
 {
 	size_t tail = (ch->head + ch->len) % ch->cap;
 
 	memcpy(ch->ring + tail * ch->elem_size, elem, ch->elem_size);
 	ch->len++;
-	return ch->recvw > 0;
+	if (ch->recvw > 0)
+		pthread_cond_signal(&ch->not_empty);
 }
 
 int
 chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 {
-	int rc = 0, wake = 0;
+	int rc = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	while (!ch->closed && ch->len == ch->cap) {
@@ -152,10 +148,8 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 		errno = ETIMEDOUT;
 		rc = -1;
 	} else
-		wake = chan_push(ch, elem);
+		chan_push(ch, elem);
 	pthread_mutex_unlock(&ch->mu);
-	if (wake)
-		pthread_cond_signal(&ch->not_empty);
 	return rc;
 }
 
@@ -174,7 +168,6 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 {
 	const unsigned char *p = elems;
 	size_t tail, first;
-	int wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
@@ -191,24 +184,22 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 		memcpy(ch->ring + tail * ch->elem_size, p, first * ch->elem_size);
 		memcpy(ch->ring, p + first * ch->elem_size, (n - first) * ch->elem_size);
 		ch->len += n;
-		wake = ch->recvw > 0;
+		if (ch->recvw > 0)
+			pthread_cond_signal(&ch->not_empty);
 	}
 	pthread_mutex_unlock(&ch->mu);
-	if (wake)
-		pthread_cond_signal(&ch->not_empty);
 	return (ssize_t)n;
 }
 
 /*
  * Moves n of the oldest elements out (mu held, n <= len): at most two
  * copies, before and after the ring wraps. Each freed slot can take one
- * waiting sender: returns how many to wake, which the caller does after
- * unlocking.
+ * waiting sender, so wake up to that many.
  */
-static size_t
+static void
 chan_pop(struct chan *ch, unsigned char *out, size_t n)
 {
-	size_t first = ch->cap - ch->head;
+	size_t first = ch->cap - ch->head, wake;
 
 	if (first > n)
 		first = n;
@@ -217,7 +208,9 @@ chan_pop(struct chan *ch, unsigned char *out, size_t n)
 	    (n - first) * ch->elem_size);
 	ch->head = (ch->head + n) % ch->cap;
 	ch->len -= n;
-	return n < ch->sendw ? n : ch->sendw;
+	wake = n < ch->sendw ? n : ch->sendw;
+	while (wake-- > 0)
+		pthread_cond_signal(&ch->not_full);
 }
 
 ssize_t
@@ -225,7 +218,6 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
     const struct timespec *deadline)
 {
 	ssize_t n = -1;
-	size_t wake = 0;
 
 	if (max == 0) {
 		errno = EINVAL;
@@ -239,14 +231,12 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
 	}
 	if (ch->len > 0) {
 		n = ch->len < max ? ch->len : max;
-		wake = chan_pop(ch, elems, (size_t)n);
+		chan_pop(ch, elems, n);
 	} else if (ch->closed)
 		errno = EPIPE;
 	else
 		errno = ETIMEDOUT;
 	pthread_mutex_unlock(&ch->mu);
-	while (wake-- > 0)
-		pthread_cond_signal(&ch->not_full);
 	return n;
 }
 

@@ -20,7 +20,6 @@
 #include "groupchat/client.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -234,15 +233,11 @@ client_writer(void *arg)
 	struct msg *batch[CLIENT_BATCH];
 	struct iovec iov[CLIENT_BATCH];
 	const char *reason;
-	struct sched_param sp = { 0 };
 	uint16_t code;
 	bool broken = false;
 	ssize_t n, i;
 
 	pthread_setname_np(pthread_self(), "gc-writer");
-	/* A bulk thread: woken, it does not preempt the group thread that is
-	 * still fanning a message out to the other members. */
-	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 
 	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0) {
 		for (i = 0; i < n; i++) {
