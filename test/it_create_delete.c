@@ -16,23 +16,20 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 
-static struct itest_server *srv;
 static int port;
 
 static void
 setup(void)
 {
-	srv = it_server_start(NULL);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
+	port = itf_up(NULL);
 }
 
 static void
 teardown(void)
 {
-	it_server_stop(srv);
+	itf_down();
 }
 
 /* Sends method target; checks the status and, unless body is NULL, the

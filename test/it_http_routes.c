@@ -13,25 +13,22 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
-static struct itest_server *srv;
 static int port;
 
 static void
 setup(void)
 {
-	srv = it_server_start(NULL);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
+	port = itf_up(NULL);
 }
 
 static void
 teardown(void)
 {
-	it_server_stop(srv);
+	itf_down();
 }
 
 /* Sends method target and checks the status, and the body unless body is

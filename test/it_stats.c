@@ -23,22 +23,20 @@
 #include "groupchat/utf8.h"
 #include "groupchat/webui.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 
-static struct itest_server *srv;
 static int port;
 
 static void
 setup(void)
 {
-	srv = it_server_start(NULL);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
+	port = itf_up(NULL);
 }
 
 static void
 teardown(void)
 {
-	it_server_stop(srv);
+	itf_down();
 }
 
 /* ---- a strict JSON parser -------------------------------------------- */
@@ -1105,12 +1103,10 @@ START_TEST(joins_past_the_cap_are_refused_and_counted)
 	int status, i;
 
 	/* This test runs its own server with a cap of 2 members. */
-	it_server_stop(srv);
+	itf_down();
 	it_config(&cfg);
 	cfg.max_clients = 2;
-	srv = it_server_start(&cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
+	port = itf_up(&cfg);
 
 	create("full");
 	m[0] = join("full");

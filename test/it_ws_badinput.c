@@ -20,9 +20,9 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
 
-static struct itest_server *srv;
 static int port;
 static struct it_ws *pa, *pb;   /* the pair that must keep chatting */
 static int marker;
@@ -30,25 +30,10 @@ static int marker;
 static void
 up(const struct config *cfg)
 {
-	int status;
-
-	srv = it_server_start(cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
+	port = itf_up(cfg);
 	ck_assert_int_eq(itx_create(port, "ok"), 201);
-	pa = itx_join(port, "ok", &status);
-	ck_assert_msg(pa != NULL, "pair a: %d", status);
-	pb = itx_join(port, "ok", &status);
-	ck_assert_msg(pb != NULL, "pair b: %d", status);
-}
-
-static void
-stop(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
+	pa = itf_join(port, "ok");
+	pb = itf_join(port, "ok");
 }
 
 static void
@@ -57,7 +42,7 @@ teardown(void)
 	it_ws_free(pa);
 	it_ws_free(pb);
 	pa = pb = NULL;
-	stop();
+	itf_down();
 }
 
 /* The next frame on ws is the relay of text. */

@@ -19,36 +19,15 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
 
-static struct itest_server *srv;
 static int port;
-
-static void
-stop(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
-}
 
 static void
 up(const struct config *cfg)
 {
-	srv = it_server_start(cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
-}
-
-static struct it_ws *
-join(const char *id)
-{
-	int status;
-	struct it_ws *ws = itx_join(port, id, &status);
-
-	ck_assert_msg(ws != NULL, "join %s: status %d", id, status);
-	return ws;
+	port = itf_up(cfg);
 }
 
 static void
@@ -84,7 +63,7 @@ START_TEST(delete_closes_every_member_with_1000_group_deleted)
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	for (int i = 0; i < 3; i++)
-		m[i] = join("room");
+		m[i] = itf_join(port, "room");
 	/* A message fanned out before the delete reaches everyone first. */
 	ck_assert_int_eq(it_ws_send_wait(m[0], "last words", m[0], NULL, IT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(itx_delete(port, "room", body, sizeof(body)), 200);
@@ -186,8 +165,8 @@ START_TEST(a_member_sending_during_delete_harms_nothing_and_the_id_is_reusable)
 
 		ck_assert_int_eq(itx_create(port, "room"), 201);
 		memset(&s, 0, sizeof(s));
-		s.ws = join("room");
-		quiet = join("room");
+		s.ws = itf_join(port, "room");
+		quiet = itf_join(port, "room");
 		ck_assert_int_eq(pthread_create(&t, NULL, spam, &s), 0);
 		ck_assert_msg(it_wait_until(spammer_going, &s, IT_TIMEOUT_MS),
 		    "round %d: the spammer did not get going", round);
@@ -205,7 +184,7 @@ START_TEST(a_member_sending_during_delete_harms_nothing_and_the_id_is_reusable)
 
 		/* At once: the same id again, a new group sharing nothing. */
 		ck_assert_int_eq(itx_create(port, "room"), 201);
-		again = join("room");
+		again = itf_join(port, "room");
 		ck_assert_int_eq(it_ws_send_wait(again, "reborn", again, NULL, IT_TIMEOUT_MS), 0);
 		it_ws_free(again);
 		ck_assert_int_eq(itx_delete(port, "room", NULL, 0), 200);
@@ -232,7 +211,7 @@ START_TEST(deleting_a_group_with_no_members_just_removes_it)
 
 	/* Joined and left: its thread gone, then deleted. */
 	ck_assert_int_eq(itx_create(port, "was"), 201);
-	a = join("was");
+	a = itf_join(port, "was");
 	ck_assert_int_eq(it_ws_send_wait(a, "hi", a, NULL, IT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	ck_assert_msg(itx_wait_running(port, "was", 0, IT_TIMEOUT_MS) == 0,
@@ -278,8 +257,8 @@ START_TEST(repeated_and_concurrent_deletes_of_one_group_give_exactly_one_200)
 		int ok = 0;
 
 		ck_assert_int_eq(itx_create(port, "room"), 201);
-		m[0] = join("room");
-		m[1] = join("room");
+		m[0] = itf_join(port, "room");
+		m[1] = itf_join(port, "room");
 		pthread_barrier_init(&go, NULL, DELETERS);
 		for (int i = 0; i < DELETERS; i++) {
 			d[i].go = &go;
@@ -359,12 +338,12 @@ START_TEST(group_thread_exits_on_the_last_leave_and_restarts_on_the_next_join)
 	expect_group("room", 0, 0, "created");
 	wait_total("group_threads", 0);
 
-	a = join("room");
+	a = itf_join(port, "room");
 	/* The join (and so the thread's start) is done before the 101. */
 	ck_assert_msg(itx_stats_group(port, "room", NULL, NULL) == 1, "room not listed");
 	wait_members("room", 1);
 	expect_group("room", 1, 1, "first join");
-	b = join("room");
+	b = itf_join(port, "room");
 	wait_members("room", 2);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	wait_members("room", 1);
@@ -379,7 +358,7 @@ START_TEST(group_thread_exits_on_the_last_leave_and_restarts_on_the_next_join)
 	for (int i = 0; i < cycles; i++) {
 		char text[32];
 		int running = -1;
-		a = join("room");
+		a = itf_join(port, "room");
 		/* Started by the join, before the 101: no wait needed. */
 		ck_assert_int_eq(itx_stats_group(port, "room", NULL, &running), 1);
 		ck_assert_msg(running == 1, "cycle %d: not running after a join", i);
@@ -407,12 +386,12 @@ START_TEST(thousands_of_join_leave_cycles_leave_nothing_behind)
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	ck_assert_int_eq(itx_create(port, "busy"), 201);
-	watcher = join("busy");
+	watcher = itf_join(port, "busy");
 	for (int i = 0; i < cycles; i++) {
 		/* Alternate an empty group (its thread starts and stops every
 		 * time) and one with a resident member. */
 		const char *id = i % 2 ? "busy" : "room";
-		a = join(id);
+		a = itf_join(port, id);
 		if (i % 10 == 0) {
 			char text[32];
 			snprintf(text, sizeof(text), "cycle %d", i);
@@ -432,7 +411,7 @@ START_TEST(thousands_of_join_leave_cycles_leave_nothing_behind)
 	ck_assert_msg(itx_wait_running(port, "room", 0, IT_TIMEOUT_MS) == 0, "room still runs");
 	ck_assert_msg(itx_wait_running(port, "busy", 0, IT_TIMEOUT_MS) == 0, "busy still runs");
 	/* Still a working server. */
-	a = join("room");
+	a = itf_join(port, "room");
 	ck_assert_int_eq(it_ws_send_wait(a, "after all that", a, NULL, IT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	fprintf(stderr, "%d join/leave cycles in %lld ms\n", cycles,
@@ -446,7 +425,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_lifecycle");
 	TCase *tc = tcase_create("lifecycle");
 
-	tcase_add_checked_fixture(tc, NULL, stop);
+	tcase_add_checked_fixture(tc, NULL, itf_down);
 	tcase_set_timeout(tc, 45);
 	tcase_add_test(tc, delete_closes_every_member_with_1000_group_deleted);
 	tcase_add_test(tc, a_member_sending_during_delete_harms_nothing_and_the_id_is_reusable);

@@ -16,36 +16,15 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
 
-static struct itest_server *srv;
 static int port;
-
-static void
-stop(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
-}
 
 static void
 up(const struct config *cfg)
 {
-	srv = it_server_start(cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
-}
-
-static struct it_ws *
-join(const char *id)
-{
-	int status;
-	struct it_ws *ws = itx_join(port, id, &status);
-
-	ck_assert_msg(ws != NULL, "join %s: status %d", id, status);
-	return ws;
+	port = itf_up(cfg);
 }
 
 /* The next frame on ws, which must be an unmasked, unfragmented data frame
@@ -117,8 +96,8 @@ START_TEST(relay_reaches_every_member_including_the_sender)
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	ck_assert_int_eq(itx_create(port, "other"), 201);
 	for (int i = 0; i < 3; i++)
-		m[i] = join("room");
-	struct it_ws *outsider = join("other");
+		m[i] = itf_join(port, "room");
+	struct it_ws *outsider = itf_join(port, "other");
 	for (int s = 0; s < 3; s++) {
 		char text[32];
 		snprintf(text, sizeof(text), "hello from %d", s);
@@ -149,7 +128,7 @@ START_TEST(cid_is_6_lowercase_hex_fixed_per_connection_distinct_among_open)
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	for (int i = 0; i < N; i++) {
 		char text[32];
-		m[i] = join("room");
+		m[i] = itf_join(port, "room");
 		snprintf(text, sizeof(text), "join %d", i);
 		/* it_ws_send_wait matches 6 lowercase hex, " - ", the text. */
 		ck_assert_int_eq(it_ws_send_wait(m[i], text, m[i], cid[i], IT_TIMEOUT_MS), 0);
@@ -176,8 +155,8 @@ START_TEST(empty_message_relays_as_cid_dash_space)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
-	b = join("room");
+	a = itf_join(port, "room");
+	b = itf_join(port, "room");
 	ck_assert_int_eq(it_ws_send(a, IT_OP_TEXT, 1, "", 0), 0);
 	expect_relay(b, IT_OP_TEXT, "", 0, cid, "empty text");
 	expect_relay(a, IT_OP_TEXT, "", 0, cid, "empty text to sender");
@@ -201,8 +180,8 @@ START_TEST(text_stays_text_and_binary_stays_binary)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
-	b = join("room");
+	a = itf_join(port, "room");
+	b = itf_join(port, "room");
 	for (int i = 0; i < 256; i++)
 		bin[i] = (unsigned char)(255 - i);
 	/* Every byte value, invalid UTF-8 included: binary is not checked. */
@@ -229,8 +208,8 @@ START_TEST(fragments_are_reassembled_with_a_ping_between_them)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
-	b = join("room");
+	a = itf_join(port, "room");
+	b = itf_join(port, "room");
 
 	ck_assert_int_eq(it_ws_send(a, IT_OP_TEXT, 0, "hel", 3), 0);
 	ck_assert_int_eq(it_ws_send(a, IT_OP_CONT, 0, "lo w", 4), 0);
@@ -348,7 +327,7 @@ check_order(const struct config *cfg)
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	for (int k = 0; k < SENDERS; k++) {
 		memset(&m[k], 0, sizeof(m[k]));
-		m[k].ws = join("room");
+		m[k].ws = itf_join(port, "room");
 		m[k].k = k;
 		cids[k][0] = '\0';
 	}
@@ -370,7 +349,7 @@ check_order(const struct config *cfg)
 		 * stop the server first, or the sanitizers report its threads
 		 * as leaked on top of the real failure. */
 		free_members(m);
-		stop();
+		itf_down();
 		ck_abort_msg("%s", errs + 2);
 	}
 
@@ -439,9 +418,9 @@ START_TEST(a_member_hears_every_message_sent_after_its_upgrade)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
+	a = itf_join(port, "room");
 	for (int i = 0; i < rounds; i++) {
-		b = join("room");
+		b = itf_join(port, "room");
 		/* No wait of any kind between the 101 and the send. */
 		snprintf(text, sizeof(text), "right after %d", i);
 		ck_assert_int_eq(it_ws_send_text(a, text), 0);
@@ -470,10 +449,10 @@ START_TEST(a_join_racing_the_last_leave_is_never_deaf)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
+	a = itf_join(port, "room");
 	for (int i = 0; i < rounds; i++) {
 		it_ws_free(a);
-		b = join("room");
+		b = itf_join(port, "room");
 		snprintf(text, sizeof(text), "am I heard %d", i);
 		ck_assert_msg(it_ws_send_wait(b, text, b, NULL, IT_TIMEOUT_MS) == 0,
 		    "round %d: the newcomer did not hear itself", i);
@@ -501,10 +480,10 @@ START_TEST(message_of_max_message_passes_one_more_byte_closes_1009)
 	cfg.max_message = CAP;
 	up(&cfg);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
-	b = join("room");
-	c = join("room");
-	d = join("room");
+	a = itf_join(port, "room");
+	b = itf_join(port, "room");
+	c = itf_join(port, "room");
+	d = itf_join(port, "room");
 
 	/* Exactly the cap, whole and in fragments: relayed. */
 	ck_assert_int_eq(it_ws_send(a, IT_OP_TEXT, 1, big, CAP), 0);
@@ -558,8 +537,8 @@ START_TEST(messages_of_64_kib_and_more_relay_intact)
 	ck_assert_ptr_nonnull(p);
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
-	b = join("room");
+	a = itf_join(port, "room");
+	b = itf_join(port, "room");
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		char what[48];
 		for (size_t i = 0; i < sizes[k]; i++)
@@ -587,7 +566,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_messages");
 	TCase *tc = tcase_create("messages");
 
-	tcase_add_checked_fixture(tc, NULL, stop);
+	tcase_add_checked_fixture(tc, NULL, itf_down);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, relay_reaches_every_member_including_the_sender);
 	tcase_add_test(tc, cid_is_6_lowercase_hex_fixed_per_connection_distinct_among_open);

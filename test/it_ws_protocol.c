@@ -15,36 +15,15 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
 
-static struct itest_server *srv;
 static int port;
-
-static void
-stop(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
-}
 
 static void
 up(const struct config *cfg)
 {
-	srv = it_server_start(cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
-}
-
-static struct it_ws *
-join(const char *id)
-{
-	int status;
-	struct it_ws *ws = itx_join(port, id, &status);
-
-	ck_assert_msg(ws != NULL, "join %s: status %d", id, status);
-	return ws;
+	port = itf_up(cfg);
 }
 
 /* The next frame on ws must be a server frame (unmasked, FIN, no RSV) with
@@ -117,7 +96,7 @@ START_TEST(ping_is_answered_with_a_pong_carrying_the_same_payload)
 		p125[i] = (unsigned char)(i * 13);
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
+	a = itf_join(port, "room");
 	for (size_t i = 0; i < sizeof(pings) / sizeof(pings[0]); i++) {
 		ck_assert_int_eq(it_ws_send(a, IT_OP_PING, 1, pings[i].p, pings[i].len), 0);
 		recv_op(a, IT_OP_PONG, &f, "pong");
@@ -170,7 +149,7 @@ START_TEST(client_close_is_answered_with_the_same_code_and_empty_reason)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	b = join("room");
+	b = itf_join(port, "room");
 	for (size_t i = 0; i < sizeof(closes) / sizeof(closes[0]); i++) {
 		unsigned char p[64];
 		size_t n = strlen(closes[i].reason);
@@ -178,7 +157,7 @@ START_TEST(client_close_is_answered_with_the_same_code_and_empty_reason)
 
 		snprintf(what, sizeof(what), "close %d \"%s\"", closes[i].code,
 		    closes[i].reason);
-		a = join("room");
+		a = itf_join(port, "room");
 		p[0] = (unsigned char)(closes[i].code >> 8);
 		p[1] = (unsigned char)closes[i].code;
 		memcpy(p + 2, closes[i].reason, n);
@@ -204,7 +183,7 @@ START_TEST(empty_close_is_answered_with_an_empty_close)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	a = join("room");
+	a = itf_join(port, "room");
 	ck_assert_int_eq(it_ws_send(a, IT_OP_CLOSE, 1, "", 0), 0);
 	recv_op(a, IT_OP_CLOSE, &f, "empty close");
 	ck_assert_msg(f.len == 0, "empty close answered with %zu bytes", f.len);
@@ -231,14 +210,14 @@ START_TEST(close_with_a_code_clients_may_not_send_is_answered_1002)
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		a = join("room");
+		a = itf_join(port, "room");
 		ck_assert_int_eq(it_ws_send(a, IT_OP_CLOSE, 1, bad[i] + 1, bad[i][0]), 0);
 		ck_assert_msg(it_ws_expect_close(a, 1002, IT_TIMEOUT_MS) == 0,
 		    "close payload %zu: no 1002", i);
 		it_ws_free(a);
 	}
 	/* A reason that is not UTF-8 too. */
-	a = join("room");
+	a = itf_join(port, "room");
 	ck_assert_int_eq(it_ws_send(a, IT_OP_CLOSE, 1, "\x03\xe8\xff", 3), 0);
 	ck_assert_int_eq(it_ws_expect_close(a, 1002, IT_TIMEOUT_MS), 0);
 	it_ws_free(a);
@@ -266,12 +245,12 @@ START_TEST(invalid_utf8_text_closes_the_sender_1007_and_is_not_relayed)
 
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	b = join("room");
-	c = join("room");
+	b = itf_join(port, "room");
+	c = itf_join(port, "room");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int n = 0;
 
-		a = join("room");
+		a = itf_join(port, "room");
 		while (cases[i].frags[n] != NULL)
 			n++;
 		for (int k = 0; k < n; k++)
@@ -335,10 +314,10 @@ START_TEST(protocol_violations_close_the_sender_1002)
 	memset(big, 'p', sizeof(big));
 	up(NULL);
 	ck_assert_int_eq(itx_create(port, "room"), 201);
-	b = join("room");
-	c = join("room");
+	b = itf_join(port, "room");
+	c = itf_join(port, "room");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		a = join("room");
+		a = itf_join(port, "room");
 		for (int k = 0; cases[i].f[k] != NULL; k++)
 			ck_assert_int_eq(it_ws_send_frame(a, cases[i].f[k]), 0);
 		ck_assert_msg(it_ws_expect_close(a, 1002, IT_TIMEOUT_MS) == 0,
@@ -378,7 +357,7 @@ START_TEST(an_idle_member_is_pinged)
 	int64_t t0;
 
 	keepalive_server();
-	a = join("room");
+	a = itf_join(port, "room");
 	t0 = it_now_ms();
 	/* protocol.md: the ping goes out after one to two intervals. */
 	ck_assert_int_eq(it_ws_recv(a, &f, 3000), IT_FRAME);
@@ -392,7 +371,7 @@ START_TEST(an_idle_member_is_pinged)
 		 * as leaked on top of the real failure. */
 		it_frame_free(&f);
 		it_ws_free(a);
-		stop();
+		itf_down();
 		ck_abort_msg("%s", err);
 	}
 	ck_assert_msg(f.opcode == IT_OP_PING && f.len == 0 && f.fin && !f.masked,
@@ -465,9 +444,9 @@ START_TEST(a_silent_member_is_dropped_and_an_answering_one_stays)
 	char err[160] = "";
 
 	keepalive_server();
-	dead = join("room");
+	dead = itf_join(port, "room");
 	for (int i = 0; i < LIVE; i++)
-		live[i] = join("room");
+		live[i] = itf_join(port, "room");
 	t0 = it_now_ms();
 	end = t0 + 8000;
 	while (it_now_ms() < end && err[0] == '\0') {
@@ -492,7 +471,7 @@ START_TEST(a_silent_member_is_dropped_and_an_answering_one_stays)
 		for (int i = 0; i < LIVE; i++)
 			it_ws_free(live[i]);
 		it_ws_free(dead);
-		stop();
+		itf_down();
 		ck_abort_msg("%s", err);
 	}
 	ck_assert_msg(dead_at >= 0, "the silent member was not closed within 8 s");
@@ -546,7 +525,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_protocol");
 	TCase *tc = tcase_create("protocol");
 
-	tcase_add_checked_fixture(tc, NULL, stop);
+	tcase_add_checked_fixture(tc, NULL, itf_down);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, ping_is_answered_with_a_pong_carrying_the_same_payload);
 	tcase_add_test(tc, client_close_is_answered_with_the_same_code_and_empty_reason);

@@ -15,28 +15,17 @@
 
 #include "groupchat/config.h"
 #include "support/itest.h"
+#include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
-static struct itest_server *srv;
 static int port;
-
-static void
-stop(void)
-{
-	if (srv != NULL)
-		it_server_stop(srv);
-	srv = NULL;
-}
 
 static void
 up(const struct config *cfg)
 {
-	srv = it_server_start(cfg);
-	ck_assert_ptr_nonnull(srv);
-	port = it_server_port(srv);
-	ck_assert_int_gt(port, 0);
+	port = itf_up(cfg);
 }
 
 static void
@@ -419,7 +408,7 @@ suite(void)
 	Suite *s = suite_create("it_ws_upgrade");
 	TCase *tc = tcase_create("upgrade");
 
-	tcase_add_checked_fixture(tc, NULL, stop);
+	tcase_add_checked_fixture(tc, NULL, itf_down);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, unknown_id_is_400_found_no_group_before_any_upgrade);
 	tcase_add_test(tc, success_is_101_with_accept_and_no_subprotocol_or_extensions);

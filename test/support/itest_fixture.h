@@ -1,0 +1,21 @@
+/*
+ * itest_fixture: the in-process server of one Check test. Check runs each
+ * test in a fork of its own, so one server per process is all a test file
+ * needs; these calls fail the test (ck_assert) instead of returning errors.
+ */
+#ifndef GROUPCHAT_ITEST_FIXTURE_H
+#define GROUPCHAT_ITEST_FIXTURE_H
+
+struct config;
+struct it_ws;
+
+/* Starts the server with cfg (NULL: it_config's defaults); returns its port. */
+int itf_up(const struct config *cfg);
+
+/* Stops the server if one runs. Safe to call more than once. */
+void itf_down(void);
+
+/* Joins group id as a new member; fails the test if refused. */
+struct it_ws *itf_join(int port, const char *id);
+
+#endif
