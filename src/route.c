@@ -160,26 +160,6 @@ route_reencode(struct buf *out, const uint8_t *s, size_t n)
 	return 0;
 }
 
-/* Appends the percent-decoding of s (escapes already checked). */
-static int
-route_unescape(struct buf *out, const uint8_t *s, size_t n)
-{
-	size_t i;
-	uint8_t c;
-
-	for (i = 0; i < n; i++) {
-		c = s[i];
-		if (c == '%') {
-			c = (uint8_t)(form_hexval(s[i + 1]) << 4 |
-			    form_hexval(s[i + 2]));
-			i += 2;
-		}
-		if (buf_append(out, &c, 1) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 /* Appends net/http's cleanPath(p) for a p starting with '/': path.Clean,
  * then the trailing slash put back unless the result is "/". The result
  * is never longer than p: each element kept brings at most the '/' that
@@ -329,7 +309,7 @@ route_segment(struct buf *seg, const uint8_t *p, size_t n, size_t *rest)
 	end = memchr(p + 1, '/', n - 1);
 	len = end ? (size_t)(end - (p + 1)) : n - 1;
 	*rest = n - 1 - len;
-	return route_unescape(seg, p + 1, len);
+	return form_path_unescape((const char *)p + 1, len, seg);
 }
 
 /* The entry whose first segment is the decoded seg, or NULL. */
