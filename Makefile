@@ -103,7 +103,7 @@ $(WEBUI_C:.c=.o): $(WEBUI_C)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Load generator: no dependency but libc, always optimised.
-build/bench/groupchat-bench: $(BENCH_SRC)
+build/bench/groupchat-bench: $(BENCH_SRC) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(WARN) -D_GNU_SOURCE -O2 -g -pthread -o $@ $(BENCH_SRC) -lm
 
