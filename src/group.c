@@ -536,13 +536,15 @@ group_drop(struct group *g, struct client *c)
 static void
 group_fanout(struct group *g, struct msg *const *ms, size_t k)
 {
-	size_t n = g->nmembers, i = 0, j, frames = 0, bytes = 0;
+	size_t n = g->nmembers, i = 0, j, taken, frames = 0, bytes = 0, run_bytes = 0;
 	struct timespec deadline;
 	struct client *c;
 	ssize_t sent, more;
 
-	for (j = 0; j < k; j++)
+	for (j = 0; j < k; j++) {
 		msg_ref_n(ms[j], n);
+		run_bytes += msg_len(ms[j]);
+	}
 	while (i < g->nmembers) {
 		c = g->members[i];
 		sent = client_enqueue_many(c, ms, k);
@@ -551,15 +553,18 @@ group_fanout(struct group *g, struct msg *const *ms, size_t k)
 			more = client_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
 			sent += more > 0 ? more : 0;
 		}
-		for (j = 0; j < (size_t)(sent > 0 ? sent : 0); j++)
-			bytes += msg_len(ms[j]);
-		frames += sent > 0 ? (size_t)sent : 0;
 		if (sent == (ssize_t)k) {
+			frames += k;
+			bytes += run_bytes;
 			i++;
 			continue;
 		}
-		/* Give back the references of what it did not take. */
-		for (j = sent > 0 ? (size_t)sent : 0; j < k; j++)
+		/* Left behind: count what it took, give back the rest's references. */
+		taken = sent > 0 ? (size_t)sent : 0;
+		for (j = 0; j < taken; j++)
+			bytes += msg_len(ms[j]);
+		frames += taken;
+		for (j = taken; j < k; j++)
 			msg_unref(ms[j]);
 		if (sent >= 0 &&
 		    client_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&

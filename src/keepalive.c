@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "groupchat/chan.h"
 #include "groupchat/client.h"
 #include "groupchat/log.h"
 #include "server_ctx.h"
@@ -52,10 +53,7 @@ keepalive_main(void *arg)
 
 	pthread_mutex_lock(&srv->live_lock);
 	while (srv->keepalive_running) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += (long)(interval_ms % 2000) * 500000L;
-		deadline.tv_sec += interval_ms / 2000 + deadline.tv_nsec / 1000000000L;
-		deadline.tv_nsec %= 1000000000L;
+		chan_deadline(&deadline, (long)(interval_ms / 2));
 		while (srv->keepalive_running &&
 		    pthread_cond_timedwait(&srv->live_cond, &srv->live_lock, &deadline) != ETIMEDOUT)
 			;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "groupchat/buf.h"
+#include "groupchat/chan.h"
 #include "groupchat/cid.h"
 #include "groupchat/form.h"
 #include "groupchat/group.h"
@@ -75,8 +76,9 @@ send_json_message(struct mg_connection *conn, int status, const char *prefix,
 }
 
 /* "found no group with the id: ID\n", the id raw as Go prints it. */
-static int
-send_no_group(struct mg_connection *conn, const struct buf *id, int head)
+int
+server_send_no_group(struct mg_connection *conn, const struct buf *id, int head,
+    int close)
 {
 	static const char prefix[] = "found no group with the id: ";
 	struct buf b;
@@ -84,7 +86,7 @@ send_no_group(struct mg_connection *conn, const struct buf *id, int head)
 
 	buf_init(&b, 0);
 	if (buf_puts(&b, prefix) == 0 && buf_append(&b, id->data, id->len) == 0)
-		rc = http_error(conn, 400, (const char *)b.data, b.len, head, 0);
+		rc = http_error(conn, 400, (const char *)b.data, b.len, head, close);
 	buf_free(&b);
 	return rc;
 }
@@ -92,11 +94,12 @@ send_no_group(struct mg_connection *conn, const struct buf *id, int head)
 /* Go's http.Redirect with 301: Location, and for GET a tiny HTML body
  * whose link route.c has already HTML-escaped the way Go does. */
 static int
-send_redirect(struct mg_connection *conn, const char *method, const struct route *r)
+send_redirect(struct mg_connection *conn, const char *method, const struct route *r,
+    int close)
 {
 	struct buf hdr, body;
 	int rc = -1, get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-	struct http_response resp = { .status = 301, .head = head };
+	struct http_response resp = { .status = 301, .head = head, .close = close };
 
 	buf_init(&hdr, 0);
 	buf_init(&body, 0);
@@ -258,7 +261,7 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 			send_json_message(conn, 200, "deleted group with id: ", id, 0);
 			return 200;
 		case MANAGER_NOT_FOUND:
-			send_no_group(conn, id, 0);
+			server_send_no_group(conn, id, 0, 0);
 			return 400;
 		default:
 			return send_registry_error(conn);
@@ -266,7 +269,7 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 	}
 	/* GET or HEAD: Go looks the group up before it tries to upgrade. */
 	if ((g = manager_lookup(srv->manager, (const char *)id->data, id->len)) == NULL) {
-		send_no_group(conn, id, head);
+		server_send_no_group(conn, id, head, 0);
 		return 400;
 	}
 	group_unref(g);
@@ -303,7 +306,7 @@ send_bare_400(struct mg_connection *conn)
 
 /* Go's 405: the path exists, the method does not. */
 static void
-send_405(struct mg_connection *conn, const char *allow, int head)
+send_405(struct mg_connection *conn, const char *allow, int head, int close)
 {
 	char hdr[64];
 
@@ -311,7 +314,35 @@ send_405(struct mg_connection *conn, const char *allow, int head)
 	http_send(conn, &(struct http_response){ .status = 405,
 	    .content_type = "text/plain; charset=utf-8", .nosniff = 1,
 	    .extra = hdr, .body = "Method Not Allowed\n", .body_len = 19,
-	    .head = head });
+	    .head = head, .close = close });
+}
+
+/*
+ * The router's own answers, as Go's mux gives them before any handler:
+ * a bad request line, a non-canonical path, an unknown path, a method
+ * the path does not take. Returns the status sent, or 0 when the route
+ * takes the request. close: the connection ends after the answer.
+ */
+static int
+send_refusal(struct mg_connection *conn, const char *method, const struct route *r,
+    int close)
+{
+	switch (r->kind) {
+	case ROUTE_BAD_REQUEST:
+		send_bare_400(conn);
+		return 400;
+	case ROUTE_REDIRECT:
+		send_redirect(conn, method, r, close);
+		return 301;
+	case ROUTE_NOT_FOUND:
+		http_error(conn, 404, "404 page not found", 18, 0, close);
+		return 404;
+	default:
+		if (r->method_ok)
+			return 0;
+		send_405(conn, r->allow, strcmp(method, "HEAD") == 0, close);
+		return 405;
+	}
 }
 
 /* GET /stats, /metrics and / : a body rendered into a buffer. */
@@ -370,20 +401,7 @@ begin_request(struct mg_connection *conn)
 		route_free(&r);
 		return 500;
 	}
-	if (r.kind == ROUTE_BAD_REQUEST) {
-		/* Go rejects such a request line before any handler. */
-		send_bare_400(conn);
-		status = 400;
-	} else if (r.kind == ROUTE_REDIRECT) {
-		send_redirect(conn, method, &r);
-		status = 301;
-	} else if (r.kind == ROUTE_NOT_FOUND) {
-		http_error(conn, 404, "404 page not found", 18, 0, 0);
-		status = 404;
-	} else if (!r.method_ok) {
-		send_405(conn, r.allow, strcmp(method, "HEAD") == 0);
-		status = 405;
-	} else {
+	if ((status = send_refusal(conn, method, &r, 0)) == 0) {
 		switch (r.kind) {
 		case ROUTE_CREATE:
 			status = handle_create(srv, conn, ri->query_string);
@@ -424,18 +442,10 @@ http_error_cb(struct mg_connection *conn, int status, const char *msg)
 		struct route r;
 
 		route_init(&r);
-		if (route_match(&r, ri->request_method, uri, plen, q != NULL ? q + 1 : NULL) == 0) {
-			if (r.kind == ROUTE_REDIRECT)
-				send_redirect(conn, ri->request_method, &r);
-			else if (r.kind == ROUTE_NOT_FOUND)
-				http_error(conn, 404, "404 page not found", 18, 0, 1);
-			else if (r.kind != ROUTE_BAD_REQUEST && !r.method_ok)
-				send_405(conn, r.allow, 0);
-			else
-				send_bare_400(conn);
-		} else {
+		/* A route that takes the method means a header was refused. */
+		if (route_match(&r, ri->request_method, uri, plen, q != NULL ? q + 1 : NULL) == -1 ||
+		    send_refusal(conn, ri->request_method, &r, 1) == 0)
 			send_bare_400(conn);
-		}
 		route_free(&r);
 		mg_disable_connection_keep_alive(conn);
 		return 0;
@@ -583,10 +593,7 @@ stop_waker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	while (!w->done) {
 		poke_listener(w->srv);
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += 20 * 1000000L;
-		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-		deadline.tv_nsec %= 1000000000L;
+		chan_deadline(&deadline, 20);
 		pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -639,11 +646,8 @@ server_stop(struct server *srv)
 	manager_close_all(srv->manager, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
 	/* Give the writers time to put their 1001 on the wire and the peers
 	 * time to answer it: mg_stop makes every later write fail at once.
-	 * Bounded, so that with mg_stop's own ~2 s we exit within 3 s. */
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_nsec += STOP_GRACE_MS * 1000000L;
-	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-	deadline.tv_nsec %= 1000000000L;
+	 * Bounded, so that a peer that never answers cannot hold us past 3 s. */
+	chan_deadline(&deadline, STOP_GRACE_MS);
 	pthread_mutex_lock(&srv->live_lock);
 	while (atomic_load(&srv->members) > 0 &&
 	    pthread_cond_timedwait(&srv->live_cond, &srv->live_lock, &deadline) != ETIMEDOUT)

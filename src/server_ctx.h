@@ -67,6 +67,11 @@ void ws_register(struct server *srv);
 int keepalive_start(struct server *srv);
 void keepalive_stop(struct server *srv);
 
+/* server.c: Go's 400 "found no group with the id: ID\n" (ws.c answers a
+ * join to a group deleted since begin_request with it too). */
+int server_send_no_group(struct mg_connection *conn, const struct buf *id,
+                         int head, int close);
+
 /* CLOCK_MONOTONIC milliseconds. */
 int64_t server_now_ms(void);
 

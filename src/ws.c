@@ -175,14 +175,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	route_free(&r);
 	return 0;
 gone:
-	{
-		struct buf b;
-		buf_init(&b, 0);
-		buf_puts(&b, "found no group with the id: ");
-		buf_append(&b, r.id.data, r.id.len);
-		http_error(conn, 400, (const char *)b.data, b.len, 0, 1);
-		buf_free(&b);
-	}
+	server_send_no_group(conn, &r.id, 0, 1);
 	goto fail;
 oom:
 	reject(conn, 500, "Internal Server Error");
