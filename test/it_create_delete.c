@@ -17,6 +17,7 @@
 #include "groupchat/config.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
+#include "support/test_main.h"
 
 static int port;
 
@@ -477,11 +478,5 @@ create_delete_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(create_delete_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return test_run(create_delete_suite());
 }

@@ -14,6 +14,7 @@
 #include "groupchat/config.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
+#include "support/test_main.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 
@@ -474,11 +475,5 @@ routes_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(routes_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return test_run(routes_suite());
 }

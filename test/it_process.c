@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "support/itest.h"
+#include "support/test_main.h"
 
 /* protocol.md: shutdown completes within this. */
 #define SHUTDOWN_MS 3000
@@ -431,11 +432,5 @@ process_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(process_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return test_run(process_suite());
 }

@@ -24,6 +24,7 @@
 #include "groupchat/webui.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
+#include "support/test_main.h"
 
 static int port;
 
@@ -1311,11 +1312,5 @@ stats_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(stats_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run(stats_suite());
 }

@@ -17,6 +17,7 @@
 #include "support/itest.h"
 #include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"
+#include "support/test_main.h"
 
 static int port;
 
@@ -542,11 +543,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(suite());
 }

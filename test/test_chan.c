@@ -5,6 +5,7 @@
  * deadline; "still blocked" means "not returned within a bounded wait".
  */
 #include "groupchat/chan.h"
+#include "support/test_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -785,11 +786,5 @@ chan_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(chan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(chan_suite());
 }

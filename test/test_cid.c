@@ -4,6 +4,7 @@
  * own over the whole 24-bit space.
  */
 #include "groupchat/cid.h"
+#include "support/test_main.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -217,11 +218,5 @@ cid_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cid_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(cid_suite());
 }

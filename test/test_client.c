@@ -16,6 +16,7 @@
 #include "groupchat/client.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
+#include "support/test_main.h"
 
 #define WAIT_MS 5000
 
@@ -655,11 +656,5 @@ client_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(client_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(client_suite());
 }

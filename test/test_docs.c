@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "groupchat/buf.h"
+#include "support/test_main.h"
 
 /* A found name is shorter than this (the longest today has 25 bytes). */
 #define NAME_MAX_LEN 64
@@ -443,11 +444,5 @@ docs_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(docs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(docs_suite());
 }

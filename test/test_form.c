@@ -10,6 +10,7 @@
 
 #include "groupchat/buf.h"
 #include "groupchat/form.h"
+#include "support/test_main.h"
 
 struct qcase {
 	const char *query;
@@ -218,11 +219,5 @@ form_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(form_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(form_suite());
 }

@@ -17,6 +17,7 @@
 #include "groupchat/group.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
+#include "support/test_main.h"
 
 #define WAIT_MS 5000
 
@@ -689,11 +690,5 @@ group_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(group_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(group_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "groupchat/buf.h"
 #include "groupchat/json.h"
+#include "support/test_main.h"
 
 struct jcase {
 	const char *in;
@@ -150,11 +151,5 @@ json_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(json_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(json_suite());
 }

@@ -4,6 +4,7 @@
  * double free or a leak if the count is wrong).
  */
 #include "groupchat/msg.h"
+#include "support/test_main.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -300,11 +301,5 @@ msg_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(msg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(msg_suite());
 }

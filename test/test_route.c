@@ -11,6 +11,7 @@
 
 #include "groupchat/buf.h"
 #include "groupchat/route.h"
+#include "support/test_main.h"
 
 #define DGH "DELETE, GET, HEAD"
 #define GH "GET, HEAD"
@@ -369,11 +370,5 @@ route_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(route_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(route_suite());
 }

@@ -3,6 +3,7 @@
  * against CLOCK_MONOTONIC readings taken around it.
  */
 #include "groupchat/stats.h"
+#include "support/test_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -127,11 +128,5 @@ stats_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(stats_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(stats_suite());
 }

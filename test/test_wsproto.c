@@ -10,6 +10,7 @@
 
 #include "groupchat/msg.h"
 #include "groupchat/wsproto.h"
+#include "support/test_main.h"
 
 #define FIN 0x80
 
@@ -789,11 +790,5 @@ wsproto_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(wsproto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(wsproto_suite());
 }
