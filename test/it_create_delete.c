@@ -33,25 +33,12 @@ teardown(void)
 	itf_down();
 }
 
-/* Sends method target; checks the status and, unless body is NULL, the
- * exact body (blen 0: strlen(body)). */
 static void
 expect(const char *method, const char *target, int status, const char *body,
     size_t blen)
 {
-	struct it_response r;
+	struct it_response r = itf_expect(port, method, target, status, body, blen);
 
-	ck_assert_msg(it_request(port, method, target, &r) == 0,
-	    "%s %s: no response", method, target);
-	ck_assert_msg(r.status == status, "%s %s: status %d, want %d (body %s)",
-	    method, target, r.status, status, r.body);
-	if (body != NULL) {
-		if (blen == 0)
-			blen = strlen(body);
-		ck_assert_msg(r.body_len == blen && memcmp(r.body, body, blen) == 0,
-		    "%s %s: body \"%s\" (%zu bytes), want \"%s\"", method, target,
-		    r.body, r.body_len, body);
-	}
 	it_response_free(&r);
 }
 

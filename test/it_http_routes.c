@@ -32,28 +32,11 @@ teardown(void)
 	itf_down();
 }
 
-/* Sends method target and checks the status, and the body unless body is
- * NULL (blen 0: strlen(body)). Returns the response for more checks. */
 static struct it_response
 expect(const char *method, const char *target, int status, const char *body,
     size_t blen)
 {
-	struct it_response r;
-
-	ck_assert_msg(it_request(port, method, target, &r) == 0,
-	    "%s %s: no response", method, target);
-	ck_assert_msg(r.status == status, "%s %s: status %d, want %d (body %s)",
-	    method, target, r.status, status, r.body);
-	if (body != NULL) {
-		if (blen == 0)
-			blen = strlen(body);
-		ck_assert_msg(r.body_len == blen && memcmp(r.body, body, blen) == 0,
-		    "%s %s: body \"%s\" (%zu bytes), want \"%s\"", method, target,
-		    r.body, r.body_len, body);
-	}
-	ck_assert_msg(r.trailing_len == 0, "%s %s: %zu bytes after the body",
-	    method, target, r.trailing_len);
-	return r;
+	return itf_expect(port, method, target, status, body, blen);
 }
 
 static void

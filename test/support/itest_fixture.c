@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "itest.h"
 #include "itest_ws_extra.h"
@@ -40,4 +41,26 @@ itf_join(int port, const char *id)
 
 	ck_assert_msg(ws != NULL, "join %s: status %d", id, status);
 	return ws;
+}
+
+struct it_response
+itf_expect(int port, const char *method, const char *target, int status,
+    const char *body, size_t blen)
+{
+	struct it_response r;
+
+	ck_assert_msg(it_request(port, method, target, &r) == 0,
+	    "%s %s: no response", method, target);
+	ck_assert_msg(r.status == status, "%s %s: status %d, want %d (body %s)",
+	    method, target, r.status, status, r.body);
+	if (body != NULL) {
+		if (blen == 0)
+			blen = strlen(body);
+		ck_assert_msg(r.body_len == blen && memcmp(r.body, body, blen) == 0,
+		    "%s %s: body \"%s\" (%zu bytes), want \"%s\"", method, target,
+		    r.body, r.body_len, body);
+	}
+	ck_assert_msg(r.trailing_len == 0, "%s %s: %zu bytes after the body",
+	    method, target, r.trailing_len);
+	return r;
 }
