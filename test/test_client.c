@@ -16,148 +16,8 @@
 #include "groupchat/client.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
+#include "support/fake_sink.h"
 #include "support/test_main.h"
-
-#define WAIT_MS 5000
-
-/*
- * The fake sink records the bytes of every write (frames concatenated),
- * the number of write calls and frames, and each close. With fail_at > 0
- * the fail_at-th write fails, after first queueing refill more frames to
- * client so that the writer has references to drop unwritten.
- */
-struct fake {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned char *bytes;
-	size_t len, cap;
-	unsigned writes, frames, closes;
-	uint16_t code;
-	char reason[128];
-	unsigned fail_at;
-	unsigned refill;
-	struct client *client;
-};
-
-static void
-fake_init(struct fake *f)
-{
-	pthread_condattr_t ca;
-
-	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static void
-fake_fini(struct fake *f)
-{
-	pthread_cond_destroy(&f->cv);
-	pthread_mutex_destroy(&f->mu);
-	free(f->bytes);
-}
-
-static struct msg *
-frame(const char *text)
-{
-	struct msg *m;
-
-	m = msg_new(MSG_TEXT, "id - ", 5, text, strlen(text));
-	ck_assert_ptr_nonnull(m);
-	return m;
-}
-
-static int
-fake_write(void *ctx, const struct iovec *iov, int iovcnt)
-{
-	struct fake *f = ctx;
-	struct msg *m;
-	unsigned i;
-	int k;
-
-	pthread_mutex_lock(&f->mu);
-	f->writes++;
-	if (f->fail_at != 0 && f->writes == f->fail_at) {
-		for (i = 0; i < f->refill; i++) {
-			m = frame("refill");
-			ck_assert_int_eq(client_enqueue(f->client, m), 0);
-			msg_unref(m);
-		}
-		pthread_mutex_unlock(&f->mu);
-		return -1;
-	}
-	for (k = 0; k < iovcnt; k++) {
-		if (f->len + iov[k].iov_len > f->cap) {
-			f->cap = (f->len + iov[k].iov_len) * 2;
-			f->bytes = realloc(f->bytes, f->cap);
-			ck_assert_ptr_nonnull(f->bytes);
-		}
-		memcpy(f->bytes + f->len, iov[k].iov_base, iov[k].iov_len);
-		f->len += iov[k].iov_len;
-	}
-	f->frames += (unsigned)iovcnt;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	return 0;
-}
-
-static void
-fake_close(void *ctx, uint16_t code, const char *reason)
-{
-	struct fake *f = ctx;
-
-	pthread_mutex_lock(&f->mu);
-	f->closes++;
-	f->code = code;
-	snprintf(f->reason, sizeof(f->reason), "%s", reason);
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-static struct client_sink
-fake_sink(struct fake *f)
-{
-	struct client_sink s = { fake_write, fake_close, f };
-
-	return s;
-}
-
-/* Waits until at least frames frames were written; returns the count. */
-static unsigned
-fake_wait_frames(struct fake *f, unsigned frames)
-{
-	struct timespec dl;
-	unsigned n;
-
-	chan_deadline(&dl, WAIT_MS);
-	pthread_mutex_lock(&f->mu);
-	while (f->frames < frames &&
-	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
-		;
-	n = f->frames;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
-
-/* Waits until the sink was closed; returns how many times it was. */
-static unsigned
-fake_wait_closed(struct fake *f)
-{
-	struct timespec dl;
-	unsigned n;
-
-	chan_deadline(&dl, WAIT_MS);
-	pthread_mutex_lock(&f->mu);
-	while (f->closes == 0 &&
-	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
-		;
-	n = f->closes;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
 
 static struct cid_set *ids;
 static struct stats st;
@@ -192,7 +52,7 @@ static void
 enqueue_text(struct client *c, const char *text, unsigned char *want,
     size_t *wlen)
 {
-	struct msg *m = frame(text);
+	struct msg *m = fake_frame(text);
 
 	ck_assert_int_eq(client_enqueue(c, m), 0);
 	if (want != NULL) {
@@ -316,7 +176,7 @@ START_TEST(test_enqueue_many_partial)
 	for (i = 0; i < 6; i++) {
 		char text[16];
 		snprintf(text, sizeof(text), "m%d", i);
-		ms[i] = frame(text);
+		ms[i] = fake_frame(text);
 		msg_ref_n(ms[i], 1);
 		if (i < 4) {
 			memcpy(want + wlen, msg_data(ms[i]), msg_len(ms[i]));
@@ -360,7 +220,7 @@ START_TEST(test_enqueue_wait)
 	fake_init(&f);
 	c = new_client(2);
 	for (i = 0; i < 3; i++)
-		ms[i] = msg_ref_n(frame("w"), 2);
+		ms[i] = msg_ref_n(fake_frame("w"), 2);
 	/* No writer: room for two, the third times out. */
 	chan_deadline(&deadline, 50);
 	ck_assert_int_eq(client_enqueue_wait(c, ms, 3, &deadline), 2);
@@ -391,7 +251,7 @@ START_TEST(test_enqueue_full_is_eagain)
 	int i;
 
 	c = new_client(4);
-	m = frame("x");
+	m = fake_frame("x");
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(client_enqueue(c, m), 0);
 	errno = 0;
@@ -424,7 +284,7 @@ START_TEST(test_close_flushes_then_closes_once)
 	enqueue_text(c, "c", want, &wlen);
 	ck_assert_int_eq(client_close(c, 1001, "going away"), 1);
 	ck_assert_uint_eq(client_close_code(c), 1001);
-	m = frame("late");
+	m = fake_frame("late");
 	ck_assert_int_eq(client_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	msg_unref(m);
@@ -436,7 +296,7 @@ START_TEST(test_close_flushes_then_closes_once)
 	ck_assert_uint_eq(f.closes, 1);
 	ck_assert_uint_eq(f.code, 1001);
 	ck_assert_str_eq(f.reason, "going away");
-	ck_assert_uint_eq(f.frames, 3);
+	ck_assert_uint_eq(f.nframes, 3);
 	ck_assert_uint_eq(f.len, wlen);
 	ck_assert_mem_eq(f.bytes, want, wlen);
 	client_unref(c);
@@ -536,8 +396,12 @@ END_TEST
 
 START_TEST(test_join_without_writer)
 {
+	struct fake f;
+	struct client_sink s;
 	struct client *c;
 
+	fake_init(&f);
+	s = fake_sink(&f);
 	c = new_client(8);
 	enqueue_text(c, "never sent", NULL, NULL);
 	enqueue_text(c, "nor this", NULL, NULL);
@@ -546,9 +410,9 @@ START_TEST(test_join_without_writer)
 	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
 	ck_assert_int_eq(client_close(c, 1000, "too late"), 0);
 	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
-	ck_assert_int_eq(client_start_writer(c, &(struct client_sink){
-	    fake_write, fake_close, NULL }), -1);
+	ck_assert_int_eq(client_start_writer(c, &s), -1);
 	client_unref(c);
+	fake_fini(&f);
 }
 END_TEST
 
@@ -586,14 +450,14 @@ START_TEST(test_write_failure_stops_writer)
 	ck_assert_uint_eq(fake_wait_frames(&f, 1), 1);
 	enqueue_text(c, "second", NULL, NULL);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
-	m = frame("after");
+	m = fake_frame("after");
 	errno = 0;
 	ck_assert_int_eq(client_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	msg_unref(m);
 	client_join_writer(c);
 	ck_assert_uint_eq(f.writes, 2);
-	ck_assert_uint_eq(f.frames, 1);
+	ck_assert_uint_eq(f.nframes, 1);
 	ck_assert_uint_eq(f.closes, 1);
 	ck_assert_uint_eq(f.code, CLIENT_CLOSE_SILENT);
 	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
@@ -620,7 +484,7 @@ START_TEST(test_write_failure_keeps_recorded_close)
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	client_join_writer(c);
 	ck_assert_uint_eq(f.writes, 1);
-	ck_assert_uint_eq(f.frames, 0);
+	ck_assert_uint_eq(f.nframes, 0);
 	ck_assert_uint_eq(f.code, 1000);
 	ck_assert_str_eq(f.reason, "group deleted");
 	client_unref(c);

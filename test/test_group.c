@@ -17,25 +17,10 @@
 #include "groupchat/group.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
+#include "support/fake_sink.h"
 #include "support/test_main.h"
 
 #define WAIT_MS 5000
-
-/*
- * A fake sink keeps a copy of every frame it is handed, and the close.
- * While hold is set, write blocks: a member that stops reading.
- */
-struct fake {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned char **frames;
-	size_t *lens;
-	size_t nframes, cap;
-	unsigned closes;
-	uint16_t code;
-	char reason[128];
-	int hold;
-};
 
 struct member {
 	struct client *c;
@@ -56,102 +41,12 @@ cond_init_mono(pthread_cond_t *cv)
 	pthread_condattr_destroy(&ca);
 }
 
-static int
-fake_write(void *ctx, const struct iovec *iov, int iovcnt)
-{
-	struct fake *f = ctx;
-	int k;
-
-	pthread_mutex_lock(&f->mu);
-	while (f->hold)
-		pthread_cond_wait(&f->cv, &f->mu);
-	for (k = 0; k < iovcnt; k++) {
-		if (f->nframes == f->cap) {
-			f->cap = f->cap ? f->cap * 2 : 64;
-			f->frames = realloc(f->frames, f->cap * sizeof(*f->frames));
-			f->lens = realloc(f->lens, f->cap * sizeof(*f->lens));
-			ck_assert(f->frames != NULL && f->lens != NULL);
-		}
-		f->frames[f->nframes] = malloc(iov[k].iov_len);
-		ck_assert_ptr_nonnull(f->frames[f->nframes]);
-		memcpy(f->frames[f->nframes], iov[k].iov_base, iov[k].iov_len);
-		f->lens[f->nframes++] = iov[k].iov_len;
-	}
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	return 0;
-}
-
-static void
-fake_close(void *ctx, uint16_t code, const char *reason)
-{
-	struct fake *f = ctx;
-
-	pthread_mutex_lock(&f->mu);
-	f->closes++;
-	f->code = code;
-	snprintf(f->reason, sizeof(f->reason), "%s", reason);
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-static void
-fake_release(struct fake *f)
-{
-	pthread_mutex_lock(&f->mu);
-	f->hold = 0;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-static size_t
-fake_wait_frames(struct fake *f, size_t n)
-{
-	struct timespec dl;
-	size_t got;
-
-	chan_deadline(&dl, WAIT_MS);
-	pthread_mutex_lock(&f->mu);
-	while (f->nframes < n &&
-	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
-		;
-	got = f->nframes;
-	pthread_mutex_unlock(&f->mu);
-	return got;
-}
-
-static unsigned
-fake_wait_closed(struct fake *f)
-{
-	struct timespec dl;
-	unsigned n;
-
-	chan_deadline(&dl, WAIT_MS);
-	pthread_mutex_lock(&f->mu);
-	while (f->closes == 0 &&
-	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
-		;
-	n = f->closes;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
-
-/* The payload of frame i (the text after the 2-byte header). */
-static const char *
-fake_text(struct fake *f, size_t i, size_t *len)
-{
-	*len = f->lens[i] - 2;
-	return (const char *)f->frames[i] + 2;
-}
-
 static void
 member_start(struct member *m, size_t cap, int hold)
 {
-	struct client_sink s = { fake_write, fake_close, &m->f };
+	struct client_sink s = fake_sink(&m->f);
 
-	memset(&m->f, 0, sizeof(m->f));
-	pthread_mutex_init(&m->f.mu, NULL);
-	cond_init_mono(&m->f.cv);
+	fake_init(&m->f);
 	m->f.hold = hold;
 	m->c = client_new(ids, cap);
 	ck_assert_ptr_nonnull(m->c);
@@ -161,18 +56,11 @@ member_start(struct member *m, size_t cap, int hold)
 static void
 member_end(struct member *m)
 {
-	size_t i;
-
 	fake_release(&m->f);
 	client_join_writer(m->c);
 	ck_assert_uint_eq(m->f.closes, 1);
 	client_unref(m->c);
-	for (i = 0; i < m->f.nframes; i++)
-		free(m->f.frames[i]);
-	free(m->f.frames);
-	free(m->f.lens);
-	pthread_cond_destroy(&m->f.cv);
-	pthread_mutex_destroy(&m->f.mu);
+	fake_fini(&m->f);
 }
 
 static int
