@@ -6,6 +6,7 @@
 
 #include <civetweb.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "groupchat/buf.h"
@@ -45,9 +46,30 @@ http_date(char out[32])
 }
 
 int
+http_header_has_token(const char *h, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	while (h != NULL && *h != '\0') {
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		const char *end = h + strcspn(h, ",");
+		const char *e = end;
+		while (e > h && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - h) == n && strncasecmp(h, tok, n) == 0)
+			return 1;
+		h = end;
+	}
+	return 0;
+}
+
+int
 http_send(struct mg_connection *conn, const struct http_response *r)
 {
 	struct buf b;
+	const char *conn_hdr = mg_get_header(conn, "Connection");
+	int closing = r->close || (conn_hdr != NULL && !http_header_has_token(conn_hdr, "keep-alive"));
 	char date[32];
 	int rc = -1;
 
@@ -63,12 +85,13 @@ http_send(struct mg_connection *conn, const struct http_response *r)
 		goto out;
 	if (r->extra != NULL && buf_puts(&b, r->extra) == -1)
 		goto out;
-	if (buf_printf(&b, "Date: %s\r\nContent-Length: %zu\r\n%s\r\n", date,
-	    r->body_len, r->close ? "Connection: close\r\n" : "") == -1)
+	if (buf_printf(&b, "Date: %s\r\n", date) == -1 ||
+	    (!r->no_length && buf_printf(&b, "Content-Length: %zu\r\n", r->body_len) == -1) ||
+	    buf_printf(&b, "%s\r\n", closing ? "Connection: close\r\n" : "") == -1)
 		goto out;
 	if (!r->head && buf_append(&b, r->body, r->body_len) == -1)
 		goto out;
-	if (r->close)
+	if (closing)
 		mg_disable_connection_keep_alive(conn);
 	rc = mg_write(conn, b.data, b.len) == (int)b.len ? 0 : -1;
 out:

@@ -39,8 +39,15 @@
  * full house of members never starves POST /create or DELETE. */
 #define HTTP_RESERVE 32
 
-/* Longest wait at shutdown for members to take their 1001 and go. */
-#define STOP_GRACE_MS 800
+/* CivetWeb's WebSocket read loop wakes this often when its peer is silent,
+ * and only then sees that we closed the member: a member that never
+ * answers its close frame keeps its connection this long. */
+#define WS_TICK_MS 1000
+#define WS_TICK_MS_STR "1000"
+
+/* Longest wait at shutdown for members to take their 1001 and go: the
+ * tick, so that a member that never answers is gone when it ends. */
+#define STOP_GRACE_MS WS_TICK_MS
 
 int64_t
 server_now_ms(void)
@@ -109,6 +116,8 @@ send_redirect(struct mg_connection *conn, const char *method, const struct route
 		goto out;
 	if (get || head)
 		resp.content_type = "text/html; charset=utf-8";
+	/* Go's http.Redirect writes no body for HEAD, so Go sends no length. */
+	resp.no_length = head;
 	if (get && (buf_puts(&body, "<a href=\"") == -1 ||
 	    buf_append(&body, r->href.data, r->href.len) == -1 ||
 	    buf_puts(&body, "\">Moved Permanently</a>.\n\n") == -1))
@@ -143,26 +152,6 @@ send_bad_upgrade(struct mg_connection *conn, int status, int head)
 	return http_send(conn, &r);
 }
 
-/* 1 if header h's comma-separated tokens include tok (case-insensitive). */
-static int
-header_has_token(const char *h, const char *tok)
-{
-	size_t n = strlen(tok);
-
-	while (h != NULL && *h != '\0') {
-		while (*h == ' ' || *h == '\t' || *h == ',')
-			h++;
-		const char *end = h + strcspn(h, ",");
-		const char *e = end;
-		while (e > h && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if ((size_t)(e - h) == n && strncasecmp(h, tok, n) == 0)
-			return 1;
-		h = end;
-	}
-	return 0;
-}
-
 /* gorilla's isValidChallengeKey: base64 of exactly 16 bytes. */
 static int
 valid_ws_key(const char *k)
@@ -187,8 +176,8 @@ static int
 upgrade_status(const struct server *srv, const struct mg_connection *conn,
     const char *method)
 {
-	if (!header_has_token(mg_get_header(conn, "Connection"), "upgrade") ||
-	    !header_has_token(mg_get_header(conn, "Upgrade"), "websocket"))
+	if (!http_header_has_token(mg_get_header(conn, "Connection"), "upgrade") ||
+	    !http_header_has_token(mg_get_header(conn, "Upgrade"), "websocket"))
 		return 400;
 	if (strcmp(method, "GET") != 0)
 		return 405;
@@ -382,16 +371,45 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	return 200;
 }
 
+/*
+ * Go's parseRequestLine cuts the line at its first two spaces and refuses
+ * a version that is not "HTTP/1.x", so any other space (two between the
+ * words, one inside the target) gets the bare 400. CivetWeb skips runs of
+ * spaces and ends the target at its first space, so "GET /a b HTTP/1.1"
+ * reaches us as the target "/a" with a mangled version. 1 if the line was
+ * METHOD SP TARGET SP HTTP/1.x: the three words lie in CivetWeb's copy of
+ * the head one byte apart. uri_end: where the target ended on the wire.
+ */
+static int
+request_line_exact(const struct mg_request_info *ri, const char *uri_end)
+{
+	const char *v = ri->http_version;
+
+	return ri->request_uri == ri->request_method + strlen(ri->request_method) + 1 &&
+	    v == uri_end + 1 + strlen("HTTP/") &&
+	    (strcmp(v, "1.1") == 0 || strcmp(v, "1.0") == 0);
+}
+
+/* Set when http_error_cb answered the connection's last request, which
+ * CivetWeb then ends; see connection_closed. A connection's requests, its
+ * error callback and its close callback all run on one worker thread. */
+static _Thread_local int error_answered;
+
 static int
 begin_request(struct mg_connection *conn)
 {
 	struct server *srv = mg_get_user_data(mg_get_context(conn));
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *method = ri->request_method, *path = ri->local_uri_raw;
+	/* CivetWeb has cut the query out of the target by now. */
+	const char *uri_end = ri->query_string != NULL ?
+	    ri->query_string + strlen(ri->query_string) :
+	    ri->request_uri + strlen(ri->request_uri);
 	struct route r;
 	int status;
 
-	if (path == NULL) {
+	error_answered = 0;
+	if (path == NULL || !request_line_exact(ri, uri_end)) {
 		send_bare_400(conn);
 		return 400;
 	}
@@ -435,8 +453,12 @@ http_error_cb(struct mg_connection *conn, int status, const char *msg)
 	int n;
 
 	(void)msg;
+	error_answered = 1;
+	/* A request line CivetWeb could not parse to its end leaves the
+	 * version unset or mangled: Go's bare 400 (request_line_exact). */
 	if (status == 400 && ri->request_method != NULL && ri->request_uri != NULL &&
-	    ri->http_version != NULL && ri->request_uri[0] == '/') {
+	    ri->http_version != NULL && ri->request_uri[0] == '/' &&
+	    request_line_exact(ri, ri->request_uri + strlen(ri->request_uri))) {
 		const char *uri = ri->request_uri, *q = strchr(uri, '?');
 		size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 		struct route r;
@@ -460,6 +482,34 @@ http_error_cb(struct mg_connection *conn, int status, const char *msg)
 	    .content_type = "text/plain; charset=utf-8",
 	    .body = text, .body_len = (size_t)n, .close = 1 });
 	return 0;
+}
+
+/*
+ * CivetWeb drops two forms of parsed request without a callback and without
+ * a byte of answer: the target "*", and an absolute-form target it does not
+ * take as naming this server (another port; with the domain check off it
+ * maps the rest to their path). Its close callback still sees the request,
+ * with no local URI, on the same worker, before the socket closes, so we
+ * answer there as Go does: OPTIONS * gets 200 with Content-Length: 0, any
+ * other "*" a 400 with no body (ServeMux), the rest the bare 400.
+ */
+static void
+connection_closed(const struct mg_connection *cconn)
+{
+	struct mg_connection *conn = (struct mg_connection *)cconn;
+	const struct mg_request_info *ri = mg_get_request_info(cconn);
+	int answered = error_answered;
+
+	error_answered = 0;
+	if (answered || ri->local_uri != NULL || ri->request_method == NULL ||
+	    ri->request_uri == NULL || ri->http_version == NULL)
+		return;
+	if (!request_line_exact(ri, ri->request_uri + strlen(ri->request_uri)) ||
+	    strcmp(ri->request_uri, "*") != 0)
+		send_bare_400(conn);
+	else
+		http_send(conn, &(struct http_response){ .close = 1,
+		    .status = strcmp(ri->request_method, "OPTIONS") == 0 ? 200 : 400 });
 }
 
 /* CivetWeb prints its own errors through this; route them to our log. */
@@ -510,12 +560,15 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		"decode_url", "no",
 		"tcp_nodelay", "1",
 		"enable_keep_alive", "yes",
+		/* An absolute-form target naming our port is routed by its
+		 * path, whatever the host, as Go routes it. */
+		"enable_auth_domain_check", "no",
 		"keep_alive_timeout_ms", "2000",
 		"request_timeout_ms", "10000",
 		/* The read loop wakes this often to notice a forced close; our
 		 * keepalive thread does the pinging (ping-pong stays off so
 		 * that every control frame reaches our checks). */
-		"websocket_timeout_ms", "1000",
+		"websocket_timeout_ms", WS_TICK_MS_STR,
 		"enable_websocket_ping_pong", "no",
 		NULL,
 	};
@@ -523,6 +576,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	cb.begin_request = begin_request;
 	cb.log_message = log_message;
 	cb.http_error = http_error_cb;
+	cb.connection_close = connection_closed;
 	init.callbacks = &cb;
 	init.user_data = srv;
 	init.configuration_options = options;

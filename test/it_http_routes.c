@@ -433,6 +433,91 @@ START_TEST(requests_civetweb_refuses_get_go_answers)
 }
 END_TEST
 
+/* Go cuts the request line at its first two spaces and refuses the rest
+ * as a bad version: a space inside the target, or two between words, gets
+ * the bare 400 (CivetWeb would route the part before the space). */
+START_TEST(request_line_with_a_stray_space_is_the_bare_400)
+{
+	static const char *const lines[] = {
+		"GET /heal thz HTTP/1.1", "GET //create x HTTP/1.1",
+		"GET  /healthz HTTP/1.1", "GET /healthz  HTTP/1.1",
+		"FOO  /healthz HTTP/1.1", "POST /create?id=a b HTTP/1.1",
+	};
+	char req[256];
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct it_response r;
+
+		snprintf(req, sizeof(req), "%s\r\nHost: x\r\n\r\n", lines[i]);
+		ck_assert_int_eq(it_http(port, req, &r, 5000), 0);
+		ck_assert_msg(r.status == 400 && strcmp(r.body, "400 Bad Request") == 0,
+		    "%s: %d %s", lines[i], r.status, r.body);
+		ck_assert_str_eq(it_header(&r, "Connection"), "close");
+		it_response_free(&r);
+	}
+	/* Nothing was created by the last one. */
+	expect_free("POST", "/create?id=a", 201, NULL);
+}
+END_TEST
+
+/* "*" and absolute-form targets, which CivetWeb drops without a byte:
+ * OPTIONS * is Go's 200 with Content-Length: 0, another "*" ServeMux's
+ * empty 400, an absolute target naming our port is routed by its path,
+ * one naming another port the bare 400 (protocol.md's limits). */
+START_TEST(star_and_absolute_form_targets_get_go_answers)
+{
+	char req[256];
+	struct it_response r;
+
+	ck_assert_int_eq(it_http(port, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(it_header(&r, "Content-Length"), "0");
+	ck_assert_ptr_null(it_header(&r, "Content-Type"));
+	it_response_free(&r);
+
+	ck_assert_int_eq(it_http(port, "GET * HTTP/1.1\r\nHost: x\r\n\r\n", &r, 5000), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(it_header(&r, "Content-Length"), "0");
+	ck_assert_str_eq(it_header(&r, "Connection"), "close");
+	ck_assert_ptr_null(it_header(&r, "Content-Type"));
+	it_response_free(&r);
+
+	snprintf(req, sizeof(req), "GET http://anyhost:%d/healthz?q=1 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", port);
+	ck_assert_int_eq(it_http(port, req, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	it_response_free(&r);
+
+	snprintf(req, sizeof(req), "POST http://127.0.0.1:%d/create?id=abs HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", port);
+	ck_assert_int_eq(it_http(port, req, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 201);
+	it_response_free(&r);
+
+	ck_assert_int_eq(it_http(port, "GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+	    &r, 5000), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(r.body, "400 Bad Request");
+	it_response_free(&r);
+}
+END_TEST
+
+/* Go's http.Redirect writes no body for HEAD, so no Content-Length. */
+START_TEST(head_redirect_has_no_content_length)
+{
+	struct it_response r;
+
+	ck_assert_int_eq(it_http(port, "HEAD //create HTTP/1.1\r\nHost: x\r\n\r\n", &r, 5000), 0);
+	ck_assert_int_eq(r.status, 301);
+	ck_assert_str_eq(it_header(&r, "Location"), "/create");
+	ck_assert_str_eq(it_header(&r, "Content-Type"), "text/html; charset=utf-8");
+	ck_assert_ptr_null(it_header(&r, "Content-Length"));
+	ck_assert_int_eq(r.body_len, 0);
+	it_response_free(&r);
+}
+END_TEST
+
 static Suite *
 routes_suite(void)
 {
@@ -451,6 +536,9 @@ routes_suite(void)
 	tcase_add_test(tc, non_canonical_paths_redirect_301_keeping_the_query);
 	tcase_add_test(tc, get_healthz_is_200_ok);
 	tcase_add_test(tc, requests_civetweb_refuses_get_go_answers);
+	tcase_add_test(tc, request_line_with_a_stray_space_is_the_bare_400);
+	tcase_add_test(tc, star_and_absolute_form_targets_get_go_answers);
+	tcase_add_test(tc, head_redirect_has_no_content_length);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,15 +19,23 @@ struct http_response {
 	const void *body;
 	size_t body_len;
 	int head;                  /* a HEAD request: headers only */
+	int no_length;             /* no Content-Length (Go's HEAD redirect) */
 	int close;                 /* Connection: close, and end the connection */
 };
 
-/* Writes the response. 0, or -1 if the connection failed. */
+/* Writes the response. 0, or -1 if the connection failed. It also says
+ * Connection: close when the request's Connection header lacks the token
+ * keep-alive (a WebSocket join's says Upgrade): CivetWeb ends such a
+ * connection after the answer, where Go would keep it. */
 int http_send(struct mg_connection *conn, const struct http_response *r);
 
 /* Go's http.Error: status, "msg\n", text/plain with nosniff. */
 int http_error(struct mg_connection *conn, int status, const char *msg,
                size_t msg_len, int head, int close);
+
+/* 1 if header h's comma-separated tokens include tok (case-insensitive);
+ * 0 if not, or if h is NULL. */
+int http_header_has_token(const char *h, const char *tok);
 
 /* The reason phrase Go uses for status. */
 const char *http_status_text(int status);
