@@ -203,12 +203,28 @@ usage(FILE *out)
 	    "exit status: 0 on a clean stop, 1 if the server cannot start, 2 on a bad flag.\n");
 }
 
+/* Does argv set o (as --flag VALUE or --flag=VALUE)? */
+static int
+flag_given(const struct opt *o, int argc, char **argv)
+{
+	size_t n = strlen(o->flag);
+
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, o->flag, n) == 0 &&
+		    (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
+			return 1;
+	return 0;
+}
+
 enum config_result
 config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
+	/* A flag wins over its variable, even over a bad one: a variable is
+	 * read only for the settings no flag names. */
 	for (size_t i = 0; i < NOPTS; i++) {
 		const char *v = getenv(opts[i].env);
-		if (v != NULL && apply(cfg, &opts[i], v, err, opts[i].env) == -1)
+		if (v != NULL && !flag_given(&opts[i], argc, argv) &&
+		    apply(cfg, &opts[i], v, err, opts[i].env) == -1)
 			return CONFIG_EXIT_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {

@@ -25,6 +25,9 @@
 
 /* protocol.md: shutdown completes within this. */
 #define SHUTDOWN_MS 3000
+/* The shutdown grace protocol.md names, and room for a loaded machine. */
+#define GRACE_MS 1000
+#define GRACE_SLACK_MS 500
 /* --max-clients for servers we start: CivetWeb starts a worker thread per
  * member slot up front, which is slow under TSan for the default 1000. */
 #define SMALL "8"
@@ -405,6 +408,58 @@ START_TEST(stray_signals_to_every_thread_drop_no_websocket)
 }
 END_TEST
 
+/* A flag wins over its variable even when the variable is bad; a bad
+ * variable no flag overrides still fails start-up with exit 2. */
+START_TEST(a_flag_wins_over_a_bad_variable_for_its_setting)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients=" SMALL, NULL };
+	static const char *const env[] = { "GROUPCHAT_PORT=eighty",
+		"GROUPCHAT_MAX_CLIENTS=lots", NULL };
+	static const char *const env_bad[] = { "GROUPCHAT_PORT=eighty",
+		"GROUPCHAT_LOG_LEVEL=chatty", NULL };
+	int port;
+	struct it_proc *p = serve(args, env, &port);
+
+	expect_healthz(port);
+	stop(p);
+	expect_usage_error(args, env_bad, "GROUPCHAT_LOG_LEVEL");
+}
+END_TEST
+
+/* protocol.md, Lifecycle: a member that never answers its 1001 keeps its
+ * connection at most about 1 s (CivetWeb's read loop wakes once a second
+ * to see the close), and the process exits right after. */
+START_TEST(a_member_that_never_answers_is_gone_within_1s_of_the_signal)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	struct it_response r;
+	struct it_ws *ws;
+	int port, status;
+	int64_t t0;
+	struct it_proc *p = serve(args, NULL, &port);
+
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=mute", &r), 0);
+	ck_assert_int_eq(r.status, 201);
+	it_response_free(&r);
+	ws = it_ws_connect(port, "/groups/mute", NULL, &status);
+	ck_assert_ptr_nonnull(ws);
+	t0 = it_now_ms();
+	ck_assert_int_eq(kill(it_proc_pid(p), SIGTERM), 0);
+	/* Reads the 1001 without answering it, then waits for EOF. */
+	ck_assert_int_eq(it_ws_expect_close(ws, 1001, SHUTDOWN_MS), 0);
+	ck_assert_msg(it_now_ms() - t0 <= GRACE_MS + GRACE_SLACK_MS,
+	    "member kept %lld ms", (long long)(it_now_ms() - t0));
+	it_ws_free(ws);
+	ck_assert_int_eq(it_proc_wait(p, SHUTDOWN_MS, &status), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	ck_assert_msg(it_now_ms() - t0 <= GRACE_MS + GRACE_SLACK_MS,
+	    "exited %lld ms after the signal", (long long)(it_now_ms() - t0));
+	it_proc_free(p);
+}
+END_TEST
+
 static Suite *
 process_suite(void)
 {
@@ -425,6 +480,8 @@ process_suite(void)
 	tcase_add_test(tc, sigterm_closes_members_1001_and_exits_0_within_3s);
 	tcase_add_test(tc, sigint_closes_members_1001_and_exits_0_within_3s);
 	tcase_add_test(tc, stray_signals_to_every_thread_drop_no_websocket);
+	tcase_add_test(tc, a_flag_wins_over_a_bad_variable_for_its_setting);
+	tcase_add_test(tc, a_member_that_never_answers_is_gone_within_1s_of_the_signal);
 	suite_add_tcase(s, tc);
 	return s;
 }

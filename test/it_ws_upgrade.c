@@ -403,6 +403,48 @@ START_TEST(joins_past_max_clients_get_503_and_http_is_still_served)
 }
 END_TEST
 
+/* Go answers a refused join without Connection: close and keeps the
+ * connection; CivetWeb ends any connection whose request's Connection
+ * header lacks keep-alive (a join's says Upgrade), so groupchat says so.
+ * A request with no Connection header is kept, as Go keeps it. */
+START_TEST(refused_joins_say_connection_close_when_the_connection_ends)
+{
+	static const char ws_hdrs[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+	static const struct {
+		const char *method, *path, *version;
+		int status;
+	} cases[] = {
+		{ "GET", "/groups/nope", "13", 400 },
+		{ "GET", "/groups/room", "12", 400 },
+		{ "POST", "/groups/room", "13", 405 },
+		{ "PUT", "/groups/room", "13", 405 },
+	};
+	char req[512];
+	struct it_response r;
+
+	up(NULL);
+	create("room");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n%s"
+		    "Sec-WebSocket-Version: %s\r\n\r\n", cases[i].method, cases[i].path,
+		    ws_hdrs, cases[i].version);
+		ck_assert_int_eq(it_http(port, req, &r, IT_TIMEOUT_MS), 0);
+		ck_assert_int_eq(r.status, cases[i].status);
+		ck_assert_msg(it_header(&r, "Connection") != NULL &&
+		    strcmp(it_header(&r, "Connection"), "close") == 0,
+		    "%s %s: Connection %s", cases[i].method, cases[i].path,
+		    it_header(&r, "Connection"));
+		it_response_free(&r);
+	}
+	ck_assert_int_eq(it_http(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\n\r\n",
+	    &r, IT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_null(it_header(&r, "Connection"));
+	it_response_free(&r);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -419,6 +461,7 @@ suite(void)
 	tcase_add_test(tc, allowed_origins_admit_listed_and_refuse_others_with_403);
 	tcase_add_test(tc, any_origin_is_admitted_by_default);
 	tcase_add_test(tc, joins_past_max_clients_get_503_and_http_is_still_served);
+	tcase_add_test(tc, refused_joins_say_connection_close_when_the_connection_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }
