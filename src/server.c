@@ -7,6 +7,9 @@
  *
  * CivetWeb runs with decode_url=no so that local_uri_raw is the path as
  * sent: Go splits /groups/{id} on '/' before unescaping, and so must we.
+ * Requests CivetWeb refuses reach http_error_cb; the two it drops without
+ * a word ('*', absolute-form naming another port) reach connection_closed.
+ * All three callbacks run on the connection's CivetWeb worker.
  */
 #include "groupchat/server.h"
 
