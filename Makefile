@@ -25,7 +25,8 @@ CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
 BASEFLAGS := -std=c11 $(WARN) -pthread -MMD -MP
-LDLIBS    := -lcivetweb -lpthread
+JWT_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null || echo -ljwt)
+LDLIBS    := -lcivetweb $(JWT_LIBS) -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 ifeq ($(VARIANT),release)

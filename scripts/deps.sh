@@ -4,7 +4,7 @@
 # Prints what it installs; does nothing when everything is present.
 set -eu
 
-want_build="gcc make pkg-config libcivetweb-dev check"
+want_build="gcc make pkg-config libcivetweb-dev libjwt-dev check"
 want_fuzz="clang libclang-rt-14-dev"
 want_docs="graphviz"
 

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 #include "groupchat/client.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
-	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT };
+	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
@@ -41,6 +43,12 @@ static const struct opt {
 	    "debug, info, warn or error (default info)"},
 	{"log-format", "GROUPCHAT_LOG_FORMAT", OPT_LOG_FORMAT, "FORMAT",
 	    "text or json (default text)"},
+	{"admin-token-file", "GROUPCHAT_ADMIN_TOKEN", OPT_ADMIN_TOKEN, "PATH",
+	    "require this bearer token for /create, DELETE, /stats and /metrics; "
+	    "the variable holds the token itself (default off)"},
+	{"join-secret-file", "GROUPCHAT_JOIN_SECRET", OPT_JOIN_SECRET, "PATH",
+	    "require a join token (HS256 JWT) signed with this secret; "
+	    "the variable holds the secret itself (default off)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -116,6 +124,23 @@ valid_ipv4(const char *s)
 	return *s == '\0';
 }
 
+/* A flag names a file holding the secret, the variable holds the secret
+ * itself. Errors never show the value. */
+static int
+apply_secret(struct config *cfg, const struct opt *o, const char *val, FILE *err,
+    const char *from)
+{
+	enum auth_key_kind kind = o->kind == OPT_ADMIN_TOKEN ? AUTH_ADMIN_TOKEN : AUTH_JOIN_SECRET;
+	struct auth_key *k = kind == AUTH_ADMIN_TOKEN ? &cfg->admin_token : &cfg->join_secret;
+	char why[PATH_MAX + 64];
+	int rc = from[0] == '-' ? auth_key_load(k, kind, val, why, sizeof(why)) :
+	    auth_key_set(k, kind, val, strlen(val), why, sizeof(why));
+
+	if (rc == -1)
+		fprintf(err, "groupchat: %s%s: %s\n", from, from[0] == '-' ? o->flag : "", why);
+	return rc;
+}
+
 static int
 apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
     const char *from)
@@ -172,6 +197,9 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 			goto bad;
 		cfg->log_format = (enum log_format)r;
 		return 0;
+	case OPT_ADMIN_TOKEN:
+	case OPT_JOIN_SECRET:
+		return apply_secret(cfg, o, val, err, from);
 	}
 bad:
 	fprintf(err, "groupchat: invalid value '%s' for %s%s (%s)\n", val, from,
@@ -198,6 +226,9 @@ usage(FILE *out)
 	fprintf(out, "  %-26s %s\n  %-26s %s\n", "--help", "show this help and exit",
 	    "--version", "show the version and exit");
 	fprintf(out,
+	    "\n"
+	    "subcommand: groupchat token --group G [--ttl 1h] [--join-secret-file PATH]\n"
+	    "  prints a join token for group G (see groupchat token --help).\n"
 	    "\n"
 	    "signals: SIGINT or SIGTERM closes every member with 1001 and exits 0.\n"
 	    "exit status: 0 on a clean stop, 1 if the server cannot start, 2 on a bad flag.\n");

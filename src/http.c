@@ -20,6 +20,7 @@ http_status_text(int status)
 	case 201: return "Created";
 	case 301: return "Moved Permanently";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";

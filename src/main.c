@@ -2,12 +2,15 @@
  * groupchat: parse the configuration, block every signal (CivetWeb 1.15
  * drops a WebSocket whose worker is interrupted, and every thread inherits
  * this mask), start the server, and wait for SIGINT or SIGTERM on this
- * thread alone. Then shut down cleanly and exit 0.
+ * thread alone. Then shut down cleanly and exit 0. "groupchat token ..."
+ * mints a join token instead (auth.c) and exits.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "groupchat/auth.h"
 #include "groupchat/config.h"
 #include "groupchat/log.h"
 #include "groupchat/server.h"
@@ -21,6 +24,8 @@ main(int argc, char **argv)
 	char err[256], port[16], members[24];
 	int sig;
 
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return auth_token_command(argc - 1, argv + 1, stdout, stderr);
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_EXIT_OK:

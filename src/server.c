@@ -422,7 +422,8 @@ begin_request(struct mg_connection *conn)
 		route_free(&r);
 		return 500;
 	}
-	if ((status = send_refusal(conn, method, &r, 0)) == 0) {
+	if ((status = send_refusal(conn, method, &r, 0)) == 0 &&
+	    (status = access_check(srv, conn, method, &r, ri->query_string)) == 0) {
 		switch (r.kind) {
 		case ROUTE_CREATE:
 			status = handle_create(srv, conn, ri->query_string);

@@ -72,6 +72,14 @@ void keepalive_stop(struct server *srv);
 int server_send_no_group(struct mg_connection *conn, const struct buf *id,
                          int head, int close);
 
+struct route;
+
+/* access.c: after routing, before the handler: 0 if the request may go on
+ * (no credential needed, or the right one given), else the status it was
+ * answered with (401, or 500 out of memory). */
+int access_check(const struct server *srv, struct mg_connection *conn,
+                 const char *method, const struct route *r, const char *query);
+
 /* CLOCK_MONOTONIC milliseconds. */
 int64_t server_now_ms(void);
 

@@ -4,7 +4,10 @@
  * GROUPCHAT_<NAME> environment variables, --port 0, exit status 1 when it
  * cannot listen, and SIGTERM / SIGINT with members connected: every member
  * gets close 1001 "server shutting down" and the process exits 0 within
- * 3 s. The binary is this variant's build/<variant>/groupchat, or
+ * 3 s. Access control: the admin token and join secret from a file or
+ * the environment, refused empty or unreadable (exit 2, the value never
+ * shown), and "groupchat token" minting tokens the server accepts.
+ * The binary is this variant's build/<variant>/groupchat, or
  * $GROUPCHAT_BIN.
  */
 #include <arpa/inet.h>
@@ -111,9 +114,10 @@ expect_healthz(int port)
 	it_response_free(&r);
 }
 
-/* Stops the server with SIGTERM and expects exit status 0. */
+/* Stops the server with SIGTERM and expects exit status 0; its whole
+ * output can then be read. */
 static void
-stop(struct it_proc *p)
+stop_keep(struct it_proc *p)
 {
 	int status;
 
@@ -121,6 +125,13 @@ stop(struct it_proc *p)
 	ck_assert_msg(it_proc_wait(p, IT_TIMEOUT_MS, &status) == 0, "no exit after SIGTERM");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "status %#x after SIGTERM; stderr: %s", status, it_proc_stderr(p));
+}
+
+/* stop_keep, then frees the process. */
+static void
+stop(struct it_proc *p)
+{
+	stop_keep(p);
 	it_proc_free(p);
 }
 
@@ -460,6 +471,214 @@ START_TEST(a_member_that_never_answers_is_gone_within_1s_of_the_signal)
 }
 END_TEST
 
+/* ---- access control: secrets from files and the environment ----------- */
+
+/* A temporary file holding len bytes of data; its path goes into path. */
+static void
+temp_file(char *path, size_t plen, const char *data)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, plen, "/tmp/it_process_secret_XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
+	ck_assert_int_ge(fputs(data, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* POST /create?id=id with an optional bearer token; returns the status. */
+static int
+create_with(int port, const char *id, const char *bearer)
+{
+	char req[512];
+	struct it_response r;
+	int status;
+
+	snprintf(req, sizeof(req), "POST /create?id=%s HTTP/1.1\r\nHost: x\r\n"
+	    "%s%s%sConnection: close\r\n\r\n", id, bearer ? "Authorization: Bearer " : "",
+	    bearer ? bearer : "", bearer ? "\r\n" : "");
+	ck_assert_int_eq(it_http(port, req, &r, IT_TIMEOUT_MS), 0);
+	status = r.status;
+	it_response_free(&r);
+	return status;
+}
+
+START_TEST(bad_secrets_exit_2_without_showing_them)
+{
+	char empty[64], path[64];
+	const char *missing = "/nonexistent/groupchat-secret";
+
+	temp_file(empty, sizeof(empty), "\n");
+	temp_file(path, sizeof(path), "two words\n");
+	const char *const a1[] = { "--admin-token-file", missing, NULL };
+	const char *const a2[] = { "--join-secret-file", missing, NULL };
+	const char *const a3[] = { "--admin-token-file", empty, NULL };
+	const char *const a4[] = { "--join-secret-file", empty, NULL };
+	const char *const a5[] = { "--admin-token-file", path, NULL };
+	const char *const a6[] = { "--admin-token-file", NULL };
+	const char *const none[] = { "--listen", "127.0.0.1", NULL };
+	const char *const e1[] = { "GROUPCHAT_ADMIN_TOKEN=", NULL };
+	const char *const e2[] = { "GROUPCHAT_JOIN_SECRET=", NULL };
+	const char *const e3[] = { "GROUPCHAT_ADMIN_TOKEN=two words", NULL };
+
+	expect_usage_error(a1, NULL, "cannot read");
+	expect_usage_error(a2, NULL, "--join-secret-file");
+	expect_usage_error(a3, NULL, "empty");
+	expect_usage_error(a4, NULL, "empty");
+	expect_usage_error(a5, NULL, "--admin-token-file");
+	expect_usage_error(a6, NULL, "--admin-token-file");
+	expect_usage_error(none, e1, "GROUPCHAT_ADMIN_TOKEN");
+	expect_usage_error(none, e2, "GROUPCHAT_JOIN_SECRET");
+	expect_usage_error(none, e3, "GROUPCHAT_ADMIN_TOKEN");
+	/* The refused value is never echoed. */
+	int status;
+	struct it_proc *p = run(none, e3, &status);
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "two words"));
+	it_proc_free(p);
+	p = run(a5, NULL, &status);
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "two words"));
+	it_proc_free(p);
+	unlink(empty);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(admin_token_from_the_environment_or_a_file)
+{
+	char file[64];
+	static const char *const env[] = { "GROUPCHAT_ADMIN_TOKEN=from-env", NULL };
+	const char *args[] = { "--listen", "127.0.0.1", "--port", "0", "--max-clients", SMALL,
+		"--log-level", "debug", NULL, NULL, NULL };
+	struct it_proc *p;
+	int port;
+
+	p = serve(args, env, &port);
+	ck_assert_int_eq(create_with(port, "a", NULL), 401);
+	ck_assert_int_eq(create_with(port, "a", "nope"), 401);
+	ck_assert_int_eq(create_with(port, "a", "from-env"), 201);
+	expect_healthz(port);
+	stop_keep(p);
+	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "auth_refused"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "from-env"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "nope"));
+	it_proc_free(p);
+
+	/* The flag wins over the variable; one trailing newline is trimmed. */
+	temp_file(file, sizeof(file), "from-file\n");
+	args[8] = "--admin-token-file";
+	args[9] = file;
+	p = serve(args, env, &port);
+	ck_assert_int_eq(create_with(port, "a", "from-env"), 401);
+	ck_assert_int_eq(create_with(port, "a", "from-file"), 201);
+	stop_keep(p);
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "from-file"));
+	it_proc_free(p);
+	unlink(file);
+}
+END_TEST
+
+/* Runs "groupchat token args..." and returns its one line of output,
+ * malloc'd and without the newline. */
+static char *
+mint(const char *const *args, const char *const *env)
+{
+	int status;
+	struct it_proc *p = run(args, env, &status);
+	const char *out = it_proc_stdout(p);
+	char *tok;
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "token: status %#x; stderr: %s", status, it_proc_stderr(p));
+	ck_assert_msg(one_line(out), "token printed \"%s\"", out);
+	ck_assert_str_eq(it_proc_stderr(p), "");
+	tok = strndup(out, strlen(out) - 1);
+	it_proc_free(p);
+	return tok;
+}
+
+START_TEST(token_subcommand_round_trip)
+{
+	char file[64], path[4200];
+	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=env-secret", NULL };
+	const char *const serve_file[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, "--join-secret-file", file, NULL };
+	const char *const serve_env[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	const char *const mint_file[] = { "token", "--group", "room", "--ttl", "10m",
+		"--join-secret-file", file, NULL };
+	const char *const mint_env[] = { "token", "--group=room", NULL };
+	const char *const mint_other[] = { "token", "--group", "other", "--ttl", "60",
+		"--join-secret-file", file, NULL };
+	struct it_proc *p;
+	struct it_ws *ws;
+	char *t1, *t2, *t3;
+	int port, status;
+
+	temp_file(file, sizeof(file), "file-secret\n");
+	t1 = mint(mint_file, NULL);
+	t2 = mint(mint_env, env);
+	t3 = mint(mint_other, NULL);
+
+	p = serve(serve_file, NULL, &port);
+	ck_assert_int_eq(create_with(port, "room", NULL), 201);
+	snprintf(path, sizeof(path), "/groups/room?token=%s", t1);
+	ws = it_ws_connect(port, path, NULL, NULL);
+	ck_assert_msg(ws != NULL, "a minted token did not join");
+	ck_assert_int_eq(it_ws_close(ws), 0);
+	snprintf(path, sizeof(path), "/groups/room?token=%s", t2);
+	ck_assert_ptr_null(it_ws_connect(port, path, NULL, &status));
+	ck_assert_int_eq(status, 401);
+	snprintf(path, sizeof(path), "/groups/room?token=%s", t3);
+	ck_assert_ptr_null(it_ws_connect(port, path, NULL, &status));
+	ck_assert_int_eq(status, 401);
+	stop_keep(p);
+	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "reason=other_group"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "file-secret"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), t1));
+	it_proc_free(p);
+
+	p = serve(serve_env, env, &port);
+	ck_assert_int_eq(create_with(port, "room", NULL), 201);
+	snprintf(path, sizeof(path), "/groups/room?token=%s", t2);
+	ws = it_ws_connect(port, path, NULL, NULL);
+	ck_assert_msg(ws != NULL, "a token minted from the environment did not join");
+	ck_assert_int_eq(it_ws_close(ws), 0);
+	stop(p);
+	free(t1);
+	free(t2);
+	free(t3);
+	unlink(file);
+}
+END_TEST
+
+START_TEST(token_subcommand_errors_exit_2)
+{
+	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=s", NULL };
+	static const char *const no_group[] = { "token", "--ttl", "1h", NULL };
+	static const char *const bad_ttl[] = { "token", "--group", "g", "--ttl", "1w", NULL };
+	static const char *const zero_ttl[] = { "token", "--group", "g", "--ttl", "0", NULL };
+	static const char *const no_secret[] = { "token", "--group", "g", NULL };
+	static const char *const bad_file[] = { "token", "--group", "g",
+		"--join-secret-file", "/nonexistent/secret", NULL };
+	static const char *const stray[] = { "token", "--group", "g", "--port", "1", NULL };
+	static const char *const help[] = { "token", "--help", NULL };
+	int status;
+	struct it_proc *p;
+
+	expect_usage_error(no_group, env, "--group");
+	expect_usage_error(bad_ttl, env, "--ttl");
+	expect_usage_error(zero_ttl, env, "--ttl");
+	expect_usage_error(no_secret, NULL, "GROUPCHAT_JOIN_SECRET");
+	expect_usage_error(bad_file, env, "cannot read");
+	expect_usage_error(stray, env, "--port");
+	p = run(help, NULL, &status);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_ptr_nonnull(strstr(it_proc_stdout(p), "--ttl"));
+	it_proc_free(p);
+}
+END_TEST
+
 static Suite *
 process_suite(void)
 {
@@ -482,6 +701,10 @@ process_suite(void)
 	tcase_add_test(tc, stray_signals_to_every_thread_drop_no_websocket);
 	tcase_add_test(tc, a_flag_wins_over_a_bad_variable_for_its_setting);
 	tcase_add_test(tc, a_member_that_never_answers_is_gone_within_1s_of_the_signal);
+	tcase_add_test(tc, bad_secrets_exit_2_without_showing_them);
+	tcase_add_test(tc, admin_token_from_the_environment_or_a_file);
+	tcase_add_test(tc, token_subcommand_round_trip);
+	tcase_add_test(tc, token_subcommand_errors_exit_2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "groupchat/auth.h"
 #include "groupchat/log.h"
 
 struct config {
@@ -20,6 +21,8 @@ struct config {
 	char allowed_origins[1024]; /* comma-separated; empty: any Origin */
 	enum log_level log_level;
 	enum log_format log_format;
+	struct auth_key admin_token; /* len 0: the control plane is open */
+	struct auth_key join_secret; /* len 0: joins need no token */
 };
 
 enum config_result {

@@ -5,6 +5,8 @@
 // right sender ids (each page's own id being the one it shows for itself).
 // Then page A deletes the group and both pages must show the close, code
 // 1000, reason "group deleted". A screenshot goes to build/browser-chat.png.
+// Last, against a second server with an admin token and a join secret, the
+// page must ask for each token on its 401, then create and join with them.
 //
 // Usage (from the repository root): node test/browser/chat.spec.mjs
 // Environment: GROUPCHAT_BIN (default build/release/groupchat),
@@ -12,7 +14,7 @@
 // build/browser-chat.png; a phone-width one goes beside it, -phone.png).
 // Prints one line per check and closes with "browser: N passed, N failed".
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -56,9 +58,9 @@ function assert(cond, msg) {
 
 // Starts the server and resolves with its port, read from the "start" log
 // line on stderr.
-function startServer() {
+function startServer(env = {}) {
 	const proc = spawn(BIN, ['--port', '0', '--listen', '127.0.0.1', '--log-level', 'info'],
-		{ stdio: ['ignore', 'ignore', 'pipe'] });
+		{ stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
 	let err = '';
 	const port = new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`no start line within ${WAIT} ms:\n${err}`)), WAIT);
@@ -126,9 +128,11 @@ async function closeShown(page) {
 	}));
 }
 
+const SECRETS = { GROUPCHAT_ADMIN_TOKEN: 'browser-adm1n', GROUPCHAT_JOIN_SECRET: 'browser-j0in' };
+
 async function main() {
 	const server = startServer();
-	let browser = null;
+	let browser = null, secured = null;
 	const pageErrors = [], consoleErrors = [];
 	const watchdog = setTimeout(() => {
 		console.log(`  FAIL  the whole run took over ${OVERALL} ms`);
@@ -246,6 +250,35 @@ async function main() {
 			await b.waitForFunction(() => /no group/.test(document.getElementById('group-status').textContent),
 				null, { timeout: WAIT });
 		});
+		await check('a secured server: the page asks for the admin token on 401, then creates', async () => {
+			secured = startServer(SECRETS);
+			const sport = await secured.port;
+			await b.goto(`http://127.0.0.1:${sport}/`);
+			assert(await b.isHidden('#admin-token-row') && await b.isHidden('#join-token-row'),
+				'token fields shown before any 401');
+			await b.fill('#group-id', 'secured');
+			await b.click('#create');
+			await b.waitForSelector('#admin-token-row:not([hidden])', { timeout: WAIT });
+			assert(/^401: /.test(await b.textContent('#group-status')), await b.textContent('#group-status'));
+			await b.fill('#admin-token', SECRETS.GROUPCHAT_ADMIN_TOKEN);
+			await b.click('#create');
+			await b.waitForSelector('#group-status.ok', { timeout: WAIT });
+			const st = await b.textContent('#group-status');
+			assert(st === '201: created group with id: secured', `status "${st}"`);
+		});
+		await check('a secured server: the page asks for a join token on 401, then joins', async () => {
+			await b.click('#join');
+			await b.waitForSelector('#join-token-row:not([hidden])', { timeout: WAIT });
+			assert(/join token/.test(await b.textContent('#group-status')), await b.textContent('#group-status'));
+			const token = execFileSync(BIN, ['token', '--group', 'secured', '--ttl', '5m'],
+				{ env: { ...process.env, ...SECRETS }, encoding: 'utf8' }).trim();
+			await b.fill('#join-token', token);
+			await b.click('#join');
+			await b.waitForSelector('#conn[data-state="open"]', { timeout: WAIT });
+			await send(b, 'signed in');
+			await b.waitForFunction(() => [...document.querySelectorAll('#messages li.msg .text')]
+				.some((t) => t.textContent === 'signed in'), null, { timeout: WAIT });
+		});
 		await check('no uncaught exception on either page', async () => {
 			// The refused join logs console errors by design: only
 			// exceptions count from there on.
@@ -260,6 +293,15 @@ async function main() {
 			const code = await exited(server.proc, WAIT);
 			assert(code === 0, `exit ${code}\n${server.stderr()}`);
 		});
+		if (secured) {
+			await check('the secured server exits 0 on SIGTERM and never logged a secret', async () => {
+				secured.proc.kill('SIGTERM');
+				const code = await exited(secured.proc, WAIT);
+				assert(code === 0, `exit ${code}\n${secured.stderr()}`);
+				for (const v of Object.values(SECRETS))
+					assert(!secured.stderr().includes(v), `the log shows ${v}`);
+			});
+		}
 		clearTimeout(watchdog);
 	}
 	console.log(`browser: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
