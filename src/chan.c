@@ -167,7 +167,7 @@ ssize_t
 chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 {
 	const unsigned char *p = elems;
-	size_t tail, first;
+	size_t tail, first, wake;
 
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
@@ -184,7 +184,8 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 		memcpy(ch->ring + tail * ch->elem_size, p, first * ch->elem_size);
 		memcpy(ch->ring, p + first * ch->elem_size, (n - first) * ch->elem_size);
 		ch->len += n;
-		if (ch->recvw > 0)
+		/* Each element can feed one waiting receiver. */
+		for (wake = n < ch->recvw ? n : ch->recvw; wake > 0; wake--)
 			pthread_cond_signal(&ch->not_empty);
 	}
 	pthread_mutex_unlock(&ch->mu);

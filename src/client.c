@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "groupchat/chan.h"
+#include "groupchat/fault.h"
 #include "groupchat/msg.h"
 
 /* A writer only batches and calls the sink, which must be frugal too
@@ -135,6 +136,10 @@ client_start_writer(struct client *c, const struct client_sink *sink)
 		goto out;
 	}
 	c->sink = *sink;
+	if (fault_hit(FAULT_WRITER_START)) {
+		err = EAGAIN;
+		goto out;
+	}
 	if ((err = pthread_attr_init(&attr)) != 0)
 		goto out;
 	if ((err = pthread_attr_setstacksize(&attr, CLIENT_WRITER_STACK)) == 0 &&

@@ -33,6 +33,7 @@
 
 #include "groupchat/chan.h"
 #include "groupchat/client.h"
+#include "groupchat/fault.h"
 #include "groupchat/log.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
@@ -51,13 +52,10 @@ enum group_kind {
 	GROUP_JOIN,
 	GROUP_LEAVE,
 	GROUP_BROADCAST,
-	GROUP_CLOSE,
 };
 
 struct group_req {
 	enum group_kind kind;
-	uint16_t code;          /* GROUP_CLOSE */
-	const char *reason;     /* GROUP_CLOSE */
 	struct client *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
 	struct msg *m;          /* GROUP_BROADCAST: a reference */
 };
@@ -72,13 +70,15 @@ struct group {
 	char *id;
 	size_t id_len;
 	struct stats *st;
-	struct chan *mailbox;
+	struct chan *mailbox;   /* NULL while no thread runs */
 
 	pthread_mutex_t lock;
 	pthread_cond_t sent;    /* senders went down */
 	bool running;
 	bool joinable;          /* thread exited or runs, not joined yet */
 	bool closed;
+	uint16_t closed_code;   /* what group_close recorded */
+	const char *closed_reason;
 	unsigned senders;
 	pthread_t thread;
 
@@ -114,15 +114,10 @@ group_new(const char *id, size_t id_len, struct stats *st)
 		memcpy(g->id, id, id_len);
 	g->id[id_len] = '\0';
 	g->id_len = id_len;
-	if ((g->mailbox = chan_new(GROUP_MAILBOX_DEFAULT,
-	    sizeof(struct group_req))) == NULL) {
-		err = errno;
-		goto err1;
-	}
 	if ((err = pthread_mutex_init(&g->lock, NULL)) != 0)
-		goto err2;
+		goto err1;
 	if ((err = pthread_cond_init(&g->sent, NULL)) != 0)
-		goto err3;
+		goto err2;
 	atomic_init(&g->refs, 1);
 	atomic_init(&g->members_now, 0);
 	atomic_init(&g->msgs_in, 0);
@@ -131,10 +126,8 @@ group_new(const char *id, size_t id_len, struct stats *st)
 	g->st = st;
 	return g;
 
-err3:
-	pthread_mutex_destroy(&g->lock);
 err2:
-	chan_free(g->mailbox);
+	pthread_mutex_destroy(&g->lock);
 err1:
 	free(g->id);
 err0:
@@ -190,7 +183,9 @@ group_id(const struct group *g, size_t *len)
 
 /*
  * Counts the caller among the senders, first starting the thread if none
- * runs (and joining the one that exited last). Called with lock held.
+ * runs (and joining the one that exited last). The mailbox exists only
+ * while a thread runs: an idle group costs its id and this struct.
+ * Called with lock held. -1 with errno if the thread cannot start.
  */
 static int
 group_enter(struct group *g)
@@ -203,13 +198,22 @@ group_enter(struct group *g)
 			pthread_join(g->thread, NULL);
 			g->joinable = false;
 		}
-		if ((err = pthread_attr_init(&attr)) != 0)
-			goto fail;
-		if ((err = pthread_attr_setstacksize(&attr, GROUP_STACK)) == 0)
-			err = pthread_create(&g->thread, &attr, group_main, g);
-		pthread_attr_destroy(&attr);
-		if (err != 0)
-			goto fail;
+		if ((g->mailbox = chan_new(GROUP_MAILBOX_DEFAULT,
+		    sizeof(struct group_req))) == NULL)
+			return -1;
+		if (fault_hit(FAULT_GROUP_START))
+			err = EAGAIN;
+		else if ((err = pthread_attr_init(&attr)) == 0) {
+			if ((err = pthread_attr_setstacksize(&attr, GROUP_STACK)) == 0)
+				err = pthread_create(&g->thread, &attr, group_main, g);
+			pthread_attr_destroy(&attr);
+		}
+		if (err != 0) {
+			chan_free(g->mailbox);
+			g->mailbox = NULL;
+			errno = err;
+			return -1;
+		}
 		g->running = true;
 		g->joinable = true;
 		atomic_fetch_add_explicit(&g->starts, 1, memory_order_relaxed);
@@ -219,24 +223,27 @@ group_enter(struct group *g)
 	}
 	g->senders++;
 	return 0;
-
-fail:
-	errno = err;
-	return -1;
 }
 
 /*
- * Sends a request after group_enter and leaves the senders. The mailbox
- * is never closed and the wait has no deadline, so the send cannot fail.
+ * Sends a request after group_enter and leaves the senders. The wait has
+ * no deadline: a full mailbox is backpressure on the sender's reader. It
+ * ends at once when group_close closes the mailbox; then the request was
+ * not queued (-1, EPIPE) and its reference is the caller's to drop. The
+ * thread does not free the mailbox while a sender is counted in.
  */
-static void
+static int
 group_post(struct group *g, const struct group_req *req)
 {
-	chan_send(g->mailbox, req, NULL);
+	int rc = chan_send(g->mailbox, req, NULL);
+
 	pthread_mutex_lock(&g->lock);
 	g->senders--;
 	pthread_cond_signal(&g->sent);
 	pthread_mutex_unlock(&g->lock);
+	if (rc == -1)
+		errno = EPIPE;
+	return rc;
 }
 
 int
@@ -254,12 +261,17 @@ group_join(struct group *g, struct client *c)
 	if (group_enter(g) == -1) {
 		err = errno;
 		pthread_mutex_unlock(&g->lock);
-		errno = err;
+		log_event_id(LOG_ERROR, "group_thread_failed", "group", g->id, g->id_len,
+		    "error", strerror(err), NULL);
+		errno = err == EPIPE ? EAGAIN : err;
 		return -1;
 	}
 	pthread_mutex_unlock(&g->lock);
 	client_ref(c);
-	group_post(g, &req);
+	if (group_post(g, &req) == -1) {
+		client_unref(c);
+		return -1;
+	}
 	return 0;
 }
 
@@ -277,7 +289,8 @@ group_leave(struct group *g, struct client *c)
 	g->senders++;
 	pthread_mutex_unlock(&g->lock);
 	client_ref(c);
-	group_post(g, &req);
+	if (group_post(g, &req) == -1)
+		client_unref(c);
 }
 
 /* With no thread running there are no members: the message reaches nobody. */
@@ -300,33 +313,33 @@ group_broadcast(struct group *g, struct msg *m)
 	g->senders++;
 	pthread_mutex_unlock(&g->lock);
 	msg_ref(m);
-	group_post(g, &req);
+	if (group_post(g, &req) == -1) {
+		msg_unref(m);
+		return -1;
+	}
 	return 0;
 }
 
 /*
- * closed is set here, before the request is queued, so that joins and
- * broadcasts fail fast from now on. One that got past the check just
- * before may still land behind the close; the thread deals with it.
+ * Never blocks: the code and reason are recorded under the lock and the
+ * mailbox is closed, which wakes every sender blocked on it (they get
+ * EPIPE) and tells the thread. The thread drains what was queued before
+ * the close, discarding broadcasts, closes every member and every queued
+ * join with the recorded code, and exits. With no thread running there
+ * are no members to close.
  */
 void
 group_close(struct group *g, uint16_t code, const char *reason)
 {
-	struct group_req req = {
-		.kind = GROUP_CLOSE, .code = code, .reason = reason,
-	};
-	bool was;
-
 	pthread_mutex_lock(&g->lock);
-	was = g->closed;
-	g->closed = true;
-	if (was || !g->running) {
-		pthread_mutex_unlock(&g->lock);
-		return;
+	if (!g->closed) {
+		g->closed = true;
+		g->closed_code = code;
+		g->closed_reason = reason;
+		if (g->running)
+			chan_close(g->mailbox);
 	}
-	g->senders++;
 	pthread_mutex_unlock(&g->lock);
-	group_post(g, &req);
 }
 
 bool
@@ -525,19 +538,22 @@ group_drop(struct group *g, struct client *c)
 
 /*
  * Fans a run of k consecutive broadcasts out to every member. A member
- * without room for the whole run gets a bounded wait for room (its writer
- * may just not have had a CPU yet); one whose queue stays full that long
- * is a slow consumer: it keeps what it took, is closed with 1008 and
- * removed. A closed member is on its way out and is removed too. Each
- * member takes the run under one lock of its queue, and each frame takes
- * all its members' references in one atomic add, so the cost per member
- * per message is a pointer copy.
+ * without room for the whole run waits for room (its writer may just not
+ * have had a CPU yet), but the whole run waits at most one
+ * GROUP_SLOW_WAIT_MS: the deadline is set at the first full member, and
+ * once it has passed a full member gets one more try only. A member left
+ * without room is a slow consumer: it keeps what it took, is closed with
+ * 1008 and removed. A closed member is on its way out and is removed too.
+ * Each member takes the run under one lock of its queue, and each frame
+ * takes all its members' references in one atomic add, so the cost per
+ * member per message is a pointer copy.
  */
 static void
 group_fanout(struct group *g, struct msg *const *ms, size_t k)
 {
 	size_t n = g->nmembers, i = 0, j, taken, frames = 0, bytes = 0, run_bytes = 0;
 	struct timespec deadline;
+	bool waited = false;
 	struct client *c;
 	ssize_t sent, more;
 
@@ -549,7 +565,10 @@ group_fanout(struct group *g, struct msg *const *ms, size_t k)
 		c = g->members[i];
 		sent = client_enqueue_many(c, ms, k);
 		if (sent >= 0 && (size_t)sent < k) {
-			chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
+			if (!waited) {
+				chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
+				waited = true;
+			}
 			more = client_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
 			sent += more > 0 ? more : 0;
 		}
@@ -603,6 +622,30 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
 }
 
 /*
+ * Once the group is closed (the thread looks at the start of each batch),
+ * every member is closed with the recorded code, and from then on queued
+ * joins are closed the same way and queued broadcasts are dropped, as Go
+ * drops them: a deleted group's members go within one fan-out deadline.
+ */
+static void
+group_check_closed(struct group *g)
+{
+	uint16_t code;
+	const char *reason;
+	bool closed;
+
+	if (g->close_seen)
+		return;
+	pthread_mutex_lock(&g->lock);
+	closed = g->closed;
+	code = g->closed_code;
+	reason = g->closed_reason;
+	pthread_mutex_unlock(&g->lock);
+	if (closed)
+		group_close_members(g, code, reason);
+}
+
+/*
  * Handles a batch in arrival order. A run of consecutive broadcasts is
  * fanned out as one, which keeps the order every member sees and costs
  * each member one queue lock per run instead of one per message.
@@ -613,6 +656,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 	struct msg *run[GROUP_BATCH];
 	size_t i = 0, j, k;
 
+	group_check_closed(g);
 	while (i < n) {
 		struct group_req *req = &batch[i];
 
@@ -624,13 +668,11 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 			group_drop(g, req->c);
 			client_unref(req->c);
 			break;
-		case GROUP_CLOSE:
-			group_close_members(g, req->code, req->reason);
-			break;
 		case GROUP_BROADCAST:
 			for (k = 0; i + k < n && batch[i + k].kind == GROUP_BROADCAST; k++)
 				run[k] = batch[i + k].m;
-			group_fanout(g, run, k);
+			if (!g->close_seen)
+				group_fanout(g, run, k);
 			for (j = 0; j < k; j++)
 				msg_unref(run[j]);
 			i += k;
@@ -640,10 +682,24 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 	}
 }
 
+/* Leaves running under lock; the mailbox goes with the thread. */
+static void
+group_exit(struct group *g)
+{
+	if (g->st != NULL)
+		stats_sub(g->st, group_threads, 1);
+	/* Go logs: cleared the group's "Manage" goroutine with id: ID */
+	log_event_id(LOG_INFO, "group_thread_exited", "group", g->id, g->id_len, NULL);
+	chan_free(g->mailbox);
+	g->mailbox = NULL;
+	g->running = false;
+}
+
 /*
  * With no members, exits if nothing is queued and no sender is in flight.
  * A sender counted in senders is about to queue (the mailbox has room, or
- * it would not be empty), so waiting for it is short.
+ * it would not be empty) or has just failed on a closed mailbox, so
+ * waiting for it is short.
  */
 static bool
 group_idle(struct group *g)
@@ -654,15 +710,25 @@ group_idle(struct group *g)
 	while (g->senders > 0 && chan_len(g->mailbox) == 0)
 		pthread_cond_wait(&g->sent, &g->lock);
 	idle = chan_len(g->mailbox) == 0;
-	if (idle) {
-		if (g->st != NULL)
-			stats_sub(g->st, group_threads, 1);
-		/* Go logs: cleared the group's "Manage" goroutine with id: ID */
-		log_event_id(LOG_INFO, "group_thread_exited", "group", g->id, g->id_len, NULL);
-		g->running = false;
-	}
+	if (idle)
+		group_exit(g);
 	pthread_mutex_unlock(&g->lock);
 	return idle;
+}
+
+/*
+ * The mailbox was closed and is drained: close whatever members are left
+ * and exit once the senders caught by the close have left the mailbox.
+ */
+static void
+group_finish(struct group *g)
+{
+	group_check_closed(g);
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	group_exit(g);
+	pthread_mutex_unlock(&g->lock);
 }
 
 static void *
@@ -673,9 +739,13 @@ group_main(void *arg)
 	ssize_t n;
 
 	pthread_setname_np(pthread_self(), "gc-group");
-	do {
-		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) > 0)
-			group_handle(g, batch, (size_t)n);
-	} while (g->nmembers > 0 || !group_idle(g));
-	return NULL;
+	for (;;) {
+		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
+			group_finish(g);
+			return NULL;
+		}
+		group_handle(g, batch, (size_t)n);
+		if (g->nmembers == 0 && group_idle(g))
+			return NULL;
+	}
 }

@@ -16,9 +16,10 @@
  * from the network, so the hash is SipHash-2-4 with a random key: nobody
  * outside can pick ids that all land in one probe run.
  *
- * Nothing here waits on a group thread for long: group_close only queues
- * a request, and the last group_unref joins a thread that has no members
- * left to close.
+ * Nothing here waits on a group: group_close records the code, sets the
+ * flag and closes the group's mailbox, all without blocking, and when the
+ * registry holds the last reference, group_unref joins a thread that has
+ * no members (each member's connection holds a reference).
  */
 #include "groupchat/manager.h"
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "groupchat/client.h"
+#include "groupchat/fault.h"
 #include "groupchat/group.h"
 #include "groupchat/http.h"
 #include "groupchat/log.h"
@@ -27,8 +28,13 @@
 #include "groupchat/route.h"
 #include "server_ctx.h"
 
-/* A gather buffer that outgrows this is given back after the batch. */
-#define GATHER_KEEP (64 * 1024)
+/* Frames up to this size are gathered into one buffer of at most this
+ * size per connection, so a batch of small frames leaves in one send;
+ * bigger frames are written straight from the shared msg bytes. */
+#define GATHER_MAX (64 * 1024)
+
+/* mg_write takes and returns an int: longer runs go out in chunks. */
+#define WRITE_CHUNK ((size_t)1 << 30)
 
 static void
 live_link(struct server *srv, struct ws *ws)
@@ -56,6 +62,23 @@ live_unlink(struct server *srv, struct ws *ws)
 	pthread_mutex_unlock(&srv->live_lock);
 }
 
+/* Writes len bytes, in chunks mg_write can count; the connection lock is
+ * held. 0, or -1 on any failure (a short write leaves half a frame). */
+static int
+ws_write_all(struct ws *ws, const uint8_t *p, size_t len)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+		if (mg_write(ws->conn, p, n) != (int)n)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Writes one or more whole frames under the connection lock. After a close
  * frame nothing more may go out. A short write would leave half a frame on
  * the wire, so any failure ends the connection. */
@@ -66,44 +89,75 @@ ws_send_locked(struct ws *ws, const void *p, size_t len)
 
 	mg_lock_connection(ws->conn);
 	if (!ws->close_sent)
-		rc = mg_write(ws->conn, p, len) == (int)len ? 0 : -1;
+		rc = ws_write_all(ws, p, len);
 	mg_unlock_connection(ws->conn);
 	if (rc == -1)
 		mg_disable_connection_keep_alive(ws->conn);
 	return rc;
 }
 
+/* Sends what is gathered (connection lock held). */
+static int
+ws_flush_gather(struct ws *ws)
+{
+	int rc = ws_write_all(ws, ws->gather.data, ws->gather.len);
+
+	ws->gather.len = 0;
+	return rc;
+}
+
+/*
+ * CivetWeb has no writev. Small frames are gathered (at most GATHER_MAX
+ * bytes, a buffer kept per connection) so a batch leaves in few sends;
+ * a frame bigger than that is written from the shared msg itself, never
+ * copied. One lock for the whole batch keeps frames whole and in order.
+ */
 static int
 sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 {
 	struct ws *ws = ctx;
-	int rc;
+	int rc = 0, i;
 
-	if (iovcnt == 1)
-		return ws_send_locked(ws, iov[0].iov_base, iov[0].iov_len);
-	/* CivetWeb has no writev: gather the batch so it leaves in one send. */
-	buf_reset(&ws->gather);
-	for (int i = 0; i < iovcnt; i++)
-		if (buf_append(&ws->gather, iov[i].iov_base, iov[i].iov_len) == -1)
-			return -1;
-	rc = ws_send_locked(ws, ws->gather.data, ws->gather.len);
-	if (ws->gather.cap > GATHER_KEEP)
-		buf_free(&ws->gather);
+	mg_lock_connection(ws->conn);
+	if (ws->close_sent)
+		rc = -1;
+	ws->gather.len = 0;
+	for (i = 0; i < iovcnt && rc == 0; i++) {
+		if (iov[i].iov_len > GATHER_MAX) {
+			if ((rc = ws_flush_gather(ws)) == 0)
+				rc = ws_write_all(ws, iov[i].iov_base, iov[i].iov_len);
+			continue;
+		}
+		if (ws->gather.len + iov[i].iov_len > GATHER_MAX)
+			rc = ws_flush_gather(ws);
+		if (rc == 0)
+			rc = buf_append(&ws->gather, iov[i].iov_base, iov[i].iov_len);
+	}
+	if (rc == 0)
+		rc = ws_flush_gather(ws);
+	mg_unlock_connection(ws->conn);
+	if (rc == -1)
+		mg_disable_connection_keep_alive(ws->conn);
 	return rc;
 }
 
-/* Sends a close frame unless one went out already. */
-static void
+/* Sends a close frame unless one went out already. close_sent is set only
+ * when the frame was written whole; if it cannot be built or written, 0
+ * is returned and the caller ends the connection without one. */
+static int
 ws_send_close(struct ws *ws, uint16_t code, const char *reason)
 {
-	struct msg *m = msg_new_close(code, reason);
+	struct msg *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : msg_new_close(code, reason);
+	int sent = 0;
 
 	mg_lock_connection(ws->conn);
-	if (!ws->close_sent && m != NULL)
-		mg_write(ws->conn, msg_data(m), msg_len(m));
-	ws->close_sent = 1;
+	if (ws->close_sent)
+		sent = 1;
+	else if (m != NULL && ws_write_all(ws, msg_data(m), msg_len(m)) == 0)
+		sent = ws->close_sent = 1;
 	mg_unlock_connection(ws->conn);
 	msg_unref(m);
+	return sent;
 }
 
 static void
@@ -111,11 +165,22 @@ sink_close(void *ctx, uint16_t code, const char *reason)
 {
 	struct ws *ws = ctx;
 
-	if (code != CLIENT_CLOSE_SILENT)
-		ws_send_close(ws, code, reason);
+	if (code != CLIENT_CLOSE_SILENT && !ws_send_close(ws, code, reason))
+		log_event(LOG_WARN, "close_frame_failed", "client",
+		    client_id(ws->client), NULL);
 	/* The read loop notices within websocket_timeout_ms and ends; a peer
 	 * that answers our close frame ends it sooner. */
 	mg_disable_connection_keep_alive(ws->conn);
+}
+
+/* Gives back a member slot; server_stop waits for the last one. */
+static void
+ws_slot_free(struct server *srv)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	if (atomic_fetch_sub(&srv->members, 1) == 1)
+		pthread_cond_broadcast(&srv->live_cond);
+	pthread_mutex_unlock(&srv->live_lock);
 }
 
 static void
@@ -163,12 +228,18 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	ws->conn = conn;
 	ws->group = g;
 	wsproto_init(&ws->proto, srv->cfg.max_message);
-	buf_init(&ws->gather, 0);
+	buf_init(&ws->gather, GATHER_MAX);
 	atomic_store(&ws->last_rx_ms, server_now_ms());
 	if ((ws->client = client_new(srv->ids, srv->cfg.send_queue)) == NULL)
 		goto oom;
-	if (group_join(g, ws->client) == -1)
-		goto gone; /* deleted since the lookup */
+	if (group_join(g, ws->client) == -1) {
+		if (errno == EPIPE)
+			goto gone; /* deleted since the lookup */
+		/* The group thread cannot start: the server is short of
+		 * threads or memory, which a retry may find again. */
+		reject(conn, 503, "server overloaded");
+		goto fail;
+	}
 	mg_set_user_connection_data(conn, ws);
 	log_event_id(LOG_INFO, "join", "group", (const char *)r.id.data, r.id.len,
 	    "client", client_id(ws->client), NULL);
@@ -190,7 +261,7 @@ fail:
 	if (g != NULL)
 		group_unref(g);
 	route_free(&r);
-	atomic_fetch_sub(&srv->members, 1);
+	ws_slot_free(srv);
 	return 1;
 }
 
@@ -204,6 +275,10 @@ ws_ready(struct mg_connection *conn, void *cbdata)
 	if (client_start_writer(ws->client, &sink) == -1) {
 		log_event(LOG_ERROR, "writer_failed", "client", client_id(ws->client),
 		    "error", strerror(errno), NULL);
+		/* Out of the group at once: a member with no writer would
+		 * stall every fan-out, then be dropped as slow. */
+		client_close(ws->client, 1011, "server overloaded");
+		group_leave(ws->group, ws->client);
 		ws_send_close(ws, 1011, "server overloaded");
 		mg_disable_connection_keep_alive(conn);
 		return;
@@ -294,16 +369,16 @@ ws_close(const struct mg_connection *cconn, void *cbdata)
 	wsproto_free(&ws->proto);
 	buf_free(&ws->gather);
 	free(ws);
-	/* server_stop waits for the last member to go. */
-	pthread_mutex_lock(&srv->live_lock);
-	if (atomic_fetch_sub(&srv->members, 1) == 1)
-		pthread_cond_broadcast(&srv->live_cond);
-	pthread_mutex_unlock(&srv->live_lock);
+	ws_slot_free(srv);
 }
 
 void
 ws_register(struct server *srv)
 {
-	mg_set_websocket_handler(srv->mg, "/groups", ws_connect, ws_ready,
+	/* "**" matches every path (CivetWeb 1.15 match_prefix on local_uri):
+	 * begin_request has already routed the raw path as Go does and let
+	 * through only upgrades to a group, escaped spellings such as
+	 * /%67roups/x included, and ws_connect routes it the same way. */
+	mg_set_websocket_handler(srv->mg, "**", ws_connect, ws_ready,
 	    ws_data, ws_close, srv);
 }

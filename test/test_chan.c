@@ -326,6 +326,36 @@ START_TEST(test_close_wakes_receivers)
 }
 END_TEST
 
+/* chan.h promises several consumers: a run of n elements wakes as many
+ * waiting receivers as it can feed, not one. */
+START_TEST(test_try_send_many_wakes_a_receiver_per_element)
+{
+	struct chan *ch = chan_new(8, sizeof(int));
+	struct flag started, done;
+	struct call c[3];
+	int vals[3] = { 1, 2, 3 }, i, sum = 0;
+
+	flag_init(&started);
+	flag_init(&done);
+	for (i = 0; i < 3; i++)
+		call_start(&c[i], ch, recv_main, 0, 0, &started, &done);
+	ck_assert(flag_wait(&started, 3, 5000));
+	ck_assert_msg(!flag_wait(&done, 1, 100), "recv returned on an empty channel");
+
+	ck_assert_int_eq(chan_try_send_many(ch, vals, 3), 3);
+	ck_assert_msg(flag_wait(&done, 3, 5000), "only %d of 3 receivers woke", done.n);
+	for (i = 0; i < 3; i++) {
+		pthread_join(c[i].tid, NULL);
+		ck_assert_int_eq(c[i].rc, 0);
+		sum += c[i].val;
+	}
+	ck_assert_int_eq(sum, 6);
+	chan_free(ch);
+	flag_destroy(&started);
+	flag_destroy(&done);
+}
+END_TEST
+
 START_TEST(test_drain_after_close)
 {
 	struct chan *ch = chan_new(4, sizeof(int));
@@ -768,6 +798,7 @@ chan_suite(void)
 	tcase_add_test(tc, test_receiver_blocks_until_send);
 	tcase_add_test(tc, test_close_wakes_senders);
 	tcase_add_test(tc, test_close_wakes_receivers);
+	tcase_add_test(tc, test_try_send_many_wakes_a_receiver_per_element);
 	tcase_add_test(tc, test_drain_after_close);
 	tcase_add_test(tc, test_send_deadline);
 	tcase_add_test(tc, test_recv_deadline);

@@ -483,7 +483,9 @@ START_TEST(test_close_closes_every_member)
 		ck_assert_uint_eq(fake_wait_closed(&m[i].f), 1);
 		ck_assert_uint_eq(m[i].f.code, 1000);
 		ck_assert_str_eq(m[i].f.reason, "group deleted");
-		ck_assert_uint_eq(m[i].f.nframes, 2);
+		/* Broadcasts still queued when the thread sees the close are
+		 * dropped, as Go drops them: a member gets none, one or both. */
+		ck_assert_uint_le(m[i].f.nframes, 2);
 	}
 	ck_assert(wait_until(pred_stopped, g));
 	ck_assert_uint_eq(group_members(g), 0);

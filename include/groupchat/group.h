@@ -4,15 +4,16 @@
  * One mailbox (a bounded chan of tagged requests) carries join, leave,
  * broadcast and close in arrival order, so every member sees broadcasts
  * in the same order and a join is in effect before anything queued after
- * it. The group thread starts on the first request that needs it and
- * exits when the group has no members and nothing is pending; the next
- * request starts it again. The "start if not running" and "exit if idle"
+ * it. The group thread and its mailbox start on the first join and go
+ * when the group has no members and nothing is pending; the next join
+ * starts them again, so an idle group costs little more than its id. The "start if not running" and "exit if idle"
  * decisions are made under one lock together with a count of senders in
  * flight, so no request is ever stranded in the mailbox.
  *
- * Fan-out never waits on a slow member for long: a member whose send
- * queue stays full for GROUP_SLOW_WAIT_MS is closed with 1008 "slow
- * consumer" and removed, and the others carry on. The short wait is for
+ * Fan-out never waits on slow members for long: a run of broadcasts
+ * waits at most GROUP_SLOW_WAIT_MS in all, however many members are full;
+ * a member still without room then is closed with 1008 "slow consumer"
+ * and removed, and the others carry on. The short wait is for
  * a writer that is runnable but has not had a CPU yet (a burst on a busy
  * box), which is not a slow reader and must not be dropped as one.
  *
@@ -61,7 +62,9 @@ const char *group_id(const struct group *g, size_t *len);
 
 /* Queues a join of c (the group takes a reference to c). Once this
  * returns, every broadcast queued later reaches c. Blocks while the
- * mailbox is full. -1 with EPIPE if the group is closed (c not joined). */
+ * mailbox is full. -1 with EPIPE if the group is closed, or with the
+ * errno of the failed start (EAGAIN, ENOMEM) if its thread cannot start
+ * (c not joined either way). */
 int group_join(struct group *g, struct client *c);
 
 /* Queues a leave of c. A leave of a client that is no longer a member
@@ -73,9 +76,11 @@ void group_leave(struct group *g, struct client *c);
  * -1 with EPIPE if the group is closed. */
 int group_broadcast(struct group *g, struct msg *m);
 
-/* Closes the group: every current member's queue is closed with code and
- * reason (a literal) after what was queued before, the member set is
- * emptied, and later joins and broadcasts fail with EPIPE. Idempotent. */
+/* Closes the group without blocking: joins and broadcasts fail with EPIPE
+ * from now on (those blocked on a full mailbox at once), and the group
+ * thread closes every member's queue with code and reason (a literal),
+ * drops the broadcasts still in its mailbox and empties the member set.
+ * Idempotent: the first code and reason win. */
 void group_close(struct group *g, uint16_t code, const char *reason);
 
 /* Snapshots, for /stats and tests. */
