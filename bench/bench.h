@@ -95,11 +95,28 @@ struct bench_proc {
 	long		rss_kb;
 	long		threads;
 	long long	syscw;		/* write-family system calls */
+	long		pte_kb;		/* VmPTE: its page tables */
 };
 
 /* Samples /proc/pid/{stat,status,io} into *s. Returns 0, or -1 with errno
  * if the process cannot be read (io alone failing only clears io_ok). */
 int	bench_proc_sample(int pid, struct bench_proc *s);
+
+/* What /proc/meminfo says about the whole system at one moment, in kB. */
+struct bench_mem {
+	int	ok;
+	long	avail_kb;	/* MemAvailable */
+	long	kstack_kb;	/* KernelStack: every thread's kernel stack */
+	long	pte_kb;		/* PageTables */
+};
+
+/* Reads /proc/meminfo, or a copy of it saved at path when path is not
+ * NULL, into *m. Returns 0, or -1 with errno if it cannot be read or lacks
+ * a field. */
+int	bench_mem_sample(const char *path, struct bench_mem *m);
+
+/* The 1-minute load average from /proc/loadavg, or -1. */
+double	bench_loadavg(void);
 
 /* Counters of the server's write-family system calls, one per thread. */
 struct bench_sys {
@@ -127,13 +144,28 @@ void	bench_sys_detach(struct bench_sys *s);
 #define BENCH_BODY_MIN	(1 + 8 + 8 + 8 + 16)
 #define BENCH_SIZE_MAX	65536
 
+/* What a scenario measures. LOAD sends messages and reports deliveries;
+ * the others report what members cost. JOIN connects every member (the
+ * join storm) and reports handshake times and memory; IDLE does the same,
+ * then lets the members sit for --duration before sampling memory; CHURN
+ * keeps each group's first member and cycles the others through join and
+ * leave, count cycles per phase, two phases; START joins nobody and
+ * samples the server as it started. */
+enum bench_kind { BENCH_LOAD, BENCH_JOIN, BENCH_IDLE, BENCH_CHURN,
+	BENCH_START };
+
 struct bench_scenario {
 	const char	*name;
 	const char	*what;
 	int		 groups;
 	int		 members;	/* per group */
 	double		 rate;		/* messages/s; 0: windowed */
-	int		 count;		/* per group; 0: --duration */
+	int		 count;		/* per group (CHURN: cycles per phase);
+					 * 0: --duration */
+	enum bench_kind	 kind;
+	int		 parallel;	/* handshakes at once; 0: --parallel */
+	long		 max_clients;	/* the server cap run.sh sets; 0:
+					 * members + 64 */
 };
 
 /* The command line: a scenario's own numbers apply where these are 0
@@ -150,6 +182,7 @@ struct bench_opts {
 	double			 rate;
 	const char		*csv;
 	const char		*label;
+	const char		*start_meminfo;	/* before the server started */
 	int			 header, verbose;
 };
 
@@ -175,6 +208,21 @@ struct bench_result {
 	long long			 wcalls;	/* -1: unknown */
 	struct bench_tally		 t;
 	char				 status[64];
+	/* Per-member cost. The joins after each group's first member: how
+	 * many, and from the first connect to the last handshake done;
+	 * handshake times from connect to the whole 101 read (every cycle's
+	 * in CHURN). */
+	int				 stormed;
+	double				 storm_s;
+	uint64_t			 hs_p50, hs_p99, hs_max;
+	/* The system before the server started (start_meminfo), before the
+	 * groups were created and after the joins (IDLE: after idling). */
+	struct bench_mem		 sys_start, sys_before, sys_after;
+	/* The generator itself at the same two moments. */
+	struct bench_proc		 gen_before, gen_after;
+	/* CHURN: the server after the first and the second phase. */
+	struct bench_proc		 churn1, churn2;
+	double				 load1;	/* at the start */
 };
 
 /* The monotonic clock in ns. */

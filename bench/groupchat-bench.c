@@ -26,15 +26,29 @@
 
 static const struct bench_scenario scenarios[] = {
 	{ "fanout", "1 group x 50 members, all sending, window-limited",
-	    1, 50, 0, 0 },
+	    1, 50, 0, 0, BENCH_LOAD, 0, 0 },
 	{ "groups", "50 groups x 10 members, all sending, window-limited",
-	    50, 10, 0, 0 },
+	    50, 10, 0, 0, BENCH_LOAD, 0, 0 },
 	{ "big", "1 group x 500 members, all sending, window-limited",
-	    1, 500, 0, 0 },
+	    1, 500, 0, 0, BENCH_LOAD, 0, 0 },
 	{ "latency", "1 group x 50 members at a fixed 200 messages/s",
-	    1, 50, 200, 0 },
+	    1, 50, 200, 0, BENCH_LOAD, 0, 0 },
 	{ "capacity", "100 groups x 100 members connected, then one "
-	    "broadcast per group", 100, 100, 0, 1 },
+	    "broadcast per group", 100, 100, 0, 1, BENCH_LOAD, 0, 0 },
+	{ "lowrate", "1 group x 50 members at a fixed 1,000 messages/s",
+	    1, 50, 1000, 0, BENCH_LOAD, 0, 0 },
+	{ "joinstorm", "4,000 members join 40 groups at once, 256 "
+	    "handshakes in flight", 40, 100, 0, 0, BENCH_JOIN, 256, 0 },
+	{ "joinstorm10k", "10,000 members join 100 groups at once, 256 "
+	    "handshakes in flight", 100, 100, 0, 0, BENCH_JOIN, 256, 0 },
+	{ "idle", "4,000 members in 40 groups sit idle for --duration, "
+	    "then memory", 40, 100, 0, 0, BENCH_IDLE, 0, 0 },
+	{ "churn", "10 groups, 10 slots cycling join/leave: 1,000 cycles "
+	    "twice, cap 1,000", 10, 2, 0, 1000, BENCH_CHURN, 0, 1000 },
+	{ "start1k", "the server as started with a cap of 1,000 members, "
+	    "nobody joined", 0, 0, 0, 0, BENCH_START, 0, 1000 },
+	{ "start10k", "the server as started with a cap of 10,000 members, "
+	    "nobody joined", 0, 0, 0, 0, BENCH_START, 0, 10000 },
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -92,6 +106,134 @@ print_row(const struct bench_opts *o, const struct bench_result *res)
 	fflush(stdout);
 }
 
+/* The per-member scenarios' table. */
+static void
+print_member_header(const struct bench_opts *o)
+{
+	if (o->label != NULL)
+		printf("%-10s ", "server");
+	printf("%-12s %-7s %11s %6s %7s %7s %7s %7s %17s %11s %6s %8s %7s "
+	    "%7s %7s %7s %5s %s\n", "scenario", "shape", "members", "join s",
+	    "joins/s", "hs50 ms", "hs99 ms", "hsmx ms", "rss MB", "threads",
+	    "KB/mbr", "avail MB", "sys KB", "kstk MB", "pte MB", "acct",
+	    "load", "status");
+}
+
+/* The drop of MemAvailable and the growth of KernelStack from a to b, in
+ * MB, into two columns ("-" if either is unread). */
+static void
+mem_columns(const struct bench_mem *a, const struct bench_mem *b,
+    char avail[16], char kstack[16])
+{
+	snprintf(avail, 16, "-");
+	snprintf(kstack, 16, "-");
+	if (!a->ok || !b->ok)
+		return;
+	snprintf(avail, 16, "%.1f", (a->avail_kb - b->avail_kb) / 1024.0);
+	snprintf(kstack, 16, "%.1f", (b->kstack_kb - a->kstack_kb) / 1024.0);
+}
+
+/* What the server accounts for from a to b, in kB: its RSS and page
+ * tables (VmPTE) and the system's kernel stacks; -1 if unread. From a
+ * process that has not started yet (a NULL), the whole of b. */
+static long
+accounted_kb(const struct bench_proc *a, const struct bench_proc *b,
+    const struct bench_mem *ma, const struct bench_mem *mb)
+{
+	if (!b->ok || !ma->ok || !mb->ok || (a != NULL && !a->ok))
+		return -1;
+	return b->rss_kb + b->pte_kb + mb->kstack_kb - ma->kstack_kb -
+	    (a != NULL ? a->rss_kb + a->pte_kb : 0);
+}
+
+/* System memory per member: the drop of MemAvailable over the joins less
+ * the generator's own RSS growth, per member joined; 0 if unknown. */
+static double
+sys_per_member(const struct bench_result *res)
+{
+	long drop;
+
+	if (!res->sys_before.ok || !res->sys_after.ok ||
+	    !res->gen_before.ok || !res->gen_after.ok || res->conns_ok <= 0)
+		return 0;
+	drop = res->sys_before.avail_kb - res->sys_after.avail_kb -
+	    (res->gen_after.rss_kb - res->gen_before.rss_kb);
+	return (double)drop / res->conns_ok;
+}
+
+static void
+print_member_row(const struct bench_opts *o, const struct bench_result *res)
+{
+	char shape[32], mem[32], rss[48], thr[32], kb[16], sys[16];
+	char avail[16], kstack[16], pte[16], acct[16], jps[16];
+	long ac;
+	const struct bench_proc *a = &res->before, *b = &res->after;
+	const struct bench_scenario *sc = res->sc;
+
+	snprintf(shape, sizeof(shape), "%dx%d", res->groups, res->per);
+	snprintf(mem, sizeof(mem), "%d/%d", res->conns_ok, res->conns_want);
+	snprintf(rss, sizeof(rss), "-");
+	snprintf(thr, sizeof(thr), "-");
+	snprintf(kb, sizeof(kb), "-");
+	snprintf(sys, sizeof(sys), "-");
+	snprintf(jps, sizeof(jps), "-");
+	snprintf(pte, sizeof(pte), "-");
+	snprintf(acct, sizeof(acct), "-");
+	if (res->storm_s > 0)
+		snprintf(jps, sizeof(jps), "%.0f", res->stormed / res->storm_s);
+	if (sc->kind == BENCH_START) {
+		if (b->ok) {
+			snprintf(rss, sizeof(rss), "%.1f", b->rss_kb / 1024.0);
+			snprintf(thr, sizeof(thr), "%ld", b->threads);
+		}
+		mem_columns(&res->sys_start, &res->sys_after, avail, kstack);
+		if (b->ok)
+			snprintf(pte, sizeof(pte), "%.1f", b->pte_kb / 1024.0);
+		ac = accounted_kb(NULL, b, &res->sys_start, &res->sys_after);
+		if (ac >= 0)
+			snprintf(acct, sizeof(acct), "%.1fM", ac / 1024.0);
+	} else if (sc->kind == BENCH_CHURN) {
+		if (b->ok && res->churn1.ok && res->churn2.ok) {
+			snprintf(rss, sizeof(rss), "%.1f>%.1f>%.1f",
+			    b->rss_kb / 1024.0, res->churn1.rss_kb / 1024.0,
+			    res->churn2.rss_kb / 1024.0);
+			snprintf(thr, sizeof(thr), "%ld>%ld", b->threads,
+			    res->churn2.threads);
+		}
+		mem_columns(&res->sys_before, &res->sys_after, avail, kstack);
+	} else {
+		if (a->ok && b->ok) {
+			snprintf(rss, sizeof(rss), "%.1f>%.1f",
+			    a->rss_kb / 1024.0, b->rss_kb / 1024.0);
+			snprintf(thr, sizeof(thr), "%ld>%ld", a->threads,
+			    b->threads);
+			if (res->conns_ok > 0)
+				snprintf(kb, sizeof(kb), "%.1f",
+				    (double)(b->rss_kb - a->rss_kb) /
+				    res->conns_ok);
+		}
+		if (sys_per_member(res) != 0)
+			snprintf(sys, sizeof(sys), "%.1f",
+			    sys_per_member(res));
+		mem_columns(&res->sys_before, &res->sys_after, avail, kstack);
+		if (a->ok && b->ok)
+			snprintf(pte, sizeof(pte), "%.1f",
+			    (b->pte_kb - a->pte_kb) / 1024.0);
+		ac = accounted_kb(a, b, &res->sys_before, &res->sys_after);
+		if (ac >= 0 && res->conns_ok > 0)
+			snprintf(acct, sizeof(acct), "%.1f",
+			    (double)ac / res->conns_ok);
+	}
+	if (o->label != NULL)
+		printf("%-10s ", o->label);
+	printf("%-12s %-7s %11s %6.2f %7s %7.2f %7.2f %7.2f %17s %11s %6s "
+	    "%8s %7s %7s %7s %7s %5.2f %s\n", sc->name, shape, mem,
+	    res->connect_s, jps, res->hs_p50 / 1e6, res->hs_p99 / 1e6,
+	    res->hs_max / 1e6, rss, thr, kb, avail, sys, kstack, pte, acct,
+	    res->load1, res->status);
+	fflush(stdout);
+}
+
 static const char csv_header[] = "server,scenario,groups,members,"
     "joined,wanted,connect_s,window_s,rate,window,size,sent,sent_per_s,"
     "deliveries,deliveries_per_s,p50_us,p99_us,max_us,expected,lost,ooo,"
@@ -99,7 +241,48 @@ static const char csv_header[] = "server,scenario,groups,members,"
     "unjoined,send_lag_max_us,server_cpu_s,cpu_s_per_M,syscw,"
     "syscw_per_delivery,write_calls,write_calls_per_delivery,"
     "rss_before_kb,rss_after_kb,threads_before,threads_after,"
-    "rss_per_member_kb,gen_cpu_pct,status\n";
+    "rss_per_member_kb,gen_cpu_pct,status,"
+    "stormed,storm_s,hs_p50_us,hs_p99_us,hs_max_us,"
+    "avail_start_kb,avail_before_kb,avail_after_kb,"
+    "kstack_start_kb,kstack_before_kb,kstack_after_kb,"
+    "pagetables_start_kb,pagetables_before_kb,pagetables_after_kb,"
+    "vmpte_before_kb,vmpte_after_kb,gen_rss_before_kb,gen_rss_after_kb,"
+    "rss_churn1_kb,rss_churn2_kb,threads_churn2,load1\n";
+
+/* One CSV field: v if ok, else empty. */
+static void
+csv_long(FILE *f, int ok, long v)
+{
+	if (ok)
+		fprintf(f, "%ld", v);
+	fputc(',', f);
+}
+
+/* The per-member columns: empty where not measured. */
+static void
+csv_member(FILE *f, const struct bench_result *res)
+{
+	const struct bench_mem *m[3] = { &res->sys_start, &res->sys_before,
+	    &res->sys_after };
+	int i, churned = res->churn1.ok && res->churn2.ok;
+
+	fprintf(f, "%d,%.3f,%.1f,%.1f,%.1f,", res->stormed, res->storm_s,
+	    res->hs_p50 / 1e3, res->hs_p99 / 1e3, res->hs_max / 1e3);
+	for (i = 0; i < 3; i++)
+		csv_long(f, m[i]->ok, m[i]->avail_kb);
+	for (i = 0; i < 3; i++)
+		csv_long(f, m[i]->ok, m[i]->kstack_kb);
+	for (i = 0; i < 3; i++)
+		csv_long(f, m[i]->ok, m[i]->pte_kb);
+	csv_long(f, res->before.ok, res->before.pte_kb);
+	csv_long(f, res->after.ok, res->after.pte_kb);
+	csv_long(f, res->gen_before.ok, res->gen_before.rss_kb);
+	csv_long(f, res->gen_after.ok, res->gen_after.rss_kb);
+	csv_long(f, churned, res->churn1.rss_kb);
+	csv_long(f, churned, res->churn2.rss_kb);
+	csv_long(f, churned, res->churn2.threads);
+	fprintf(f, "%.2f\n", res->load1);
+}
 
 static void
 csv_row(FILE *f, const struct bench_opts *o, const struct bench_result *res)
@@ -145,7 +328,8 @@ csv_row(FILE *f, const struct bench_opts *o, const struct bench_result *res)
 		    res->before.rss_kb) / res->conns_ok : 0.0);
 	else
 		fprintf(f, ",,,,,");
-	fprintf(f, "%.1f,%s\n", res->gen_cpu_pct, res->status);
+	fprintf(f, "%.1f,%s,", res->gen_cpu_pct, res->status);
+	csv_member(f, res);
 	fflush(f);
 }
 
@@ -314,7 +498,11 @@ usage(FILE *f)
 	    "  --count N            broadcasts per group, then stop "
 	    "(scenario's; 0: --duration)\n"
 	    "  --size BYTES         payload bytes per message, %d..%d (64)\n"
-	    "  --parallel N         handshakes in progress at once (128)\n"
+	    "  --parallel N         handshakes in progress at once "
+	    "(scenario's; 128)\n"
+	    "  --start-meminfo FILE a copy of /proc/meminfo taken before the "
+	    "server\n"
+	    "                       started: what it took from the system\n"
 	    "  --connect-timeout S  for all members to join (120)\n"
 	    "  --label TEXT         a first column naming the server\n"
 	    "  --csv FILE           also append CSV rows to FILE (- for "
@@ -326,12 +514,15 @@ usage(FILE *f)
 	    "HTTP, then exit\n"
 	    "  --self-test          check SHA-1, framing, histogram and exit\n"
 	    "  --list               print each scenario's name, groups, members "
-	    "per group\n"
-	    "                       and members, and exit\n"
+	    "per group,\n"
+	    "                       members, the member cap to start the "
+	    "server with and\n"
+	    "                       its table (load or member), and exit\n"
 	    "  -h, --help           this text\n"
 	    "\nScenarios:\n", BENCH_BODY_MIN, BENCH_SIZE_MAX);
 	for (i = 0; i < NSCENARIOS; i++)
-		fprintf(f, "  %-9s %s\n", scenarios[i].name, scenarios[i].what);
+		fprintf(f, "  %-12s %s\n", scenarios[i].name,
+		    scenarios[i].what);
 	fprintf(f,
 	    "\nColumns: members joined/wanted and the seconds joining took; "
 	    "sent/s and\n"
@@ -344,6 +535,16 @@ usage(FILE *f)
 	    "(write, writev, send*) per delivery; server RSS and threads "
 	    "before joins >\n"
 	    "after; RSS per member; the generator's own CPU.\n"
+	    "Per-member table: joins per second and handshake times (ms, "
+	    "connect to\n"
+	    "101) of the joins after each group's first; server RSS and "
+	    "threads; the\n"
+	    "drop of MemAvailable in MB and per member (less the generator's "
+	    "growth);\n"
+	    "KernelStack and the server's VmPTE growth in MB; acct: RSS + "
+	    "VmPTE +\n"
+	    "KernelStack growth per member (start: all of it, in MB); the "
+	    "load average.\n"
 	    "Exit status: 0 if every scenario is ok, 1 if one failed, 2 on "
 	    "bad usage.\n");
 }
@@ -366,7 +567,7 @@ enum {
 	O_HOST = 256, O_PORT, O_PID, O_SCENARIO, O_DURATION, O_WARMUP,
 	O_DRAIN, O_GROUPS, O_MEMBERS, O_SENDERS, O_WINDOW, O_RATE, O_COUNT,
 	O_SIZE, O_PARALLEL, O_CONNECT, O_LABEL, O_CSV, O_NOHEADER, O_FREE,
-	O_WAIT, O_SELF, O_LIST
+	O_WAIT, O_SELF, O_LIST, O_START_MEMINFO
 };
 
 static const struct option longopts[] = {
@@ -394,6 +595,7 @@ static const struct option longopts[] = {
 	{ "wait-port", required_argument, NULL, O_WAIT },
 	{ "self-test", no_argument, NULL, O_SELF },
 	{ "list", no_argument, NULL, O_LIST },
+	{ "start-meminfo", required_argument, NULL, O_START_MEMINFO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -454,6 +656,9 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 		case O_CSV:
 			o->csv = optarg;
 			break;
+		case O_START_MEMINFO:
+			o->start_meminfo = optarg;
+			break;
 		case O_NOHEADER:
 			o->header = 0;
 			break;
@@ -492,10 +697,10 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 	}
 	if (o->port < 1 || o->port > 65535 || o->window < 1 ||
 	    o->size < BENCH_BODY_MIN || o->size > BENCH_SIZE_MAX ||
-	    o->parallel < 1 ||
+	    o->parallel < 0 ||
 	    o->duration <= 0) {
 		fprintf(stderr, "groupchat-bench: need 1 <= --port <= 65535, "
-		    "--window >= 1, %d <= --size <= %d, --parallel >= 1, "
+		    "--window >= 1, %d <= --size <= %d, --parallel >= 0, "
 		    "--duration > 0\n", BENCH_BODY_MIN, BENCH_SIZE_MAX);
 		return 2;
 	}
@@ -546,15 +751,17 @@ scenario_list(const char *spec, const struct bench_scenario **list)
 	return n;
 }
 
-/* Prints "name groups members-per-group members": what a script needs to
- * size the server for the scenario. */
+/* Prints "name groups members-per-group members cap table": what a script
+ * needs to size the server for the scenario and to head its table. */
 static void
 list_one(const struct bench_opts *o, const struct bench_scenario *sc)
 {
 	int g = o->groups > 0 ? o->groups : sc->groups;
 	int m = o->members > 0 ? o->members : sc->members;
 
-	printf("%s %d %d %ld\n", sc->name, g, m, (long)g * m);
+	printf("%s %d %d %ld %ld %s\n", sc->name, g, m, (long)g * m,
+	    sc->max_clients > 0 ? sc->max_clients : (long)g * m + 64,
+	    sc->kind == BENCH_LOAD ? "load" : "member");
 }
 
 /* Raises the descriptor limit to the hard limit: a member is a socket. */
@@ -596,12 +803,12 @@ main(int argc, char **argv)
 		.host = "127.0.0.1", .port = 8080, .scenario = "all",
 		.duration = 10, .warmup = 1, .drain = 5,
 		.connect_timeout = 120, .window = 64, .count = -1,
-		.rate = -1, .size = 64, .parallel = 128, .header = 1,
+		.rate = -1, .size = 64, .header = 1,
 	};
 	struct bench_result *res;
 	FILE *csv = NULL;
 	double wait = 0;
-	int i, n, rc, failed = 0;
+	int i, n, rc, member, headed[2] = { 0, 0 }, failed = 0;
 
 	rc = parse_args(argc, argv, &o, &wait);
 	if (rc >= 0)
@@ -629,8 +836,6 @@ main(int argc, char **argv)
 	res = malloc(sizeof(*res));
 	if (res == NULL)
 		return 2;
-	if (o.header && csv != stdout)
-		print_header(&o);
 	for (i = 0; i < n; i++) {
 		if (!members_fit(&o, list[i]) ||
 		    bench_run(&o, list[i], res) == -1) {
@@ -639,8 +844,13 @@ main(int argc, char **argv)
 		}
 		if (strcmp(res->status, "ok") != 0)
 			failed++;
+		member = list[i]->kind != BENCH_LOAD;
+		if (o.header && csv != stdout && !headed[member]) {
+			headed[member] = 1;
+			(member ? print_member_header : print_header)(&o);
+		}
 		if (csv != stdout)
-			print_row(&o, res);
+			(member ? print_member_row : print_row)(&o, res);
 		if (csv != NULL)
 			csv_row(csv, &o, res);
 	}

@@ -16,7 +16,13 @@
  * goroutine on a join that finds the group empty, and two such joins at
  * once start two); connect the rest; repeat probes until every member has
  * seen one, so the server has registered it; warm up; measure; stop
- * sending and drain; close; delete the groups.
+ * sending and drain; close; delete the groups. The per-member scenarios
+ * stop after the joins (JOIN), idle instead of sending (IDLE), or connect
+ * only the first members and then cycle every other member through
+ * connect, handshake, close handshake and the server's end of the TCP
+ * connection, starting the next cycle on the same slot (CHURN). Every
+ * handshake's time, from connect() to the whole 101 response read, goes
+ * into a histogram of its own.
  *
  * Counters: a member that is open and has seen a probe is "live"; a
  * broadcast expects one delivery per live member of its group at send
@@ -61,6 +67,7 @@ struct member {
 	uint8_t		*frag;		/* a fragmented message being joined */
 	size_t		 frag_len;
 	char		 accept[BENCH_WS_ACCEPT_LEN + 1];
+	int64_t		 t_connect;
 };
 
 /* A broadcast in flight: its group message number and how many members
@@ -88,7 +95,7 @@ struct run {
 	const struct bench_opts		*o;
 	const struct bench_scenario	*sc;
 	int			 ngroups, per, total;
-	int			 senders, window, count;
+	int			 senders, window, count, parallel;
 	double			 rate;
 	size_t			 size, frame_max;
 	int			 ep;
@@ -107,6 +114,11 @@ struct run {
 	uint8_t			*payload;
 	struct bench_tally	 t;
 	struct bench_hist	 hist;
+	struct bench_hist	 hs;		/* handshake times */
+	int			 stormed;
+	double			 storm_s;
+	int			 cycling;	/* CHURN: slots reconnect */
+	int			 cycles_started, cycles_done, cycles_want;
 };
 
 int64_t
@@ -244,11 +256,15 @@ member_want_out(struct run *r, struct member *m, int on)
 		m->want_out = on;
 }
 
-/* Ends a connection and keeps the counters true to why it ended. */
+static void	member_connect(struct run *, struct member *);
+
+/* Ends a connection and keeps the counters true to why it ended; while
+ * cycling, a slot whose close handshake completed starts its next cycle. */
 static void
 member_end(struct run *r, struct member *m, int failed)
 {
 	struct group *g = &r->g[m->group];
+	int cycled = r->cycling && !failed && m->state == M_CLOSING;
 
 	switch (m->state) {
 	case M_HANDSHAKE:
@@ -274,6 +290,13 @@ member_end(struct run *r, struct member *m, int failed)
 	m->state = failed ? M_FAILED : M_DONE;
 	free(m->frag);
 	m->frag = NULL;
+	if (!cycled)
+		return;
+	r->cycles_done++;
+	if (r->cycles_started < r->cycles_want) {
+		r->cycles_started++;
+		member_connect(r, m);
+	}
 }
 
 /* Sends what is queued; arms EPOLLOUT for the rest. -1 if the socket is
@@ -337,6 +360,8 @@ member_connect(struct run *r, struct member *m)
 	char key[BENCH_WS_KEY_LEN + 1], path[96];
 	int one = 1, n;
 
+	m->t_connect = bench_now();
+	m->in_len = 0;
 	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	m->state = M_HANDSHAKE;
 	r->connecting++;
@@ -369,6 +394,25 @@ fail:
 		fprintf(stderr, "groupchat-bench: connect: %s\n",
 		    strerror(errno));
 	member_end(r, m, 1);
+}
+
+/* Starts the close handshake on an open member: it no longer counts as
+ * open or live. Returns 0, or -1 if the socket is dead. */
+static int
+member_close(struct run *r, struct member *m)
+{
+	static const uint8_t normal[2] = { 1000 >> 8, 1000 & 0xff };
+	struct group *g = &r->g[m->group];
+
+	g->open--;
+	r->open--;
+	if (m->ready) {
+		g->live--;
+		r->ready--;
+	}
+	m->state = M_CLOSING;
+	member_queue(r, m, BENCH_WS_CLOSE, normal, sizeof(normal), 0);
+	return member_flush(r, m);
 }
 
 /* --- what members receive --- */
@@ -544,6 +588,9 @@ member_handshake(struct run *r, struct member *m)
 	r->connecting--;
 	r->open++;
 	g->open++;
+	bench_hist_add(&r->hs, (uint64_t)(r->now - m->t_connect));
+	if (r->cycling && member_close(r, m) == -1)
+		member_end(r, m, 1);
 }
 
 static void
@@ -676,7 +723,7 @@ static void
 pump_connect(struct run *r)
 {
 	while (r->next_connect < r->connect_end &&
-	    r->connecting < r->o->parallel)
+	    r->connecting < r->parallel)
 		member_connect(r, &r->m[r->order[r->next_connect++]]);
 }
 
@@ -779,6 +826,18 @@ done_closing(const struct run *r)
 	return 1;
 }
 
+/* Every cycling slot (each group's members but the first) has ended. */
+static int
+done_cycling(const struct run *r)
+{
+	int i;
+
+	for (i = 0; i < r->total; i++)
+		if (i % r->per != 0 && r->m[i].fd != -1)
+			return 0;
+	return 1;
+}
+
 /* --- scenario phases --- */
 
 static void
@@ -829,18 +888,30 @@ probe(struct run *r, int leaders)
 	}
 }
 
+/* Connects each group's first member and waits for its probe. */
+static void
+join_leaders(struct run *r, int64_t deadline)
+{
+	connect_range(r, 0, r->ngroups, deadline);
+	probe(r, 1);
+}
+
 /* Connects every member, the first of each group first, and drops those
- * the server never registered. */
+ * the server never registered. The rest join as one storm, timed from the
+ * first connect to the last handshake done. */
 static void
 join_all(struct run *r)
 {
-	int64_t deadline;
+	int64_t deadline, t0;
 	int i;
 
 	deadline = bench_now() + (int64_t)(r->o->connect_timeout * BENCH_NS);
-	connect_range(r, 0, r->ngroups, deadline);
-	probe(r, 1);
+	join_leaders(r, deadline);
+	memset(&r->hs, 0, sizeof(r->hs));
+	t0 = bench_now();
 	connect_range(r, r->ngroups, r->total, deadline);
+	r->storm_s = (double)(r->now - t0) / BENCH_NS;
+	r->stormed = r->total - r->ngroups;
 	probe(r, 0);
 	for (i = 0; i < r->total; i++) {
 		if (r->m[i].state == M_OPEN && !r->m[i].ready) {
@@ -856,32 +927,41 @@ join_all(struct run *r)
 static void
 close_all(struct run *r)
 {
-	static const uint8_t normal[2] = { 1000 >> 8, 1000 & 0xff };
-	struct group *g;
-	struct member *m;
 	int i;
 
 	r->phase = P_CLOSE;
-	for (i = 0; i < r->total; i++) {
-		m = &r->m[i];
-		if (m->state != M_OPEN)
-			continue;
-		g = &r->g[m->group];
-		g->open--;
-		r->open--;
-		if (m->ready) {
-			g->live--;
-			r->ready--;
-		}
-		m->state = M_CLOSING;
-		member_queue(r, m, BENCH_WS_CLOSE, normal, sizeof(normal), 0);
-		if (member_flush(r, m) == -1)
-			member_end(r, m, 0);
-	}
+	r->cycling = 0;
+	for (i = 0; i < r->total; i++)
+		if (r->m[i].state == M_OPEN && member_close(r, &r->m[i]) == -1)
+			member_end(r, &r->m[i], 0);
 	run_loop(r, done_closing, bench_now() + CLOSE_NS);
 	for (i = 0; i < r->total; i++)
 		if (r->m[i].fd != -1)
 			member_end(r, &r->m[i], 0);
+}
+
+/* Runs count more join/leave cycles on the slots that are not a group's
+ * first member, as many at once as there are slots. */
+static void
+churn(struct run *r, int count)
+{
+	int64_t deadline;
+	int i;
+
+	deadline = bench_now() + (int64_t)(r->o->connect_timeout * BENCH_NS);
+	r->cycling = 1;
+	r->cycles_want += count;
+	for (i = 0; i < r->total && r->cycles_started < r->cycles_want; i++) {
+		if (i % r->per == 0)
+			continue;
+		r->cycles_started++;
+		member_connect(r, &r->m[i]);
+	}
+	run_loop(r, done_cycling, deadline);
+	r->cycling = 0;
+	for (i = 0; i < r->total; i++)
+		if (i % r->per != 0 && r->m[i].fd != -1)
+			member_end(r, &r->m[i], 1);
 }
 
 static void
@@ -945,6 +1025,8 @@ run_new(const struct bench_opts *o, const struct bench_scenario *sc)
 	r->window = o->window;
 	r->count = o->count >= 0 ? o->count : sc->count;
 	r->rate = o->rate >= 0 ? o->rate : sc->rate;
+	r->parallel = o->parallel > 0 ? o->parallel : sc->parallel > 0 ?
+	    sc->parallel : 128;
 	r->size = (size_t)o->size;
 	r->frame_max = r->size + CID_LEN + 1024;
 	frame = r->size + BENCH_WS_HEADER_MAX;
@@ -992,6 +1074,10 @@ run_new(const struct bench_opts *o, const struct bench_scenario *sc)
 		m->out = malloc(m->out_cap);
 		if (m->in == NULL || m->out == NULL)
 			goto fail;
+		/* Touched now, so that the generator's RSS does not grow
+		 * during the joins (it is subtracted from MemAvailable's drop). */
+		memset(m->in, 0, m->in_cap);
+		memset(m->out, 0, m->out_cap);
 	}
 	return r;
 fail:
@@ -1016,7 +1102,7 @@ result_status(struct bench_result *res)
 		p += snprintf(p, (size_t)(end - p), "bad,");
 	if (t->closed > 0)
 		p += snprintf(p, (size_t)(end - p), "closed,");
-	if (t->sent == 0)
+	if (t->sent == 0 && res->sc->kind == BENCH_LOAD)
 		p += snprintf(p, (size_t)(end - p), "idle,");
 	if (p == res->status + 5)
 		snprintf(res->status, sizeof(res->status), "ok");
@@ -1037,6 +1123,33 @@ sample(const struct bench_opts *o, struct bench_proc *s)
 	if (o->pid > 0 && bench_proc_sample(o->pid, s) == -1)
 		fprintf(stderr, "groupchat-bench: /proc/%d: %s\n", o->pid,
 		    strerror(errno));
+}
+
+/* Samples the server, the system and the generator itself. */
+static void
+sample_all(const struct bench_opts *o, struct bench_proc *server,
+    struct bench_mem *sys, struct bench_proc *self)
+{
+	sample(o, server);
+	if (bench_mem_sample(NULL, sys) == -1)
+		fprintf(stderr, "groupchat-bench: /proc/meminfo: %s\n",
+		    strerror(errno));
+	bench_proc_sample((int)getpid(), self);
+}
+
+/* START: the server as it started, after --warmup seconds to settle. */
+static void
+run_start(const struct bench_opts *o, struct bench_result *res)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)o->warmup;
+	ts.tv_nsec = (long)((o->warmup - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+	sample_all(o, &res->after, &res->sys_after, &res->gen_after);
+	snprintf(res->status, sizeof(res->status), "%s",
+	    res->after.ok ? "ok" : "FAIL:proc");
 }
 
 /* Creates (want 201) or deletes (want 200) every group; stops at the
@@ -1135,17 +1248,68 @@ on_alarm(int sig)
 	_exit(n < 0 ? 4 : 3);
 }
 
+/* Joins and measures per the scenario's kind; fills the joins and the
+ * memory samples of *res. */
+static void
+run_members(struct run *r, struct bench_result *res)
+{
+	const struct bench_opts *o = r->o;
+	int64_t t0, deadline;
+
+	t0 = bench_now();
+	if (r->sc->kind == BENCH_CHURN) {
+		deadline = t0 + (int64_t)(o->connect_timeout * BENCH_NS);
+		join_leaders(r, deadline);
+		res->conns_ok = r->ready;
+		sample(o, &res->after);
+		memset(&r->hs, 0, sizeof(r->hs));
+		t0 = bench_now();
+		churn(r, r->count);
+		sample(o, &res->churn1);
+		churn(r, r->count);
+		res->connect_s = (double)(bench_now() - t0) / BENCH_NS;
+		sample_all(o, &res->churn2, &res->sys_after, &res->gen_after);
+		res->conns_want = r->ngroups + r->cycles_want;
+		res->conns_ok += r->cycles_done;
+		res->stormed = r->cycles_done;
+		res->storm_s = res->connect_s;
+		return;
+	}
+	join_all(r);
+	res->connect_s = (double)(bench_now() - t0) / BENCH_NS;
+	res->stormed = r->stormed;
+	res->storm_s = r->storm_s;
+	vlog(o, "%s: %d/%d members joined in %.2f s", r->sc->name, r->ready,
+	    r->total, res->connect_s);
+	if (r->sc->kind == BENCH_IDLE) {
+		vlog(o, "%s: idling for %.1f s", r->sc->name, o->duration);
+		run_loop(r, NULL, bench_now() + (int64_t)(o->duration *
+		    BENCH_NS));
+	}
+	res->conns_ok = r->ready;
+	sample_all(o, &res->after, &res->sys_after, &res->gen_after);
+}
+
 int
 bench_run(const struct bench_opts *o, const struct bench_scenario *sc,
     struct bench_result *res)
 {
-	struct run *r;
+	struct run *r = NULL;
 	double budget;
-	int64_t t0;
 
 	memset(res, 0, sizeof(*res));
 	res->sc = sc;
 	res->wcalls = -1;
+	res->load1 = bench_loadavg();
+	if (o->start_meminfo != NULL &&
+	    bench_mem_sample(o->start_meminfo, &res->sys_start) == -1)
+		fprintf(stderr, "groupchat-bench: %s: %s\n", o->start_meminfo,
+		    strerror(errno));
+	sample_all(o, &res->before, &res->sys_before, &res->gen_before);
+	if (sc->kind == BENCH_START) {
+		run_start(o, res);
+		return 0;
+	}
 	r = run_new(o, sc);
 	if (r == NULL) {
 		fprintf(stderr, "groupchat-bench: %s: %s\n", sc->name,
@@ -1158,23 +1322,18 @@ bench_run(const struct bench_opts *o, const struct bench_scenario *sc,
 	res->rate = r->rate;
 	signal(SIGALRM, on_alarm);
 	budget = o->connect_timeout + 2 * PROBE_ROUNDS * 0.2 + o->warmup +
-	    o->duration + o->drain + 3 + 0.2 * r->ngroups + 30;
+	    o->duration + o->drain + 3 + 0.2 * r->ngroups + 30 +
+	    (sc->kind == BENCH_CHURN ? 2 * o->connect_timeout : 0);
 	alarm((unsigned)budget);
-	sample(o, &res->before);
 	if (groups_call(r, "POST", 201) == -1) {
 		snprintf(res->status, sizeof(res->status), "FAIL:create");
 		goto out;
 	}
 	vlog(o, "%s: connecting %d members in %d groups", sc->name, r->total,
 	    r->ngroups);
-	t0 = bench_now();
-	join_all(r);
-	res->connect_s = (double)(bench_now() - t0) / BENCH_NS;
-	res->conns_ok = r->ready;
-	sample(o, &res->after);
-	vlog(o, "%s: %d/%d members joined in %.2f s", sc->name, r->ready,
-	    r->total, res->connect_s);
-	measure(r, res);
+	run_members(r, res);
+	if (sc->kind == BENCH_LOAD)
+		measure(r, res);
 	res->t = r->t;
 	res->sent = r->t.sent_window;
 	res->delivered = r->t.delivered_window;
@@ -1183,6 +1342,9 @@ bench_run(const struct bench_opts *o, const struct bench_scenario *sc,
 	res->p50 = bench_hist_quantile(&r->hist, 0.50);
 	res->p99 = bench_hist_quantile(&r->hist, 0.99);
 	res->max = r->hist.max;
+	res->hs_p50 = bench_hist_quantile(&r->hs, 0.50);
+	res->hs_p99 = bench_hist_quantile(&r->hs, 0.99);
+	res->hs_max = r->hs.max;
 	result_status(res);
 	close_all(r);
 	groups_call(r, "DELETE", 200);

@@ -1,9 +1,12 @@
 /*
  * proc.c: what the kernel says about the server under test. CPU time comes
- * from /proc/PID/stat (utime + stime, in clock ticks), RSS and the thread
- * count from /proc/PID/status, write-family system calls from /proc/PID/io
- * (readable by root or the process's owner only). The generator samples at
- * the edges of a measured window and reports differences.
+ * from /proc/PID/stat (utime + stime, in clock ticks), RSS, page tables and
+ * the thread count from /proc/PID/status, write-family system calls from
+ * /proc/PID/io (readable by root or the process's owner only). The whole
+ * system's memory comes from /proc/meminfo: what a member costs beyond RSS
+ * (kernel stacks, page tables, socket buffers) shows only there. The
+ * generator samples at the edges of a measured window and reports
+ * differences.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,15 +16,13 @@
 
 #include "bench.h"
 
-/* Reads a small /proc file into buf (NUL terminated); -1 with errno. */
+/* Reads a small file into buf (NUL terminated); -1 with errno. */
 static int
-proc_read(int pid, const char *name, char *buf, size_t cap)
+file_read(const char *path, char *buf, size_t cap)
 {
-	char path[64];
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	f = fopen(path, "re");
 	if (f == NULL)
 		return -1;
@@ -29,6 +30,16 @@ proc_read(int pid, const char *name, char *buf, size_t cap)
 	buf[n] = '\0';
 	fclose(f);
 	return n > 0 ? 0 : -1;
+}
+
+/* Reads /proc/pid/name into buf; -1 with errno. */
+static int
+proc_read(int pid, const char *name, char *buf, size_t cap)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return file_read(path, buf, cap);
 }
 
 /* The number after "key" at the start of a line of buf, or -1. */
@@ -71,10 +82,41 @@ bench_proc_sample(int pid, struct bench_proc *s)
 		return -1;
 	s->rss_kb = (long)proc_field(buf, "VmRSS:");
 	s->threads = (long)proc_field(buf, "Threads:");
+	s->pte_kb = (long)proc_field(buf, "VmPTE:");
 	s->ok = 1;
 	if (proc_read(pid, "io", buf, sizeof(buf)) == 0) {
 		s->syscw = proc_field(buf, "syscw:");
 		s->io_ok = s->syscw >= 0;
 	}
 	return 0;
+}
+
+int
+bench_mem_sample(const char *path, struct bench_mem *m)
+{
+	char buf[8192];
+
+	memset(m, 0, sizeof(*m));
+	if (file_read(path != NULL ? path : "/proc/meminfo", buf,
+	    sizeof(buf)) == -1)
+		return -1;
+	m->avail_kb = (long)proc_field(buf, "MemAvailable:");
+	m->kstack_kb = (long)proc_field(buf, "KernelStack:");
+	m->pte_kb = (long)proc_field(buf, "PageTables:");
+	if (m->avail_kb < 0 || m->kstack_kb < 0 || m->pte_kb < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	m->ok = 1;
+	return 0;
+}
+
+double
+bench_loadavg(void)
+{
+	char buf[128];
+
+	if (file_read("/proc/loadavg", buf, sizeof(buf)) == -1)
+		return -1;
+	return strtod(buf, NULL);
 }

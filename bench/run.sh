@@ -4,19 +4,32 @@
 # member cap sized to the scenario (CivetWeb starts one worker per possible
 # member, so an oversized cap would inflate every RSS and thread figure),
 # and the server is stopped with SIGTERM afterwards. `make bench` runs this
-# from the repository root.
+# from the repository root. The per-member scenarios (BENCH_MEMBER) print a
+# table of their own; each run first saves /proc/meminfo, so the generator
+# can tell what the server took from the system as it started.
 #
 # Environment:
-#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity)
+#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity;
+#                    empty: none)
+#   BENCH_MEMBER     per-member scenarios, after those (none; e.g.
+#                    "joinstorm joinstorm10k idle churn start1k start10k
+#                    lowrate")
 #   BENCH_DURATION   measured seconds per scenario (10)
 #   BENCH_ARGS       more groupchat-bench flags, e.g. "--size 256"
 #   BENCH_CSV        where the CSV rows go (build/bench/results.csv)
 #   BENCH_SERVER     the server binary (build/release/groupchat)
+#   BENCH_RUNS       runs of each scenario (1)
+#   BENCH_GO         the original Go server's binary: when set, each run
+#                    measures it first (it listens on :8080, so only one
+#                    instance at a time), then groupchat, rows labelled
 set -u
 
 gen=build/bench/groupchat-bench
 server=${BENCH_SERVER:-build/release/groupchat}
-scenarios=${BENCH_SCENARIOS:-fanout groups big latency capacity}
+scenarios="${BENCH_SCENARIOS-fanout groups big latency capacity} ${BENCH_MEMBER:-}"
+runs=${BENCH_RUNS:-1}
+go=${BENCH_GO:-}
+meminfo=build/bench/meminfo.start
 duration=${BENCH_DURATION:-10}
 args=${BENCH_ARGS:-}
 csv=${BENCH_CSV:-build/bench/results.csv}
@@ -49,6 +62,8 @@ if [ "$(id -u)" = 0 ] && [ -d /sys/kernel/tracing ] &&
 fi
 
 # Stops the server: SIGTERM, then up to 10 s for it to exit, then SIGKILL.
+# The exit status is checked when $2 is "check" (the Go server dies of
+# SIGTERM: it has no handler).
 stop() {
 	kill -TERM "$1" 2>/dev/null
 	i=0
@@ -62,35 +77,72 @@ stop() {
 	fi
 	wait "$1"
 	rc=$?
-	if [ $rc -ne 0 ]; then
+	if [ "$2" = check ] && [ $rc -ne 0 ]; then
 		echo "run.sh: server exited with status $rc (log: $log)" >&2
 		failed=1
+	fi
+}
+
+# Runs scenario $2 against a fresh server: $1 is "go" or "groupchat",
+# $3 the member cap for groupchat, $4 the table (load or member).
+measure() {
+	cp /proc/meminfo "$meminfo"
+	if [ "$1" = go ]; then
+		if ss -ltn | grep -q ':8080 '; then
+			echo "run.sh: :8080 is taken; not starting the Go server" >&2
+			failed=1
+			return
+		fi
+		port=8080
+		"$go" >>"$log" 2>&1 &
+	else
+		port=$("$gen" --free-port) || exit 1
+		"$server" --port "$port" --listen 127.0.0.1 \
+		    --max-clients "$3" --log-level warn >>"$log" 2>&1 &
+	fi
+	pid=$!
+	label=
+	[ -n "$go" ] && label="--label $1"
+	echo "run.sh: $2 $1: $(uptime)" >&2
+	if ! "$gen" --port "$port" --wait-port 60; then
+		stop "$pid" check
+		failed=1
+		return
+	fi
+	if [ "$4" = load ]; then
+		hdr=$header_load
+		header_load=--no-header
+	else
+		hdr=$header_member
+		header_member=--no-header
+	fi
+	# shellcheck disable=SC2086 # BENCH_ARGS and label are lists of flags
+	"$gen" --port "$port" --pid "$pid" --scenario "$2" \
+	    --duration "$duration" --csv "$csv" --start-meminfo "$meminfo" \
+	    $hdr $label $args || failed=1
+	if [ "$1" = go ]; then
+		stop "$pid" nocheck
+	else
+		stop "$pid" check
 	fi
 }
 
 mkdir -p "$(dirname "$csv")"
 rm -f "$csv"
 : >"$log"
-header=
+header_load=
+header_member=
 failed=0
 for s in $scenarios; do
-	# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-	members=$("$gen" --list --scenario "$s" $args | awk '{ print $4 }')
-	[ -n "$members" ] || exit 2
-	port=$("$gen" --free-port) || exit 1
-	"$server" --port "$port" --listen 127.0.0.1 \
-	    --max-clients $((members + 64)) --log-level warn >>"$log" 2>&1 &
-	pid=$!
-	if ! "$gen" --port "$port" --wait-port 60; then
-		stop "$pid"
-		failed=1
-		continue
-	fi
-	# shellcheck disable=SC2086
-	"$gen" --port "$port" --pid "$pid" --scenario "$s" \
-	    --duration "$duration" --csv "$csv" $header $args || failed=1
-	header=--no-header
-	stop "$pid"
+	# shellcheck disable=SC2046,SC2086 # a list of words, of flags
+	set -- $("$gen" --list --scenario "$s" $args)
+	[ $# -ge 6 ] || exit 2
+	run=1
+	while [ $run -le "$runs" ]; do
+		[ -n "$go" ] && measure go "$s" "$5" "$6"
+		measure groupchat "$s" "$5" "$6"
+		run=$((run + 1))
+	done
 done
 echo "run.sh: CSV in $csv, server log in $log" >&2
 exit $failed
