@@ -28,6 +28,7 @@
 #include "groupchat/chan.h"
 #include "groupchat/fault.h"
 #include "groupchat/msg.h"
+#include "groupchat/thread.h"
 
 /* A writer only batches and calls the sink, which must be frugal too
  * (CivetWeb writes without big locals). */
@@ -127,7 +128,6 @@ client_id(const struct client *c)
 int
 client_start_writer(struct client *c, const struct client_sink *sink)
 {
-	pthread_attr_t attr;
 	int err;
 
 	pthread_mutex_lock(&c->join_lock);
@@ -140,12 +140,9 @@ client_start_writer(struct client *c, const struct client_sink *sink)
 		err = EAGAIN;
 		goto out;
 	}
-	if ((err = pthread_attr_init(&attr)) != 0)
-		goto out;
-	if ((err = pthread_attr_setstacksize(&attr, CLIENT_WRITER_STACK)) == 0 &&
-	    (err = pthread_create(&c->thread, &attr, client_writer, c)) == 0)
+	if ((err = thread_start(&c->thread, "gc-writer", CLIENT_WRITER_STACK,
+	    client_writer, c)) == 0)
 		c->started = true;
-	pthread_attr_destroy(&attr);
 out:
 	pthread_mutex_unlock(&c->join_lock);
 	if (err != 0) {
@@ -242,7 +239,6 @@ client_writer(void *arg)
 	bool broken = false;
 	ssize_t n, i;
 
-	pthread_setname_np(pthread_self(), "gc-writer");
 
 	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0) {
 		for (i = 0; i < n; i++) {

@@ -19,8 +19,8 @@
  *    that sees a broadcast counted in it also sees that broadcast's
  *    other counts.
  *
- * The member set is an array for fan-out plus an open-addressing index
- * from client pointer to array slot, so a leave costs O(1) however big
+ * The member set is an array for fan-out plus a hashtab index from
+ * client pointer to array slot, so a leave costs O(1) however big
  * the group: removal swaps the last member into the hole.
  */
 #include "groupchat/group.h"
@@ -34,9 +34,11 @@
 #include "groupchat/chan.h"
 #include "groupchat/client.h"
 #include "groupchat/fault.h"
+#include "groupchat/hashtab.h"
 #include "groupchat/log.h"
 #include "groupchat/msg.h"
 #include "groupchat/stats.h"
+#include "groupchat/thread.h"
 
 /* Fan-out and bookkeeping only; no big locals anywhere below. */
 #define GROUP_STACK (128 * 1024)
@@ -60,11 +62,6 @@ struct group_req {
 	struct msg *m;          /* GROUP_BROADCAST: a reference */
 };
 
-struct group_slot {
-	struct client *c;       /* NULL: free */
-	size_t i;               /* c == members[i] */
-};
-
 struct group {
 	atomic_uint refs;
 	char *id;
@@ -84,8 +81,7 @@ struct group {
 
 	struct client **members;
 	size_t nmembers, members_cap;
-	struct group_slot *index;
-	size_t index_cap;       /* a power of two, at least twice nmembers */
+	struct hashtab index;   /* item c, value i: c == members[i] */
 	bool close_seen;
 	uint16_t close_code;
 	const char *close_reason;
@@ -123,6 +119,7 @@ group_new(const char *id, size_t id_len, struct stats *st)
 	atomic_init(&g->msgs_in, 0);
 	atomic_init(&g->msgs_out, 0);
 	atomic_init(&g->starts, 0);
+	hashtab_init(&g->index);
 	g->st = st;
 	return g;
 
@@ -167,7 +164,7 @@ group_unref(struct group *g)
 	chan_free(g->mailbox);
 	pthread_cond_destroy(&g->sent);
 	pthread_mutex_destroy(&g->lock);
-	free(g->index);
+	hashtab_fini(&g->index);
 	free(g->members);
 	free(g->id);
 	free(g);
@@ -190,7 +187,6 @@ group_id(const struct group *g, size_t *len)
 static int
 group_enter(struct group *g)
 {
-	pthread_attr_t attr;
 	int err;
 
 	if (!g->running) {
@@ -203,11 +199,9 @@ group_enter(struct group *g)
 			return -1;
 		if (fault_hit(FAULT_GROUP_START))
 			err = EAGAIN;
-		else if ((err = pthread_attr_init(&attr)) == 0) {
-			if ((err = pthread_attr_setstacksize(&attr, GROUP_STACK)) == 0)
-				err = pthread_create(&g->thread, &attr, group_main, g);
-			pthread_attr_destroy(&attr);
-		}
+		else
+			err = thread_start(&g->thread, "gc-group", GROUP_STACK,
+			    group_main, g);
 		if (err != 0) {
 			chan_free(g->mailbox);
 			g->mailbox = NULL;
@@ -388,64 +382,10 @@ group_thread_starts(struct group *g)
 	return atomic_load_explicit(&g->starts, memory_order_relaxed);
 }
 
-/* The index: linear probing on a mixed pointer hash. */
-
-static size_t
-group_home(const struct group *g, const struct client *c)
-{
-	uint64_t h = (uint64_t)(uintptr_t)c;
-
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	return (size_t)h & (g->index_cap - 1);
-}
-
-static struct group_slot *
+static struct hashtab_entry *
 group_find(struct group *g, const struct client *c)
 {
-	size_t i;
-
-	if (g->index_cap == 0)
-		return NULL;
-	for (i = group_home(g, c); g->index[i].c != NULL;
-	    i = (i + 1) & (g->index_cap - 1))
-		if (g->index[i].c == c)
-			return &g->index[i];
-	return NULL;
-}
-
-static void
-group_index_put(struct group *g, struct client *c, size_t slot)
-{
-	size_t i;
-
-	for (i = group_home(g, c); g->index[i].c != NULL;
-	    i = (i + 1) & (g->index_cap - 1))
-		;
-	g->index[i].c = c;
-	g->index[i].i = slot;
-}
-
-/*
- * Deletes by shifting later entries of the probe run back, so the table
- * needs no tombstones: an entry moves into the hole unless its home lies
- * cyclically in (hole, its position].
- */
-static void
-group_index_del(struct group *g, struct group_slot *s)
-{
-	size_t mask = g->index_cap - 1, hole, j, k;
-
-	hole = (size_t)(s - g->index);
-	for (j = (hole + 1) & mask; g->index[j].c != NULL; j = (j + 1) & mask) {
-		k = group_home(g, g->index[j].c);
-		if (hole <= j ? hole < k && k <= j : hole < k || k <= j)
-			continue;
-		g->index[hole] = g->index[j];
-		hole = j;
-	}
-	g->index[hole].c = NULL;
+	return hashtab_find(&g->index, hashtab_ptr(c), c, NULL);
 }
 
 /* Makes room for one more member in the array and the index. */
@@ -453,8 +393,7 @@ static int
 group_reserve(struct group *g)
 {
 	struct client **members;
-	struct group_slot *index;
-	size_t cap, i;
+	size_t cap;
 
 	if (g->nmembers == g->members_cap) {
 		cap = g->members_cap ? g->members_cap * 2 : 8;
@@ -464,17 +403,7 @@ group_reserve(struct group *g)
 		g->members = members;
 		g->members_cap = cap;
 	}
-	if ((g->nmembers + 1) * 2 <= g->index_cap)
-		return 0;
-	cap = g->index_cap ? g->index_cap * 2 : 16;
-	if ((index = calloc(cap, sizeof(*index))) == NULL)
-		return -1;
-	free(g->index);
-	g->index = index;
-	g->index_cap = cap;
-	for (i = 0; i < g->nmembers; i++)
-		group_index_put(g, g->members[i], i);
-	return 0;
+	return hashtab_reserve(&g->index);
 }
 
 static void
@@ -502,7 +431,7 @@ group_add(struct group *g, struct client *c)
 		client_unref(c);
 		return;
 	}
-	group_index_put(g, c, g->nmembers);
+	hashtab_put(&g->index, hashtab_ptr(c), c, g->nmembers);
 	g->members[g->nmembers++] = c;
 	group_count_members(g);
 	if (g->st != NULL)
@@ -515,11 +444,11 @@ group_remove(struct group *g, size_t i)
 {
 	struct client *c = g->members[i], *last;
 
-	group_index_del(g, group_find(g, c));
+	hashtab_del(&g->index, group_find(g, c));
 	last = g->members[--g->nmembers];
 	if (i != g->nmembers) {
 		g->members[i] = last;
-		group_find(g, last)->i = i;
+		group_find(g, last)->value = i;
 	}
 	group_count_members(g);
 	if (g->st != NULL)
@@ -530,10 +459,10 @@ group_remove(struct group *g, size_t i)
 static void
 group_drop(struct group *g, struct client *c)
 {
-	struct group_slot *s;
+	struct hashtab_entry *e;
 
-	if ((s = group_find(g, c)) != NULL)
-		group_remove(g, s->i);
+	if ((e = group_find(g, c)) != NULL)
+		group_remove(g, e->value);
 }
 
 /*
@@ -616,8 +545,7 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
 	if (g->st != NULL)
 		stats_sub(g->st, members, g->nmembers);
 	g->nmembers = 0;
-	if (g->index_cap > 0)
-		memset(g->index, 0, g->index_cap * sizeof(*g->index));
+	hashtab_clear(&g->index);
 	group_count_members(g);
 }
 
@@ -738,7 +666,6 @@ group_main(void *arg)
 	struct group_req batch[GROUP_BATCH];
 	ssize_t n;
 
-	pthread_setname_np(pthread_self(), "gc-group");
 	for (;;) {
 		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
 			group_finish(g);

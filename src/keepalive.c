@@ -16,6 +16,7 @@
 #include "groupchat/chan.h"
 #include "groupchat/client.h"
 #include "groupchat/log.h"
+#include "groupchat/thread.h"
 #include "server_ctx.h"
 
 #define KEEPALIVE_STACK (64 * 1024)
@@ -49,7 +50,6 @@ keepalive_main(void *arg)
 	int64_t interval_ms = (int64_t)srv->cfg.ping_interval * 1000;
 	struct timespec deadline;
 
-	pthread_setname_np(pthread_self(), "gc-keepalive");
 
 	pthread_mutex_lock(&srv->live_lock);
 	while (srv->keepalive_running) {
@@ -70,19 +70,12 @@ keepalive_main(void *arg)
 int
 keepalive_start(struct server *srv)
 {
-	pthread_attr_t attr;
-	int rc;
-
 	if (srv->cfg.ping_interval == 0)
 		return 0;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, KEEPALIVE_STACK);
 	srv->keepalive_running = 1;
-	rc = pthread_create(&srv->keepalive, &attr, keepalive_main, srv);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	if (thread_start(&srv->keepalive, "gc-keepalive", KEEPALIVE_STACK,
+	    keepalive_main, srv) != 0) {
 		srv->keepalive_running = 0;
-		errno = rc;
 		return -1;
 	}
 	return 0;

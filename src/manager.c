@@ -7,14 +7,13 @@
  *    until the manager thread has filled in the reply and posted it, so
  *    the request outlives its use. Closing the mailbox (manager_free)
  *    refuses new requests with EPIPE; queued ones are still answered.
- *  - table, cap, count: the manager thread's alone, and manager_free's
- *    once that thread is joined.
+ *  - table: the manager thread's alone, and manager_free's once that
+ *    thread is joined.
  *
- * The table is open addressing with linear probing, at most half full,
- * keyed by the id bytes. The id's storage is the group's own copy
- * (group_id), so an entry is just a hash and a group reference. Ids come
- * from the network, so the hash is SipHash-2-4 with a random key: nobody
- * outside can pick ids that all land in one probe run.
+ * The table is a hashtab keyed by the id bytes. The id's storage is the
+ * group's own copy (group_id), so an entry is just a hash and a group
+ * reference. Ids come from the network, so the hash is SipHash-2-4 with a
+ * random key: nobody outside can pick ids that all land in one probe run.
  *
  * Nothing here waits on a group: group_close records the code, sets the
  * flag and closes the group's mailbox, all without blocking, and when the
@@ -33,7 +32,9 @@
 
 #include "groupchat/chan.h"
 #include "groupchat/group.h"
+#include "groupchat/hashtab.h"
 #include "groupchat/stats.h"
+#include "groupchat/thread.h"
 
 /* Hashing, probing and the calls into group: no big locals. */
 #define MANAGER_STACK (128 * 1024)
@@ -62,9 +63,10 @@ struct manager_req {
 	struct group **list;    /* LIST: references */
 };
 
-struct manager_entry {
-	uint64_t hash;
-	struct group *g;        /* NULL: a free slot */
+/* An id being looked up in the table. */
+struct manager_key {
+	const char *id;
+	size_t len;
 };
 
 struct manager {
@@ -72,9 +74,7 @@ struct manager {
 	struct chan *mailbox;
 	pthread_t thread;
 	uint64_t key[2];
-	struct manager_entry *table;
-	size_t cap;             /* a power of two, at least twice count */
-	size_t count;
+	struct hashtab table;   /* items: group references */
 };
 
 static void	*manager_main(void *arg);
@@ -83,7 +83,6 @@ struct manager *
 manager_new(struct stats *st)
 {
 	struct manager *m;
-	pthread_attr_t attr;
 	int err;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
@@ -98,12 +97,9 @@ manager_new(struct stats *st)
 		err = errno;
 		goto err0;
 	}
-	if ((err = pthread_attr_init(&attr)) != 0)
-		goto err1;
-	if ((err = pthread_attr_setstacksize(&attr, MANAGER_STACK)) == 0)
-		err = pthread_create(&m->thread, &attr, manager_main, m);
-	pthread_attr_destroy(&attr);
-	if (err != 0)
+	hashtab_init(&m->table);
+	if ((err = thread_start(&m->thread, "gc-manager", MANAGER_STACK,
+	    manager_main, m)) != 0)
 		goto err1;
 	return m;
 
@@ -118,20 +114,18 @@ err0:
 void
 manager_free(struct manager *m)
 {
-	size_t i;
+	struct hashtab_entry *e;
+	size_t i = 0;
 
 	chan_close(m->mailbox);
 	pthread_join(m->thread, NULL);
-	for (i = 0; i < m->cap; i++) {
-		if (m->table[i].g == NULL)
-			continue;
-		group_close(m->table[i].g, GROUP_SHUTDOWN_CODE,
-		    GROUP_SHUTDOWN_REASON);
-		group_unref(m->table[i].g);
+	while ((e = hashtab_next(&m->table, &i)) != NULL) {
+		group_close(e->item, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
+		group_unref(e->item);
 		if (m->st != NULL)
 			stats_sub(m->st, groups, 1);
 	}
-	free(m->table);
+	hashtab_fini(&m->table);
 	chan_free(m->mailbox);
 	free(m);
 }
@@ -212,145 +206,43 @@ manager_close_all(struct manager *m, uint16_t code, const char *reason)
 	manager_call(m, &req);
 }
 
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND(v0, v1, v2, v3) do {					\
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
-} while (0)
-
-/* SipHash-2-4 of the id under the manager's key. */
-static uint64_t
-manager_hash(const struct manager *m, const char *id, size_t len)
+static bool
+manager_id_eq(const void *item, const void *key)
 {
-	const unsigned char *p = (const unsigned char *)id;
-	const unsigned char *end = p + (len & ~(size_t)7);
-	uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ m->key[0];
-	uint64_t v1 = UINT64_C(0x646f72616e646f6d) ^ m->key[1];
-	uint64_t v2 = UINT64_C(0x6c7967656e657261) ^ m->key[0];
-	uint64_t v3 = UINT64_C(0x7465646279746573) ^ m->key[1];
-	uint64_t w;
-	size_t i, left;
+	const struct manager_key *k = key;
+	size_t len;
+	const char *id = group_id(item, &len);
 
-	for (; p != end; p += 8) {
-		for (w = 0, i = 0; i < 8; i++)
-			w |= (uint64_t)p[i] << (8 * i);
-		v3 ^= w;
-		SIPROUND(v0, v1, v2, v3);
-		SIPROUND(v0, v1, v2, v3);
-		v0 ^= w;
-	}
-	left = len & 7;
-	for (w = (uint64_t)len << 56, i = 0; i < left; i++)
-		w |= (uint64_t)p[i] << (8 * i);
-	v3 ^= w;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	v0 ^= w;
-	v2 ^= 0xff;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return len == k->len && memcmp(id, k->id, len) == 0;
 }
 
-/*
- * The slot holding id, or the free slot that ends its probe run; *found
- * says which. The table must have at least one slot.
- */
-static size_t
-manager_probe(const struct manager *m, uint64_t h, const char *id,
-    size_t len, bool *found)
+/* The entry of the request's id, or NULL; its hash in *h. */
+static struct hashtab_entry *
+manager_find(struct manager *m, const struct manager_req *req, uint64_t *h)
 {
-	size_t mask = m->cap - 1, i, glen;
-	const char *gid;
+	struct manager_key k = { .id = req->id, .len = req->len };
 
-	for (i = h & mask; m->table[i].g != NULL; i = (i + 1) & mask) {
-		if (m->table[i].hash != h)
-			continue;
-		gid = group_id(m->table[i].g, &glen);
-		if (glen == len && memcmp(gid, id, len) == 0) {
-			*found = true;
-			return i;
-		}
-	}
-	*found = false;
-	return i;
-}
-
-/* Keeps the table at most half full once one more entry is in. */
-static int
-manager_reserve(struct manager *m)
-{
-	struct manager_entry *old = m->table, *table;
-	size_t oldcap = m->cap, cap, i, j;
-
-	if ((m->count + 1) * 2 <= m->cap)
-		return 0;
-	cap = m->cap ? m->cap * 2 : 16;
-	if ((table = calloc(cap, sizeof(*table))) == NULL)
-		return -1;
-	for (i = 0; i < oldcap; i++) {
-		if (old[i].g == NULL)
-			continue;
-		for (j = old[i].hash & (cap - 1); table[j].g != NULL;
-		    j = (j + 1) & (cap - 1))
-			;
-		table[j] = old[i];
-	}
-	m->table = table;
-	m->cap = cap;
-	free(old);
-	return 0;
-}
-
-/*
- * Backward-shift deletion: later entries of the probe run move into the
- * hole unless their home lies cyclically in (hole, their position], so
- * lookups never need tombstones.
- */
-static void
-manager_remove(struct manager *m, size_t hole)
-{
-	size_t mask = m->cap - 1, j, k;
-
-	for (j = (hole + 1) & mask; m->table[j].g != NULL; j = (j + 1) & mask) {
-		k = m->table[j].hash & mask;
-		if (hole <= j ? hole < k && k <= j : hole < k || k <= j)
-			continue;
-		m->table[hole] = m->table[j];
-		hole = j;
-	}
-	m->table[hole].g = NULL;
-	m->count--;
+	*h = hashtab_siphash(m->key, req->id, req->len);
+	return hashtab_find(&m->table, *h, &k, manager_id_eq);
 }
 
 static void
 manager_do_create(struct manager *m, struct manager_req *req)
 {
-	uint64_t h = manager_hash(m, req->id, req->len);
 	struct group *g;
-	bool found = false;
-	size_t i;
+	uint64_t h;
 
-	if (m->count > 0)
-		manager_probe(m, h, req->id, req->len, &found);
-	if (found) {
+	if (manager_find(m, req, &h) != NULL) {
 		req->result = MANAGER_EXISTS;
 		return;
 	}
-	if (manager_reserve(m) == -1 ||
+	if (hashtab_reserve(&m->table) == -1 ||
 	    (g = group_new(req->id, req->len, m->st)) == NULL) {
 		req->err = errno;
 		req->result = -1;
 		return;
 	}
-	i = manager_probe(m, h, req->id, req->len, &found);
-	m->table[i].hash = h;
-	m->table[i].g = g;
-	m->count++;
+	hashtab_put(&m->table, h, g, 0);
 	if (m->st != NULL)
 		stats_add(m->st, groups, 1);
 	req->result = MANAGER_CREATED;
@@ -359,19 +251,15 @@ manager_do_create(struct manager *m, struct manager_req *req)
 static void
 manager_do_delete(struct manager *m, struct manager_req *req)
 {
-	uint64_t h = manager_hash(m, req->id, req->len);
+	struct hashtab_entry *e;
 	struct group *g;
-	bool found;
-	size_t i;
+	uint64_t h;
 
 	req->result = MANAGER_NOT_FOUND;
-	if (m->count == 0)
+	if ((e = manager_find(m, req, &h)) == NULL)
 		return;
-	i = manager_probe(m, h, req->id, req->len, &found);
-	if (!found)
-		return;
-	g = m->table[i].g;
-	manager_remove(m, i);
+	g = e->item;
+	hashtab_del(&m->table, e);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 	group_unref(g);
 	if (m->st != NULL)
@@ -382,47 +270,44 @@ manager_do_delete(struct manager *m, struct manager_req *req)
 static void
 manager_do_lookup(struct manager *m, struct manager_req *req)
 {
-	bool found = false;
-	size_t i = 0;
+	struct hashtab_entry *e;
+	uint64_t h;
 
-	if (m->count > 0)
-		i = manager_probe(m, manager_hash(m, req->id, req->len),
-		    req->id, req->len, &found);
-	if (!found) {
+	if ((e = manager_find(m, req, &h)) == NULL) {
 		req->err = ENOENT;
 		req->result = -1;
 		return;
 	}
-	req->g = group_ref(m->table[i].g);
+	req->g = group_ref(e->item);
 	req->result = 0;
 }
 
 static void
 manager_do_list(struct manager *m, struct manager_req *req)
 {
-	size_t i, n = 0;
+	struct hashtab_entry *e;
+	size_t i = 0, n = 0;
 
 	req->list = NULL;
-	if (m->count > 0 &&
-	    (req->list = calloc(m->count, sizeof(*req->list))) == NULL) {
+	if (m->table.count > 0 &&
+	    (req->list = calloc(m->table.count, sizeof(*req->list))) == NULL) {
 		req->err = errno;
 		req->result = -1;
 		return;
 	}
-	for (i = 0; i < m->cap; i++)
-		if (m->table[i].g != NULL)
-			req->list[n++] = group_ref(m->table[i].g);
+	while ((e = hashtab_next(&m->table, &i)) != NULL)
+		req->list[n++] = group_ref(e->item);
 	req->result = (long)n;
 }
 
 static void
 manager_do_close_all(struct manager *m, struct manager_req *req)
 {
-	size_t i;
+	struct hashtab_entry *e;
+	size_t i = 0;
 
-	for (i = 0; i < m->cap; i++)
-		if (m->table[i].g != NULL)
-			group_close(m->table[i].g, req->code, req->reason);
+	while ((e = hashtab_next(&m->table, &i)) != NULL)
+		group_close(e->item, req->code, req->reason);
 	req->result = 0;
 }
 
@@ -432,7 +317,6 @@ manager_main(void *arg)
 	struct manager *m = arg;
 	struct manager_req *req;
 
-	pthread_setname_np(pthread_self(), "gc-manager");
 	while (chan_recv(m->mailbox, &req, NULL) == 0) {
 		switch (req->kind) {
 		case MANAGER_REQ_CREATE:

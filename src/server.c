@@ -35,6 +35,7 @@
 #include "groupchat/msg.h"
 #include "groupchat/report.h"
 #include "groupchat/route.h"
+#include "groupchat/thread.h"
 #include "groupchat/webui.h"
 #include "server_ctx.h"
 
@@ -51,6 +52,9 @@
 /* Longest wait at shutdown for members to take their 1001 and go: the
  * tick, so that a member that never answers is gone when it ends. */
 #define STOP_GRACE_MS WS_TICK_MS
+
+/* The stop waker only pokes a socket. */
+#define STOP_WAKER_STACK (64 * 1024)
 
 int64_t
 server_now_ms(void)
@@ -670,7 +674,6 @@ stop_civetweb(struct server *srv)
 {
 	struct stop_waker w = { .srv = srv, .done = 0 };
 	pthread_condattr_t ca;
-	pthread_attr_t attr;
 	pthread_t tid;
 	int started;
 
@@ -679,10 +682,8 @@ stop_civetweb(struct server *srv)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	started = pthread_create(&tid, &attr, stop_waker_main, &w) == 0;
-	pthread_attr_destroy(&attr);
+	started = thread_start(&tid, "gc-stopwaker", STOP_WAKER_STACK,
+	    stop_waker_main, &w) == 0;
 	mg_stop(srv->mg);
 	if (started) {
 		pthread_mutex_lock(&w.lock);
