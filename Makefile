@@ -41,8 +41,10 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
 
-LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
-# The web page, turned into C by scripts/embed.sh and served by src/webui.c.
+# One folder per layer under src/ (core, actors, web, gocompat); the program
+# itself (main.c, config.c) sits at the top. Objects mirror the paths.
+LIB_SRC     := $(wildcard src/*/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
+# The web page, turned into C by scripts/embed.sh and served by src/web/webui.c.
 WEBUI_C     := $(BUILD)/gen/webui_page.c
 LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEBUI_C:.c=.o)
 SUPPORT_SRC := $(wildcard test/support/*.c)

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/auth.h"
-#include "groupchat/buf.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/web/auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
-#include "groupchat/form.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/gocompat/form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
-#include "groupchat/route.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/gocompat/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

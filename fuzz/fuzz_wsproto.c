@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/msg.h"
-#include "groupchat/utf8.h"
-#include "groupchat/wsproto.h"
+#include "groupchat/core/msg.h"
+#include "groupchat/core/utf8.h"
+#include "groupchat/web/wsproto.h"
 
 #define MAX_LIMIT 4096
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/client.h"
+#include "groupchat/actors/client.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,

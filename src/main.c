@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/auth.h"
 #include "groupchat/config.h"
-#include "groupchat/log.h"
-#include "groupchat/server.h"
+#include "groupchat/core/log.h"
+#include "groupchat/web/auth.h"
+#include "groupchat/web/server.h"
 
 int
 main(int argc, char **argv)

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "groupchat/auth.h"
 #include "groupchat/config.h"
+#include "groupchat/web/auth.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
 #include "support/test_main.h"

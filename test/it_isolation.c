@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 
 #include "groupchat/config.h"
-#include "groupchat/fault.h"
+#include "groupchat/core/fault.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
 #include "support/itest_ws_extra.h"

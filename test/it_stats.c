@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
 #include "groupchat/config.h"
-#include "groupchat/utf8.h"
-#include "groupchat/webui.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/core/utf8.h"
+#include "groupchat/web/webui.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
 #include "support/test_main.h"

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "groupchat/auth.h"
-#include "groupchat/buf.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/web/auth.h"
 #include "support/test_main.h"
 
 #define NOW 1800000000LL

@@ -4,7 +4,7 @@
  * when its call returns, and the test waits on that counter with a
  * deadline; "still blocked" means "not returned within a bounded wait".
  */
-#include "groupchat/chan.h"
+#include "groupchat/core/chan.h"
 #include "support/test_main.h"
 
 #include <check.h>

@@ -3,7 +3,7 @@
  * shared by several threads. Uniqueness is checked against a bitmap of our
  * own over the whole 24-bit space.
  */
-#include "groupchat/cid.h"
+#include "groupchat/core/cid.h"
 #include "support/test_main.h"
 
 #include <check.h>

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/chan.h"
-#include "groupchat/cid.h"
-#include "groupchat/client.h"
-#include "groupchat/msg.h"
-#include "groupchat/stats.h"
+#include "groupchat/actors/client.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/cid.h"
+#include "groupchat/core/msg.h"
+#include "groupchat/core/stats.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
 

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "groupchat/buf.h"
+#include "groupchat/core/buf.h"
 #include "support/test_main.h"
 
 /* A found name is shorter than this (the longest today has 25 bytes). */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
-#include "groupchat/form.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/gocompat/form.h"
 #include "support/test_main.h"
 
 struct qcase {

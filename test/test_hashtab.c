@@ -3,7 +3,7 @@
  * iteration, checked against a plain array of what should be in; plus
  * SipHash-2-4 against the reference vectors of its paper.
  */
-#include "groupchat/hashtab.h"
+#include "groupchat/core/hashtab.h"
 #include "support/test_main.h"
 
 #include <check.h>

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
-#include "groupchat/json.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/gocompat/json.h"
 #include "support/test_main.h"
 
 struct jcase {

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/chan.h"
-#include "groupchat/cid.h"
-#include "groupchat/client.h"
-#include "groupchat/group.h"
-#include "groupchat/manager.h"
-#include "groupchat/stats.h"
+#include "groupchat/actors/client.h"
+#include "groupchat/actors/group.h"
+#include "groupchat/actors/manager.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/cid.h"
+#include "groupchat/core/stats.h"
 #include "support/test_main.h"
 
 #define WAIT_MS 5000

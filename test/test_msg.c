@@ -3,7 +3,7 @@
  * and the reference count hammered from several threads (ASan reports a
  * double free or a leak if the count is wrong).
  */
-#include "groupchat/msg.h"
+#include "groupchat/core/msg.h"
 #include "support/test_main.h"
 
 #include <check.h>

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/buf.h"
-#include "groupchat/route.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/gocompat/route.h"
 #include "support/test_main.h"
 
 #define DGH "DELETE, GET, HEAD"

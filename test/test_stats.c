@@ -2,7 +2,7 @@
  * test_stats: initialisation, the close-code slots, and uptime measured
  * against CLOCK_MONOTONIC readings taken around it.
  */
-#include "groupchat/stats.h"
+#include "groupchat/core/stats.h"
 #include "support/test_main.h"
 
 #include <check.h>

@@ -3,7 +3,7 @@
  * name and (at least) the stack size asked for, and reports a bad stack
  * size as an error with nothing started.
  */
-#include "groupchat/thread.h"
+#include "groupchat/core/thread.h"
 #include "support/test_main.h"
 
 #include <check.h>

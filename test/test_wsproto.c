@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/msg.h"
-#include "groupchat/wsproto.h"
+#include "groupchat/core/msg.h"
+#include "groupchat/web/wsproto.h"
 #include "support/test_main.h"
 
 #define FIN 0x80

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "groupchat/auth.h"
-#include "groupchat/log.h"
+#include "groupchat/core/log.h"
+#include "groupchat/web/auth.h"
 
 struct config {
 	char listen[64];          /* address to bind, e.g. 0.0.0.0 or 127.0.0.1 */

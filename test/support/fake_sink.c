@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "groupchat/chan.h"
-#include "groupchat/msg.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/msg.h"
 
 void
 fake_init(struct fake *f)

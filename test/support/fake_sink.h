@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/client.h"
+#include "groupchat/actors/client.h"
 
 /* How long the fake_wait_* calls wait before giving up. */
 #define FAKE_WAIT_MS 5000

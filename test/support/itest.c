@@ -33,10 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "groupchat/buf.h"
 #include "groupchat/config.h"
-#include "groupchat/log.h"
-#include "groupchat/server.h"
+#include "groupchat/core/buf.h"
+#include "groupchat/core/log.h"
+#include "groupchat/web/server.h"
 
 extern char **environ;
 

@@ -1,0 +1,274 @@
+/*
+ * client: one member's id, send queue and writer thread.
+ *
+ * Who touches what:
+ *  - queue: a chan of struct msg pointers, each one a counted reference.
+ *    Anyone enqueues (try-send, never blocks); only the writer dequeues
+ *    while it runs, and the last client_unref drains what is left.
+ *  - closing, code, reason: written under lock. The first client_close
+ *    records code and reason and closes the queue under that lock, so
+ *    whoever sees the queue closed also sees why. code is an atomic as
+ *    well, so that client_close_code reads it without locking a const
+ *    client.
+ *  - started, joined, thread: guarded by join_lock, which is held across
+ *    pthread_join so that a second joiner waits for the first to finish.
+ *    The writer never takes join_lock.
+ *
+ * The writer owns the sink: it alone calls write, and calls close exactly
+ * once, after the queue is closed and drained (or the sink broke).
+ */
+#include "groupchat/actors/client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "groupchat/core/chan.h"
+#include "groupchat/core/fault.h"
+#include "groupchat/core/msg.h"
+#include "groupchat/core/thread.h"
+
+/* A writer only batches and calls the sink, which must be frugal too
+ * (CivetWeb writes without big locals). */
+#define CLIENT_WRITER_STACK (64 * 1024)
+
+/* Frames handed to the sink in one write, at most. */
+#define CLIENT_BATCH 64
+
+struct client {
+	atomic_uint refs;
+	char id[CID_LEN + 1];
+	struct cid_set *ids;
+	struct chan *queue;
+
+	pthread_mutex_t lock;
+	bool closing;
+	const char *reason;
+	atomic_uint code;
+
+	pthread_mutex_t join_lock;
+	bool started;
+	bool joined;
+	pthread_t thread;
+	struct client_sink sink;
+};
+
+static void	*client_writer(void *arg);
+static void	 client_drain(struct client *c);
+
+struct client *
+client_new(struct cid_set *ids, size_t queue_cap)
+{
+	struct client *c;
+	int err;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (cid_acquire(ids, c->id) == -1) {
+		err = errno;
+		goto err0;
+	}
+	if ((c->queue = chan_new(queue_cap, sizeof(struct msg *))) == NULL) {
+		err = errno;
+		goto err1;
+	}
+	if ((err = pthread_mutex_init(&c->lock, NULL)) != 0)
+		goto err2;
+	if ((err = pthread_mutex_init(&c->join_lock, NULL)) != 0)
+		goto err3;
+	atomic_init(&c->refs, 1);
+	atomic_init(&c->code, CLIENT_CLOSE_SILENT);
+	c->ids = ids;
+	c->reason = "";
+	return c;
+
+err3:
+	pthread_mutex_destroy(&c->lock);
+err2:
+	chan_free(c->queue);
+err1:
+	cid_release(ids, c->id);
+err0:
+	free(c);
+	errno = err;
+	return NULL;
+}
+
+struct client *
+client_ref(struct client *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void
+client_unref(struct client *c)
+{
+	if (c == NULL ||
+	    atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	/* A no-op when the owner joined the writer as it should have. */
+	client_join_writer(c);
+	client_drain(c);
+	chan_free(c->queue);
+	cid_release(c->ids, c->id);
+	pthread_mutex_destroy(&c->join_lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+const char *
+client_id(const struct client *c)
+{
+	return c->id;
+}
+
+int
+client_start_writer(struct client *c, const struct client_sink *sink)
+{
+	int err;
+
+	pthread_mutex_lock(&c->join_lock);
+	if (c->started || c->joined) {
+		err = EINVAL;
+		goto out;
+	}
+	c->sink = *sink;
+	if (fault_hit(FAULT_WRITER_START)) {
+		err = EAGAIN;
+		goto out;
+	}
+	if ((err = thread_start(&c->thread, "gc-writer", CLIENT_WRITER_STACK,
+	    client_writer, c)) == 0)
+		c->started = true;
+out:
+	pthread_mutex_unlock(&c->join_lock);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+client_enqueue(struct client *c, struct msg *m)
+{
+	msg_ref(m);
+	if (chan_try_send(c->queue, &m) == -1) {
+		int err = errno;
+		msg_unref(m);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t
+client_enqueue_many(struct client *c, struct msg *const *ms, size_t n)
+{
+	return chan_try_send_many(c->queue, ms, n);
+}
+
+ssize_t
+client_enqueue_wait(struct client *c, struct msg *const *ms, size_t n,
+    const struct timespec *deadline)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (chan_send(c->queue, &ms[i], deadline) == -1)
+			return i > 0 || errno != EPIPE ? (ssize_t)i : -1;
+	return (ssize_t)n;
+}
+
+int
+client_close(struct client *c, uint16_t code, const char *reason)
+{
+	int won;
+
+	pthread_mutex_lock(&c->lock);
+	won = !c->closing;
+	if (won) {
+		c->closing = true;
+		c->reason = reason != NULL ? reason : "";
+		atomic_store_explicit(&c->code, code, memory_order_relaxed);
+		chan_close(c->queue);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return won;
+}
+
+uint16_t
+client_close_code(const struct client *c)
+{
+	return (uint16_t)atomic_load_explicit(&c->code, memory_order_relaxed);
+}
+
+void
+client_join_writer(struct client *c)
+{
+	client_close(c, CLIENT_CLOSE_SILENT, "");
+	pthread_mutex_lock(&c->join_lock);
+	if (c->started && !c->joined)
+		pthread_join(c->thread, NULL);
+	c->joined = true;
+	pthread_mutex_unlock(&c->join_lock);
+}
+
+size_t
+client_queued(const struct client *c)
+{
+	return chan_len(c->queue);
+}
+
+/*
+ * One write per batch. After a failed write the queue is closed (silently
+ * unless someone closed it first) and the loop goes on only to drop the
+ * references left in it: chan_recv_batch fails once it is drained.
+ */
+static void *
+client_writer(void *arg)
+{
+	struct client *c = arg;
+	struct msg *batch[CLIENT_BATCH];
+	struct iovec iov[CLIENT_BATCH];
+	const char *reason;
+	uint16_t code;
+	bool broken = false;
+	ssize_t n, i;
+
+
+	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0) {
+		for (i = 0; i < n; i++) {
+			iov[i].iov_base = (void *)msg_data(batch[i]);
+			iov[i].iov_len = msg_len(batch[i]);
+		}
+		if (!broken && c->sink.write(c->sink.ctx, iov, (int)n) == -1) {
+			broken = true;
+			client_close(c, CLIENT_CLOSE_SILENT, "");
+		}
+		for (i = 0; i < n; i++)
+			msg_unref(batch[i]);
+	}
+
+	pthread_mutex_lock(&c->lock);
+	code = (uint16_t)atomic_load_explicit(&c->code, memory_order_relaxed);
+	reason = c->reason;
+	pthread_mutex_unlock(&c->lock);
+	c->sink.close(c->sink.ctx, code, reason);
+	return NULL;
+}
+
+/* Drops the references still queued; the queue is closed. */
+static void
+client_drain(struct client *c)
+{
+	struct msg *batch[CLIENT_BATCH];
+	ssize_t n, i;
+
+	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0)
+		for (i = 0; i < n; i++)
+			msg_unref(batch[i]);
+}

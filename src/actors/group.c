@@ -1,0 +1,678 @@
+/*
+ * group: one group's mailbox, member set and (intermittent) thread.
+ *
+ * Who touches what:
+ *  - mailbox: any thread sends requests; only the group thread receives.
+ *    Each request carries its own counted reference (client or msg), so
+ *    the sender may drop its own as soon as the send returns.
+ *  - running, joinable, thread, senders, closed: guarded by lock. A
+ *    sender counts itself in senders, starting the thread if none runs,
+ *    before it sends; the thread exits only when it has no members, the
+ *    mailbox is empty and no sender is in flight, and it decides that
+ *    under the same lock. Hence a request is never stranded, and when
+ *    running is false the member set is empty and nothing is pending.
+ *  - members, index, close_seen and its code and reason: the group
+ *    thread's alone. Successive threads hand them over through lock
+ *    (one exits under it before the next is created under it).
+ *  - members_now and the counters: atomics, written by the group thread,
+ *    read by anyone. msgs_in is bumped last, with release, so a reader
+ *    that sees a broadcast counted in it also sees that broadcast's
+ *    other counts.
+ *
+ * The member set is an array for fan-out plus a hashtab index from
+ * client pointer to array slot, so a leave costs O(1) however big
+ * the group: removal swaps the last member into the hole.
+ */
+#include "groupchat/actors/group.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/actors/client.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/fault.h"
+#include "groupchat/core/hashtab.h"
+#include "groupchat/core/log.h"
+#include "groupchat/core/msg.h"
+#include "groupchat/core/stats.h"
+#include "groupchat/core/thread.h"
+
+/* Fan-out and bookkeeping only; no big locals anywhere below. */
+#define GROUP_STACK (128 * 1024)
+
+/* Requests taken from the mailbox at once. */
+#define GROUP_BATCH 64
+
+/* A join the member set has no memory for is refused this way. */
+#define GROUP_NOMEM_CODE 1011
+#define GROUP_NOMEM_REASON "out of memory"
+
+enum group_kind {
+	GROUP_JOIN,
+	GROUP_LEAVE,
+	GROUP_BROADCAST,
+};
+
+struct group_req {
+	enum group_kind kind;
+	struct client *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
+	struct msg *m;          /* GROUP_BROADCAST: a reference */
+};
+
+struct group {
+	atomic_uint refs;
+	char *id;
+	size_t id_len;
+	struct stats *st;
+	struct chan *mailbox;   /* NULL while no thread runs */
+
+	pthread_mutex_t lock;
+	pthread_cond_t sent;    /* senders went down */
+	bool running;
+	bool joinable;          /* thread exited or runs, not joined yet */
+	bool closed;
+	uint16_t closed_code;   /* what group_close recorded */
+	const char *closed_reason;
+	unsigned senders;
+	pthread_t thread;
+
+	struct client **members;
+	size_t nmembers, members_cap;
+	struct hashtab index;   /* item c, value i: c == members[i] */
+	bool close_seen;
+	uint16_t close_code;
+	const char *close_reason;
+
+	atomic_size_t members_now;
+	atomic_ullong msgs_in;
+	atomic_ullong msgs_out;
+	atomic_ullong starts;
+};
+
+static void	*group_main(void *arg);
+
+struct group *
+group_new(const char *id, size_t id_len, struct stats *st)
+{
+	struct group *g;
+	int err;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	if ((g->id = malloc(id_len + 1)) == NULL) {
+		err = errno;
+		goto err0;
+	}
+	if (id_len > 0)
+		memcpy(g->id, id, id_len);
+	g->id[id_len] = '\0';
+	g->id_len = id_len;
+	if ((err = pthread_mutex_init(&g->lock, NULL)) != 0)
+		goto err1;
+	if ((err = pthread_cond_init(&g->sent, NULL)) != 0)
+		goto err2;
+	atomic_init(&g->refs, 1);
+	atomic_init(&g->members_now, 0);
+	atomic_init(&g->msgs_in, 0);
+	atomic_init(&g->msgs_out, 0);
+	atomic_init(&g->starts, 0);
+	hashtab_init(&g->index);
+	g->st = st;
+	return g;
+
+err2:
+	pthread_mutex_destroy(&g->lock);
+err1:
+	free(g->id);
+err0:
+	free(g);
+	errno = err;
+	return NULL;
+}
+
+struct group *
+group_ref(struct group *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	return g;
+}
+
+/*
+ * Nobody else can send now, so once the close (if any) is processed the
+ * thread finds itself idle and exits; joining it is a short wait.
+ */
+void
+group_unref(struct group *g)
+{
+	pthread_t t;
+	bool join;
+
+	if (g == NULL ||
+	    atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	pthread_mutex_lock(&g->lock);
+	join = g->joinable;
+	t = g->thread;
+	g->joinable = false;
+	pthread_mutex_unlock(&g->lock);
+	if (join)
+		pthread_join(t, NULL);
+	chan_free(g->mailbox);
+	pthread_cond_destroy(&g->sent);
+	pthread_mutex_destroy(&g->lock);
+	hashtab_fini(&g->index);
+	free(g->members);
+	free(g->id);
+	free(g);
+}
+
+const char *
+group_id(const struct group *g, size_t *len)
+{
+	if (len != NULL)
+		*len = g->id_len;
+	return g->id;
+}
+
+/*
+ * Counts the caller among the senders, first starting the thread if none
+ * runs (and joining the one that exited last). The mailbox exists only
+ * while a thread runs: an idle group costs its id and this struct.
+ * Called with lock held. -1 with errno if the thread cannot start.
+ */
+static int
+group_enter(struct group *g)
+{
+	int err;
+
+	if (!g->running) {
+		if (g->joinable) {
+			pthread_join(g->thread, NULL);
+			g->joinable = false;
+		}
+		if ((g->mailbox = chan_new(GROUP_MAILBOX_DEFAULT,
+		    sizeof(struct group_req))) == NULL)
+			return -1;
+		if (fault_hit(FAULT_GROUP_START))
+			err = EAGAIN;
+		else
+			err = thread_start(&g->thread, "gc-group", GROUP_STACK,
+			    group_main, g);
+		if (err != 0) {
+			chan_free(g->mailbox);
+			g->mailbox = NULL;
+			errno = err;
+			return -1;
+		}
+		g->running = true;
+		g->joinable = true;
+		atomic_fetch_add_explicit(&g->starts, 1, memory_order_relaxed);
+		if (g->st != NULL)
+			stats_add(g->st, group_threads, 1);
+		log_event_id(LOG_INFO, "group_thread_started", "group", g->id, g->id_len, NULL);
+	}
+	g->senders++;
+	return 0;
+}
+
+/*
+ * Sends a request after group_enter and leaves the senders. The wait has
+ * no deadline: a full mailbox is backpressure on the sender's reader. It
+ * ends at once when group_close closes the mailbox; then the request was
+ * not queued (-1, EPIPE) and its reference is the caller's to drop. The
+ * thread does not free the mailbox while a sender is counted in.
+ */
+static int
+group_post(struct group *g, const struct group_req *req)
+{
+	int rc = chan_send(g->mailbox, req, NULL);
+
+	pthread_mutex_lock(&g->lock);
+	g->senders--;
+	pthread_cond_signal(&g->sent);
+	pthread_mutex_unlock(&g->lock);
+	if (rc == -1)
+		errno = EPIPE;
+	return rc;
+}
+
+int
+group_join(struct group *g, struct client *c)
+{
+	struct group_req req = { .kind = GROUP_JOIN, .c = c };
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed) {
+		pthread_mutex_unlock(&g->lock);
+		errno = EPIPE;
+		return -1;
+	}
+	if (group_enter(g) == -1) {
+		err = errno;
+		pthread_mutex_unlock(&g->lock);
+		log_event_id(LOG_ERROR, "group_thread_failed", "group", g->id, g->id_len,
+		    "error", strerror(err), NULL);
+		errno = err == EPIPE ? EAGAIN : err;
+		return -1;
+	}
+	pthread_mutex_unlock(&g->lock);
+	client_ref(c);
+	if (group_post(g, &req) == -1) {
+		client_unref(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* With no thread running there are no members, so there is no one to leave. */
+void
+group_leave(struct group *g, struct client *c)
+{
+	struct group_req req = { .kind = GROUP_LEAVE, .c = c };
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed || !g->running) {
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
+	g->senders++;
+	pthread_mutex_unlock(&g->lock);
+	client_ref(c);
+	if (group_post(g, &req) == -1)
+		client_unref(c);
+}
+
+/* With no thread running there are no members: the message reaches nobody. */
+int
+group_broadcast(struct group *g, struct msg *m)
+{
+	struct group_req req = { .kind = GROUP_BROADCAST, .m = m };
+
+	pthread_mutex_lock(&g->lock);
+	if (g->closed) {
+		pthread_mutex_unlock(&g->lock);
+		errno = EPIPE;
+		return -1;
+	}
+	if (!g->running) {
+		pthread_mutex_unlock(&g->lock);
+		atomic_fetch_add_explicit(&g->msgs_in, 1, memory_order_release);
+		return 0;
+	}
+	g->senders++;
+	pthread_mutex_unlock(&g->lock);
+	msg_ref(m);
+	if (group_post(g, &req) == -1) {
+		msg_unref(m);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Never blocks: the code and reason are recorded under the lock and the
+ * mailbox is closed, which wakes every sender blocked on it (they get
+ * EPIPE) and tells the thread. The thread drains what was queued before
+ * the close, discarding broadcasts, closes every member and every queued
+ * join with the recorded code, and exits. With no thread running there
+ * are no members to close.
+ */
+void
+group_close(struct group *g, uint16_t code, const char *reason)
+{
+	pthread_mutex_lock(&g->lock);
+	if (!g->closed) {
+		g->closed = true;
+		g->closed_code = code;
+		g->closed_reason = reason;
+		if (g->running)
+			chan_close(g->mailbox);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool
+group_running(struct group *g)
+{
+	bool r;
+
+	pthread_mutex_lock(&g->lock);
+	r = g->running;
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+size_t
+group_members(struct group *g)
+{
+	return atomic_load_explicit(&g->members_now, memory_order_relaxed);
+}
+
+bool
+group_closed(struct group *g)
+{
+	bool r;
+
+	pthread_mutex_lock(&g->lock);
+	r = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+uint64_t
+group_msgs_in(struct group *g)
+{
+	return atomic_load_explicit(&g->msgs_in, memory_order_acquire);
+}
+
+uint64_t
+group_msgs_out(struct group *g)
+{
+	return atomic_load_explicit(&g->msgs_out, memory_order_relaxed);
+}
+
+uint64_t
+group_thread_starts(struct group *g)
+{
+	return atomic_load_explicit(&g->starts, memory_order_relaxed);
+}
+
+static struct hashtab_entry *
+group_find(struct group *g, const struct client *c)
+{
+	return hashtab_find(&g->index, hashtab_ptr(c), c, NULL);
+}
+
+/* Makes room for one more member in the array and the index. */
+static int
+group_reserve(struct group *g)
+{
+	struct client **members;
+	size_t cap;
+
+	if (g->nmembers == g->members_cap) {
+		cap = g->members_cap ? g->members_cap * 2 : 8;
+		if ((members = reallocarray(g->members, cap,
+		    sizeof(*members))) == NULL)
+			return -1;
+		g->members = members;
+		g->members_cap = cap;
+	}
+	return hashtab_reserve(&g->index);
+}
+
+static void
+group_count_members(struct group *g)
+{
+	atomic_store_explicit(&g->members_now, g->nmembers,
+	    memory_order_relaxed);
+}
+
+/* Takes over the request's reference to c as the group's own. */
+static void
+group_add(struct group *g, struct client *c)
+{
+	if (g->close_seen) {
+		client_close(c, g->close_code, g->close_reason);
+		client_unref(c);
+		return;
+	}
+	if (group_find(g, c) != NULL) {
+		client_unref(c);
+		return;
+	}
+	if (group_reserve(g) == -1) {
+		client_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		client_unref(c);
+		return;
+	}
+	hashtab_put(&g->index, hashtab_ptr(c), c, g->nmembers);
+	g->members[g->nmembers++] = c;
+	group_count_members(g);
+	if (g->st != NULL)
+		stats_add(g->st, members, 1);
+}
+
+/* Removes members[i] by moving the last member into its slot. */
+static void
+group_remove(struct group *g, size_t i)
+{
+	struct client *c = g->members[i], *last;
+
+	hashtab_del(&g->index, group_find(g, c));
+	last = g->members[--g->nmembers];
+	if (i != g->nmembers) {
+		g->members[i] = last;
+		group_find(g, last)->value = i;
+	}
+	group_count_members(g);
+	if (g->st != NULL)
+		stats_sub(g->st, members, 1);
+	client_unref(c);
+}
+
+static void
+group_drop(struct group *g, struct client *c)
+{
+	struct hashtab_entry *e;
+
+	if ((e = group_find(g, c)) != NULL)
+		group_remove(g, e->value);
+}
+
+/*
+ * Fans a run of k consecutive broadcasts out to every member. A member
+ * without room for the whole run waits for room (its writer may just not
+ * have had a CPU yet), but the whole run waits at most one
+ * GROUP_SLOW_WAIT_MS: the deadline is set at the first full member, and
+ * once it has passed a full member gets one more try only. A member left
+ * without room is a slow consumer: it keeps what it took, is closed with
+ * 1008 and removed. A closed member is on its way out and is removed too.
+ * Each member takes the run under one lock of its queue, and each frame
+ * takes all its members' references in one atomic add, so the cost per
+ * member per message is a pointer copy.
+ */
+static void
+group_fanout(struct group *g, struct msg *const *ms, size_t k)
+{
+	size_t n = g->nmembers, i = 0, j, taken, frames = 0, bytes = 0, run_bytes = 0;
+	struct timespec deadline;
+	bool waited = false;
+	struct client *c;
+	ssize_t sent, more;
+
+	for (j = 0; j < k; j++) {
+		msg_ref_n(ms[j], n);
+		run_bytes += msg_len(ms[j]);
+	}
+	while (i < g->nmembers) {
+		c = g->members[i];
+		sent = client_enqueue_many(c, ms, k);
+		if (sent >= 0 && (size_t)sent < k) {
+			if (!waited) {
+				chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
+				waited = true;
+			}
+			more = client_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
+			sent += more > 0 ? more : 0;
+		}
+		if (sent == (ssize_t)k) {
+			frames += k;
+			bytes += run_bytes;
+			i++;
+			continue;
+		}
+		/* Left behind: count what it took, give back the rest's references. */
+		taken = sent > 0 ? (size_t)sent : 0;
+		for (j = 0; j < taken; j++)
+			bytes += msg_len(ms[j]);
+		frames += taken;
+		for (j = taken; j < k; j++)
+			msg_unref(ms[j]);
+		if (sent >= 0 &&
+		    client_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
+		    g->st != NULL)
+			stats_add(g->st, slow_drops, 1);
+		group_remove(g, i);
+	}
+	if (g->st != NULL) {
+		stats_add(g->st, msgs_out, frames);
+		stats_add(g->st, bytes_out, bytes);
+	}
+	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
+	/* Last and releasing: whoever sees this count sees the others. */
+	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
+}
+
+/* Closes every member; joins that were already queued meet the same fate. */
+static void
+group_close_members(struct group *g, uint16_t code, const char *reason)
+{
+	size_t i;
+
+	g->close_seen = true;
+	g->close_code = code;
+	g->close_reason = reason;
+	for (i = 0; i < g->nmembers; i++) {
+		client_close(g->members[i], code, reason);
+		client_unref(g->members[i]);
+	}
+	if (g->st != NULL)
+		stats_sub(g->st, members, g->nmembers);
+	g->nmembers = 0;
+	hashtab_clear(&g->index);
+	group_count_members(g);
+}
+
+/*
+ * Once the group is closed (the thread looks at the start of each batch),
+ * every member is closed with the recorded code, and from then on queued
+ * joins are closed the same way and queued broadcasts are dropped, as Go
+ * drops them: a deleted group's members go within one fan-out deadline.
+ */
+static void
+group_check_closed(struct group *g)
+{
+	uint16_t code;
+	const char *reason;
+	bool closed;
+
+	if (g->close_seen)
+		return;
+	pthread_mutex_lock(&g->lock);
+	closed = g->closed;
+	code = g->closed_code;
+	reason = g->closed_reason;
+	pthread_mutex_unlock(&g->lock);
+	if (closed)
+		group_close_members(g, code, reason);
+}
+
+/*
+ * Handles a batch in arrival order. A run of consecutive broadcasts is
+ * fanned out as one, which keeps the order every member sees and costs
+ * each member one queue lock per run instead of one per message.
+ */
+static void
+group_handle(struct group *g, struct group_req *batch, size_t n)
+{
+	struct msg *run[GROUP_BATCH];
+	size_t i = 0, j, k;
+
+	group_check_closed(g);
+	while (i < n) {
+		struct group_req *req = &batch[i];
+
+		switch (req->kind) {
+		case GROUP_JOIN:
+			group_add(g, req->c);
+			break;
+		case GROUP_LEAVE:
+			group_drop(g, req->c);
+			client_unref(req->c);
+			break;
+		case GROUP_BROADCAST:
+			for (k = 0; i + k < n && batch[i + k].kind == GROUP_BROADCAST; k++)
+				run[k] = batch[i + k].m;
+			if (!g->close_seen)
+				group_fanout(g, run, k);
+			for (j = 0; j < k; j++)
+				msg_unref(run[j]);
+			i += k;
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Leaves running under lock; the mailbox goes with the thread. */
+static void
+group_exit(struct group *g)
+{
+	if (g->st != NULL)
+		stats_sub(g->st, group_threads, 1);
+	/* Go logs: cleared the group's "Manage" goroutine with id: ID */
+	log_event_id(LOG_INFO, "group_thread_exited", "group", g->id, g->id_len, NULL);
+	chan_free(g->mailbox);
+	g->mailbox = NULL;
+	g->running = false;
+}
+
+/*
+ * With no members, exits if nothing is queued and no sender is in flight.
+ * A sender counted in senders is about to queue (the mailbox has room, or
+ * it would not be empty) or has just failed on a closed mailbox, so
+ * waiting for it is short.
+ */
+static bool
+group_idle(struct group *g)
+{
+	bool idle;
+
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0 && chan_len(g->mailbox) == 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	idle = chan_len(g->mailbox) == 0;
+	if (idle)
+		group_exit(g);
+	pthread_mutex_unlock(&g->lock);
+	return idle;
+}
+
+/*
+ * The mailbox was closed and is drained: close whatever members are left
+ * and exit once the senders caught by the close have left the mailbox.
+ */
+static void
+group_finish(struct group *g)
+{
+	group_check_closed(g);
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	group_exit(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void *
+group_main(void *arg)
+{
+	struct group *g = arg;
+	struct group_req batch[GROUP_BATCH];
+	ssize_t n;
+
+	for (;;) {
+		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
+			group_finish(g);
+			return NULL;
+		}
+		group_handle(g, batch, (size_t)n);
+		if (g->nmembers == 0 && group_idle(g))
+			return NULL;
+	}
+}

@@ -1,0 +1,341 @@
+/*
+ * manager: the registry of groups and the one thread that owns it.
+ *
+ * Who touches what:
+ *  - mailbox: a chan of pointers to requests that live on their callers'
+ *    stacks. A caller sends one and sleeps on the request's semaphore
+ *    until the manager thread has filled in the reply and posted it, so
+ *    the request outlives its use. Closing the mailbox (manager_free)
+ *    refuses new requests with EPIPE; queued ones are still answered.
+ *  - table: the manager thread's alone, and manager_free's once that
+ *    thread is joined.
+ *
+ * The table is a hashtab keyed by the id bytes. The id's storage is the
+ * group's own copy (group_id), so an entry is just a hash and a group
+ * reference. Ids come from the network, so the hash is SipHash-2-4 with a
+ * random key: nobody outside can pick ids that all land in one probe run.
+ *
+ * Nothing here waits on a group: group_close records the code, sets the
+ * flag and closes the group's mailbox, all without blocking, and when the
+ * registry holds the last reference, group_unref joins a thread that has
+ * no members (each member's connection holds a reference).
+ */
+#include "groupchat/actors/manager.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "groupchat/actors/group.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/hashtab.h"
+#include "groupchat/core/stats.h"
+#include "groupchat/core/thread.h"
+
+/* Hashing, probing and the calls into group: no big locals. */
+#define MANAGER_STACK (128 * 1024)
+
+/* Requests queued for the manager thread before senders block. */
+#define MANAGER_MAILBOX 256
+
+enum manager_kind {
+	MANAGER_REQ_CREATE,
+	MANAGER_REQ_DELETE,
+	MANAGER_REQ_LOOKUP,
+	MANAGER_REQ_LIST,
+	MANAGER_REQ_CLOSE_ALL,
+};
+
+struct manager_req {
+	enum manager_kind kind;
+	const char *id;         /* CREATE, DELETE, LOOKUP */
+	size_t len;
+	uint16_t code;          /* CLOSE_ALL */
+	const char *reason;
+	sem_t done;             /* posted once the reply is filled in */
+	long result;            /* a manager_result, a count, or -1 */
+	int err;                /* errno when result is -1 */
+	struct group *g;        /* LOOKUP: a reference, or NULL */
+	struct group **list;    /* LIST: references */
+};
+
+/* An id being looked up in the table. */
+struct manager_key {
+	const char *id;
+	size_t len;
+};
+
+struct manager {
+	struct stats *st;
+	struct chan *mailbox;
+	pthread_t thread;
+	uint64_t key[2];
+	struct hashtab table;   /* items: group references */
+};
+
+static void	*manager_main(void *arg);
+
+struct manager *
+manager_new(struct stats *st)
+{
+	struct manager *m;
+	int err;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->st = st;
+	if (getrandom(m->key, sizeof(m->key), 0) != sizeof(m->key)) {
+		err = errno != 0 ? errno : EIO;
+		goto err0;
+	}
+	if ((m->mailbox = chan_new(MANAGER_MAILBOX,
+	    sizeof(struct manager_req *))) == NULL) {
+		err = errno;
+		goto err0;
+	}
+	hashtab_init(&m->table);
+	if ((err = thread_start(&m->thread, "gc-manager", MANAGER_STACK,
+	    manager_main, m)) != 0)
+		goto err1;
+	return m;
+
+err1:
+	chan_free(m->mailbox);
+err0:
+	free(m);
+	errno = err;
+	return NULL;
+}
+
+void
+manager_free(struct manager *m)
+{
+	struct hashtab_entry *e;
+	size_t i = 0;
+
+	chan_close(m->mailbox);
+	pthread_join(m->thread, NULL);
+	while ((e = hashtab_next(&m->table, &i)) != NULL) {
+		group_close(e->item, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
+		group_unref(e->item);
+		if (m->st != NULL)
+			stats_sub(m->st, groups, 1);
+	}
+	hashtab_fini(&m->table);
+	chan_free(m->mailbox);
+	free(m);
+}
+
+/* Sends req to the manager thread and waits for its reply. */
+static long
+manager_call(struct manager *m, struct manager_req *req)
+{
+	int err;
+
+	if (sem_init(&req->done, 0, 0) == -1)
+		return -1;
+	if (chan_send(m->mailbox, &req, NULL) == -1) {
+		err = errno;
+		sem_destroy(&req->done);
+		errno = err;
+		return -1;
+	}
+	while (sem_wait(&req->done) == -1)
+		;
+	sem_destroy(&req->done);
+	if (req->result == -1)
+		errno = req->err;
+	return req->result;
+}
+
+int
+manager_create(struct manager *m, const char *id, size_t len)
+{
+	struct manager_req req = {
+		.kind = MANAGER_REQ_CREATE, .id = id, .len = len,
+	};
+
+	return (int)manager_call(m, &req);
+}
+
+int
+manager_delete(struct manager *m, const char *id, size_t len)
+{
+	struct manager_req req = {
+		.kind = MANAGER_REQ_DELETE, .id = id, .len = len,
+	};
+
+	return (int)manager_call(m, &req);
+}
+
+struct group *
+manager_lookup(struct manager *m, const char *id, size_t len)
+{
+	struct manager_req req = {
+		.kind = MANAGER_REQ_LOOKUP, .id = id, .len = len,
+	};
+
+	if (manager_call(m, &req) == -1)
+		return NULL;
+	return req.g;
+}
+
+long
+manager_list(struct manager *m, struct group ***out)
+{
+	struct manager_req req = { .kind = MANAGER_REQ_LIST };
+	long n;
+
+	if ((n = manager_call(m, &req)) == -1)
+		return -1;
+	*out = req.list;
+	return n;
+}
+
+void
+manager_close_all(struct manager *m, uint16_t code, const char *reason)
+{
+	struct manager_req req = {
+		.kind = MANAGER_REQ_CLOSE_ALL, .code = code, .reason = reason,
+	};
+
+	manager_call(m, &req);
+}
+
+static bool
+manager_id_eq(const void *item, const void *key)
+{
+	const struct manager_key *k = key;
+	size_t len;
+	const char *id = group_id(item, &len);
+
+	return len == k->len && memcmp(id, k->id, len) == 0;
+}
+
+/* The entry of the request's id, or NULL; its hash in *h. */
+static struct hashtab_entry *
+manager_find(struct manager *m, const struct manager_req *req, uint64_t *h)
+{
+	struct manager_key k = { .id = req->id, .len = req->len };
+
+	*h = hashtab_siphash(m->key, req->id, req->len);
+	return hashtab_find(&m->table, *h, &k, manager_id_eq);
+}
+
+static void
+manager_do_create(struct manager *m, struct manager_req *req)
+{
+	struct group *g;
+	uint64_t h;
+
+	if (manager_find(m, req, &h) != NULL) {
+		req->result = MANAGER_EXISTS;
+		return;
+	}
+	if (hashtab_reserve(&m->table) == -1 ||
+	    (g = group_new(req->id, req->len, m->st)) == NULL) {
+		req->err = errno;
+		req->result = -1;
+		return;
+	}
+	hashtab_put(&m->table, h, g, 0);
+	if (m->st != NULL)
+		stats_add(m->st, groups, 1);
+	req->result = MANAGER_CREATED;
+}
+
+static void
+manager_do_delete(struct manager *m, struct manager_req *req)
+{
+	struct hashtab_entry *e;
+	struct group *g;
+	uint64_t h;
+
+	req->result = MANAGER_NOT_FOUND;
+	if ((e = manager_find(m, req, &h)) == NULL)
+		return;
+	g = e->item;
+	hashtab_del(&m->table, e);
+	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	group_unref(g);
+	if (m->st != NULL)
+		stats_sub(m->st, groups, 1);
+	req->result = MANAGER_DELETED;
+}
+
+static void
+manager_do_lookup(struct manager *m, struct manager_req *req)
+{
+	struct hashtab_entry *e;
+	uint64_t h;
+
+	if ((e = manager_find(m, req, &h)) == NULL) {
+		req->err = ENOENT;
+		req->result = -1;
+		return;
+	}
+	req->g = group_ref(e->item);
+	req->result = 0;
+}
+
+static void
+manager_do_list(struct manager *m, struct manager_req *req)
+{
+	struct hashtab_entry *e;
+	size_t i = 0, n = 0;
+
+	req->list = NULL;
+	if (m->table.count > 0 &&
+	    (req->list = calloc(m->table.count, sizeof(*req->list))) == NULL) {
+		req->err = errno;
+		req->result = -1;
+		return;
+	}
+	while ((e = hashtab_next(&m->table, &i)) != NULL)
+		req->list[n++] = group_ref(e->item);
+	req->result = (long)n;
+}
+
+static void
+manager_do_close_all(struct manager *m, struct manager_req *req)
+{
+	struct hashtab_entry *e;
+	size_t i = 0;
+
+	while ((e = hashtab_next(&m->table, &i)) != NULL)
+		group_close(e->item, req->code, req->reason);
+	req->result = 0;
+}
+
+static void *
+manager_main(void *arg)
+{
+	struct manager *m = arg;
+	struct manager_req *req;
+
+	while (chan_recv(m->mailbox, &req, NULL) == 0) {
+		switch (req->kind) {
+		case MANAGER_REQ_CREATE:
+			manager_do_create(m, req);
+			break;
+		case MANAGER_REQ_DELETE:
+			manager_do_delete(m, req);
+			break;
+		case MANAGER_REQ_LOOKUP:
+			manager_do_lookup(m, req);
+			break;
+		case MANAGER_REQ_LIST:
+			manager_do_list(m, req);
+			break;
+		case MANAGER_REQ_CLOSE_ALL:
+			manager_do_close_all(m, req);
+			break;
+		}
+		sem_post(&req->done);
+	}
+	return NULL;
+}
