@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/utf8.h"
 #include "groupchat/web/wsproto.h"
 
@@ -81,17 +81,17 @@ protocol_error(const struct model *m, unsigned bits, const uint8_t *d,
 
 	if (bits & 0x70)
 		return true;
-	if (op >= MSG_CLOSE) {
-		if (op > MSG_PONG || !fin || len > 125)
+	if (op >= FRAME_CLOSE) {
+		if (op > FRAME_PONG || !fin || len > 125)
 			return true;
-		if (op != MSG_CLOSE || len == 0)
+		if (op != FRAME_CLOSE || len == 0)
 			return false;
 		return len == 1 || !close_code_ok((unsigned)d[0] << 8 | d[1]) ||
 		    !utf8_valid(d + 2, len - 2);
 	}
-	if (op > MSG_BINARY)
+	if (op > FRAME_BINARY)
 		return true;
-	return op == MSG_CONT ? m->op == 0 : m->op != 0;
+	return op == FRAME_CONT ? m->op == 0 : m->op != 0;
 }
 
 static void
@@ -111,11 +111,11 @@ check_control(struct model *m, unsigned op, const uint8_t *d, size_t len,
     const struct wsproto_event *ev)
 {
 	switch (op) {
-	case MSG_PING:
+	case FRAME_PING:
 		CHECK(ev->verdict == WSPROTO_PING);
 		CHECK(ev->len == len && (len == 0 || ev->data == d));
 		break;
-	case MSG_PONG:
+	case FRAME_PONG:
 		CHECK(ev->verdict == WSPROTO_NONE);
 		break;
 	default:
@@ -131,9 +131,9 @@ check_data(struct model *m, unsigned op, bool fin, const uint8_t *d,
     size_t len, const struct wsproto_event *ev)
 {
 	unsigned msgop = op ? op : m->op;
-	bool text = msgop == MSG_TEXT;
+	bool text = msgop == FRAME_TEXT;
 
-	if (op != MSG_CONT)
+	if (op != FRAME_CONT)
 		m->len = 0;
 	if (len > m->max - m->len) {
 		CHECK(ev->verdict == WSPROTO_FAIL && ev->code == 1009);
@@ -165,7 +165,7 @@ check_data(struct model *m, unsigned op, bool fin, const uint8_t *d,
 	CHECK(ev->len == m->len && ev->len <= m->max);
 	CHECK(memcmp(ev->data, m->acc, m->len) == 0);
 	CHECK(!text || utf8_valid(ev->data, ev->len));
-	if (op != MSG_CONT && len > 0)
+	if (op != FRAME_CONT && len > 0)
 		CHECK(ev->data == d);	/* unfragmented: never copied */
 }
 
@@ -181,7 +181,7 @@ check(struct model *m, unsigned bits, const uint8_t *d, size_t len,
 	} else if (protocol_error(m, bits, d, len)) {
 		CHECK(ev->verdict == WSPROTO_FAIL && ev->code == 1002);
 		m->ended = true;
-	} else if (op >= MSG_CLOSE) {
+	} else if (op >= FRAME_CLOSE) {
 		check_control(m, op, d, len, ev);
 	} else {
 		check_data(m, op, (bits & 0x80) != 0, d, len, ev);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
@@ -60,7 +60,7 @@ config_defaults(struct config *cfg)
 	cfg->port = 8080;
 	cfg->max_clients = 1000;
 	cfg->max_message = 1 << 20;
-	cfg->send_queue = CLIENT_QUEUE_DEFAULT;
+	cfg->send_queue = MEMBER_QUEUE_DEFAULT;
 	cfg->ping_interval = 30;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_TEXT;

@@ -972,7 +972,7 @@ recv_relays(struct it_ws *ws, int n)
 
 /* Sends a close frame with code and waits for the server's answer and EOF. */
 static void
-client_close(struct it_ws *ws, int code)
+member_close(struct it_ws *ws, int code)
 {
 	uint8_t be[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	int64_t deadline = it_deadline(IT_TIMEOUT_MS);
@@ -1074,8 +1074,8 @@ START_TEST(closes_are_counted_by_code)
 	ck_assert_int_eq(it_ws_expect_close(m[1], 1002, IT_TIMEOUT_MS), 0);
 	it_ws_free(m[1]);
 	it_ws_free(m[2]);                                          /* 1006 */
-	client_close(m[3], 4000);                                  /* other */
-	client_close(m[4], 1001);                                  /* 1001 */
+	member_close(m[3], 4000);                                  /* other */
+	member_close(m[4], 1001);                                  /* 1001 */
 	WAIT_STATS(TOTAL("closes.1000", 1), TOTAL("closes.1002", 1),
 	    TOTAL("closes.1006", 1), TOTAL("closes.1001", 1), TOTAL("closes.other", 1),
 	    TOTAL("members", 1), GROUP("c", "members", 1), GROUP("c", "running", 1),

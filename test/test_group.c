@@ -11,19 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
 #include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/stats.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
 
 #define WAIT_MS 5000
 
-struct member {
-	struct client *c;
+struct test_member {
+	struct member *c;
 	struct fake f;
 };
 
@@ -42,37 +42,37 @@ cond_init_mono(pthread_cond_t *cv)
 }
 
 static void
-member_start(struct member *m, size_t cap, int hold)
+test_member_start(struct test_member *m, size_t cap, int hold)
 {
-	struct client_sink s = fake_sink(&m->f);
+	struct member_sink s = fake_sink(&m->f);
 
 	fake_init(&m->f);
 	m->f.hold = hold;
-	m->c = client_new(ids, cap);
+	m->c = member_new(ids, cap);
 	ck_assert_ptr_nonnull(m->c);
-	ck_assert_int_eq(client_start_writer(m->c, &s), 0);
+	ck_assert_int_eq(member_start_writer(m->c, &s), 0);
 }
 
 static void
-member_end(struct member *m)
+test_member_end(struct test_member *m)
 {
 	fake_release(&m->f);
-	client_join_writer(m->c);
+	member_join_writer(m->c);
 	ck_assert_uint_eq(m->f.closes, 1);
-	client_unref(m->c);
+	member_unref(m->c);
 	fake_fini(&m->f);
 }
 
 static int
 bcast(struct group *g, const char *text)
 {
-	struct msg *m;
+	struct frame *m;
 	int rc;
 
-	m = msg_new(MSG_TEXT, text, strlen(text), NULL, 0);
+	m = frame_new(FRAME_TEXT, text, strlen(text), NULL, 0);
 	ck_assert_ptr_nonnull(m);
 	rc = group_broadcast(g, m);
-	msg_unref(m);
+	frame_unref(m);
 	return rc;
 }
 
@@ -132,13 +132,13 @@ pred_msgs_in(void *arg)
 static int
 pred_queued(void *c)
 {
-	return client_queued(c) >= 1;
+	return member_queued(c) >= 1;
 }
 
 static int
 pred_slow_closed(void *c)
 {
-	return client_close_code(c) == GROUP_SLOW_CODE;
+	return member_close_code(c) == GROUP_SLOW_CODE;
 }
 
 static void
@@ -187,15 +187,15 @@ END_TEST
 
 START_TEST(test_thread_stops_and_restarts)
 {
-	struct member a, b;
+	struct test_member a, b;
 	struct group *g;
 	struct want_msgs_in w;
 
 	g = new_group("life");
 	ck_assert(!group_running(g));
 	ck_assert_uint_eq(group_thread_starts(g), 0);
-	member_start(&a, 16, 0);
-	member_start(&b, 16, 0);
+	test_member_start(&a, 16, 0);
+	test_member_start(&b, 16, 0);
 
 	ck_assert_int_eq(group_join(g, a.c), 0);
 	ck_assert(group_running(g));
@@ -225,20 +225,20 @@ START_TEST(test_thread_stops_and_restarts)
 	group_leave(g, b.c);
 	ck_assert(wait_until(pred_stopped, g));
 	ck_assert_uint_eq(a.f.nframes, 1);
-	member_end(&a);
-	member_end(&b);
+	test_member_end(&a);
+	test_member_end(&b);
 	group_unref(g);
 }
 END_TEST
 
 START_TEST(test_leave_of_non_member)
 {
-	struct member a, b;
+	struct test_member a, b;
 	struct group *g;
 
 	g = new_group("nm");
-	member_start(&a, 16, 0);
-	member_start(&b, 16, 0);
+	test_member_start(&a, 16, 0);
+	test_member_start(&b, 16, 0);
 	group_leave(g, b.c);
 	ck_assert(!group_running(g));
 	ck_assert_int_eq(group_join(g, a.c), 0);
@@ -250,8 +250,8 @@ START_TEST(test_leave_of_non_member)
 	group_leave(g, a.c);
 	group_leave(g, a.c);
 	ck_assert(wait_until(pred_stopped, g));
-	member_end(&a);
-	member_end(&b);
+	test_member_end(&a);
+	test_member_end(&b);
 	group_unref(g);
 }
 END_TEST
@@ -271,7 +271,7 @@ END_TEST
 
 struct leaver {
 	struct group *g;
-	struct client *old;
+	struct member *old;
 	pthread_barrier_t go, done;
 	int iters;
 };
@@ -299,7 +299,7 @@ START_TEST(test_join_races_last_leave)
 {
 	enum { ITERS = 2000 };
 	struct leaver l;
-	struct client *c;
+	struct member *c;
 	pthread_t t;
 	char text[16];
 	int i;
@@ -308,12 +308,12 @@ START_TEST(test_join_races_last_leave)
 	l.iters = ITERS;
 	pthread_barrier_init(&l.go, NULL, 2);
 	pthread_barrier_init(&l.done, NULL, 2);
-	l.old = client_new(ids, 4);
+	l.old = member_new(ids, 4);
 	ck_assert_ptr_nonnull(l.old);
 	ck_assert_int_eq(group_join(l.g, l.old), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, leaver_run, &l), 0);
 	for (i = 0; i < ITERS; i++) {
-		c = client_new(ids, 4);
+		c = member_new(ids, 4);
 		ck_assert_ptr_nonnull(c);
 		pthread_barrier_wait(&l.go);
 		ck_assert_int_eq(group_join(l.g, c), 0);
@@ -323,16 +323,16 @@ START_TEST(test_join_races_last_leave)
 		ck_assert_msg(wait_until(pred_queued, c),
 		    "iteration %d: the newcomer is deaf", i);
 		ck_assert_uint_eq(group_members(l.g), 1);
-		client_join_writer(l.old);
-		client_unref(l.old);
+		member_join_writer(l.old);
+		member_unref(l.old);
 		l.old = c;
 	}
 	pthread_join(t, NULL);
 	group_leave(l.g, l.old);
 	ck_assert(wait_until(pred_stopped, l.g));
 	ck_assert_uint_ge(group_thread_starts(l.g), 1);
-	client_join_writer(l.old);
-	client_unref(l.old);
+	member_join_writer(l.old);
+	member_unref(l.old);
 	pthread_barrier_destroy(&l.go);
 	pthread_barrier_destroy(&l.done);
 	ck_assert_uint_eq(group_msgs_out(l.g), ITERS);
@@ -362,7 +362,7 @@ sender_run(void *arg)
 START_TEST(test_one_order_for_all)
 {
 	enum { M = 4, S = 3, K = 200 };
-	struct member m[M];
+	struct test_member m[M];
 	struct sender s[S];
 	pthread_t t[S];
 	struct group *g;
@@ -373,7 +373,7 @@ START_TEST(test_one_order_for_all)
 
 	g = new_group("order");
 	for (i = 0; i < M; i++) {
-		member_start(&m[i], S * K, 0);
+		test_member_start(&m[i], S * K, 0);
 		ck_assert_int_eq(group_join(g, m[i].c), 0);
 	}
 	for (i = 0; i < S; i++) {
@@ -413,7 +413,7 @@ START_TEST(test_one_order_for_all)
 		group_leave(g, m[i].c);
 	ck_assert(wait_until(pred_stopped, g));
 	for (i = 0; i < M; i++)
-		member_end(&m[i]);
+		test_member_end(&m[i]);
 	group_unref(g);
 }
 END_TEST
@@ -421,15 +421,15 @@ END_TEST
 START_TEST(test_slow_member_dropped)
 {
 	enum { N = 50 };
-	struct member fast[2], slow;
+	struct test_member fast[2], slow;
 	struct group *g;
 	char text[16];
 	int i;
 
 	g = new_group("slow");
-	member_start(&fast[0], 256, 0);
-	member_start(&fast[1], 256, 0);
-	member_start(&slow, 4, 1);
+	test_member_start(&fast[0], 256, 0);
+	test_member_start(&fast[1], 256, 0);
+	test_member_start(&slow, 4, 1);
 	ck_assert_int_eq(group_join(g, fast[0].c), 0);
 	ck_assert_int_eq(group_join(g, slow.c), 0);
 	ck_assert_int_eq(group_join(g, fast[1].c), 0);
@@ -455,9 +455,9 @@ START_TEST(test_slow_member_dropped)
 	group_leave(g, fast[0].c);
 	group_leave(g, fast[1].c);
 	ck_assert(wait_until(pred_stopped, g));
-	member_end(&fast[0]);
-	member_end(&fast[1]);
-	member_end(&slow);
+	test_member_end(&fast[0]);
+	test_member_end(&fast[1]);
+	test_member_end(&slow);
 	group_unref(g);
 }
 END_TEST
@@ -465,14 +465,14 @@ END_TEST
 START_TEST(test_close_closes_every_member)
 {
 	enum { M = 3 };
-	struct member m[M];
+	struct test_member m[M];
 	struct group *g;
-	struct msg *msg;
+	struct frame *msg;
 	int i;
 
 	g = new_group("doomed");
 	for (i = 0; i < M; i++) {
-		member_start(&m[i], 16, 0);
+		test_member_start(&m[i], 16, 0);
 		ck_assert_int_eq(group_join(g, m[i].c), 0);
 	}
 	ck_assert_int_eq(bcast(g, "before"), 0);
@@ -496,16 +496,16 @@ START_TEST(test_close_closes_every_member)
 	errno = 0;
 	ck_assert_int_eq(group_join(g, m[0].c), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	msg = msg_new(MSG_TEXT, "after", 5, NULL, 0);
+	msg = frame_new(FRAME_TEXT, "after", 5, NULL, 0);
 	ck_assert_ptr_nonnull(msg);
 	errno = 0;
 	ck_assert_int_eq(group_broadcast(g, msg), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	msg_unref(msg);
+	frame_unref(msg);
 	ck_assert(!group_running(g));
 	for (i = 0; i < M; i++) {
-		ck_assert_uint_eq(client_close_code(m[i].c), 1000);
-		member_end(&m[i]);
+		ck_assert_uint_eq(member_close_code(m[i].c), 1000);
+		test_member_end(&m[i]);
 	}
 	group_unref(g);
 }
@@ -514,10 +514,10 @@ END_TEST
 START_TEST(test_close_idle_group)
 {
 	struct group *g;
-	struct client *c;
+	struct member *c;
 
 	g = new_group("idle");
-	c = client_new(ids, 4);
+	c = member_new(ids, 4);
 	ck_assert_ptr_nonnull(c);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 	ck_assert(group_closed(g));
@@ -526,20 +526,20 @@ START_TEST(test_close_idle_group)
 	ck_assert_int_eq(errno, EPIPE);
 	group_leave(g, c);
 	ck_assert_uint_eq(group_thread_starts(g), 0);
-	client_join_writer(c);
-	client_unref(c);
+	member_join_writer(c);
+	member_unref(c);
 	group_unref(g);
 }
 END_TEST
 
 START_TEST(test_last_unref_closes_members)
 {
-	struct member a, b;
+	struct test_member a, b;
 	struct group *g;
 
 	g = new_group("dropped");
-	member_start(&a, 16, 0);
-	member_start(&b, 16, 0);
+	test_member_start(&a, 16, 0);
+	test_member_start(&b, 16, 0);
 	ck_assert_int_eq(group_join(g, a.c), 0);
 	ck_assert_int_eq(group_join(g, b.c), 0);
 	ck_assert_ptr_eq(group_ref(g), g);
@@ -550,8 +550,8 @@ START_TEST(test_last_unref_closes_members)
 	ck_assert_uint_eq(fake_wait_closed(&b.f), 1);
 	ck_assert_uint_eq(a.f.code, GROUP_DELETED_CODE);
 	ck_assert_uint_eq(b.f.code, GROUP_DELETED_CODE);
-	member_end(&a);
-	member_end(&b);
+	test_member_end(&a);
+	test_member_end(&b);
 }
 END_TEST
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/stats.h"
@@ -84,15 +84,15 @@ wait_until(int (*pred)(void *, uint16_t), void *arg, uint16_t want)
 static int
 pred_close_code(void *c, uint16_t code)
 {
-	return client_close_code(c) == code;
+	return member_close_code(c) == code;
 }
 
-static struct client *
+static struct member *
 join_new_client(struct group *g)
 {
-	struct client *c;
+	struct member *c;
 
-	c = client_new(ids, 8);
+	c = member_new(ids, 8);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(group_join(g, c), 0);
 	return c;
@@ -100,11 +100,11 @@ join_new_client(struct group *g)
 
 /* What a connection does on close: leave, stop the writer, let go. */
 static void
-hang_up(struct group *g, struct client *c)
+hang_up(struct group *g, struct member *c)
 {
 	group_leave(g, c);
-	client_join_writer(c);
-	client_unref(c);
+	member_join_writer(c);
+	member_unref(c);
 }
 
 static struct group *
@@ -263,7 +263,7 @@ END_TEST
 
 START_TEST(test_delete_closes_members)
 {
-	struct client *a, *b, *late;
+	struct member *a, *b, *late;
 	struct group *g;
 
 	ck_assert_int_eq(manager_create(mgr, "room", 4), MANAGER_CREATED);
@@ -273,7 +273,7 @@ START_TEST(test_delete_closes_members)
 	ck_assert_int_eq(manager_delete(mgr, "room", 4), MANAGER_DELETED);
 	ck_assert(wait_until(pred_close_code, a, GROUP_DELETED_CODE));
 	ck_assert(wait_until(pred_close_code, b, GROUP_DELETED_CODE));
-	late = client_new(ids, 8);
+	late = member_new(ids, 8);
 	ck_assert_ptr_nonnull(late);
 	ck_assert_int_eq(group_join(g, late), -1);
 	ck_assert_int_eq(errno, EPIPE);
@@ -412,7 +412,7 @@ END_TEST
 START_TEST(test_close_all_keeps_groups)
 {
 	struct group *g1, *g2;
-	struct client *a, *b;
+	struct member *a, *b;
 
 	ck_assert_int_eq(manager_create(mgr, "g1", 2), MANAGER_CREATED);
 	ck_assert_int_eq(manager_create(mgr, "g2", 2), MANAGER_CREATED);
@@ -440,7 +440,7 @@ END_TEST
  */
 START_TEST(test_free_with_groups_and_members)
 {
-	struct client *a, *b, *c;
+	struct member *a, *b, *c;
 	struct group *held, *orphan;
 
 	ck_assert_int_eq(manager_create(mgr, "held", 4), MANAGER_CREATED);
@@ -456,15 +456,15 @@ START_TEST(test_free_with_groups_and_members)
 	mgr = NULL;
 	/* orphan's last reference went with the registry: its thread is
 	 * joined, so its member is closed already. */
-	ck_assert_uint_eq(client_close_code(c), GROUP_SHUTDOWN_CODE);
+	ck_assert_uint_eq(member_close_code(c), GROUP_SHUTDOWN_CODE);
 	ck_assert(group_closed(held));
 	ck_assert(wait_until(pred_close_code, a, GROUP_SHUTDOWN_CODE));
 	ck_assert(wait_until(pred_close_code, b, GROUP_SHUTDOWN_CODE));
 	hang_up(held, a);
 	hang_up(held, b);
 	group_unref(held);
-	client_join_writer(c);
-	client_unref(c);
+	member_join_writer(c);
+	member_unref(c);
 }
 END_TEST
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/web/wsproto.h"
 #include "support/test_main.h"
 
@@ -73,11 +73,11 @@ expect_ended(struct wsproto *p)
 {
 	static const uint8_t close1000[] = { 0x03, 0xe8 };
 
-	expect_none(feeds(p, FIN | MSG_TEXT, "hello"));
-	expect_none(feeds(p, MSG_TEXT, "hel"));
-	expect_none(feeds(p, FIN | MSG_CONT, "lo"));
-	expect_none(feeds(p, FIN | MSG_PING, "p"));
-	expect_none(feed(p, FIN | MSG_CLOSE, close1000, 2));
+	expect_none(feeds(p, FIN | FRAME_TEXT, "hello"));
+	expect_none(feeds(p, FRAME_TEXT, "hel"));
+	expect_none(feeds(p, FIN | FRAME_CONT, "lo"));
+	expect_none(feeds(p, FIN | FRAME_PING, "p"));
+	expect_none(feed(p, FIN | FRAME_CLOSE, close1000, 2));
 	expect_none(feeds(p, 0xFF, "x"));
 }
 
@@ -98,8 +98,8 @@ START_TEST(test_unfragmented_text_zero_copy)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 1024);
-	ev = feed(&p, FIN | MSG_TEXT, in, 5);
-	expect_message(ev, MSG_TEXT, "hello", 5);
+	ev = feed(&p, FIN | FRAME_TEXT, in, 5);
+	expect_message(ev, FRAME_TEXT, "hello", 5);
 	ck_assert_ptr_eq(ev.data, in);
 	wsproto_free(&p);
 }
@@ -112,9 +112,9 @@ START_TEST(test_unfragmented_binary_zero_copy)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 1024);
-	ev = feed(&p, FIN | MSG_BINARY, in, sizeof in);
+	ev = feed(&p, FIN | FRAME_BINARY, in, sizeof in);
 	/* Binary is never checked as UTF-8. */
-	expect_message(ev, MSG_BINARY, in, sizeof in);
+	expect_message(ev, FRAME_BINARY, in, sizeof in);
 	ck_assert_ptr_eq(ev.data, in);
 	wsproto_free(&p);
 }
@@ -132,7 +132,7 @@ START_TEST(test_fragments_reassembled)
 	memset(a, 'x', 3);	/* the caller's buffer is reused at once */
 	ev = feed(&p, 0x80, b, 2);
 	memset(b, 'y', 2);
-	expect_message(ev, MSG_TEXT, "hello", 5);
+	expect_message(ev, FRAME_TEXT, "hello", 5);
 	ck_assert_ptr_ne(ev.data, b);
 	wsproto_free(&p);
 }
@@ -147,11 +147,11 @@ START_TEST(test_many_fragments)
 	wsproto_init(&p, sizeof want);
 	for (i = 0; i < sizeof want; i++)
 		want[i] = (uint8_t)('a' + i % 26);
-	expect_none(feed(&p, MSG_TEXT, want, 1));
+	expect_none(feed(&p, FRAME_TEXT, want, 1));
 	for (i = 1; i < sizeof want - 1; i++)
-		expect_none(feed(&p, MSG_CONT, want + i, 1));
-	expect_none(feed(&p, MSG_CONT, "", 0));
-	expect_message(feed(&p, FIN | MSG_CONT, want + i, 1), MSG_TEXT,
+		expect_none(feed(&p, FRAME_CONT, want + i, 1));
+	expect_none(feed(&p, FRAME_CONT, "", 0));
+	expect_message(feed(&p, FIN | FRAME_CONT, want + i, 1), FRAME_TEXT,
 	    want, sizeof want);
 	wsproto_free(&p);
 }
@@ -164,8 +164,8 @@ START_TEST(test_binary_stays_binary)
 	static const uint8_t want[] = { 0xff, 0xfe, 0x00 };
 
 	wsproto_init(&p, 1024);
-	expect_none(feed(&p, MSG_BINARY, a, sizeof a));
-	expect_message(feed(&p, FIN | MSG_CONT, b, sizeof b), MSG_BINARY,
+	expect_none(feed(&p, FRAME_BINARY, a, sizeof a));
+	expect_message(feed(&p, FIN | FRAME_CONT, b, sizeof b), FRAME_BINARY,
 	    want, sizeof want);
 	wsproto_free(&p);
 }
@@ -178,17 +178,17 @@ START_TEST(test_control_between_fragments)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 1024);
-	expect_none(feeds(&p, MSG_TEXT, "hel"));
-	ev = feed(&p, FIN | MSG_PING, ping, 5);
+	expect_none(feeds(&p, FRAME_TEXT, "hel"));
+	ev = feed(&p, FIN | FRAME_PING, ping, 5);
 	ck_assert_int_eq(ev.verdict, WSPROTO_PING);
 	ck_assert_ptr_eq(ev.data, ping);
 	ck_assert_uint_eq(ev.len, 5);
-	expect_none(feeds(&p, FIN | MSG_PONG, "x"));
-	expect_none(feeds(&p, MSG_CONT, "l"));
-	ev = feed(&p, FIN | MSG_PING, "", 0);
+	expect_none(feeds(&p, FIN | FRAME_PONG, "x"));
+	expect_none(feeds(&p, FRAME_CONT, "l"));
+	ev = feed(&p, FIN | FRAME_PING, "", 0);
 	ck_assert_int_eq(ev.verdict, WSPROTO_PING);
 	ck_assert_uint_eq(ev.len, 0);
-	expect_message(feeds(&p, FIN | MSG_CONT, "o"), MSG_TEXT, "hello", 5);
+	expect_message(feeds(&p, FIN | FRAME_CONT, "o"), FRAME_TEXT, "hello", 5);
 	wsproto_free(&p);
 }
 END_TEST
@@ -199,9 +199,9 @@ START_TEST(test_close_between_fragments)
 	static const uint8_t close1000[] = { 0x03, 0xe8 };
 
 	wsproto_init(&p, 1024);
-	expect_none(feeds(&p, MSG_TEXT, "hel"));
-	expect_close(feed(&p, FIN | MSG_CLOSE, close1000, 2), 1000);
-	expect_none(feeds(&p, FIN | MSG_CONT, "lo"));
+	expect_none(feeds(&p, FRAME_TEXT, "hel"));
+	expect_close(feed(&p, FIN | FRAME_CLOSE, close1000, 2), 1000);
+	expect_none(feeds(&p, FIN | FRAME_CONT, "lo"));
 	expect_ended(&p);
 	wsproto_free(&p);
 }
@@ -214,16 +214,16 @@ START_TEST(test_empty_message)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 1024);
-	ev = feed(&p, FIN | MSG_TEXT, NULL, 0);
-	expect_message(ev, MSG_TEXT, "", 0);
-	ev = feed(&p, FIN | MSG_BINARY, in, 0);
-	expect_message(ev, MSG_BINARY, "", 0);
+	ev = feed(&p, FIN | FRAME_TEXT, NULL, 0);
+	expect_message(ev, FRAME_TEXT, "", 0);
+	ev = feed(&p, FIN | FRAME_BINARY, in, 0);
+	expect_message(ev, FRAME_BINARY, "", 0);
 	ck_assert_ptr_eq(ev.data, in);
-	expect_none(feed(&p, MSG_TEXT, NULL, 0));
-	expect_none(feed(&p, MSG_CONT, NULL, 0));
-	expect_message(feed(&p, FIN | MSG_CONT, NULL, 0), MSG_TEXT, "", 0);
-	expect_none(feed(&p, MSG_BINARY, NULL, 0));
-	expect_message(feed(&p, FIN | MSG_CONT, NULL, 0), MSG_BINARY, "", 0);
+	expect_none(feed(&p, FRAME_TEXT, NULL, 0));
+	expect_none(feed(&p, FRAME_CONT, NULL, 0));
+	expect_message(feed(&p, FIN | FRAME_CONT, NULL, 0), FRAME_TEXT, "", 0);
+	expect_none(feed(&p, FRAME_BINARY, NULL, 0));
+	expect_message(feed(&p, FIN | FRAME_CONT, NULL, 0), FRAME_BINARY, "", 0);
 	wsproto_free(&p);
 }
 END_TEST
@@ -234,19 +234,19 @@ START_TEST(test_max_single_frame)
 	uint8_t *b = filled(17);
 
 	wsproto_init(&p, 16);
-	expect_message(feed(&p, FIN | MSG_TEXT, b, 16), MSG_TEXT, b, 16);
-	expect_message(feed(&p, FIN | MSG_BINARY, b, 16), MSG_BINARY, b, 16);
-	expect_fail(feed(&p, FIN | MSG_TEXT, b, 17), 1009);
+	expect_message(feed(&p, FIN | FRAME_TEXT, b, 16), FRAME_TEXT, b, 16);
+	expect_message(feed(&p, FIN | FRAME_BINARY, b, 16), FRAME_BINARY, b, 16);
+	expect_fail(feed(&p, FIN | FRAME_TEXT, b, 17), 1009);
 	expect_ended(&p);
 	wsproto_free(&p);
 
 	wsproto_init(&p, 16);
-	expect_fail(feed(&p, FIN | MSG_BINARY, b, 17), 1009);
+	expect_fail(feed(&p, FIN | FRAME_BINARY, b, 17), 1009);
 	wsproto_free(&p);
 
 	/* A first fragment alone can be too big. */
 	wsproto_init(&p, 16);
-	expect_fail(feed(&p, MSG_TEXT, b, 17), 1009);
+	expect_fail(feed(&p, FRAME_TEXT, b, 17), 1009);
 	wsproto_free(&p);
 	free(b);
 }
@@ -258,19 +258,19 @@ START_TEST(test_max_fragmented)
 	uint8_t *b = filled(17);
 
 	wsproto_init(&p, 16);
-	expect_none(feed(&p, MSG_TEXT, b, 10));
-	expect_none(feed(&p, MSG_CONT, b, 0));
-	expect_message(feed(&p, FIN | MSG_CONT, b, 6), MSG_TEXT, b, 16);
-	expect_none(feed(&p, MSG_BINARY, b, 10));
-	expect_fail(feed(&p, FIN | MSG_CONT, b, 7), 1009);
+	expect_none(feed(&p, FRAME_TEXT, b, 10));
+	expect_none(feed(&p, FRAME_CONT, b, 0));
+	expect_message(feed(&p, FIN | FRAME_CONT, b, 6), FRAME_TEXT, b, 16);
+	expect_none(feed(&p, FRAME_BINARY, b, 10));
+	expect_fail(feed(&p, FIN | FRAME_CONT, b, 7), 1009);
 	expect_ended(&p);
 	wsproto_free(&p);
 
 	/* The running total passes the cap on a middle fragment. */
 	wsproto_init(&p, 16);
-	expect_none(feed(&p, MSG_TEXT, b, 8));
-	expect_none(feed(&p, MSG_CONT, b, 8));
-	expect_fail(feed(&p, MSG_CONT, b, 1), 1009);
+	expect_none(feed(&p, FRAME_TEXT, b, 8));
+	expect_none(feed(&p, FRAME_CONT, b, 8));
+	expect_fail(feed(&p, FRAME_CONT, b, 1), 1009);
 	wsproto_free(&p);
 	free(b);
 }
@@ -281,15 +281,15 @@ START_TEST(test_max_zero)
 	struct wsproto p;
 
 	wsproto_init(&p, 0);
-	expect_message(feed(&p, FIN | MSG_TEXT, "", 0), MSG_TEXT, "", 0);
-	expect_none(feed(&p, MSG_BINARY, "", 0));
-	expect_message(feed(&p, FIN | MSG_CONT, "", 0), MSG_BINARY, "", 0);
-	expect_fail(feeds(&p, FIN | MSG_TEXT, "a"), 1009);
+	expect_message(feed(&p, FIN | FRAME_TEXT, "", 0), FRAME_TEXT, "", 0);
+	expect_none(feed(&p, FRAME_BINARY, "", 0));
+	expect_message(feed(&p, FIN | FRAME_CONT, "", 0), FRAME_BINARY, "", 0);
+	expect_fail(feeds(&p, FIN | FRAME_TEXT, "a"), 1009);
 	wsproto_free(&p);
 
 	wsproto_init(&p, 0);
-	expect_none(feed(&p, MSG_TEXT, "", 0));
-	expect_fail(feeds(&p, FIN | MSG_CONT, "a"), 1009);
+	expect_none(feed(&p, FRAME_TEXT, "", 0));
+	expect_fail(feeds(&p, FIN | FRAME_CONT, "a"), 1009);
 	wsproto_free(&p);
 }
 END_TEST
@@ -306,9 +306,9 @@ START_TEST(test_utf8_split_two_fragments)
 
 	for (i = 0; i <= n; i++) {
 		wsproto_init(&p, 64);
-		expect_none(feed(&p, MSG_TEXT, mixed, i));
-		expect_message(feed(&p, FIN | MSG_CONT, mixed + i, n - i),
-		    MSG_TEXT, mixed, n);
+		expect_none(feed(&p, FRAME_TEXT, mixed, i));
+		expect_message(feed(&p, FIN | FRAME_CONT, mixed + i, n - i),
+		    FRAME_TEXT, mixed, n);
 		wsproto_free(&p);
 	}
 }
@@ -322,10 +322,10 @@ START_TEST(test_utf8_split_three_fragments)
 	for (i = 0; i <= n; i++) {
 		for (j = i; j <= n; j++) {
 			wsproto_init(&p, 64);
-			expect_none(feed(&p, MSG_TEXT, mixed, i));
-			expect_none(feed(&p, MSG_CONT, mixed + i, j - i));
-			expect_message(feed(&p, FIN | MSG_CONT, mixed + j,
-			    n - j), MSG_TEXT, mixed, n);
+			expect_none(feed(&p, FRAME_TEXT, mixed, i));
+			expect_none(feed(&p, FRAME_CONT, mixed + i, j - i));
+			expect_message(feed(&p, FIN | FRAME_CONT, mixed + j,
+			    n - j), FRAME_TEXT, mixed, n);
 			wsproto_free(&p);
 		}
 	}
@@ -355,7 +355,7 @@ START_TEST(test_utf8_invalid_unfragmented)
 
 	for (i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
 		wsproto_init(&p, 64);
-		expect_fail(feed(&p, FIN | MSG_TEXT, bad_utf8[i].b,
+		expect_fail(feed(&p, FIN | FRAME_TEXT, bad_utf8[i].b,
 		    bad_utf8[i].n), 1007);
 		expect_ended(&p);
 		wsproto_free(&p);
@@ -376,10 +376,10 @@ START_TEST(test_utf8_invalid_fragmented)
 		memcpy(s + 2, bad_utf8[i].b, bad_utf8[i].n);
 		for (cut = 0; cut <= n; cut++) {
 			wsproto_init(&p, 64);
-			ev = feed(&p, MSG_TEXT, s, cut);
+			ev = feed(&p, FRAME_TEXT, s, cut);
 			/* It may fail early, and must at the last fragment. */
 			if (ev.verdict == WSPROTO_NONE)
-				ev = feed(&p, FIN | MSG_CONT, s + cut, n - cut);
+				ev = feed(&p, FIN | FRAME_CONT, s + cut, n - cut);
 			expect_fail(ev, 1007);
 			wsproto_free(&p);
 		}
@@ -397,36 +397,36 @@ START_TEST(test_utf8_fails_early)
 
 	/* Bad bytes fail the fragment that carries them, not the last. */
 	wsproto_init(&p, 64);
-	expect_fail(feed(&p, MSG_TEXT, bad, sizeof bad), 1007);
+	expect_fail(feed(&p, FRAME_TEXT, bad, sizeof bad), 1007);
 	wsproto_free(&p);
 
 	wsproto_init(&p, 64);
-	expect_none(feeds(&p, MSG_TEXT, "abc"));
-	expect_fail(feed(&p, MSG_CONT, bad, sizeof bad), 1007);
+	expect_none(feeds(&p, FRAME_TEXT, "abc"));
+	expect_fail(feed(&p, FRAME_CONT, bad, sizeof bad), 1007);
 	wsproto_free(&p);
 
 	/* A complete but invalid sequence ending a fragment fails there. */
 	wsproto_init(&p, 64);
-	expect_fail(feed(&p, MSG_TEXT, surrogate, sizeof surrogate), 1007);
+	expect_fail(feed(&p, FRAME_TEXT, surrogate, sizeof surrogate), 1007);
 	wsproto_free(&p);
 
 	/* A sequence cut short waits for the next fragment, which breaks it. */
 	wsproto_init(&p, 64);
-	expect_none(feed(&p, MSG_TEXT, cut, sizeof cut));
-	expect_fail(feeds(&p, MSG_CONT, "A"), 1007);
+	expect_none(feed(&p, FRAME_TEXT, cut, sizeof cut));
+	expect_fail(feeds(&p, FRAME_CONT, "A"), 1007);
 	wsproto_free(&p);
 
 	/* An empty fragment leaves the cut sequence pending. */
 	wsproto_init(&p, 64);
-	expect_none(feed(&p, MSG_TEXT, cut, sizeof cut));
-	expect_none(feed(&p, MSG_CONT, "", 0));
-	expect_fail(feed(&p, FIN | MSG_CONT, "", 0), 1007);
+	expect_none(feed(&p, FRAME_TEXT, cut, sizeof cut));
+	expect_none(feed(&p, FRAME_CONT, "", 0));
+	expect_fail(feed(&p, FIN | FRAME_CONT, "", 0), 1007);
 	wsproto_free(&p);
 
 	/* Too many continuation bytes after a complete sequence. */
 	wsproto_init(&p, 64);
-	expect_none(feed(&p, MSG_TEXT, mixed, 4));
-	expect_fail(feed(&p, MSG_CONT, stray, 1), 1007);
+	expect_none(feed(&p, FRAME_TEXT, mixed, 4));
+	expect_fail(feed(&p, FRAME_CONT, stray, 1), 1007);
 	wsproto_free(&p);
 }
 END_TEST
@@ -439,17 +439,17 @@ START_TEST(test_rsv_bits)
 
 	for (i = 0; i < sizeof rsv / sizeof rsv[0]; i++) {
 		wsproto_init(&p, 64);
-		expect_fail(feeds(&p, FIN | rsv[i] | MSG_TEXT, "a"), 1002);
+		expect_fail(feeds(&p, FIN | rsv[i] | FRAME_TEXT, "a"), 1002);
 		expect_ended(&p);
 		wsproto_free(&p);
 
 		wsproto_init(&p, 64);
-		expect_fail(feeds(&p, FIN | rsv[i] | MSG_PING, "a"), 1002);
+		expect_fail(feeds(&p, FIN | rsv[i] | FRAME_PING, "a"), 1002);
 		wsproto_free(&p);
 
 		wsproto_init(&p, 64);
-		expect_none(feeds(&p, MSG_BINARY, "a"));
-		expect_fail(feeds(&p, FIN | rsv[i] | MSG_CONT, "a"), 1002);
+		expect_none(feeds(&p, FRAME_BINARY, "a"));
+		expect_fail(feeds(&p, FIN | rsv[i] | FRAME_CONT, "a"), 1002);
 		wsproto_free(&p);
 	}
 }
@@ -475,7 +475,7 @@ START_TEST(test_unknown_opcodes)
 
 		/* Also between fragments. */
 		wsproto_init(&p, 64);
-		expect_none(feeds(&p, MSG_TEXT, "a"));
+		expect_none(feeds(&p, FRAME_TEXT, "a"));
 		expect_fail(feeds(&p, FIN | ops[i], "a"), 1002);
 		wsproto_free(&p);
 	}
@@ -484,7 +484,7 @@ END_TEST
 
 START_TEST(test_control_frame_limits)
 {
-	static const unsigned ops[] = { MSG_PING, MSG_PONG, MSG_CLOSE };
+	static const unsigned ops[] = { FRAME_PING, FRAME_PONG, FRAME_CLOSE };
 	struct wsproto p;
 	struct wsproto_event ev;
 	uint8_t *b = filled(126);
@@ -493,11 +493,11 @@ START_TEST(test_control_frame_limits)
 	b[0] = 0x03;	/* a close payload starting with code 1000 */
 	b[1] = 0xe8;
 	wsproto_init(&p, 1024);
-	ev = feed(&p, FIN | MSG_PING, b, 125);
+	ev = feed(&p, FIN | FRAME_PING, b, 125);
 	ck_assert_int_eq(ev.verdict, WSPROTO_PING);
 	ck_assert_uint_eq(ev.len, 125);
-	expect_none(feed(&p, FIN | MSG_PONG, b, 125));
-	expect_close(feed(&p, FIN | MSG_CLOSE, b, 125), 1000);
+	expect_none(feed(&p, FIN | FRAME_PONG, b, 125));
+	expect_close(feed(&p, FIN | FRAME_CLOSE, b, 125), 1000);
 	wsproto_free(&p);
 
 	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
@@ -520,24 +520,24 @@ START_TEST(test_continuation_without_start)
 	struct wsproto p;
 
 	wsproto_init(&p, 64);
-	expect_fail(feeds(&p, FIN | MSG_CONT, "x"), 1002);
+	expect_fail(feeds(&p, FIN | FRAME_CONT, "x"), 1002);
 	expect_ended(&p);
 	wsproto_free(&p);
 
 	wsproto_init(&p, 64);
-	expect_fail(feeds(&p, MSG_CONT, "x"), 1002);
+	expect_fail(feeds(&p, FRAME_CONT, "x"), 1002);
 	wsproto_free(&p);
 
 	/* Nothing is in progress after a message completed either. */
 	wsproto_init(&p, 64);
-	expect_none(feeds(&p, MSG_TEXT, "a"));
-	expect_message(feeds(&p, FIN | MSG_CONT, "b"), MSG_TEXT, "ab", 2);
-	expect_fail(feeds(&p, FIN | MSG_CONT, "c"), 1002);
+	expect_none(feeds(&p, FRAME_TEXT, "a"));
+	expect_message(feeds(&p, FIN | FRAME_CONT, "b"), FRAME_TEXT, "ab", 2);
+	expect_fail(feeds(&p, FIN | FRAME_CONT, "c"), 1002);
 	wsproto_free(&p);
 
 	wsproto_init(&p, 64);
-	expect_message(feeds(&p, FIN | MSG_TEXT, "a"), MSG_TEXT, "a", 1);
-	expect_fail(feed(&p, MSG_CONT, "", 0), 1002);
+	expect_message(feeds(&p, FIN | FRAME_TEXT, "a"), FRAME_TEXT, "a", 1);
+	expect_fail(feed(&p, FRAME_CONT, "", 0), 1002);
 	wsproto_free(&p);
 }
 END_TEST
@@ -545,11 +545,11 @@ END_TEST
 START_TEST(test_data_frame_during_message)
 {
 	static const unsigned pairs[][2] = {
-		{ MSG_TEXT, FIN | MSG_TEXT },
-		{ MSG_TEXT, MSG_TEXT },
-		{ MSG_TEXT, FIN | MSG_BINARY },
-		{ MSG_BINARY, MSG_TEXT },
-		{ MSG_BINARY, FIN | MSG_BINARY },
+		{ FRAME_TEXT, FIN | FRAME_TEXT },
+		{ FRAME_TEXT, FRAME_TEXT },
+		{ FRAME_TEXT, FIN | FRAME_BINARY },
+		{ FRAME_BINARY, FRAME_TEXT },
+		{ FRAME_BINARY, FIN | FRAME_BINARY },
 	};
 	struct wsproto p;
 	size_t i;
@@ -572,7 +572,7 @@ close_frame(struct wsproto *p, uint8_t b[125], unsigned code,
 	b[0] = (uint8_t)(code >> 8);
 	b[1] = (uint8_t)code;
 	memcpy(b + 2, reason, rlen);
-	return feed(p, FIN | MSG_CLOSE, b, 2 + rlen);
+	return feed(p, FIN | FRAME_CLOSE, b, 2 + rlen);
 }
 
 START_TEST(test_close_empty)
@@ -581,7 +581,7 @@ START_TEST(test_close_empty)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 64);
-	ev = feed(&p, FIN | MSG_CLOSE, NULL, 0);
+	ev = feed(&p, FIN | FRAME_CLOSE, NULL, 0);
 	expect_close(ev, 0);
 	ck_assert_uint_eq(ev.len, 0);
 	expect_ended(&p);
@@ -636,7 +636,7 @@ START_TEST(test_close_one_byte)
 	static const uint8_t one[] = { 0x03 };
 
 	wsproto_init(&p, 64);
-	expect_fail(feed(&p, FIN | MSG_CLOSE, one, 1), 1002);
+	expect_fail(feed(&p, FIN | FRAME_CLOSE, one, 1), 1002);
 	expect_ended(&p);
 	wsproto_free(&p);
 }
@@ -683,18 +683,18 @@ START_TEST(test_ping_pong)
 	struct wsproto_event ev;
 
 	wsproto_init(&p, 64);
-	ev = feed(&p, FIN | MSG_PING, ping, sizeof ping);
+	ev = feed(&p, FIN | FRAME_PING, ping, sizeof ping);
 	ck_assert_int_eq(ev.verdict, WSPROTO_PING);
 	ck_assert_ptr_eq(ev.data, ping);
 	ck_assert_uint_eq(ev.len, sizeof ping);
-	ev = feed(&p, FIN | MSG_PING, NULL, 0);
+	ev = feed(&p, FIN | FRAME_PING, NULL, 0);
 	ck_assert_int_eq(ev.verdict, WSPROTO_PING);
 	ck_assert_ptr_nonnull(ev.data);
 	ck_assert_uint_eq(ev.len, 0);
-	expect_none(feed(&p, FIN | MSG_PONG, ping, sizeof ping));
-	expect_none(feed(&p, FIN | MSG_PONG, NULL, 0));
+	expect_none(feed(&p, FIN | FRAME_PONG, ping, sizeof ping));
+	expect_none(feed(&p, FIN | FRAME_PONG, NULL, 0));
 	/* Neither changed the state. */
-	expect_message(feeds(&p, FIN | MSG_TEXT, "hi"), MSG_TEXT, "hi", 2);
+	expect_message(feeds(&p, FIN | FRAME_TEXT, "hi"), FRAME_TEXT, "hi", 2);
 	wsproto_free(&p);
 }
 END_TEST
@@ -709,20 +709,20 @@ START_TEST(test_state_reuse)
 
 	wsproto_init(&p, 64);
 	for (round = 0; round < 3; round++) {
-		expect_none(feeds(&p, MSG_TEXT, "hel"));
-		expect_message(feeds(&p, FIN | MSG_CONT, "lo"), MSG_TEXT,
+		expect_none(feeds(&p, FRAME_TEXT, "hel"));
+		expect_message(feeds(&p, FIN | FRAME_CONT, "lo"), FRAME_TEXT,
 		    "hello", 5);
-		ev = feed(&p, FIN | MSG_TEXT, in, 9);
-		expect_message(ev, MSG_TEXT, in, 9);
+		ev = feed(&p, FIN | FRAME_TEXT, in, 9);
+		expect_message(ev, FRAME_TEXT, in, 9);
 		ck_assert_ptr_eq(ev.data, in);
-		expect_none(feed(&p, MSG_BINARY, bin, 1));
-		expect_message(feed(&p, FIN | MSG_CONT, bin + 1, 1),
-		    MSG_BINARY, bin, 2);
+		expect_none(feed(&p, FRAME_BINARY, bin, 1));
+		expect_message(feed(&p, FIN | FRAME_CONT, bin + 1, 1),
+		    FRAME_BINARY, bin, 2);
 		/* The last message must not leak into the next. */
-		expect_none(feeds(&p, MSG_TEXT, "a"));
-		expect_message(feeds(&p, FIN | MSG_CONT, "b"), MSG_TEXT,
+		expect_none(feeds(&p, FRAME_TEXT, "a"));
+		expect_message(feeds(&p, FIN | FRAME_CONT, "b"), FRAME_TEXT,
 		    "ab", 2);
-		expect_message(feed(&p, FIN | MSG_BINARY, bin, 2), MSG_BINARY,
+		expect_message(feed(&p, FIN | FRAME_BINARY, bin, 2), FRAME_BINARY,
 		    bin, 2);
 	}
 	wsproto_free(&p);
@@ -735,14 +735,14 @@ START_TEST(test_free_with_message_in_progress)
 
 	/* LeakSanitizer fails this test if free leaves the fragments. */
 	wsproto_init(&p, 64);
-	expect_none(feeds(&p, MSG_TEXT, "abc"));
+	expect_none(feeds(&p, FRAME_TEXT, "abc"));
 	wsproto_free(&p);
-	expect_none(feeds(&p, FIN | MSG_CONT, "d"));
-	expect_none(feeds(&p, FIN | MSG_TEXT, "d"));
+	expect_none(feeds(&p, FIN | FRAME_CONT, "d"));
+	expect_none(feeds(&p, FIN | FRAME_TEXT, "d"));
 	wsproto_free(&p);
 
 	wsproto_init(&p, 64);
-	expect_message(feeds(&p, FIN | MSG_TEXT, "e"), MSG_TEXT, "e", 1);
+	expect_message(feeds(&p, FIN | FRAME_TEXT, "e"), FRAME_TEXT, "e", 1);
 	wsproto_free(&p);
 }
 END_TEST

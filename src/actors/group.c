@@ -31,12 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/hashtab.h"
 #include "groupchat/core/log.h"
-#include "groupchat/core/msg.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread.h"
 
@@ -58,8 +58,8 @@ enum group_kind {
 
 struct group_req {
 	enum group_kind kind;
-	struct client *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
-	struct msg *m;          /* GROUP_BROADCAST: a reference */
+	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
+	struct frame *m;          /* GROUP_BROADCAST: a reference */
 };
 
 struct group {
@@ -79,7 +79,7 @@ struct group {
 	unsigned senders;
 	pthread_t thread;
 
-	struct client **members;
+	struct member **members;
 	size_t nmembers, members_cap;
 	struct hashtab index;   /* item c, value i: c == members[i] */
 	bool close_seen;
@@ -241,7 +241,7 @@ group_post(struct group *g, const struct group_req *req)
 }
 
 int
-group_join(struct group *g, struct client *c)
+group_join(struct group *g, struct member *c)
 {
 	struct group_req req = { .kind = GROUP_JOIN, .c = c };
 	int err;
@@ -261,9 +261,9 @@ group_join(struct group *g, struct client *c)
 		return -1;
 	}
 	pthread_mutex_unlock(&g->lock);
-	client_ref(c);
+	member_ref(c);
 	if (group_post(g, &req) == -1) {
-		client_unref(c);
+		member_unref(c);
 		return -1;
 	}
 	return 0;
@@ -271,7 +271,7 @@ group_join(struct group *g, struct client *c)
 
 /* With no thread running there are no members, so there is no one to leave. */
 void
-group_leave(struct group *g, struct client *c)
+group_leave(struct group *g, struct member *c)
 {
 	struct group_req req = { .kind = GROUP_LEAVE, .c = c };
 
@@ -282,14 +282,14 @@ group_leave(struct group *g, struct client *c)
 	}
 	g->senders++;
 	pthread_mutex_unlock(&g->lock);
-	client_ref(c);
+	member_ref(c);
 	if (group_post(g, &req) == -1)
-		client_unref(c);
+		member_unref(c);
 }
 
 /* With no thread running there are no members: the message reaches nobody. */
 int
-group_broadcast(struct group *g, struct msg *m)
+group_broadcast(struct group *g, struct frame *m)
 {
 	struct group_req req = { .kind = GROUP_BROADCAST, .m = m };
 
@@ -306,9 +306,9 @@ group_broadcast(struct group *g, struct msg *m)
 	}
 	g->senders++;
 	pthread_mutex_unlock(&g->lock);
-	msg_ref(m);
+	frame_ref(m);
 	if (group_post(g, &req) == -1) {
-		msg_unref(m);
+		frame_unref(m);
 		return -1;
 	}
 	return 0;
@@ -383,7 +383,7 @@ group_thread_starts(struct group *g)
 }
 
 static struct hashtab_entry *
-group_find(struct group *g, const struct client *c)
+group_find(struct group *g, const struct member *c)
 {
 	return hashtab_find(&g->index, hashtab_ptr(c), c, NULL);
 }
@@ -392,7 +392,7 @@ group_find(struct group *g, const struct client *c)
 static int
 group_reserve(struct group *g)
 {
-	struct client **members;
+	struct member **members;
 	size_t cap;
 
 	if (g->nmembers == g->members_cap) {
@@ -415,20 +415,20 @@ group_count_members(struct group *g)
 
 /* Takes over the request's reference to c as the group's own. */
 static void
-group_add(struct group *g, struct client *c)
+group_add(struct group *g, struct member *c)
 {
 	if (g->close_seen) {
-		client_close(c, g->close_code, g->close_reason);
-		client_unref(c);
+		member_close(c, g->close_code, g->close_reason);
+		member_unref(c);
 		return;
 	}
 	if (group_find(g, c) != NULL) {
-		client_unref(c);
+		member_unref(c);
 		return;
 	}
 	if (group_reserve(g) == -1) {
-		client_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
-		client_unref(c);
+		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		member_unref(c);
 		return;
 	}
 	hashtab_put(&g->index, hashtab_ptr(c), c, g->nmembers);
@@ -442,7 +442,7 @@ group_add(struct group *g, struct client *c)
 static void
 group_remove(struct group *g, size_t i)
 {
-	struct client *c = g->members[i], *last;
+	struct member *c = g->members[i], *last;
 
 	hashtab_del(&g->index, group_find(g, c));
 	last = g->members[--g->nmembers];
@@ -453,11 +453,11 @@ group_remove(struct group *g, size_t i)
 	group_count_members(g);
 	if (g->st != NULL)
 		stats_sub(g->st, members, 1);
-	client_unref(c);
+	member_unref(c);
 }
 
 static void
-group_drop(struct group *g, struct client *c)
+group_drop(struct group *g, struct member *c)
 {
 	struct hashtab_entry *e;
 
@@ -478,27 +478,27 @@ group_drop(struct group *g, struct client *c)
  * member per message is a pointer copy.
  */
 static void
-group_fanout(struct group *g, struct msg *const *ms, size_t k)
+group_fanout(struct group *g, struct frame *const *ms, size_t k)
 {
 	size_t n = g->nmembers, i = 0, j, taken, frames = 0, bytes = 0, run_bytes = 0;
 	struct timespec deadline;
 	bool waited = false;
-	struct client *c;
+	struct member *c;
 	ssize_t sent, more;
 
 	for (j = 0; j < k; j++) {
-		msg_ref_n(ms[j], n);
-		run_bytes += msg_len(ms[j]);
+		frame_ref_n(ms[j], n);
+		run_bytes += frame_len(ms[j]);
 	}
 	while (i < g->nmembers) {
 		c = g->members[i];
-		sent = client_enqueue_many(c, ms, k);
+		sent = member_enqueue_many(c, ms, k);
 		if (sent >= 0 && (size_t)sent < k) {
 			if (!waited) {
 				chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
 				waited = true;
 			}
-			more = client_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
+			more = member_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
 			sent += more > 0 ? more : 0;
 		}
 		if (sent == (ssize_t)k) {
@@ -510,12 +510,12 @@ group_fanout(struct group *g, struct msg *const *ms, size_t k)
 		/* Left behind: count what it took, give back the rest's references. */
 		taken = sent > 0 ? (size_t)sent : 0;
 		for (j = 0; j < taken; j++)
-			bytes += msg_len(ms[j]);
+			bytes += frame_len(ms[j]);
 		frames += taken;
 		for (j = taken; j < k; j++)
-			msg_unref(ms[j]);
+			frame_unref(ms[j]);
 		if (sent >= 0 &&
-		    client_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
+		    member_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
 		    g->st != NULL)
 			stats_add(g->st, slow_drops, 1);
 		group_remove(g, i);
@@ -539,8 +539,8 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
 	g->close_code = code;
 	g->close_reason = reason;
 	for (i = 0; i < g->nmembers; i++) {
-		client_close(g->members[i], code, reason);
-		client_unref(g->members[i]);
+		member_close(g->members[i], code, reason);
+		member_unref(g->members[i]);
 	}
 	if (g->st != NULL)
 		stats_sub(g->st, members, g->nmembers);
@@ -581,7 +581,7 @@ group_check_closed(struct group *g)
 static void
 group_handle(struct group *g, struct group_req *batch, size_t n)
 {
-	struct msg *run[GROUP_BATCH];
+	struct frame *run[GROUP_BATCH];
 	size_t i = 0, j, k;
 
 	group_check_closed(g);
@@ -594,7 +594,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 			break;
 		case GROUP_LEAVE:
 			group_drop(g, req->c);
-			client_unref(req->c);
+			member_unref(req->c);
 			break;
 		case GROUP_BROADCAST:
 			for (k = 0; i + k < n && batch[i + k].kind == GROUP_BROADCAST; k++)
@@ -602,7 +602,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 			if (!g->close_seen)
 				group_fanout(g, run, k);
 			for (j = 0; j < k; j++)
-				msg_unref(run[j]);
+				frame_unref(run[j]);
 			i += k;
 			continue;
 		}

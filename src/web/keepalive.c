@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/log.h"
 #include "groupchat/core/thread.h"
@@ -25,19 +25,19 @@ static void
 sweep(struct server *srv, int64_t now, int64_t interval_ms)
 {
 	pthread_mutex_lock(&srv->live_lock);
-	for (struct ws *ws = srv->live; ws != NULL; ws = ws->next) {
-		int64_t rx = atomic_load_explicit(&ws->last_rx_ms, memory_order_relaxed);
-		if (ws->ping_sent_ms != 0 && rx >= ws->ping_sent_ms)
-			ws->ping_sent_ms = 0; /* answered */
-		if (ws->ping_sent_ms != 0) {
-			if (now - ws->ping_sent_ms >= interval_ms &&
-			    client_close(ws->client, 1001, "ping timeout"))
+	for (struct conn *cn = srv->live; cn != NULL; cn = cn->next) {
+		int64_t rx = atomic_load_explicit(&cn->last_rx_ms, memory_order_relaxed);
+		if (cn->ping_sent_ms != 0 && rx >= cn->ping_sent_ms)
+			cn->ping_sent_ms = 0; /* answered */
+		if (cn->ping_sent_ms != 0) {
+			if (now - cn->ping_sent_ms >= interval_ms &&
+			    member_close(cn->member, 1001, "ping timeout"))
 				log_event(LOG_INFO, "ping_timeout", "client",
-				    client_id(ws->client), NULL);
+				    member_id(cn->member), NULL);
 		} else if (now - rx >= interval_ms) {
 			/* A full queue means a slow member; the group deals with it. */
-			if (client_enqueue(ws->client, srv->ping) == 0)
-				ws->ping_sent_ms = now;
+			if (member_enqueue(cn->member, srv->ping) == 0)
+				cn->ping_sent_ms = now;
 		}
 	}
 	pthread_mutex_unlock(&srv->live_lock);

@@ -28,8 +28,8 @@
 #include "groupchat/core/buf.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
-#include "groupchat/core/msg.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/gocompat/form.h"
 #include "groupchat/gocompat/http.h"
@@ -554,7 +554,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_cond_init(&srv->live_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if ((srv->ids = cid_set_new()) == NULL ||
-	    (srv->ping = msg_new(MSG_PING, NULL, 0, NULL, 0)) == NULL ||
+	    (srv->ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL ||
 	    (srv->manager = manager_new(&srv->stats)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		goto fail;
@@ -607,7 +607,7 @@ fail:
 		mg_stop(srv->mg);
 	if (srv->manager != NULL)
 		manager_free(srv->manager);
-	msg_unref(srv->ping);
+	frame_unref(srv->ping);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->live_lock);
@@ -708,7 +708,7 @@ server_stop(struct server *srv)
 	 * Bounded, so that a peer that never answers cannot hold us past 3 s. */
 	chan_deadline(&deadline, STOP_GRACE_MS);
 	pthread_mutex_lock(&srv->live_lock);
-	while (atomic_load(&srv->members) > 0 &&
+	while (atomic_load(&srv->slots) > 0 &&
 	    pthread_cond_timedwait(&srv->live_cond, &srv->live_lock, &deadline) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&srv->live_lock);
@@ -716,7 +716,7 @@ server_stop(struct server *srv)
 	stop_civetweb(srv);
 	keepalive_stop(srv);
 	manager_free(srv->manager);
-	msg_unref(srv->ping);
+	frame_unref(srv->ping);
 	cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->live_lock);
 	pthread_cond_destroy(&srv->live_cond);

@@ -18,16 +18,16 @@ struct mg_connection;
 struct mg_context;
 struct manager;
 struct cid_set;
-struct msg;
-struct client;
+struct frame;
+struct member;
 struct group;
 
 /* One WebSocket connection: CivetWeb's worker reads it (ws.c), the
- * client's writer thread writes it, the keepalive thread pings it. */
-struct ws {
+ * member's writer thread writes it, the keepalive thread pings it. */
+struct conn {
 	struct server *srv;
-	struct mg_connection *conn;   /* valid until the close handler returns */
-	struct client *client;
+	struct mg_connection *mgc;    /* valid until the close handler returns */
+	struct member *member;
 	struct group *group;
 	struct wsproto proto;         /* reader state: worker thread only */
 	struct buf gather;            /* writer thread only: batch gather buffer */
@@ -36,7 +36,7 @@ struct ws {
 	atomic_llong last_rx_ms;      /* when the peer last sent a frame */
 	int64_t ping_sent_ms;         /* keepalive's unanswered ping, 0: none;
 	                               * under srv->live_lock */
-	struct ws *prev, *next;       /* the live list, under srv->live_lock */
+	struct conn *prev, *next;     /* the live list, under srv->live_lock */
 };
 
 struct server {
@@ -47,17 +47,17 @@ struct server {
 	struct stats stats;
 	int port;
 	atomic_int stopping;     /* set first at shutdown: joins are refused */
-	atomic_long members;     /* WebSocket slots taken, against cfg.max_clients */
+	atomic_long slots;        /* WebSocket slots taken, against cfg.max_clients */
 
 	/* Live WebSockets, for the keepalive thread. Guarded by live_lock;
-	 * a ws is linked in its ready handler and unlinked in its close
-	 * handler, so a linked ws (and its client) is always valid. */
+	 * a connection is linked in its ready handler and unlinked in its close
+	 * handler, so a linked connection (and its member) is always valid. */
 	pthread_mutex_t live_lock;
 	pthread_cond_t live_cond; /* keepalive: stop; server_stop: last member left */
-	struct ws *live;
+	struct conn *live;
 	int keepalive_running;
 	pthread_t keepalive;
-	struct msg *ping;         /* one shared empty ping frame */
+	struct frame *ping;       /* one shared empty ping frame */
 };
 
 /* ws.c: registers the WebSocket handlers on "/groups". */

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/fault.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
-#include "groupchat/core/msg.h"
 #include "groupchat/gocompat/http.h"
 #include "groupchat/gocompat/route.h"
 #include "server_ctx.h"
@@ -37,41 +37,41 @@
 #define WRITE_CHUNK ((size_t)1 << 30)
 
 static void
-live_link(struct server *srv, struct ws *ws)
+live_link(struct server *srv, struct conn *cn)
 {
 	pthread_mutex_lock(&srv->live_lock);
-	ws->prev = NULL;
-	ws->next = srv->live;
+	cn->prev = NULL;
+	cn->next = srv->live;
 	if (srv->live != NULL)
-		srv->live->prev = ws;
-	srv->live = ws;
+		srv->live->prev = cn;
+	srv->live = cn;
 	pthread_mutex_unlock(&srv->live_lock);
 }
 
 static void
-live_unlink(struct server *srv, struct ws *ws)
+live_unlink(struct server *srv, struct conn *cn)
 {
 	pthread_mutex_lock(&srv->live_lock);
-	if (ws->prev != NULL)
-		ws->prev->next = ws->next;
-	else if (srv->live == ws)
-		srv->live = ws->next;
-	if (ws->next != NULL)
-		ws->next->prev = ws->prev;
-	ws->prev = ws->next = NULL;
+	if (cn->prev != NULL)
+		cn->prev->next = cn->next;
+	else if (srv->live == cn)
+		srv->live = cn->next;
+	if (cn->next != NULL)
+		cn->next->prev = cn->prev;
+	cn->prev = cn->next = NULL;
 	pthread_mutex_unlock(&srv->live_lock);
 }
 
 /* Writes len bytes, in chunks mg_write can count; the connection lock is
  * held. 0, or -1 on any failure (a short write leaves half a frame). */
 static int
-ws_write_all(struct ws *ws, const uint8_t *p, size_t len)
+ws_write_all(struct conn *cn, const uint8_t *p, size_t len)
 {
 	size_t n;
 
 	while (len > 0) {
 		n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
-		if (mg_write(ws->conn, p, n) != (int)n)
+		if (mg_write(cn->mgc, p, n) != (int)n)
 			return -1;
 		p += n;
 		len -= n;
@@ -83,26 +83,26 @@ ws_write_all(struct ws *ws, const uint8_t *p, size_t len)
  * frame nothing more may go out. A short write would leave half a frame on
  * the wire, so any failure ends the connection. */
 static int
-ws_send_locked(struct ws *ws, const void *p, size_t len)
+ws_send_locked(struct conn *cn, const void *p, size_t len)
 {
 	int rc = -1;
 
-	mg_lock_connection(ws->conn);
-	if (!ws->close_sent)
-		rc = ws_write_all(ws, p, len);
-	mg_unlock_connection(ws->conn);
+	mg_lock_connection(cn->mgc);
+	if (!cn->close_sent)
+		rc = ws_write_all(cn, p, len);
+	mg_unlock_connection(cn->mgc);
 	if (rc == -1)
-		mg_disable_connection_keep_alive(ws->conn);
+		mg_disable_connection_keep_alive(cn->mgc);
 	return rc;
 }
 
 /* Sends what is gathered (connection lock held). */
 static int
-ws_flush_gather(struct ws *ws)
+ws_flush_gather(struct conn *cn)
 {
-	int rc = ws_write_all(ws, ws->gather.data, ws->gather.len);
+	int rc = ws_write_all(cn, cn->gather.data, cn->gather.len);
 
-	ws->gather.len = 0;
+	cn->gather.len = 0;
 	return rc;
 }
 
@@ -115,29 +115,29 @@ ws_flush_gather(struct ws *ws)
 static int
 sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 {
-	struct ws *ws = ctx;
+	struct conn *cn = ctx;
 	int rc = 0, i;
 
-	mg_lock_connection(ws->conn);
-	if (ws->close_sent)
+	mg_lock_connection(cn->mgc);
+	if (cn->close_sent)
 		rc = -1;
-	ws->gather.len = 0;
+	cn->gather.len = 0;
 	for (i = 0; i < iovcnt && rc == 0; i++) {
 		if (iov[i].iov_len > GATHER_MAX) {
-			if ((rc = ws_flush_gather(ws)) == 0)
-				rc = ws_write_all(ws, iov[i].iov_base, iov[i].iov_len);
+			if ((rc = ws_flush_gather(cn)) == 0)
+				rc = ws_write_all(cn, iov[i].iov_base, iov[i].iov_len);
 			continue;
 		}
-		if (ws->gather.len + iov[i].iov_len > GATHER_MAX)
-			rc = ws_flush_gather(ws);
+		if (cn->gather.len + iov[i].iov_len > GATHER_MAX)
+			rc = ws_flush_gather(cn);
 		if (rc == 0)
-			rc = buf_append(&ws->gather, iov[i].iov_base, iov[i].iov_len);
+			rc = buf_append(&cn->gather, iov[i].iov_base, iov[i].iov_len);
 	}
 	if (rc == 0)
-		rc = ws_flush_gather(ws);
-	mg_unlock_connection(ws->conn);
+		rc = ws_flush_gather(cn);
+	mg_unlock_connection(cn->mgc);
 	if (rc == -1)
-		mg_disable_connection_keep_alive(ws->conn);
+		mg_disable_connection_keep_alive(cn->mgc);
 	return rc;
 }
 
@@ -145,32 +145,32 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
  * when the frame was written whole; if it cannot be built or written, 0
  * is returned and the caller ends the connection without one. */
 static int
-ws_send_close(struct ws *ws, uint16_t code, const char *reason)
+ws_send_close(struct conn *cn, uint16_t code, const char *reason)
 {
-	struct msg *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : msg_new_close(code, reason);
+	struct frame *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : frame_new_close(code, reason);
 	int sent = 0;
 
-	mg_lock_connection(ws->conn);
-	if (ws->close_sent)
+	mg_lock_connection(cn->mgc);
+	if (cn->close_sent)
 		sent = 1;
-	else if (m != NULL && ws_write_all(ws, msg_data(m), msg_len(m)) == 0)
-		sent = ws->close_sent = 1;
-	mg_unlock_connection(ws->conn);
-	msg_unref(m);
+	else if (m != NULL && ws_write_all(cn, frame_data(m), frame_len(m)) == 0)
+		sent = cn->close_sent = 1;
+	mg_unlock_connection(cn->mgc);
+	frame_unref(m);
 	return sent;
 }
 
 static void
 sink_close(void *ctx, uint16_t code, const char *reason)
 {
-	struct ws *ws = ctx;
+	struct conn *cn = ctx;
 
-	if (code != CLIENT_CLOSE_SILENT && !ws_send_close(ws, code, reason))
+	if (code != MEMBER_CLOSE_SILENT && !ws_send_close(cn, code, reason))
 		log_event(LOG_WARN, "close_frame_failed", "client",
-		    client_id(ws->client), NULL);
+		    member_id(cn->member), NULL);
 	/* The read loop notices within websocket_timeout_ms and ends; a peer
 	 * that answers our close frame ends it sooner. */
-	mg_disable_connection_keep_alive(ws->conn);
+	mg_disable_connection_keep_alive(cn->mgc);
 }
 
 /* Gives back a member slot; server_stop waits for the last one. */
@@ -178,7 +178,7 @@ static void
 ws_slot_free(struct server *srv)
 {
 	pthread_mutex_lock(&srv->live_lock);
-	if (atomic_fetch_sub(&srv->members, 1) == 1)
+	if (atomic_fetch_sub(&srv->slots, 1) == 1)
 		pthread_cond_broadcast(&srv->live_cond);
 	pthread_mutex_unlock(&srv->live_lock);
 }
@@ -196,7 +196,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	struct server *srv = cbdata;
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct route r;
-	struct ws *ws = NULL;
+	struct conn *cn = NULL;
 	struct group *g = NULL;
 
 	/* CivetWeb 1.15 never resets the accepted subprotocol between
@@ -207,8 +207,8 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		reject(conn, 503, "server shutting down");
 		return 1;
 	}
-	if (atomic_fetch_add(&srv->members, 1) >= srv->cfg.max_clients) {
-		atomic_fetch_sub(&srv->members, 1);
+	if (atomic_fetch_add(&srv->slots, 1) >= srv->cfg.max_clients) {
+		atomic_fetch_sub(&srv->slots, 1);
 		stats_add(&srv->stats, joins_refused, 1);
 		log_event(LOG_WARN, "join_refused", "reason", "server full", NULL);
 		reject(conn, 503, "server full");
@@ -222,17 +222,17 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	}
 	if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL)
 		goto gone;
-	if ((ws = calloc(1, sizeof(*ws))) == NULL)
+	if ((cn = calloc(1, sizeof(*cn))) == NULL)
 		goto oom;
-	ws->srv = srv;
-	ws->conn = conn;
-	ws->group = g;
-	wsproto_init(&ws->proto, srv->cfg.max_message);
-	buf_init(&ws->gather, GATHER_MAX);
-	atomic_store(&ws->last_rx_ms, server_now_ms());
-	if ((ws->client = client_new(srv->ids, srv->cfg.send_queue)) == NULL)
+	cn->srv = srv;
+	cn->mgc = conn;
+	cn->group = g;
+	wsproto_init(&cn->proto, srv->cfg.max_message);
+	buf_init(&cn->gather, GATHER_MAX);
+	atomic_store(&cn->last_rx_ms, server_now_ms());
+	if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL)
 		goto oom;
-	if (group_join(g, ws->client) == -1) {
+	if (group_join(g, cn->member) == -1) {
 		if (errno == EPIPE)
 			goto gone; /* deleted since the lookup */
 		/* The group thread cannot start: the server is short of
@@ -240,9 +240,9 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		reject(conn, 503, "server overloaded");
 		goto fail;
 	}
-	mg_set_user_connection_data(conn, ws);
+	mg_set_user_connection_data(conn, cn);
 	log_event_id(LOG_INFO, "join", "group", (const char *)r.id.data, r.id.len,
-	    "client", client_id(ws->client), NULL);
+	    "client", member_id(cn->member), NULL);
 	route_free(&r);
 	return 0;
 gone:
@@ -251,12 +251,12 @@ gone:
 oom:
 	reject(conn, 500, "Internal Server Error");
 fail:
-	if (ws != NULL) {
-		if (ws->client != NULL)
-			client_unref(ws->client);
-		wsproto_free(&ws->proto);
-		buf_free(&ws->gather);
-		free(ws);
+	if (cn != NULL) {
+		if (cn->member != NULL)
+			member_unref(cn->member);
+		wsproto_free(&cn->proto);
+		buf_free(&cn->gather);
+		free(cn);
 	}
 	if (g != NULL)
 		group_unref(g);
@@ -268,75 +268,75 @@ fail:
 static void
 ws_ready(struct mg_connection *conn, void *cbdata)
 {
-	struct ws *ws = mg_get_user_connection_data(conn);
-	struct client_sink sink = { sink_write, sink_close, ws };
+	struct conn *cn = mg_get_user_connection_data(conn);
+	struct member_sink sink = { sink_write, sink_close, cn };
 
 	(void)cbdata;
-	if (client_start_writer(ws->client, &sink) == -1) {
-		log_event(LOG_ERROR, "writer_failed", "client", client_id(ws->client),
+	if (member_start_writer(cn->member, &sink) == -1) {
+		log_event(LOG_ERROR, "writer_failed", "client", member_id(cn->member),
 		    "error", strerror(errno), NULL);
 		/* Out of the group at once: a member with no writer would
 		 * stall every fan-out, then be dropped as slow. */
-		client_close(ws->client, 1011, "server overloaded");
-		group_leave(ws->group, ws->client);
-		ws_send_close(ws, 1011, "server overloaded");
+		member_close(cn->member, 1011, "server overloaded");
+		group_leave(cn->group, cn->member);
+		ws_send_close(cn, 1011, "server overloaded");
 		mg_disable_connection_keep_alive(conn);
 		return;
 	}
-	live_link(ws->srv, ws);
+	live_link(cn->srv, cn);
 }
 
 static void
-ws_pong(struct ws *ws, const uint8_t *data, size_t len)
+ws_pong(struct conn *cn, const uint8_t *data, size_t len)
 {
-	uint8_t frame[MSG_HEADER_MAX + 125];
-	size_t h = msg_frame_header(frame, MSG_PONG, len);
+	uint8_t frame[FRAME_HEADER_MAX + 125];
+	size_t h = frame_header(frame, FRAME_PONG, len);
 
 	memcpy(frame + h, data, len);
-	ws_send_locked(ws, frame, h + len);
+	ws_send_locked(cn, frame, h + len);
 }
 
 static int
 ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbdata)
 {
-	struct ws *ws = mg_get_user_connection_data(conn);
+	struct conn *cn = mg_get_user_connection_data(conn);
 	struct wsproto_event ev;
 	char prefix[CID_LEN + 4];
-	struct msg *m;
+	struct frame *m;
 
 	(void)cbdata;
-	atomic_store_explicit(&ws->last_rx_ms, server_now_ms(), memory_order_relaxed);
-	wsproto_feed(&ws->proto, (unsigned)bits, (const uint8_t *)data, len, &ev);
+	atomic_store_explicit(&cn->last_rx_ms, server_now_ms(), memory_order_relaxed);
+	wsproto_feed(&cn->proto, (unsigned)bits, (const uint8_t *)data, len, &ev);
 	switch (ev.verdict) {
 	case WSPROTO_NONE:
 		return 1;
 	case WSPROTO_PING:
-		ws_pong(ws, ev.data, ev.len);
+		ws_pong(cn, ev.data, ev.len);
 		return 1;
 	case WSPROTO_MESSAGE:
-		memcpy(prefix, client_id(ws->client), CID_LEN);
+		memcpy(prefix, member_id(cn->member), CID_LEN);
 		memcpy(prefix + CID_LEN, " - ", 3);
-		if ((m = msg_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL) {
-			client_close(ws->client, 1011, "out of memory");
+		if ((m = frame_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL) {
+			member_close(cn->member, 1011, "out of memory");
 			return 0;
 		}
-		stats_add(&ws->srv->stats, msgs_in, 1);
-		stats_add(&ws->srv->stats, bytes_in, ev.len);
+		stats_add(&cn->srv->stats, msgs_in, 1);
+		stats_add(&cn->srv->stats, bytes_in, ev.len);
 		/* EPIPE: the group was deleted and our close is on its way. */
-		group_broadcast(ws->group, m);
-		msg_unref(m);
+		group_broadcast(cn->group, m);
+		frame_unref(m);
 		return 1;
 	case WSPROTO_CLOSE:
 		/* Answer with the same code and no reason; if our own close went
 		 * out first, this frame is the peer's answer and needs none. */
-		ws->peer_code = ev.code != 0 ? ev.code : 1005;
-		ws_send_close(ws, ev.code, "");
-		client_close(ws->client, CLIENT_CLOSE_SILENT, "");
+		cn->peer_code = ev.code != 0 ? ev.code : 1005;
+		ws_send_close(cn, ev.code, "");
+		member_close(cn->member, MEMBER_CLOSE_SILENT, "");
 		return 0;
 	case WSPROTO_FAIL:
-		log_event(LOG_INFO, "protocol_error", "client", client_id(ws->client),
+		log_event(LOG_INFO, "protocol_error", "client", member_id(cn->member),
 		    "reason", ev.reason, NULL);
-		client_close(ws->client, ev.code, ev.reason);
+		member_close(cn->member, ev.code, ev.reason);
 		return 0;
 	}
 	return 0;
@@ -345,30 +345,30 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 static void
 ws_close(const struct mg_connection *cconn, void *cbdata)
 {
-	struct ws *ws = mg_get_user_connection_data(cconn);
+	struct conn *cn = mg_get_user_connection_data(cconn);
 	struct server *srv = cbdata;
 	uint16_t code;
 	size_t idlen;
 	const char *id;
 	char codestr[8];
 
-	live_unlink(srv, ws);
-	group_leave(ws->group, ws->client);
-	client_join_writer(ws->client);
-	code = client_close_code(ws->client);
-	if (code == CLIENT_CLOSE_SILENT)
-		code = ws->peer_code != 0 ? ws->peer_code : 1006;
+	live_unlink(srv, cn);
+	group_leave(cn->group, cn->member);
+	member_join_writer(cn->member);
+	code = member_close_code(cn->member);
+	if (code == MEMBER_CLOSE_SILENT)
+		code = cn->peer_code != 0 ? cn->peer_code : 1006;
 	stats_count_close(&srv->stats, code);
 	snprintf(codestr, sizeof(codestr), "%u", code);
-	id = group_id(ws->group, &idlen);
+	id = group_id(cn->group, &idlen);
 	log_event_id(LOG_INFO, "leave", "group", id, idlen, "client",
-	    client_id(ws->client), "code", codestr, NULL);
+	    member_id(cn->member), "code", codestr, NULL);
 	mg_set_user_connection_data(cconn, NULL);
-	client_unref(ws->client);
-	group_unref(ws->group);
-	wsproto_free(&ws->proto);
-	buf_free(&ws->gather);
-	free(ws);
+	member_unref(cn->member);
+	group_unref(cn->group);
+	wsproto_free(&cn->proto);
+	buf_free(&cn->gather);
+	free(cn);
 	ws_slot_free(srv);
 }
 

@@ -22,7 +22,7 @@
 
 #include <stdbool.h>
 
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/utf8.h"
 
 #define WS_FIN		0x80
@@ -117,12 +117,12 @@ control(struct wsproto *p, unsigned op, bool fin, const uint8_t *data,
 		return;
 	}
 	switch (op) {
-	case MSG_PING:
+	case FRAME_PING:
 		ev->verdict = WSPROTO_PING;
 		ev->data = data;
 		ev->len = len;
 		break;
-	case MSG_CLOSE:
+	case FRAME_CLOSE:
 		peer_close(p, data, len, ev);
 		break;
 	default:
@@ -148,7 +148,7 @@ whole(struct wsproto *p, unsigned op, const uint8_t *data, size_t len,
 {
 	if (len > p->max)
 		fail(p, ev, CLOSE_TOO_BIG, "message too big");
-	else if (op == MSG_TEXT && !utf8_valid(data, len))
+	else if (op == FRAME_TEXT && !utf8_valid(data, len))
 		fail(p, ev, CLOSE_BAD_DATA, "invalid utf-8");
 	else
 		deliver(ev, op, data, len);
@@ -212,7 +212,7 @@ fragment(struct wsproto *p, bool fin, const uint8_t *data, size_t len,
 		fail(p, ev, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
-	if (p->opcode == MSG_TEXT && !text_ok(&p->msg, old, fin)) {
+	if (p->opcode == FRAME_TEXT && !text_ok(&p->msg, old, fin)) {
 		fail(p, ev, CLOSE_BAD_DATA, "invalid utf-8");
 		return;
 	}
@@ -241,14 +241,14 @@ wsproto_feed(struct wsproto *p, unsigned bits, const uint8_t *data,
 		return;
 	}
 	switch (op) {
-	case MSG_CONT:
+	case FRAME_CONT:
 		if (p->opcode == 0)
 			fail(p, ev, CLOSE_PROTOCOL, "nothing to continue");
 		else
 			fragment(p, fin, data, len, ev);
 		break;
-	case MSG_TEXT:
-	case MSG_BINARY:
+	case FRAME_TEXT:
+	case FRAME_BINARY:
 		if (p->opcode != 0) {
 			fail(p, ev, CLOSE_PROTOCOL, "expected a continuation");
 		} else if (fin) {
@@ -258,9 +258,9 @@ wsproto_feed(struct wsproto *p, unsigned bits, const uint8_t *data,
 			fragment(p, fin, data, len, ev);
 		}
 		break;
-	case MSG_CLOSE:
-	case MSG_PING:
-	case MSG_PONG:
+	case FRAME_CLOSE:
+	case FRAME_PING:
+	case FRAME_PONG:
 		control(p, op, fin, data, len, ev);
 		break;
 	default:

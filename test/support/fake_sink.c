@@ -1,4 +1,4 @@
-/* fake_sink: the recording sink the client and group tests share. */
+/* fake_sink: the recording sink the member and group tests share. */
 #include "fake_sink.h"
 
 #include <check.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "groupchat/core/chan.h"
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 
 void
 fake_init(struct fake *f)
@@ -36,10 +36,10 @@ fake_fini(struct fake *f)
 	pthread_mutex_destroy(&f->mu);
 }
 
-struct msg *
+struct frame *
 fake_frame(const char *text)
 {
-	struct msg *m = msg_new(MSG_TEXT, "id - ", 5, text, strlen(text));
+	struct frame *m = frame_new(FRAME_TEXT, "id - ", 5, text, strlen(text));
 
 	ck_assert_ptr_nonnull(m);
 	return m;
@@ -79,9 +79,9 @@ fake_write(void *ctx, const struct iovec *iov, int iovcnt)
 	f->writes++;
 	if (f->fail_at != 0 && f->writes == f->fail_at) {
 		for (unsigned i = 0; i < f->refill; i++) {
-			struct msg *m = fake_frame("refill");
-			ck_assert_int_eq(client_enqueue(f->client, m), 0);
-			msg_unref(m);
+			struct frame *m = fake_frame("refill");
+			ck_assert_int_eq(member_enqueue(f->member, m), 0);
+			frame_unref(m);
 		}
 		pthread_mutex_unlock(&f->mu);
 		return -1;
@@ -106,10 +106,10 @@ fake_close(void *ctx, uint16_t code, const char *reason)
 	pthread_mutex_unlock(&f->mu);
 }
 
-struct client_sink
+struct member_sink
 fake_sink(struct fake *f)
 {
-	struct client_sink s = { fake_write, fake_close, f };
+	struct member_sink s = { fake_write, fake_close, f };
 
 	return s;
 }

@@ -1,10 +1,10 @@
 /*
- * fake_sink: a recording client_sink for the actor tests. It keeps every
+ * fake_sink: a recording member_sink for the actor tests. It keeps every
  * write's bytes (concatenated) and a copy of each frame, counts write
  * calls, and records the close. Two behaviours on demand: hold makes
  * write block until fake_release (a member that stops reading), and
  * fail_at makes the fail_at-th write fail after queueing refill more
- * frames to client (so the writer has references to drop unwritten).
+ * frames to member (so the writer has references to drop unwritten).
  * Every field is guarded by mu.
  */
 #ifndef GROUPCHAT_FAKE_SINK_H
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 
 /* How long the fake_wait_* calls wait before giving up. */
 #define FAKE_WAIT_MS 5000
@@ -32,14 +32,14 @@ struct fake {
 	char reason[128];
 	int hold;
 	unsigned fail_at, refill;
-	struct client *client;
+	struct member *member;
 };
 
 void fake_init(struct fake *f);
 void fake_fini(struct fake *f);
 
 /* A sink writing into f. */
-struct client_sink fake_sink(struct fake *f);
+struct member_sink fake_sink(struct fake *f);
 
 /* Lets a held write go on, and every later one. */
 void fake_release(struct fake *f);
@@ -54,6 +54,6 @@ unsigned fake_wait_closed(struct fake *f);
 const char *fake_text(struct fake *f, size_t i, size_t *len);
 
 /* A text frame "id - text" with one reference. */
-struct msg *fake_frame(const char *text);
+struct frame *fake_frame(const char *text);
 
 #endif

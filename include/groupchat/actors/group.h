@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
-struct msg;
+struct member;
+struct frame;
 struct stats;
 
 /* Default bound of a group's mailbox, in requests. */
@@ -65,16 +65,16 @@ const char *group_id(const struct group *g, size_t *len);
  * mailbox is full. -1 with EPIPE if the group is closed, or with the
  * errno of the failed start (EAGAIN, ENOMEM) if its thread cannot start
  * (c not joined either way). */
-int group_join(struct group *g, struct client *c);
+int group_join(struct group *g, struct member *c);
 
 /* Queues a leave of c. A leave of a client that is no longer a member
  * (dropped, or the group closed) is a no-op, never an error or a block. */
-void group_leave(struct group *g, struct client *c);
+void group_leave(struct group *g, struct member *c);
 
 /* Queues m for every member (the group takes its own reference). Blocks
  * while the mailbox is full: backpressure on the sender's reader.
  * -1 with EPIPE if the group is closed. */
-int group_broadcast(struct group *g, struct msg *m);
+int group_broadcast(struct group *g, struct frame *m);
 
 /* Closes the group without blocking: joins and broadcasts fail with EPIPE
  * from now on (those blocked on a full mailbox at once), and the group

@@ -31,7 +31,7 @@ int http_send(struct mg_connection *conn, const struct http_response *r);
 
 /* Go's http.Error: status, "msg\n", text/plain with nosniff. */
 int http_error(struct mg_connection *conn, int status, const char *msg,
-               size_t msg_len, int head, int close);
+               size_t frame_len, int head, int close);
 
 /* 1 if header h's comma-separated tokens include tok (case-insensitive);
  * 0 if not, or if h is NULL. */

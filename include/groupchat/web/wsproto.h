@@ -27,7 +27,7 @@ struct wsproto {
 
 enum wsproto_verdict {
 	WSPROTO_NONE,    /* nothing to do (a fragment was buffered, or a pong) */
-	WSPROTO_MESSAGE, /* a whole message: opcode (MSG_TEXT or MSG_BINARY),
+	WSPROTO_MESSAGE, /* a whole message: opcode (FRAME_TEXT or FRAME_BINARY),
 	                    data, len */
 	WSPROTO_PING,    /* answer with a pong carrying data/len */
 	WSPROTO_CLOSE,   /* the peer closed: reply a close frame with code
@@ -38,7 +38,7 @@ enum wsproto_verdict {
 
 struct wsproto_event {
 	enum wsproto_verdict verdict;
-	uint8_t opcode;      /* MESSAGE: MSG_TEXT or MSG_BINARY */
+	uint8_t opcode;      /* MESSAGE: FRAME_TEXT or FRAME_BINARY */
 	const uint8_t *data; /* MESSAGE, PING; CLOSE: the peer's reason.
 	                        Never NULL; valid until the next
 	                        wsproto_feed or wsproto_free */

@@ -1,10 +1,10 @@
 /*
  * msg: one allocation per frame, the header struct followed by the wire
- * bytes (frame header then payload). Only refs changes after msg_new*
+ * bytes (frame header then payload). Only refs changes after frame_new*
  * returns; everything else is read-only, so any thread holding a
  * reference may read the bytes without a lock.
  */
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,9 +13,9 @@
 
 /* A close payload is a 2-byte code plus at most this much reason, so that
  * the whole stays within the 125 bytes a control frame may carry. */
-#define MSG_CLOSE_REASON_MAX 123
+#define FRAME_CLOSE_REASON_MAX 123
 
-struct msg {
+struct frame {
 	atomic_size_t refs;
 	size_t len;      /* bytes in data: header + payload */
 	size_t hlen;     /* header bytes at the start of data */
@@ -23,7 +23,7 @@ struct msg {
 };
 
 size_t
-msg_frame_header(uint8_t *out, enum msg_opcode op, uint64_t payload_len)
+frame_header(uint8_t *out, enum frame_opcode op, uint64_t payload_len)
 {
 	int i;
 
@@ -44,12 +44,12 @@ msg_frame_header(uint8_t *out, enum msg_opcode op, uint64_t payload_len)
 	return 10;
 }
 
-struct msg *
-msg_new(enum msg_opcode op, const void *a, size_t alen, const void *b,
+struct frame *
+frame_new(enum frame_opcode op, const void *a, size_t alen, const void *b,
     size_t blen)
 {
-	struct msg *m;
-	uint8_t hdr[MSG_HEADER_MAX];
+	struct frame *m;
+	uint8_t hdr[FRAME_HEADER_MAX];
 	size_t hlen, plen;
 
 	if (alen > SIZE_MAX - blen) {
@@ -57,7 +57,7 @@ msg_new(enum msg_opcode op, const void *a, size_t alen, const void *b,
 		return NULL;
 	}
 	plen = alen + blen;
-	hlen = msg_frame_header(hdr, op, plen);
+	hlen = frame_header(hdr, op, plen);
 	if (plen > SIZE_MAX - sizeof(*m) - hlen) {
 		errno = ENOMEM;
 		return NULL;
@@ -76,16 +76,16 @@ msg_new(enum msg_opcode op, const void *a, size_t alen, const void *b,
 	return m;
 }
 
-struct msg *
-msg_new_close(uint16_t code, const char *reason)
+struct frame *
+frame_new_close(uint16_t code, const char *reason)
 {
 	uint8_t be[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	size_t n, back;
 
 	if (code == 0)
-		return msg_new(MSG_CLOSE, NULL, 0, NULL, 0);
+		return frame_new(FRAME_CLOSE, NULL, 0, NULL, 0);
 	n = reason != NULL ? strlen(reason) : 0;
-	if (n > MSG_CLOSE_REASON_MAX) {
+	if (n > FRAME_CLOSE_REASON_MAX) {
 		/*
 		 * The peer must see valid UTF-8, so never cut inside a
 		 * sequence: while the first byte dropped is a continuation
@@ -93,30 +93,30 @@ msg_new_close(uint16_t code, const char *reason)
 		 * three continuation bytes; beyond that the input was not
 		 * UTF-8 and backing up further would not help.
 		 */
-		n = MSG_CLOSE_REASON_MAX;
+		n = FRAME_CLOSE_REASON_MAX;
 		for (back = 0; back < 3 && ((uint8_t)reason[n] & 0xC0) == 0x80;
 		    back++)
 			n--;
 	}
-	return msg_new(MSG_CLOSE, be, sizeof(be), reason, n);
+	return frame_new(FRAME_CLOSE, be, sizeof(be), reason, n);
 }
 
-struct msg *
-msg_ref(struct msg *m)
+struct frame *
+frame_ref(struct frame *m)
 {
 	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 	return m;
 }
 
-struct msg *
-msg_ref_n(struct msg *m, size_t n)
+struct frame *
+frame_ref_n(struct frame *m, size_t n)
 {
 	atomic_fetch_add_explicit(&m->refs, n, memory_order_relaxed);
 	return m;
 }
 
 void
-msg_unref(struct msg *m)
+frame_unref(struct frame *m)
 {
 	if (m == NULL ||
 	    atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) != 1)
@@ -132,19 +132,19 @@ msg_unref(struct msg *m)
 }
 
 const uint8_t *
-msg_data(const struct msg *m)
+frame_data(const struct frame *m)
 {
 	return m->data;
 }
 
 size_t
-msg_len(const struct msg *m)
+frame_len(const struct frame *m)
 {
 	return m->len;
 }
 
 size_t
-msg_payload_len(const struct msg *m)
+frame_payload_len(const struct frame *m)
 {
 	return m->len - m->hlen;
 }

@@ -3,7 +3,7 @@
  * and the reference count hammered from several threads (ASan reports a
  * double free or a leak if the count is wrong).
  */
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "support/test_main.h"
 
 #include <check.h>
@@ -13,7 +13,7 @@
 
 START_TEST(test_header_boundaries)
 {
-	uint8_t h[MSG_HEADER_MAX];
+	uint8_t h[FRAME_HEADER_MAX];
 	static const uint8_t h0[] = { 0x81, 0x00 };
 	static const uint8_t h125[] = { 0x81, 0x7d };
 	static const uint8_t h126[] = { 0x81, 0x7e, 0x00, 0x7e };
@@ -25,30 +25,30 @@ START_TEST(test_header_boundaries)
 		0x81, 0x7f, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef
 	};
 
-	ck_assert_uint_eq(msg_frame_header(h, MSG_TEXT, 0), 2);
+	ck_assert_uint_eq(frame_header(h, FRAME_TEXT, 0), 2);
 	ck_assert_mem_eq(h, h0, sizeof(h0));
-	ck_assert_uint_eq(msg_frame_header(h, MSG_TEXT, 125), 2);
+	ck_assert_uint_eq(frame_header(h, FRAME_TEXT, 125), 2);
 	ck_assert_mem_eq(h, h125, sizeof(h125));
-	ck_assert_uint_eq(msg_frame_header(h, MSG_TEXT, 126), 4);
+	ck_assert_uint_eq(frame_header(h, FRAME_TEXT, 126), 4);
 	ck_assert_mem_eq(h, h126, sizeof(h126));
-	ck_assert_uint_eq(msg_frame_header(h, MSG_BINARY, 65535), 4);
+	ck_assert_uint_eq(frame_header(h, FRAME_BINARY, 65535), 4);
 	ck_assert_mem_eq(h, h65535, sizeof(h65535));
-	ck_assert_uint_eq(msg_frame_header(h, MSG_BINARY, 65536), 10);
+	ck_assert_uint_eq(frame_header(h, FRAME_BINARY, 65536), 10);
 	ck_assert_mem_eq(h, h65536, sizeof(h65536));
-	ck_assert_uint_eq(msg_frame_header(h, MSG_TEXT, UINT64_C(0x0123456789abcdef)), 10);
+	ck_assert_uint_eq(frame_header(h, FRAME_TEXT, UINT64_C(0x0123456789abcdef)), 10);
 	ck_assert_mem_eq(h, hbig, sizeof(hbig));
 }
 END_TEST
 
 START_TEST(test_opcodes)
 {
-	uint8_t h[MSG_HEADER_MAX];
+	uint8_t h[FRAME_HEADER_MAX];
 
-	msg_frame_header(h, MSG_CLOSE, 2);
+	frame_header(h, FRAME_CLOSE, 2);
 	ck_assert_uint_eq(h[0], 0x88);
-	msg_frame_header(h, MSG_PING, 0);
+	frame_header(h, FRAME_PING, 0);
 	ck_assert_uint_eq(h[0], 0x89);
-	msg_frame_header(h, MSG_PONG, 0);
+	frame_header(h, FRAME_PONG, 0);
 	ck_assert_uint_eq(h[0], 0x8a);
 	ck_assert_uint_eq(h[1], 0x00);
 }
@@ -56,41 +56,41 @@ END_TEST
 
 START_TEST(test_concat)
 {
-	struct msg *m = msg_new(MSG_TEXT, "a1b2c3 - ", 9, "hello", 5);
+	struct frame *m = frame_new(FRAME_TEXT, "a1b2c3 - ", 9, "hello", 5);
 	static const uint8_t want[] = "\x81\x0e" "a1b2c3 - hello";
 
 	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(msg_len(m), 16);
-	ck_assert_uint_eq(msg_payload_len(m), 14);
-	ck_assert_mem_eq(msg_data(m), want, 16);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_len(m), 16);
+	ck_assert_uint_eq(frame_payload_len(m), 14);
+	ck_assert_mem_eq(frame_data(m), want, 16);
+	frame_unref(m);
 }
 END_TEST
 
 START_TEST(test_empty_parts)
 {
-	struct msg *m;
+	struct frame *m;
 	static const uint8_t empty[] = { 0x81, 0x00 };
 
-	m = msg_new(MSG_TEXT, NULL, 0, NULL, 0);
+	m = frame_new(FRAME_TEXT, NULL, 0, NULL, 0);
 	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(msg_len(m), 2);
-	ck_assert_uint_eq(msg_payload_len(m), 0);
-	ck_assert_mem_eq(msg_data(m), empty, 2);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_len(m), 2);
+	ck_assert_uint_eq(frame_payload_len(m), 0);
+	ck_assert_mem_eq(frame_data(m), empty, 2);
+	frame_unref(m);
 
 	/* An empty message body still carries its "<cid> - " prefix. */
-	m = msg_new(MSG_TEXT, "abcdef - ", 9, NULL, 0);
-	ck_assert_uint_eq(msg_payload_len(m), 9);
-	ck_assert_mem_eq(msg_data(m), "\x81\x09" "abcdef - ", 11);
-	msg_unref(m);
+	m = frame_new(FRAME_TEXT, "abcdef - ", 9, NULL, 0);
+	ck_assert_uint_eq(frame_payload_len(m), 9);
+	ck_assert_mem_eq(frame_data(m), "\x81\x09" "abcdef - ", 11);
+	frame_unref(m);
 
-	m = msg_new(MSG_BINARY, NULL, 0, "\x00\xff", 2);
-	ck_assert_uint_eq(msg_len(m), 4);
-	ck_assert_mem_eq(msg_data(m), "\x82\x02\x00\xff", 4);
-	msg_unref(m);
+	m = frame_new(FRAME_BINARY, NULL, 0, "\x00\xff", 2);
+	ck_assert_uint_eq(frame_len(m), 4);
+	ck_assert_mem_eq(frame_data(m), "\x82\x02\x00\xff", 4);
+	frame_unref(m);
 
-	msg_unref(NULL);
+	frame_unref(NULL);
 }
 END_TEST
 
@@ -100,7 +100,7 @@ START_TEST(test_long_payloads)
 	static const size_t sizes[] = { 125, 126, 65535, 65536, 70000 };
 	size_t i, j, n, hlen;
 	uint8_t *src;
-	struct msg *m;
+	struct frame *m;
 
 	src = malloc(70000);
 	ck_assert_ptr_nonnull(src);
@@ -109,13 +109,13 @@ START_TEST(test_long_payloads)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		n = sizes[i];
 		hlen = n <= 125 ? 2 : n <= 65535 ? 4 : 10;
-		m = msg_new(MSG_BINARY, src, n / 3, src + n / 3, n - n / 3);
+		m = frame_new(FRAME_BINARY, src, n / 3, src + n / 3, n - n / 3);
 		ck_assert_ptr_nonnull(m);
-		ck_assert_uint_eq(msg_len(m), hlen + n);
-		ck_assert_uint_eq(msg_payload_len(m), n);
-		ck_assert_uint_eq(msg_data(m)[0], 0x82);
-		ck_assert_int_eq(memcmp(msg_data(m) + hlen, src, n), 0);
-		msg_unref(m);
+		ck_assert_uint_eq(frame_len(m), hlen + n);
+		ck_assert_uint_eq(frame_payload_len(m), n);
+		ck_assert_uint_eq(frame_data(m)[0], 0x82);
+		ck_assert_int_eq(memcmp(frame_data(m) + hlen, src, n), 0);
+		frame_unref(m);
 	}
 	free(src);
 }
@@ -123,91 +123,91 @@ END_TEST
 
 START_TEST(test_close_frames)
 {
-	struct msg *m;
+	struct frame *m;
 	static const uint8_t deleted[] = "\x88\x0f\x03\xe8" "group deleted";
 
-	m = msg_new_close(1000, "group deleted");
-	ck_assert_uint_eq(msg_len(m), 17);
-	ck_assert_uint_eq(msg_payload_len(m), 15);
-	ck_assert_mem_eq(msg_data(m), deleted, 17);
-	msg_unref(m);
+	m = frame_new_close(1000, "group deleted");
+	ck_assert_uint_eq(frame_len(m), 17);
+	ck_assert_uint_eq(frame_payload_len(m), 15);
+	ck_assert_mem_eq(frame_data(m), deleted, 17);
+	frame_unref(m);
 
-	m = msg_new_close(1008, "slow consumer");
-	ck_assert_uint_eq(msg_len(m), 17);
-	ck_assert_mem_eq(msg_data(m), "\x88\x0f\x03\xf0" "slow consumer", 17);
-	msg_unref(m);
+	m = frame_new_close(1008, "slow consumer");
+	ck_assert_uint_eq(frame_len(m), 17);
+	ck_assert_mem_eq(frame_data(m), "\x88\x0f\x03\xf0" "slow consumer", 17);
+	frame_unref(m);
 
-	m = msg_new_close(1001, "");
-	ck_assert_uint_eq(msg_len(m), 4);
-	ck_assert_mem_eq(msg_data(m), "\x88\x02\x03\xe9", 4);
-	msg_unref(m);
+	m = frame_new_close(1001, "");
+	ck_assert_uint_eq(frame_len(m), 4);
+	ck_assert_mem_eq(frame_data(m), "\x88\x02\x03\xe9", 4);
+	frame_unref(m);
 
-	m = msg_new_close(4000, NULL);
-	ck_assert_mem_eq(msg_data(m), "\x88\x02\x0f\xa0", 4);
-	msg_unref(m);
+	m = frame_new_close(4000, NULL);
+	ck_assert_mem_eq(frame_data(m), "\x88\x02\x0f\xa0", 4);
+	frame_unref(m);
 
 	/* Code 0: no status at all, whatever the reason. */
-	m = msg_new_close(0, "ignored");
-	ck_assert_uint_eq(msg_len(m), 2);
-	ck_assert_mem_eq(msg_data(m), "\x88\x00", 2);
-	msg_unref(m);
+	m = frame_new_close(0, "ignored");
+	ck_assert_uint_eq(frame_len(m), 2);
+	ck_assert_mem_eq(frame_data(m), "\x88\x00", 2);
+	frame_unref(m);
 }
 END_TEST
 
 /* A close frame whose reason is fill bytes of 'x' then tail. */
-static struct msg *
+static struct frame *
 close_with(size_t fill, const char *tail)
 {
 	char reason[300];
-	struct msg *m;
+	struct frame *m;
 
 	memset(reason, 'x', fill);
 	strcpy(reason + fill, tail);
-	m = msg_new_close(1000, reason);
+	m = frame_new_close(1000, reason);
 	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(msg_data(m)[1], msg_payload_len(m));
-	ck_assert_int_eq(memcmp(msg_data(m) + 4, reason, msg_payload_len(m) - 2), 0);
+	ck_assert_uint_eq(frame_data(m)[1], frame_payload_len(m));
+	ck_assert_int_eq(memcmp(frame_data(m) + 4, reason, frame_payload_len(m) - 2), 0);
 	return m;
 }
 
 START_TEST(test_close_truncation)
 {
-	struct msg *m;
+	struct frame *m;
 
 	/* Exactly 123 fits; 124 and 200 are cut to 123 (a 125-byte payload). */
 	m = close_with(123, "");
-	ck_assert_uint_eq(msg_payload_len(m), 125);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 125);
+	frame_unref(m);
 	m = close_with(124, "");
-	ck_assert_uint_eq(msg_payload_len(m), 125);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 125);
+	frame_unref(m);
 	m = close_with(200, "");
-	ck_assert_uint_eq(msg_payload_len(m), 125);
-	ck_assert_uint_eq(msg_len(m), 127);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 125);
+	ck_assert_uint_eq(frame_len(m), 127);
+	frame_unref(m);
 
 	/* A sequence that straddles byte 123 is dropped whole. */
 	m = close_with(122, "\xc3\xa9");            /* e-acute: 2 bytes */
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 122);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 122);
+	frame_unref(m);
 	m = close_with(121, "\xe2\x82\xac");        /* euro sign: 3 bytes */
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 121);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 121);
+	frame_unref(m);
 	m = close_with(122, "\xe2\x82\xac");
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 122);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 122);
+	frame_unref(m);
 	m = close_with(120, "\xf0\x9f\x98\x80");    /* emoji: 4 bytes */
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 120);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 120);
+	frame_unref(m);
 
 	/* One that ends exactly at 123 is kept. */
 	m = close_with(119, "\xf0\x9f\x98\x80" "tail");
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 123);
-	ck_assert_mem_eq(msg_data(m) + 4 + 119, "\xf0\x9f\x98\x80", 4);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 123);
+	ck_assert_mem_eq(frame_data(m) + 4 + 119, "\xf0\x9f\x98\x80", 4);
+	frame_unref(m);
 	m = close_with(121, "\xc3\xa9" "tail");
-	ck_assert_uint_eq(msg_payload_len(m), 2 + 123);
-	msg_unref(m);
+	ck_assert_uint_eq(frame_payload_len(m), 2 + 123);
+	frame_unref(m);
 }
 END_TEST
 
@@ -224,24 +224,24 @@ static int ref_ok; /* returned by a thread that saw the bytes intact */
 static void *
 ref_main(void *arg)
 {
-	struct msg *m = arg, *r;
+	struct frame *m = arg, *r;
 	int i, ok = 1;
 
 	for (i = 0; i < ROUNDS; i++) {
-		r = msg_ref(m);
-		if (r != m || msg_data(r)[0] != 0x81 || msg_data(r)[2] != 'p')
+		r = frame_ref(m);
+		if (r != m || frame_data(r)[0] != 0x81 || frame_data(r)[2] != 'p')
 			ok = 0;
-		msg_unref(r);
+		frame_unref(r);
 	}
-	if (msg_payload_len(m) != 7 || memcmp(msg_data(m) + 2, "payload", 7) != 0)
+	if (frame_payload_len(m) != 7 || memcmp(frame_data(m) + 2, "payload", 7) != 0)
 		ok = 0;
-	msg_unref(m);
+	frame_unref(m);
 	return ok ? &ref_ok : NULL;
 }
 
 START_TEST(test_refcount_threads)
 {
-	struct msg *m = msg_new(MSG_TEXT, "pay", 3, "load", 4);
+	struct frame *m = frame_new(FRAME_TEXT, "pay", 3, "load", 4);
 	pthread_t tid[NTHREADS];
 	void *ret[NTHREADS];
 	int i;
@@ -249,8 +249,8 @@ START_TEST(test_refcount_threads)
 	ck_assert_ptr_nonnull(m);
 	for (i = 0; i < NTHREADS; i++)
 		ck_assert_int_eq(pthread_create(&tid[i], NULL, ref_main,
-		    msg_ref(m)), 0);
-	msg_unref(m);
+		    frame_ref(m)), 0);
+	frame_unref(m);
 	for (i = 0; i < NTHREADS; i++) {
 		pthread_join(tid[i], &ret[i]);
 		ck_assert_msg(ret[i] == &ref_ok, "thread %d saw the frame change", i);
@@ -258,19 +258,19 @@ START_TEST(test_refcount_threads)
 }
 END_TEST
 
-/* msg_ref_n hands out n references at once, one per thread here. */
+/* frame_ref_n hands out n references at once, one per thread here. */
 START_TEST(test_ref_n_threads)
 {
-	struct msg *m = msg_new(MSG_TEXT, "pay", 3, "load", 4);
+	struct frame *m = frame_new(FRAME_TEXT, "pay", 3, "load", 4);
 	pthread_t tid[NTHREADS];
 	void *ret[NTHREADS];
 	int i;
 
 	ck_assert_ptr_nonnull(m);
-	ck_assert_ptr_eq(msg_ref_n(m, NTHREADS), m);
+	ck_assert_ptr_eq(frame_ref_n(m, NTHREADS), m);
 	for (i = 0; i < NTHREADS; i++)
 		ck_assert_int_eq(pthread_create(&tid[i], NULL, ref_main, m), 0);
-	msg_unref(m);
+	frame_unref(m);
 	for (i = 0; i < NTHREADS; i++) {
 		pthread_join(tid[i], &ret[i]);
 		ck_assert_msg(ret[i] == &ref_ok, "thread %d saw the frame change", i);
@@ -279,7 +279,7 @@ START_TEST(test_ref_n_threads)
 END_TEST
 
 static Suite *
-msg_suite(void)
+frame_suite(void)
 {
 	Suite *s = suite_create("msg");
 	TCase *tc = tcase_create("core");
@@ -301,5 +301,5 @@ msg_suite(void)
 int
 main(void)
 {
-	return test_run(msg_suite());
+	return test_run(frame_suite());
 }

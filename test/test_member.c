@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/stats.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
@@ -37,29 +37,29 @@ teardown(void)
 	cid_set_free(ids);
 }
 
-static struct client *
+static struct member *
 new_client(size_t cap)
 {
-	struct client *c;
+	struct member *c;
 
-	c = client_new(ids, cap);
+	c = member_new(ids, cap);
 	ck_assert_ptr_nonnull(c);
 	return c;
 }
 
 /* Queues text as a frame and appends its wire bytes to want. */
 static void
-enqueue_text(struct client *c, const char *text, unsigned char *want,
+enqueue_text(struct member *c, const char *text, unsigned char *want,
     size_t *wlen)
 {
-	struct msg *m = fake_frame(text);
+	struct frame *m = fake_frame(text);
 
-	ck_assert_int_eq(client_enqueue(c, m), 0);
+	ck_assert_int_eq(member_enqueue(c, m), 0);
 	if (want != NULL) {
-		memcpy(want + *wlen, msg_data(m), msg_len(m));
-		*wlen += msg_len(m);
+		memcpy(want + *wlen, frame_data(m), frame_len(m));
+		*wlen += frame_len(m);
 	}
-	msg_unref(m);
+	frame_unref(m);
 }
 
 static int
@@ -71,14 +71,14 @@ cmp_id(const void *a, const void *b)
 START_TEST(test_ids_hex_and_unique)
 {
 	enum { N = 300 };
-	struct client *c[N];
+	struct member *c[N];
 	const char *sorted[N];
 	const char *id;
 	int i, k;
 
 	for (i = 0; i < N; i++) {
 		c[i] = new_client(4);
-		id = client_id(c[i]);
+		id = member_id(c[i]);
 		ck_assert_uint_eq(strlen(id), CID_LEN);
 		for (k = 0; k < CID_LEN; k++)
 			ck_assert_msg(strchr("0123456789abcdef", id[k]) != NULL,
@@ -90,8 +90,8 @@ START_TEST(test_ids_hex_and_unique)
 	for (i = 1; i < N; i++)
 		ck_assert_str_ne(sorted[i - 1], sorted[i]);
 	for (i = 0; i < N; i++) {
-		client_join_writer(c[i]);
-		client_unref(c[i]);
+		member_join_writer(c[i]);
+		member_unref(c[i]);
 	}
 }
 END_TEST
@@ -100,8 +100,8 @@ START_TEST(test_fifo_reaches_sink)
 {
 	enum { N = 200 };
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 	unsigned char want[N * 32];
 	char text[16];
 	size_t wlen = 0;
@@ -110,7 +110,7 @@ START_TEST(test_fifo_reaches_sink)
 	fake_init(&f);
 	c = new_client(N);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	for (i = 0; i < N; i++) {
 		snprintf(text, sizeof(text), "m%d", i);
 		enqueue_text(c, text, want, &wlen);
@@ -121,10 +121,10 @@ START_TEST(test_fifo_reaches_sink)
 	ck_assert_mem_eq(f.bytes, want, wlen);
 	ck_assert_uint_eq(f.closes, 0);
 	pthread_mutex_unlock(&f.mu);
-	client_join_writer(c);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.closes, 1);
-	ck_assert_uint_eq(f.code, CLIENT_CLOSE_SILENT);
-	client_unref(c);
+	ck_assert_uint_eq(f.code, MEMBER_CLOSE_SILENT);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -132,8 +132,8 @@ END_TEST
 START_TEST(test_batch_in_one_write)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 	unsigned char want[256];
 	size_t wlen = 0;
 
@@ -144,18 +144,18 @@ START_TEST(test_batch_in_one_write)
 	enqueue_text(c, "three", want, &wlen);
 	enqueue_text(c, "four", want, &wlen);
 	enqueue_text(c, "five", want, &wlen);
-	ck_assert_uint_eq(client_queued(c), 5);
+	ck_assert_uint_eq(member_queued(c), 5);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
 	pthread_mutex_lock(&f.mu);
 	ck_assert_uint_eq(f.writes, 1);
 	ck_assert_uint_eq(f.len, wlen);
 	ck_assert_mem_eq(f.bytes, want, wlen);
 	pthread_mutex_unlock(&f.mu);
-	ck_assert_uint_eq(client_queued(c), 0);
-	client_join_writer(c);
-	client_unref(c);
+	ck_assert_uint_eq(member_queued(c), 0);
+	member_join_writer(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -164,9 +164,9 @@ END_TEST
 START_TEST(test_enqueue_many_partial)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
-	struct msg *ms[6];
+	struct member_sink s;
+	struct member *c;
+	struct frame *ms[6];
 	unsigned char want[256];
 	size_t wlen = 0;
 	int i;
@@ -177,32 +177,32 @@ START_TEST(test_enqueue_many_partial)
 		char text[16];
 		snprintf(text, sizeof(text), "m%d", i);
 		ms[i] = fake_frame(text);
-		msg_ref_n(ms[i], 1);
+		frame_ref_n(ms[i], 1);
 		if (i < 4) {
-			memcpy(want + wlen, msg_data(ms[i]), msg_len(ms[i]));
-			wlen += msg_len(ms[i]);
+			memcpy(want + wlen, frame_data(ms[i]), frame_len(ms[i]));
+			wlen += frame_len(ms[i]);
 		}
 	}
-	ck_assert_int_eq(client_enqueue_many(c, ms, 6), 4);
-	ck_assert_uint_eq(client_queued(c), 4);
-	ck_assert_int_eq(client_enqueue_many(c, ms + 4, 2), 0);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 6), 4);
+	ck_assert_uint_eq(member_queued(c), 4);
+	ck_assert_int_eq(member_enqueue_many(c, ms + 4, 2), 0);
 	for (i = 4; i < 6; i++)
-		msg_unref(ms[i]);
+		frame_unref(ms[i]);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	ck_assert_uint_eq(fake_wait_frames(&f, 4), 4);
 	pthread_mutex_lock(&f.mu);
 	ck_assert_uint_eq(f.len, wlen);
 	ck_assert_mem_eq(f.bytes, want, wlen);
 	pthread_mutex_unlock(&f.mu);
-	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	ck_assert_int_eq(member_close(c, 1000, "bye"), 1);
 	errno = 0;
-	ck_assert_int_eq(client_enqueue_many(c, ms, 1), -1);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 1), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	for (i = 0; i < 6; i++)
-		msg_unref(ms[i]);
-	client_join_writer(c);
-	client_unref(c);
+		frame_unref(ms[i]);
+	member_join_writer(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -211,95 +211,95 @@ END_TEST
 START_TEST(test_enqueue_wait)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
-	struct msg *ms[3];
+	struct member_sink s;
+	struct member *c;
+	struct frame *ms[3];
 	struct timespec deadline;
 	int i;
 
 	fake_init(&f);
 	c = new_client(2);
 	for (i = 0; i < 3; i++)
-		ms[i] = msg_ref_n(fake_frame("w"), 2);
+		ms[i] = frame_ref_n(fake_frame("w"), 2);
 	/* No writer: room for two, the third times out. */
 	chan_deadline(&deadline, 50);
-	ck_assert_int_eq(client_enqueue_wait(c, ms, 3, &deadline), 2);
+	ck_assert_int_eq(member_enqueue_wait(c, ms, 3, &deadline), 2);
 	/* A running writer makes room, so all three go in. */
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	chan_deadline(&deadline, 10000);
-	ck_assert_int_eq(client_enqueue_wait(c, ms, 3, &deadline), 3);
+	ck_assert_int_eq(member_enqueue_wait(c, ms, 3, &deadline), 3);
 	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
-	msg_unref(ms[2]);
-	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	frame_unref(ms[2]);
+	ck_assert_int_eq(member_close(c, 1000, "bye"), 1);
 	chan_deadline(&deadline, 10000);
 	errno = 0;
-	ck_assert_int_eq(client_enqueue_wait(c, ms, 1, &deadline), -1);
+	ck_assert_int_eq(member_enqueue_wait(c, ms, 1, &deadline), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	for (i = 0; i < 3; i++)
-		msg_unref(ms[i]);
-	client_join_writer(c);
-	client_unref(c);
+		frame_unref(ms[i]);
+	member_join_writer(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
 
 START_TEST(test_enqueue_full_is_eagain)
 {
-	struct client *c;
-	struct msg *m;
+	struct member *c;
+	struct frame *m;
 	int i;
 
 	c = new_client(4);
 	m = fake_frame("x");
 	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(client_enqueue(c, m), 0);
+		ck_assert_int_eq(member_enqueue(c, m), 0);
 	errno = 0;
-	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(member_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EAGAIN);
-	ck_assert_uint_eq(client_queued(c), 4);
-	ck_assert_int_eq(client_close(c, 1000, "bye"), 1);
+	ck_assert_uint_eq(member_queued(c), 4);
+	ck_assert_int_eq(member_close(c, 1000, "bye"), 1);
 	errno = 0;
-	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(member_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	msg_unref(m);
-	client_join_writer(c);
-	client_unref(c);
+	frame_unref(m);
+	member_join_writer(c);
+	member_unref(c);
 }
 END_TEST
 
 START_TEST(test_close_flushes_then_closes_once)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 	unsigned char want[256];
 	size_t wlen = 0;
-	struct msg *m;
+	struct frame *m;
 
 	fake_init(&f);
 	c = new_client(16);
 	enqueue_text(c, "a", want, &wlen);
 	enqueue_text(c, "b", want, &wlen);
 	enqueue_text(c, "c", want, &wlen);
-	ck_assert_int_eq(client_close(c, 1001, "going away"), 1);
-	ck_assert_uint_eq(client_close_code(c), 1001);
+	ck_assert_int_eq(member_close(c, 1001, "going away"), 1);
+	ck_assert_uint_eq(member_close_code(c), 1001);
 	m = fake_frame("late");
-	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(member_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	msg_unref(m);
+	frame_unref(m);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
-	client_join_writer(c);
-	client_join_writer(c);
+	member_join_writer(c);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.closes, 1);
 	ck_assert_uint_eq(f.code, 1001);
 	ck_assert_str_eq(f.reason, "going away");
 	ck_assert_uint_eq(f.nframes, 3);
 	ck_assert_uint_eq(f.len, wlen);
 	ck_assert_mem_eq(f.bytes, want, wlen);
-	client_unref(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -307,28 +307,28 @@ END_TEST
 START_TEST(test_close_wakes_idle_writer)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 
 	fake_init(&f);
 	c = new_client(16);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
-	ck_assert_int_eq(client_start_writer(c, &s), -1);
-	ck_assert_int_eq(client_close(c, 1008, "slow consumer"), 1);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), -1);
+	ck_assert_int_eq(member_close(c, 1008, "slow consumer"), 1);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	ck_assert_uint_eq(f.code, 1008);
 	ck_assert_str_eq(f.reason, "slow consumer");
 	ck_assert_uint_eq(f.writes, 0);
-	client_join_writer(c);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.closes, 1);
-	client_unref(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
 
 struct racer {
-	struct client *c;
+	struct member *c;
 	pthread_barrier_t *go;
 	uint16_t code;
 	int won;
@@ -343,7 +343,7 @@ racer_close(void *arg)
 	struct racer *r = arg;
 
 	pthread_barrier_wait(r->go);
-	r->won = client_close(r->c, r->code, reasons[r->code - 4000]);
+	r->won = member_close(r->c, r->code, reasons[r->code - 4000]);
 	return NULL;
 }
 
@@ -351,8 +351,8 @@ START_TEST(test_first_close_wins)
 {
 	enum { R = 8 };
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 	pthread_barrier_t go;
 	pthread_t t[R];
 	struct racer r[R];
@@ -362,7 +362,7 @@ START_TEST(test_first_close_wins)
 	fake_init(&f);
 	c = new_client(16);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	pthread_barrier_init(&go, NULL, R);
 	for (i = 0; i < R; i++) {
 		r[i].c = c;
@@ -381,15 +381,15 @@ START_TEST(test_first_close_wins)
 		}
 	}
 	ck_assert_int_eq(winners, 1);
-	ck_assert_int_eq(client_close(c, 1000, "later"), 0);
-	ck_assert_uint_eq(client_close_code(c), r[w].code);
+	ck_assert_int_eq(member_close(c, 1000, "later"), 0);
+	ck_assert_uint_eq(member_close_code(c), r[w].code);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
-	client_join_writer(c);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.closes, 1);
 	ck_assert_uint_eq(f.code, r[w].code);
 	snprintf(want, sizeof(want), "r%d", w);
 	ck_assert_str_eq(f.reason, want);
-	client_unref(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -397,72 +397,72 @@ END_TEST
 START_TEST(test_join_without_writer)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 
 	fake_init(&f);
 	s = fake_sink(&f);
 	c = new_client(8);
 	enqueue_text(c, "never sent", NULL, NULL);
 	enqueue_text(c, "nor this", NULL, NULL);
-	client_join_writer(c);
-	client_join_writer(c);
-	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
-	ck_assert_int_eq(client_close(c, 1000, "too late"), 0);
-	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
-	ck_assert_int_eq(client_start_writer(c, &s), -1);
-	client_unref(c);
+	member_join_writer(c);
+	member_join_writer(c);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+	ck_assert_int_eq(member_close(c, 1000, "too late"), 0);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+	ck_assert_int_eq(member_start_writer(c, &s), -1);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
 
 START_TEST(test_unref_after_ref)
 {
-	struct client *c;
+	struct member *c;
 	char id[CID_LEN + 1];
 
 	c = new_client(8);
-	ck_assert_ptr_eq(client_ref(c), c);
-	memcpy(id, client_id(c), sizeof(id));
-	client_join_writer(c);
-	client_unref(c);
+	ck_assert_ptr_eq(member_ref(c), c);
+	memcpy(id, member_id(c), sizeof(id));
+	member_join_writer(c);
+	member_unref(c);
 	ck_assert_uint_eq(cid_count(ids), 1);
-	ck_assert_str_eq(client_id(c), id);
-	client_unref(c);
+	ck_assert_str_eq(member_id(c), id);
+	member_unref(c);
 }
 END_TEST
 
 START_TEST(test_write_failure_stops_writer)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
-	struct msg *m;
+	struct member_sink s;
+	struct member *c;
+	struct frame *m;
 
 	fake_init(&f);
 	c = new_client(64);
 	f.fail_at = 2;
 	f.refill = 10;
-	f.client = c;
+	f.member = c;
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	enqueue_text(c, "first", NULL, NULL);
 	ck_assert_uint_eq(fake_wait_frames(&f, 1), 1);
 	enqueue_text(c, "second", NULL, NULL);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	m = fake_frame("after");
 	errno = 0;
-	ck_assert_int_eq(client_enqueue(c, m), -1);
+	ck_assert_int_eq(member_enqueue(c, m), -1);
 	ck_assert_int_eq(errno, EPIPE);
-	msg_unref(m);
-	client_join_writer(c);
+	frame_unref(m);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.writes, 2);
 	ck_assert_uint_eq(f.nframes, 1);
 	ck_assert_uint_eq(f.closes, 1);
-	ck_assert_uint_eq(f.code, CLIENT_CLOSE_SILENT);
-	ck_assert_uint_eq(client_close_code(c), CLIENT_CLOSE_SILENT);
-	ck_assert_uint_eq(client_queued(c), 0);
-	client_unref(c);
+	ck_assert_uint_eq(f.code, MEMBER_CLOSE_SILENT);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+	ck_assert_uint_eq(member_queued(c), 0);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
@@ -470,30 +470,30 @@ END_TEST
 START_TEST(test_write_failure_keeps_recorded_close)
 {
 	struct fake f;
-	struct client_sink s;
-	struct client *c;
+	struct member_sink s;
+	struct member *c;
 
 	fake_init(&f);
 	c = new_client(16);
 	f.fail_at = 1;
 	enqueue_text(c, "a", NULL, NULL);
 	enqueue_text(c, "b", NULL, NULL);
-	ck_assert_int_eq(client_close(c, 1000, "group deleted"), 1);
+	ck_assert_int_eq(member_close(c, 1000, "group deleted"), 1);
 	s = fake_sink(&f);
-	ck_assert_int_eq(client_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
-	client_join_writer(c);
+	member_join_writer(c);
 	ck_assert_uint_eq(f.writes, 1);
 	ck_assert_uint_eq(f.nframes, 0);
 	ck_assert_uint_eq(f.code, 1000);
 	ck_assert_str_eq(f.reason, "group deleted");
-	client_unref(c);
+	member_unref(c);
 	fake_fini(&f);
 }
 END_TEST
 
 static Suite *
-client_suite(void)
+member_suite(void)
 {
 	Suite *s = suite_create("client");
 	TCase *tc = tcase_create("core");
@@ -520,5 +520,5 @@ client_suite(void)
 int
 main(void)
 {
-	return test_run(client_suite());
+	return test_run(member_suite());
 }

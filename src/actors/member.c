@@ -2,13 +2,13 @@
  * client: one member's id, send queue and writer thread.
  *
  * Who touches what:
- *  - queue: a chan of struct msg pointers, each one a counted reference.
+ *  - queue: a chan of struct frame pointers, each one a counted reference.
  *    Anyone enqueues (try-send, never blocks); only the writer dequeues
- *    while it runs, and the last client_unref drains what is left.
- *  - closing, code, reason: written under lock. The first client_close
+ *    while it runs, and the last member_unref drains what is left.
+ *  - closing, code, reason: written under lock. The first member_close
  *    records code and reason and closes the queue under that lock, so
  *    whoever sees the queue closed also sees why. code is an atomic as
- *    well, so that client_close_code reads it without locking a const
+ *    well, so that member_close_code reads it without locking a const
  *    client.
  *  - started, joined, thread: guarded by join_lock, which is held across
  *    pthread_join so that a second joiner waits for the first to finish.
@@ -17,7 +17,7 @@
  * The writer owns the sink: it alone calls write, and calls close exactly
  * once, after the queue is closed and drained (or the sink broke).
  */
-#include "groupchat/actors/client.h"
+#include "groupchat/actors/member.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,17 +27,17 @@
 
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
-#include "groupchat/core/msg.h"
+#include "groupchat/core/frame.h"
 #include "groupchat/core/thread.h"
 
 /* A writer only batches and calls the sink, which must be frugal too
  * (CivetWeb writes without big locals). */
-#define CLIENT_WRITER_STACK (64 * 1024)
+#define MEMBER_WRITER_STACK (64 * 1024)
 
 /* Frames handed to the sink in one write, at most. */
-#define CLIENT_BATCH 64
+#define MEMBER_BATCH 64
 
-struct client {
+struct member {
 	atomic_uint refs;
 	char id[CID_LEN + 1];
 	struct cid_set *ids;
@@ -52,16 +52,16 @@ struct client {
 	bool started;
 	bool joined;
 	pthread_t thread;
-	struct client_sink sink;
+	struct member_sink sink;
 };
 
-static void	*client_writer(void *arg);
-static void	 client_drain(struct client *c);
+static void	*member_writer(void *arg);
+static void	 member_drain(struct member *c);
 
-struct client *
-client_new(struct cid_set *ids, size_t queue_cap)
+struct member *
+member_new(struct cid_set *ids, size_t queue_cap)
 {
-	struct client *c;
+	struct member *c;
 	int err;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -70,7 +70,7 @@ client_new(struct cid_set *ids, size_t queue_cap)
 		err = errno;
 		goto err0;
 	}
-	if ((c->queue = chan_new(queue_cap, sizeof(struct msg *))) == NULL) {
+	if ((c->queue = chan_new(queue_cap, sizeof(struct frame *))) == NULL) {
 		err = errno;
 		goto err1;
 	}
@@ -79,7 +79,7 @@ client_new(struct cid_set *ids, size_t queue_cap)
 	if ((err = pthread_mutex_init(&c->join_lock, NULL)) != 0)
 		goto err3;
 	atomic_init(&c->refs, 1);
-	atomic_init(&c->code, CLIENT_CLOSE_SILENT);
+	atomic_init(&c->code, MEMBER_CLOSE_SILENT);
 	c->ids = ids;
 	c->reason = "";
 	return c;
@@ -96,22 +96,22 @@ err0:
 	return NULL;
 }
 
-struct client *
-client_ref(struct client *c)
+struct member *
+member_ref(struct member *c)
 {
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	return c;
 }
 
 void
-client_unref(struct client *c)
+member_unref(struct member *c)
 {
 	if (c == NULL ||
 	    atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	/* A no-op when the owner joined the writer as it should have. */
-	client_join_writer(c);
-	client_drain(c);
+	member_join_writer(c);
+	member_drain(c);
 	chan_free(c->queue);
 	cid_release(c->ids, c->id);
 	pthread_mutex_destroy(&c->join_lock);
@@ -120,13 +120,13 @@ client_unref(struct client *c)
 }
 
 const char *
-client_id(const struct client *c)
+member_id(const struct member *c)
 {
 	return c->id;
 }
 
 int
-client_start_writer(struct client *c, const struct client_sink *sink)
+member_start_writer(struct member *c, const struct member_sink *sink)
 {
 	int err;
 
@@ -140,8 +140,8 @@ client_start_writer(struct client *c, const struct client_sink *sink)
 		err = EAGAIN;
 		goto out;
 	}
-	if ((err = thread_start(&c->thread, "gc-writer", CLIENT_WRITER_STACK,
-	    client_writer, c)) == 0)
+	if ((err = thread_start(&c->thread, "gc-writer", MEMBER_WRITER_STACK,
+	    member_writer, c)) == 0)
 		c->started = true;
 out:
 	pthread_mutex_unlock(&c->join_lock);
@@ -153,12 +153,12 @@ out:
 }
 
 int
-client_enqueue(struct client *c, struct msg *m)
+member_enqueue(struct member *c, struct frame *m)
 {
-	msg_ref(m);
+	frame_ref(m);
 	if (chan_try_send(c->queue, &m) == -1) {
 		int err = errno;
-		msg_unref(m);
+		frame_unref(m);
 		errno = err;
 		return -1;
 	}
@@ -166,13 +166,13 @@ client_enqueue(struct client *c, struct msg *m)
 }
 
 ssize_t
-client_enqueue_many(struct client *c, struct msg *const *ms, size_t n)
+member_enqueue_many(struct member *c, struct frame *const *ms, size_t n)
 {
 	return chan_try_send_many(c->queue, ms, n);
 }
 
 ssize_t
-client_enqueue_wait(struct client *c, struct msg *const *ms, size_t n,
+member_enqueue_wait(struct member *c, struct frame *const *ms, size_t n,
     const struct timespec *deadline)
 {
 	size_t i;
@@ -184,7 +184,7 @@ client_enqueue_wait(struct client *c, struct msg *const *ms, size_t n,
 }
 
 int
-client_close(struct client *c, uint16_t code, const char *reason)
+member_close(struct member *c, uint16_t code, const char *reason)
 {
 	int won;
 
@@ -201,15 +201,15 @@ client_close(struct client *c, uint16_t code, const char *reason)
 }
 
 uint16_t
-client_close_code(const struct client *c)
+member_close_code(const struct member *c)
 {
 	return (uint16_t)atomic_load_explicit(&c->code, memory_order_relaxed);
 }
 
 void
-client_join_writer(struct client *c)
+member_join_writer(struct member *c)
 {
-	client_close(c, CLIENT_CLOSE_SILENT, "");
+	member_close(c, MEMBER_CLOSE_SILENT, "");
 	pthread_mutex_lock(&c->join_lock);
 	if (c->started && !c->joined)
 		pthread_join(c->thread, NULL);
@@ -218,7 +218,7 @@ client_join_writer(struct client *c)
 }
 
 size_t
-client_queued(const struct client *c)
+member_queued(const struct member *c)
 {
 	return chan_len(c->queue);
 }
@@ -229,28 +229,28 @@ client_queued(const struct client *c)
  * references left in it: chan_recv_batch fails once it is drained.
  */
 static void *
-client_writer(void *arg)
+member_writer(void *arg)
 {
-	struct client *c = arg;
-	struct msg *batch[CLIENT_BATCH];
-	struct iovec iov[CLIENT_BATCH];
+	struct member *c = arg;
+	struct frame *batch[MEMBER_BATCH];
+	struct iovec iov[MEMBER_BATCH];
 	const char *reason;
 	uint16_t code;
 	bool broken = false;
 	ssize_t n, i;
 
 
-	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0) {
+	while ((n = chan_recv_batch(c->queue, batch, MEMBER_BATCH, NULL)) > 0) {
 		for (i = 0; i < n; i++) {
-			iov[i].iov_base = (void *)msg_data(batch[i]);
-			iov[i].iov_len = msg_len(batch[i]);
+			iov[i].iov_base = (void *)frame_data(batch[i]);
+			iov[i].iov_len = frame_len(batch[i]);
 		}
 		if (!broken && c->sink.write(c->sink.ctx, iov, (int)n) == -1) {
 			broken = true;
-			client_close(c, CLIENT_CLOSE_SILENT, "");
+			member_close(c, MEMBER_CLOSE_SILENT, "");
 		}
 		for (i = 0; i < n; i++)
-			msg_unref(batch[i]);
+			frame_unref(batch[i]);
 	}
 
 	pthread_mutex_lock(&c->lock);
@@ -263,12 +263,12 @@ client_writer(void *arg)
 
 /* Drops the references still queued; the queue is closed. */
 static void
-client_drain(struct client *c)
+member_drain(struct member *c)
 {
-	struct msg *batch[CLIENT_BATCH];
+	struct frame *batch[MEMBER_BATCH];
 	ssize_t n, i;
 
-	while ((n = chan_recv_batch(c->queue, batch, CLIENT_BATCH, NULL)) > 0)
+	while ((n = chan_recv_batch(c->queue, batch, MEMBER_BATCH, NULL)) > 0)
 		for (i = 0; i < n; i++)
-			msg_unref(batch[i]);
+			frame_unref(batch[i]);
 }
