@@ -14,7 +14,7 @@
  *    pthread_join so that a second joiner waits for the first to finish.
  *    The writer never takes join_lock.
  *
- * The writer owns the sink: it alone calls write, and calls close exactly
+ * The writer owns the sink: it alone calls write, and calls end exactly
  * once, after the queue is closed and drained (or the sink broke).
  */
 #include "groupchat/actors/member.h"
@@ -257,7 +257,7 @@ member_writer(void *arg)
 	code = (uint16_t)atomic_load_explicit(&c->code, memory_order_relaxed);
 	reason = c->reason;
 	pthread_mutex_unlock(&c->lock);
-	c->sink.close(c->sink.ctx, code, reason);
+	c->sink.end(c->sink.ctx, code, reason);
 	return NULL;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The server context shared by the HTTP side (server.c), the WebSocket
- * side (ws.c) and the keepalive thread (keepalive.c). Private to src/.
+ * The server context shared by the web side: server.c (start),
+ * shutdown.c (stop), http_handlers.c, ws_handlers.c and ws_sink.c.
+ * Private to src/web/.
  */
 #ifndef GROUPCHAT_SERVER_CTX_H
 #define GROUPCHAT_SERVER_CTX_H
@@ -9,21 +10,36 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "groupchat/actors/keepalive.h"
 #include "groupchat/config.h"
 #include "groupchat/core/buf.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/web/wsproto.h"
 
+struct mg_callbacks;
 struct mg_connection;
 struct mg_context;
 struct manager;
 struct cid_set;
-struct frame;
 struct member;
+struct member_sink;
 struct group;
+struct route;
 
-/* One WebSocket connection: CivetWeb's worker reads it (ws.c), the
- * member's writer thread writes it, the keepalive thread pings it. */
+/* CivetWeb's WebSocket read loop wakes this often when its peer is silent,
+ * and only then sees that we closed the member: a member that never
+ * answers its close frame keeps its connection this long. */
+#define WS_TICK_MS 1000
+#define WS_TICK_MS_STR "1000"
+
+/* Frames up to this size are gathered into one buffer of at most this
+ * size per connection, so a batch of small frames leaves in one send;
+ * bigger frames are written straight from the shared frame bytes. */
+#define WS_GATHER_MAX (64 * 1024)
+
+/* One WebSocket connection: CivetWeb's worker reads it (ws_handlers.c),
+ * the member's writer thread writes it (ws_sink.c), the keepalive thread
+ * pings its member through ka. */
 struct conn {
 	struct server *srv;
 	struct mg_connection *mgc;    /* valid until the close handler returns */
@@ -33,54 +49,49 @@ struct conn {
 	struct buf gather;            /* writer thread only: batch gather buffer */
 	int close_sent;               /* guarded by mg_lock_connection */
 	uint16_t peer_code;           /* worker only: the code the peer closed with */
-	atomic_llong last_rx_ms;      /* when the peer last sent a frame */
-	int64_t ping_sent_ms;         /* keepalive's unanswered ping, 0: none;
-	                               * under srv->live_lock */
-	struct conn *prev, *next;     /* the live list, under srv->live_lock */
+	struct keepalive_link ka;     /* tracked from ready to close */
 };
 
 struct server {
 	struct config cfg;
 	struct mg_context *mg;
 	struct manager *manager;
+	struct keepalive *keepalive;
 	struct cid_set *ids;
 	struct stats stats;
 	int port;
 	atomic_int stopping;     /* set first at shutdown: joins are refused */
-	atomic_long slots;        /* WebSocket slots taken, against cfg.max_clients */
+	atomic_long slots;       /* WebSocket slots taken, against cfg.max_clients */
 
-	/* Live WebSockets, for the keepalive thread. Guarded by live_lock;
-	 * a connection is linked in its ready handler and unlinked in its close
-	 * handler, so a linked connection (and its member) is always valid. */
-	pthread_mutex_t live_lock;
-	pthread_cond_t live_cond; /* keepalive: stop; server_stop: last member left */
-	struct conn *live;
-	int keepalive_running;
-	pthread_t keepalive;
-	struct frame *ping;       /* one shared empty ping frame */
+	/* server_stop waits on slots_empty, under slots_lock, for the last
+	 * slot to be given back (ws_handlers.c signals it). */
+	pthread_mutex_t slots_lock;
+	pthread_cond_t slots_empty;
 };
 
-/* ws.c: registers the WebSocket handlers on "/groups". */
+/* http_handlers.c: sets CivetWeb's request callbacks (begin_request,
+ * http_error, connection_close) in cb. */
+void http_handlers_set(struct mg_callbacks *cb);
+
+/* ws_handlers.c: registers the WebSocket handlers on every path. */
 void ws_register(struct server *srv);
 
-/* keepalive.c: pings silent members and drops dead ones. */
-int keepalive_start(struct server *srv);
-void keepalive_stop(struct server *srv);
+/* ws_sink.c: the member sink writing to cn's connection. */
+struct member_sink ws_sink(struct conn *cn);
 
-/* server.c: Go's 400 "found no group with the id: ID\n" (ws.c answers a
- * join to a group deleted since begin_request with it too). */
-int server_send_no_group(struct mg_connection *conn, const struct buf *id,
-                         int head, int close);
+/* ws_sink.c: sends a close frame unless one went out already; 1 if one
+ * is on the wire (now or before), 0 if it could not be built or written
+ * (the caller ends the connection without one). */
+int ws_send_close(struct conn *cn, uint16_t code, const char *reason);
 
-struct route;
+/* ws_sink.c: writes whole frames under the connection lock (the worker's
+ * pongs); 0, or -1 and the connection is to end. */
+int ws_send_locked(struct conn *cn, const void *p, size_t len);
 
 /* access.c: after routing, before the handler: 0 if the request may go on
  * (no credential needed, or the right one given), else the status it was
  * answered with (401, or 500 out of memory). */
 int access_check(const struct server *srv, struct mg_connection *conn,
                  const char *method, const struct route *r, const char *query);
-
-/* CLOCK_MONOTONIC milliseconds. */
-int64_t server_now_ms(void);
 
 #endif

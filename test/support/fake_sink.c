@@ -94,7 +94,7 @@ fake_write(void *ctx, const struct iovec *iov, int iovcnt)
 }
 
 static void
-fake_close(void *ctx, uint16_t code, const char *reason)
+fake_end(void *ctx, uint16_t code, const char *reason)
 {
 	struct fake *f = ctx;
 
@@ -109,7 +109,7 @@ fake_close(void *ctx, uint16_t code, const char *reason)
 struct member_sink
 fake_sink(struct fake *f)
 {
-	struct member_sink s = { fake_write, fake_close, f };
+	struct member_sink s = { fake_write, fake_end, f };
 
 	return s;
 }

@@ -40,7 +40,7 @@ struct member_sink {
 	/* Called once, last: send a close frame with code and reason unless
 	 * code is MEMBER_CLOSE_SILENT or a close frame was already sent, then
 	 * make the connection end. */
-	void (*close)(void *ctx, uint16_t code, const char *reason);
+	void (*end)(void *ctx, uint16_t code, const char *reason);
 	void *ctx;
 };
 

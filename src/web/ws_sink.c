@@ -1,0 +1,138 @@
+/*
+ * ws_sink: the member sink of a CivetWeb WebSocket connection, the only
+ * code that writes frames to it.
+ *
+ * Who writes to the connection: the member's writer thread writes every
+ * data frame (sink_write) and the close frame of a server-side close
+ * (sink_end); the CivetWeb worker writes only pongs and the reply to the
+ * peer's close (ws_send_locked, ws_send_close). Both go through
+ * mg_lock_connection, and close_sent (under that lock) makes sure nothing
+ * follows a close frame. The gather buffer is the writer thread's alone.
+ */
+#include <civetweb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "groupchat/actors/member.h"
+#include "groupchat/core/fault.h"
+#include "groupchat/core/frame.h"
+#include "groupchat/core/log.h"
+#include "server_ctx.h"
+
+/* mg_write takes and returns an int: longer runs go out in chunks. */
+#define WRITE_CHUNK ((size_t)1 << 30)
+
+/* Writes len bytes, in chunks mg_write can count; the connection lock is
+ * held. 0, or -1 on any failure (a short write leaves half a frame). */
+static int
+ws_write_all(struct conn *cn, const uint8_t *p, size_t len)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+		if (mg_write(cn->mgc, p, n) != (int)n)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* After a close frame nothing more may go out. A short write would leave
+ * half a frame on the wire, so any failure ends the connection. */
+int
+ws_send_locked(struct conn *cn, const void *p, size_t len)
+{
+	int rc = -1;
+
+	mg_lock_connection(cn->mgc);
+	if (!cn->close_sent)
+		rc = ws_write_all(cn, p, len);
+	mg_unlock_connection(cn->mgc);
+	if (rc == -1)
+		mg_disable_connection_keep_alive(cn->mgc);
+	return rc;
+}
+
+/* Sends what is gathered (connection lock held). */
+static int
+ws_flush_gather(struct conn *cn)
+{
+	int rc = ws_write_all(cn, cn->gather.data, cn->gather.len);
+
+	cn->gather.len = 0;
+	return rc;
+}
+
+/*
+ * CivetWeb has no writev. Small frames are gathered (at most WS_GATHER_MAX
+ * bytes, a buffer kept per connection) so a batch leaves in few sends;
+ * a frame bigger than that is written from the shared msg itself, never
+ * copied. One lock for the whole batch keeps frames whole and in order.
+ */
+static int
+sink_write(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct conn *cn = ctx;
+	int rc = 0, i;
+
+	mg_lock_connection(cn->mgc);
+	if (cn->close_sent)
+		rc = -1;
+	cn->gather.len = 0;
+	for (i = 0; i < iovcnt && rc == 0; i++) {
+		if (iov[i].iov_len > WS_GATHER_MAX) {
+			if ((rc = ws_flush_gather(cn)) == 0)
+				rc = ws_write_all(cn, iov[i].iov_base, iov[i].iov_len);
+			continue;
+		}
+		if (cn->gather.len + iov[i].iov_len > WS_GATHER_MAX)
+			rc = ws_flush_gather(cn);
+		if (rc == 0)
+			rc = buf_append(&cn->gather, iov[i].iov_base, iov[i].iov_len);
+	}
+	if (rc == 0)
+		rc = ws_flush_gather(cn);
+	mg_unlock_connection(cn->mgc);
+	if (rc == -1)
+		mg_disable_connection_keep_alive(cn->mgc);
+	return rc;
+}
+
+/* close_sent is set only when the frame was written whole. */
+int
+ws_send_close(struct conn *cn, uint16_t code, const char *reason)
+{
+	struct frame *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : frame_new_close(code, reason);
+	int sent = 0;
+
+	mg_lock_connection(cn->mgc);
+	if (cn->close_sent)
+		sent = 1;
+	else if (m != NULL && ws_write_all(cn, frame_data(m), frame_len(m)) == 0)
+		sent = cn->close_sent = 1;
+	mg_unlock_connection(cn->mgc);
+	frame_unref(m);
+	return sent;
+}
+
+static void
+sink_end(void *ctx, uint16_t code, const char *reason)
+{
+	struct conn *cn = ctx;
+
+	if (code != MEMBER_CLOSE_SILENT && !ws_send_close(cn, code, reason))
+		log_event(LOG_WARN, "close_frame_failed", "client",
+		    member_id(cn->member), NULL);
+	/* The read loop notices within websocket_timeout_ms and ends; a peer
+	 * that answers our close frame ends it sooner. */
+	mg_disable_connection_keep_alive(cn->mgc);
+}
+
+struct member_sink
+ws_sink(struct conn *cn)
+{
+	return (struct member_sink){ sink_write, sink_end, cn };
+}
