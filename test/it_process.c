@@ -370,7 +370,8 @@ END_TEST
 
 /*
  * CivetWeb 1.15 drops a WebSocket whose worker is interrupted by a signal
- * in poll (CIVETWEB.md 4). Every thread blocks every signal, so stray
+ * in poll (CivetWeb 1.15: mg_poll returns -1 on EINTR and
+ * its reader takes that for a dead connection; fixed in 1.16). Every thread blocks every signal, so stray
  * signals sent to the process and to each of its threads stay pending and
  * harm nobody: the members keep chatting and SIGTERM still stops cleanly.
  */

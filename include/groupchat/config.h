@@ -38,7 +38,7 @@ void config_defaults(struct config *cfg);
 enum config_result config_parse(struct config *cfg, int argc, char **argv,
                                 FILE *out, FILE *err);
 
-/* 1 if origin (len bytes) may open a WebSocket under cfg. */
+/* 1 if origin (a NUL-terminated string) may open a WebSocket under cfg. */
 int config_origin_allowed(const struct config *cfg, const char *origin);
 
 #endif

@@ -15,10 +15,12 @@
  * reference. Ids come from the network, so the hash is SipHash-2-4 with a
  * random key: nobody outside can pick ids that all land in one probe run.
  *
- * Nothing here waits on a group: group_close records the code, sets the
- * flag and closes the group's mailbox, all without blocking, and when the
- * registry holds the last reference, group_unref joins a thread that has
- * no members (each member's connection holds a reference).
+ * The manager never waits on a group's mailbox or members: group_close
+ * records the code, sets the flag and closes the group's mailbox, all
+ * without blocking. It does wait in one place: when the registry holds
+ * the last reference, group_unref joins the group's thread, which has no
+ * members then (each member's connection holds a reference), so it exits
+ * after draining what is queued: a short wait.
  */
 #include "groupchat/actors/manager.h"
 

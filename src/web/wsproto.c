@@ -126,8 +126,9 @@ control(struct wsproto *p, unsigned op, bool fin, const uint8_t *data,
 		peer_close(p, data, len, ev);
 		break;
 	default:
-		/* A pong needs no answer: CivetWeb's keepalive counts any
-		 * byte received as life, so there is nothing to match. */
+		/* A pong needs no answer: our keepalive counts any frame
+		 * received as life (keepalive_heard), so there is nothing
+		 * to match. CivetWeb's own ping-pong is off. */
 		break;
 	}
 }

@@ -2,7 +2,9 @@
  * http: whole HTTP/1.1 responses written with one mg_write, byte for byte
  * as the Go server writes them. We write responses ourselves rather than
  * through CivetWeb's helpers because those add headers Go does not send
- * and cannot answer a WebSocket upgrade request at all (CIVETWEB.md 5).
+ * and cannot answer a WebSocket upgrade request at all (CivetWeb 1.15:
+ * once the Upgrade headers are seen its response-header calls fail and
+ * mg_send_http_error writes only a body, with no status line).
  */
 #ifndef GROUPCHAT_HTTP_H
 #define GROUPCHAT_HTTP_H
