@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "groupchat/core/buf.h"
-#include "groupchat/gocompat/json.h"
+#include "groupchat/core/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "groupchat/core/buf.h"
-#include "groupchat/gocompat/json.h"
+#include "groupchat/core/json.h"
 #include "support/test_main.h"
 
 struct jcase {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "groupchat/core/buf.h"
-#include "groupchat/gocompat/json.h"
+#include "groupchat/core/json.h"
 
 static enum log_level log_threshold = LOG_INFO;
 static enum log_format log_fmt = LOG_TEXT;

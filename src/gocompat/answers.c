@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "groupchat/core/buf.h"
+#include "groupchat/core/json.h"
 #include "groupchat/gocompat/http.h"
-#include "groupchat/gocompat/json.h"
 #include "groupchat/gocompat/route.h"
 
 /* Go's json.Marshal(map[string]string{"message": prefix + id}). */

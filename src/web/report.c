@@ -31,9 +31,9 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
 #include "groupchat/core/buf.h"
+#include "groupchat/core/json.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/utf8.h"
-#include "groupchat/gocompat/json.h"
 
 struct report_out {
 	struct buf *b;

@@ -5,7 +5,7 @@
  * bytes Go rewrites cost a call each. On failure the partial output is
  * taken back, so a caller never sends half an escaped string.
  */
-#include "groupchat/gocompat/json.h"
+#include "groupchat/core/json.h"
 
 #include <stdint.h>
 
