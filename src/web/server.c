@@ -66,6 +66,11 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		goto fail;
 	}
+	/* Before CivetWeb: its workers read srv->keepalive unlocked. */
+	if ((srv->keepalive = keepalive_start(cfg->ping_interval, ping)) == NULL) {
+		snprintf(err, errlen, "cannot start the keepalive thread: %s", strerror(errno));
+		goto fail;
+	}
 
 	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
 	snprintf(threads, sizeof(threads), "%ld", cfg->max_clients + HTTP_RESERVE);
@@ -102,15 +107,13 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	ws_register(srv);
 	n = mg_get_server_ports(srv->mg, 4, sp);
 	srv->port = n > 0 ? sp[0].port : cfg->port;
-	if ((srv->keepalive = keepalive_start(cfg->ping_interval, ping)) == NULL) {
-		snprintf(err, errlen, "cannot start the keepalive thread: %s", strerror(errno));
-		goto fail;
-	}
 	frame_unref(ping);
 	return srv;
 fail:
 	if (srv->mg != NULL)
 		mg_stop(srv->mg);
+	if (srv->keepalive != NULL)
+		keepalive_stop(srv->keepalive);
 	if (srv->manager != NULL)
 		manager_free(srv->manager);
 	frame_unref(ping);
