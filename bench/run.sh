@@ -7,7 +7,8 @@
 # from the repository root.
 #
 # Environment:
-#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity)
+#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity
+#                    stall)
 #   BENCH_DURATION   measured seconds per scenario (10)
 #   BENCH_ARGS       more groupchat-bench flags, e.g. "--size 256"
 #   BENCH_CSV        where the CSV rows go (build/bench/results.csv)
@@ -16,7 +17,7 @@ set -u
 
 gen=build/bench/groupchat-bench
 server=${BENCH_SERVER:-build/release/groupchat}
-scenarios=${BENCH_SCENARIOS:-fanout groups big latency capacity}
+scenarios=${BENCH_SCENARIOS:-fanout groups big latency capacity stall}
 duration=${BENCH_DURATION:-10}
 args=${BENCH_ARGS:-}
 csv=${BENCH_CSV:-build/bench/results.csv}
