@@ -76,14 +76,14 @@ msg_new(enum msg_opcode op, const void *a, size_t alen, const void *b,
 	return m;
 }
 
-struct msg *
-msg_new_close(uint16_t code, const char *reason)
+size_t
+msg_close_frame(uint8_t out[MSG_CLOSE_FRAME_MAX], uint16_t code,
+    const char *reason)
 {
-	uint8_t be[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	size_t n, back;
 
 	if (code == 0)
-		return msg_new(MSG_CLOSE, NULL, 0, NULL, 0);
+		return msg_frame_header(out, MSG_CLOSE, 0);
 	n = reason != NULL ? strlen(reason) : 0;
 	if (n > MSG_CLOSE_REASON_MAX) {
 		/*
@@ -98,7 +98,12 @@ msg_new_close(uint16_t code, const char *reason)
 		    back++)
 			n--;
 	}
-	return msg_new(MSG_CLOSE, be, sizeof(be), reason, n);
+	msg_frame_header(out, MSG_CLOSE, 2 + n);
+	out[2] = (uint8_t)(code >> 8);
+	out[3] = (uint8_t)code;
+	if (n > 0)
+		memcpy(out + 4, reason, n);
+	return 4 + n;
 }
 
 struct msg *

@@ -231,6 +231,10 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 			http_error(conn, 400, "id already exists", 17, 0, 0);
 			rc = 400;
 			break;
+		case MANAGER_FULL:
+			http_error(conn, 503, "too many groups", 15, 0, 0);
+			rc = 503;
+			break;
 		default:
 			rc = send_registry_error(conn);
 		}
@@ -350,11 +354,11 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	switch (kind) {
 	case ROUTE_STATS:
 		r.content_type = "application/json";
-		rc = report_json(&srv->stats, srv->manager, &b);
+		rc = report_json(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	case ROUTE_METRICS:
 		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-		rc = report_prometheus(&srv->stats, srv->manager, &b);
+		rc = report_prometheus(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	default:
 		r.content_type = "text/html; charset=utf-8";
@@ -551,7 +555,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_condattr_destroy(&ca);
 	if ((srv->ids = cid_set_new()) == NULL ||
 	    (srv->ping = msg_new(MSG_PING, NULL, 0, NULL, 0)) == NULL ||
-	    (srv->manager = manager_new(&srv->stats)) == NULL) {
+	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		goto fail;
 	}

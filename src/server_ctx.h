@@ -33,6 +33,9 @@ struct ws {
 	struct buf gather;            /* writer thread only: batch gather buffer */
 	int close_sent;               /* guarded by mg_lock_connection */
 	uint16_t peer_code;           /* worker only: the code the peer closed with */
+	atomic_bool worker_ends;      /* set by the worker when it ends the read
+	                               * loop itself: the writer then leaves
+	                               * CivetWeb's keep-alive flag alone */
 	atomic_llong last_rx_ms;      /* when the peer last sent a frame */
 	int64_t ping_sent_ms;         /* keepalive's unanswered ping, 0: none;
 	                               * under srv->live_lock */

@@ -10,6 +10,14 @@
  * mg_lock_connection, and close_sent (under that lock) makes sure nothing
  * follows a close frame.
  *
+ * Who ends the read loop: the worker itself (its data handler returns 0,
+ * or its ready handler failed) whenever it decides, and then it sets
+ * worker_ends first; otherwise (group delete, slow consumer, ping timeout,
+ * shutdown, a failed write) the writer calls
+ * mg_disable_connection_keep_alive after its close frame, the one
+ * cross-thread store CivetWeb 1.15 offers (docs/design.md, CivetWeb
+ * quirks).
+ *
  * A member is joined in the connect handler, before the 101 goes out, so
  * every broadcast queued after the client saw its upgrade reaches it.
  */
@@ -19,7 +27,6 @@
 #include <string.h>
 
 #include "groupchat/client.h"
-#include "groupchat/fault.h"
 #include "groupchat/group.h"
 #include "groupchat/http.h"
 #include "groupchat/log.h"
@@ -79,9 +86,10 @@ ws_write_all(struct ws *ws, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Writes one or more whole frames under the connection lock. After a close
- * frame nothing more may go out. A short write would leave half a frame on
- * the wire, so any failure ends the connection. */
+/* Writes one or more whole frames under the connection lock; the worker's
+ * call. After a close frame nothing more may go out: -1. A short write
+ * would leave half a frame on the wire, so the caller ends the connection
+ * on any failure. */
 static int
 ws_send_locked(struct ws *ws, const void *p, size_t len)
 {
@@ -91,8 +99,6 @@ ws_send_locked(struct ws *ws, const void *p, size_t len)
 	if (!ws->close_sent)
 		rc = ws_write_all(ws, p, len);
 	mg_unlock_connection(ws->conn);
-	if (rc == -1)
-		mg_disable_connection_keep_alive(ws->conn);
 	return rc;
 }
 
@@ -136,27 +142,27 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	if (rc == 0)
 		rc = ws_flush_gather(ws);
 	mg_unlock_connection(ws->conn);
-	if (rc == -1)
-		mg_disable_connection_keep_alive(ws->conn);
+	/* On -1 the writer closes the client; sink_close ends the loop. */
 	return rc;
 }
 
-/* Sends a close frame unless one went out already. close_sent is set only
- * when the frame was written whole; if it cannot be built or written, 0
- * is returned and the caller ends the connection without one. */
+/* Sends a close frame unless one went out already. The frame is built on
+ * the stack (at most 127 bytes), so only the write can fail: close_sent is
+ * set only when the frame went out whole, and on 0 the caller ends the
+ * connection without one. */
 static int
 ws_send_close(struct ws *ws, uint16_t code, const char *reason)
 {
-	struct msg *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : msg_new_close(code, reason);
-	int sent = 0;
+	uint8_t frame[MSG_CLOSE_FRAME_MAX];
+	size_t len = msg_close_frame(frame, code, reason);
+	int sent = 1;
 
 	mg_lock_connection(ws->conn);
-	if (ws->close_sent)
-		sent = 1;
-	else if (m != NULL && ws_write_all(ws, msg_data(m), msg_len(m)) == 0)
-		sent = ws->close_sent = 1;
+	if (!ws->close_sent) {
+		sent = ws_write_all(ws, frame, len) == 0;
+		ws->close_sent = sent;
+	}
 	mg_unlock_connection(ws->conn);
-	msg_unref(m);
 	return sent;
 }
 
@@ -168,9 +174,11 @@ sink_close(void *ctx, uint16_t code, const char *reason)
 	if (code != CLIENT_CLOSE_SILENT && !ws_send_close(ws, code, reason))
 		log_event(LOG_WARN, "close_frame_failed", "client",
 		    client_id(ws->client), NULL);
-	/* The read loop notices within websocket_timeout_ms and ends; a peer
-	 * that answers our close frame ends it sooner. */
-	mg_disable_connection_keep_alive(ws->conn);
+	/* Unless the worker is ending the loop itself, it notices this flag
+	 * within websocket_timeout_ms and ends; a peer that answers our close
+	 * frame ends it sooner. */
+	if (!atomic_load(&ws->worker_ends))
+		mg_disable_connection_keep_alive(ws->conn);
 }
 
 /* Gives back a member slot; server_stop waits for the last one. */
@@ -286,14 +294,23 @@ ws_ready(struct mg_connection *conn, void *cbdata)
 	live_link(ws->srv, ws);
 }
 
-static void
+static int
 ws_pong(struct ws *ws, const uint8_t *data, size_t len)
 {
 	uint8_t frame[MSG_HEADER_MAX + 125];
 	size_t h = msg_frame_header(frame, MSG_PONG, len);
 
 	memcpy(frame + h, data, len);
-	ws_send_locked(ws, frame, h + len);
+	return ws_send_locked(ws, frame, h + len);
+}
+
+/* The worker ends the read loop: the data handler returns this. */
+static int
+ws_end(struct ws *ws, uint16_t code, const char *reason)
+{
+	atomic_store(&ws->worker_ends, true);
+	client_close(ws->client, code, reason);
+	return 0;
 }
 
 static int
@@ -311,15 +328,15 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 	case WSPROTO_NONE:
 		return 1;
 	case WSPROTO_PING:
-		ws_pong(ws, ev.data, ev.len);
+		/* A failed pong: the connection is broken or closing. */
+		if (ws_pong(ws, ev.data, ev.len) == -1)
+			return ws_end(ws, CLIENT_CLOSE_SILENT, "");
 		return 1;
 	case WSPROTO_MESSAGE:
 		memcpy(prefix, client_id(ws->client), CID_LEN);
 		memcpy(prefix + CID_LEN, " - ", 3);
-		if ((m = msg_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL) {
-			client_close(ws->client, 1011, "out of memory");
-			return 0;
-		}
+		if ((m = msg_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL)
+			return ws_end(ws, 1011, "out of memory");
 		stats_add(&ws->srv->stats, msgs_in, 1);
 		stats_add(&ws->srv->stats, bytes_in, ev.len);
 		/* EPIPE: the group was deleted and our close is on its way. */
@@ -331,13 +348,11 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 		 * out first, this frame is the peer's answer and needs none. */
 		ws->peer_code = ev.code != 0 ? ev.code : 1005;
 		ws_send_close(ws, ev.code, "");
-		client_close(ws->client, CLIENT_CLOSE_SILENT, "");
-		return 0;
+		return ws_end(ws, CLIENT_CLOSE_SILENT, "");
 	case WSPROTO_FAIL:
 		log_event(LOG_INFO, "protocol_error", "client", client_id(ws->client),
 		    "reason", ev.reason, NULL);
-		client_close(ws->client, ev.code, ev.reason);
-		return 0;
+		return ws_end(ws, ev.code, ev.reason);
 	}
 	return 0;
 }
@@ -352,6 +367,8 @@ ws_close(const struct mg_connection *cconn, void *cbdata)
 	const char *id;
 	char codestr[8];
 
+	/* The read loop is over: the writer's close needs no flag. */
+	atomic_store(&ws->worker_ends, true);
 	live_unlink(srv, ws);
 	group_leave(ws->group, ws->client);
 	client_join_writer(ws->client);
