@@ -110,6 +110,10 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 			http_error(conn, 400, "id already exists", 17, 0, 0);
 			rc = 400;
 			break;
+		case MANAGER_FULL:
+			http_error(conn, 503, "too many groups", 15, 0, 0);
+			rc = 503;
+			break;
 		default:
 			rc = send_registry_error(conn);
 		}
@@ -179,11 +183,12 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	switch (kind) {
 	case ROUTE_STATS:
 		r.content_type = "application/json";
-		rc = report_json(&srv->stats, srv->manager, &b);
+		rc = report_json(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	case ROUTE_METRICS:
 		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-		rc = report_prometheus(&srv->stats, srv->manager, &b);
+		rc = report_prometheus(&srv->stats, srv->manager,
+		    srv->cfg.stats_groups, &b);
 		break;
 	default:
 		r.content_type = "text/html; charset=utf-8";

@@ -62,7 +62,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_condattr_destroy(&ca);
 	if ((srv->ids = cid_set_new()) == NULL ||
 	    (ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL ||
-	    (srv->manager = manager_new(&srv->stats)) == NULL) {
+	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		goto fail;
 	}
