@@ -1,5 +1,5 @@
 /*
- * test_msg: frame bytes checked byte for byte against RFC 6455 section 5.2,
+ * test_frame: frame bytes checked byte for byte against RFC 6455 section 5.2,
  * and the reference count hammered from several threads (ASan reports a
  * double free or a leak if the count is wrong).
  */
@@ -253,7 +253,7 @@ END_TEST
 static Suite *
 frame_suite(void)
 {
-	Suite *s = suite_create("msg");
+	Suite *s = suite_create("frame");
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 30);

@@ -1,5 +1,5 @@
 /*
- * msg: a reference-counted, immutable, ready-to-send WebSocket frame.
+ * frame: a reference-counted, immutable, ready-to-send WebSocket frame.
  *
  * A broadcast is framed once (unmasked, FIN set) and every receiver's send
  * queue holds a reference to the same bytes; the last frame_unref frees it.
