@@ -59,7 +59,7 @@ START_TEST(test_add_find)
 	struct member *a = new_member(), *b = new_member(), *c = new_member();
 	size_t at;
 
-	roster_init(&r);
+	roster_init(&r, NULL);
 	ck_assert(!roster_find(&r, a, NULL));
 	ck_assert_int_eq(roster_add(&r, a), 0);
 	ck_assert_int_eq(roster_add(&r, b), 0);
@@ -89,7 +89,7 @@ START_TEST(test_remove_moves_last_in)
 	struct member *m[5];
 	size_t i, at;
 
-	roster_init(&r);
+	roster_init(&r, NULL);
 	for (i = 0; i < 5; i++) {
 		m[i] = new_member();
 		ck_assert_int_eq(roster_add(&r, m[i]), 0);
@@ -126,7 +126,7 @@ START_TEST(test_clear_keeps_storage)
 	struct roster r;
 	size_t i, cap;
 
-	roster_init(&r);
+	roster_init(&r, NULL);
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(roster_add(&r, new_member()), 0);
 	cap = r.cap;
@@ -148,7 +148,7 @@ START_TEST(test_growth)
 	struct member *first;
 	size_t i, first_cap = 0;
 
-	roster_init(&r);
+	roster_init(&r, NULL);
 	ck_assert_int_eq(roster_add(&r, first = new_member()), 0);
 	first_cap = r.cap;
 	ck_assert_uint_ge(first_cap, 1);
@@ -168,7 +168,7 @@ START_TEST(test_many)
 	struct roster r;
 	size_t i;
 
-	roster_init(&r);
+	roster_init(&r, NULL);
 	for (i = 0; i < MANY; i++) {
 		m[i] = new_member();
 		ck_assert_int_eq(roster_add(&r, m[i]), 0);

@@ -19,8 +19,8 @@
  *    alone (so are roster.c and fanout.c, which it calls). Successive
  *    threads hand them over through lock (one exits under it before the
  *    next is created under it).
- *  - members_now and the counters: atomics, written by the group thread,
- *    read by anyone. msgs_in is bumped last, with release, so a reader
+ *  - the roster's published size and the counters: atomics, written by
+ *    the group thread, read by anyone. msgs_in is bumped last, with release, so a reader
  *    that sees a broadcast counted in it also sees that broadcast's
  *    other counts.
  *  - everything else in this file runs on the caller's thread: new, ref,
@@ -88,7 +88,6 @@ struct group {
 	uint16_t close_code;
 	const char *close_reason;
 
-	atomic_size_t members_now;
 	atomic_ullong msgs_in;
 	atomic_ullong msgs_out;
 	atomic_ullong starts;
@@ -117,11 +116,10 @@ group_new(const char *id, size_t id_len, struct stats *st)
 	if ((err = pthread_cond_init(&g->sent, NULL)) != 0)
 		goto err2;
 	atomic_init(&g->refs, 1);
-	atomic_init(&g->members_now, 0);
 	atomic_init(&g->msgs_in, 0);
 	atomic_init(&g->msgs_out, 0);
 	atomic_init(&g->starts, 0);
-	roster_init(&g->roster);
+	roster_init(&g->roster, st);
 	g->st = st;
 	return g;
 
@@ -351,7 +349,7 @@ group_running(struct group *g)
 size_t
 group_members(struct group *g)
 {
-	return atomic_load_explicit(&g->members_now, memory_order_relaxed);
+	return atomic_load_explicit(&g->roster.size, memory_order_relaxed);
 }
 
 bool
@@ -383,23 +381,6 @@ group_thread_starts(struct group *g)
 	return atomic_load_explicit(&g->starts, memory_order_relaxed);
 }
 
-/* Publishes the roster's size: members_now, and the members gauge by
- * the change since the last call. */
-static void
-group_count_members(struct group *g)
-{
-	size_t was = atomic_load_explicit(&g->members_now, memory_order_relaxed);
-	size_t now = g->roster.n;
-
-	atomic_store_explicit(&g->members_now, now, memory_order_relaxed);
-	if (g->st == NULL || now == was)
-		return;
-	if (now > was)
-		stats_add(g->st, members, now - was);
-	else
-		stats_sub(g->st, members, was - now);
-}
-
 /* Takes over the request's reference to c as the roster's. */
 static void
 group_add(struct group *g, struct member *c)
@@ -415,7 +396,6 @@ group_add(struct group *g, struct member *c)
 		member_unref(c);
 		return;
 	}
-	group_count_members(g);
 }
 
 /* Fans the run out (fanout.c), then publishes the counts. */
@@ -424,7 +404,6 @@ group_fanout(struct group *g, struct frame *const *run, size_t k)
 {
 	size_t frames = fanout_run(&g->roster, run, k, g->st);
 
-	group_count_members(g);
 	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
 	/* Last and releasing: whoever sees this count sees the others. */
 	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
@@ -442,7 +421,6 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
 	for (i = 0; i < g->roster.n; i++)
 		member_close(g->roster.members[i], code, reason);
 	roster_clear(&g->roster);
-	group_count_members(g);
 }
 
 /*
@@ -489,8 +467,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 			group_add(g, req->c);
 			break;
 		case GROUP_LEAVE:
-			if (roster_remove(&g->roster, req->c))
-				group_count_members(g);
+			roster_remove(&g->roster, req->c);
 			member_unref(req->c);
 			break;
 		case GROUP_BROADCAST:

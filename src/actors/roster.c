@@ -13,16 +13,34 @@
 #include <stdlib.h>
 
 #include "groupchat/actors/member.h"
+#include "groupchat/core/stats.h"
 
 /* The array's first capacity; it doubles after. */
 #define ROSTER_FIRST_CAP 8
 
 void
-roster_init(struct roster *r)
+roster_init(struct roster *r, struct stats *st)
 {
 	r->members = NULL;
 	r->n = r->cap = 0;
 	hashtab_init(&r->index);
+	atomic_init(&r->size, 0);
+	r->st = st;
+}
+
+/* Publishes n after a change: size, and the gauge by the difference. */
+static void
+roster_publish(struct roster *r)
+{
+	size_t was = atomic_load_explicit(&r->size, memory_order_relaxed);
+
+	atomic_store_explicit(&r->size, r->n, memory_order_relaxed);
+	if (r->st == NULL || r->n == was)
+		return;
+	if (r->n > was)
+		stats_add(r->st, members, r->n - was);
+	else
+		stats_sub(r->st, members, was - r->n);
 }
 
 void
@@ -80,6 +98,7 @@ roster_add(struct roster *r, struct member *m)
 		return -1;
 	hashtab_put(&r->index, hashtab_ptr(m), m, r->n);
 	r->members[r->n++] = m;
+	roster_publish(r);
 	return 0;
 }
 
@@ -94,6 +113,7 @@ roster_remove_at(struct roster *r, size_t i)
 		r->members[i] = last;
 		roster_entry(r, last)->value = i;
 	}
+	roster_publish(r);
 	member_unref(m);
 }
 
@@ -117,4 +137,5 @@ roster_clear(struct roster *r)
 		member_unref(r->members[i]);
 	r->n = 0;
 	hashtab_clear(&r->index);
+	roster_publish(r);
 }

@@ -11,25 +11,34 @@
  * the caller's, removal and clear drop it. It never looks inside a
  * member. Not thread-safe: the group thread's alone. Read n and
  * members[0..n) directly; change them only through these calls.
+ *
+ * Every change is published at once for other threads: size (an atomic
+ * copy of n, for group_members) and the stats members gauge, so a member
+ * removed mid fan-out is uncounted before the run ends.
  */
 #ifndef GROUPCHAT_ROSTER_H
 #define GROUPCHAT_ROSTER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "groupchat/core/hashtab.h"
 
 struct member;
+struct stats;
 
 struct roster {
 	struct member **members;        /* members[0..n) */
 	size_t n, cap;
 	struct hashtab index;           /* item m, value i: m == members[i] */
+	atomic_size_t size;             /* n, for readers on other threads */
+	struct stats *st;               /* its members gauge follows n; or NULL */
 };
 
-/* An empty roster; it allocates on the first add. */
-void roster_init(struct roster *r);
+/* An empty roster counted in st's members gauge (st may be NULL); it
+ * allocates on the first add. */
+void roster_init(struct roster *r, struct stats *st);
 
 /* Drops every reference and frees the storage. */
 void roster_fini(struct roster *r);
