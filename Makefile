@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, serve on :8080
 #   make test       install what is missing, then unit + integration tests
 #                   three times (release, ASan+UBSan, TSan), a short fuzz run
+#                   (tests of src/cluster start their own redis-server)
 #                   and the browser test (headless Chromium + playwright-core)
 #   make bench      build the load generator and run the benchmark scenarios
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
@@ -25,7 +26,8 @@ CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
 BASEFLAGS := -std=c11 $(WARN) -pthread -MMD -MP
-LDLIBS    := -lcivetweb -lpthread
+HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
+LDLIBS    := -lcivetweb $(HIREDIS_LIBS) -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 ifeq ($(VARIANT),release)
@@ -40,7 +42,8 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
 
-LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+# src/cluster: the Redis links of cluster mode (docs/cluster.md).
+LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/cluster/*.c)
 # The web page, turned into C by scripts/embed.sh and served by src/webui.c.
 WEBUI_C     := $(BUILD)/gen/webui_page.c
 LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEBUI_C:.c=.o)
@@ -67,7 +70,7 @@ run: deps
 	./build/release/groupchat $(ARGS)
 
 test: deps
-	@scripts/deps.sh fuzz
+	@scripts/deps.sh fuzz redis
 	@for v in release asan tsan; do \
 		$(MAKE) --no-print-directory VARIANT=$$v test-variant || exit 1; \
 	done
