@@ -2,13 +2,17 @@
  * test_redis_pub: the publisher actor against a real redis-server: order
  * and numbering of many messages, pipelining (messages per round trip),
  * the link reported down and up when Redis is killed and restarted, and a
- * wrong password. Callbacks record into struct rec; the test waits on its
- * condition variable with a deadline, never sleeps.
+ * wrong password. Then the actor's own logic against the scripted fake
+ * (test/support/fake_redis): an error reply inside a batch, a link that
+ * drops mid-batch, a reply that never comes, NOSCRIPT, refused connects.
+ * Callbacks record into struct rec; the test waits on its condition
+ * variable with a deadline, never sleeps.
  */
 #include "groupchat/redis_conn.h"
 #include "groupchat/redis_pub.h"
 #include "groupchat/redis_script.h"
 #include "groupchat/redis_url.h"
+#include "support/fake_redis.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -35,6 +39,7 @@ struct rec {
 static struct rec rec;
 static struct redis_fixture *rf;
 static struct redis_url *url;
+static struct redis_connector rconn;
 static char inc[REDIS_INC_LEN + 1];
 
 static void
@@ -111,12 +116,13 @@ create_group(void)
 {
 	struct redis_scripts sc;
 	char err[256];
-	redisContext *c = conn();
+	struct redis_link *l = redis_link_open(url, 5000, err, sizeof(err));
 
-	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	ck_assert_msg(l != NULL, "%s", err);
+	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
-	redisFree(c);
+	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, err, sizeof(err)), 1);
+	redis_link_free(l);
 }
 
 static void
@@ -131,6 +137,7 @@ up(void)
 	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
 	url = redis_url_parse(s, strlen(s), NULL, &why);
 	ck_assert_ptr_nonnull(url);
+	rconn = redis_link_hiredis(url);
 	create_group();
 }
 
@@ -162,7 +169,7 @@ send_one(struct redis_pub *p, uint64_t tag)
 
 START_TEST(order_and_pipelining)
 {
-	struct redis_pub *p = redis_pub_new(url, N, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, N, 100, 2000, &cb);
 	redisContext *sub = conn();
 	redisReply *r;
 	struct redis_msg m;
@@ -203,7 +210,7 @@ END_TEST
 
 START_TEST(killed_and_restarted)
 {
-	struct redis_pub *p = redis_pub_new(url, 64, 100, 1000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
 
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.ups, 1));
@@ -234,7 +241,7 @@ END_TEST
 
 START_TEST(paused_then_resumed)
 {
-	struct redis_pub *p = redis_pub_new(url, 64, 100, 300, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 300, &cb);
 
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.ups, 1));
@@ -266,7 +273,8 @@ START_TEST(wrong_password)
 	ck_assert_ptr_nonnull(rf);
 	snprintf(s, sizeof(s), "redis://:wrong-pw@127.0.0.1:%d", rf_port(rf));
 	bad = redis_url_parse(s, strlen(s), NULL, &why);
-	p = redis_pub_new(bad, 64, 100, 1000, &cb);
+	rconn = redis_link_hiredis(bad);
+	p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.downs, 1));
 	pthread_mutex_lock(&rec.mu);
@@ -285,7 +293,7 @@ END_TEST
 
 START_TEST(stop_fails_queued)
 {
-	struct redis_pub *p = redis_pub_new(url, 8, 100, 1000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 1000, &cb);
 	int i;
 
 	for (i = 0; i < 8; i++)
@@ -295,6 +303,128 @@ START_TEST(stop_fails_queued)
 	ck_assert_int_eq(rec.nres, 8);
 	for (i = 0; i < 8; i++)
 		ck_assert_int_eq(rec.seq[i], -1);
+}
+END_TEST
+
+/* ---- against the fake ------------------------------------------------ */
+
+static struct fake_redis *fake;
+
+static void
+fake_up(void)
+{
+	rec_init();
+	fake = fake_redis_new();
+	rconn = fake_redis_connector(fake);
+	memset(inc, 'a', REDIS_INC_LEN);
+	inc[REDIS_INC_LEN] = '\0';
+}
+
+static void
+fake_down(void)
+{
+	fake_redis_free(fake);
+}
+
+START_TEST(fake_error_inside_batch)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	int flushes;
+
+	fake_redis_reply(fake, ":1\r\n");
+	fake_redis_reply(fake, "-ERR boom\r\n");
+	fake_redis_reply(fake, ":2\r\n");
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(send_one(p, 2), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[0], 1);
+	ck_assert_int_eq(rec.seq[1], -1);  /* its sender is closed, not dropped silently */
+	ck_assert_int_eq(rec.seq[2], 2);   /* the rest of the batch is unaffected */
+	ck_assert_int_eq(fake_redis_count(fake, "EVALSHA", &flushes), 3);
+	ck_assert_int_eq(flushes, 1);      /* one write for the batch */
+	ck_assert_int_eq(fake_redis_count(fake, "SCRIPT", NULL), RS_COUNT);
+	redis_pub_stop(p);
+	ck_assert_int_eq(rec.ups, 1);
+	ck_assert_int_eq(rec.downs, 0);    /* an error reply is not a lost link */
+}
+END_TEST
+
+START_TEST(fake_drop_mid_batch)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_reply(fake, ":1\r\n");
+	fake_redis_drop(fake);
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(send_one(p, 2), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[0], 1);
+	ck_assert_int_eq(rec.seq[1], -1);
+	ck_assert_int_eq(rec.seq[2], -1);  /* unanswered: fate unknown, sender closed */
+	ck_assert(wait_for(&rec.downs, 1));
+	pthread_mutex_lock(&rec.mu);
+	ck_assert_str_eq(rec.reason, "publish: fake: connection dropped");
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert(wait_for(&rec.ups, 2)); /* reconnected by itself */
+	fake_redis_reply(fake, ":3\r\n");
+	ck_assert_int_eq(send_one(p, 3), 0);
+	ck_assert(wait_for(&rec.nres, 4));
+	ck_assert_int_eq(rec.seq[3], 3);
+	ck_assert_int_eq(fake_redis_opens(fake), 2);
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(fake_reply_never_comes)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 200, &cb);
+
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 1));
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert(wait_for(&rec.downs, 1));
+	pthread_mutex_lock(&rec.mu);
+	ck_assert_str_eq(rec.reason, "publish: timed out");
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert(wait_for(&rec.ups, 2));
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(fake_noscript_fails_and_reloads)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_reply(fake, "-NOSCRIPT No matching script.\r\n");
+	fake_redis_reply(fake, ":7\r\n");
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 2));
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert_int_eq(rec.seq[1], 7);   /* its own reply, not the EVAL's */
+	ck_assert(fake_redis_wait(fake, "SCRIPT", 2 * RS_COUNT, 5000));
+	ck_assert_int_eq(fake_redis_count(fake, "EVAL", NULL), 0);
+	redis_pub_stop(p);
+	ck_assert_int_eq(rec.downs, 0);
+}
+END_TEST
+
+START_TEST(fake_refused_then_up)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_refuse(fake, 3, "connect: Connection refused");
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.ups, 1));   /* 50 + 100 + 200 ms of backoff */
+	ck_assert_int_eq(rec.downs, 1);     /* reported once, not per attempt */
+	ck_assert_str_eq(rec.reason, "connect: Connection refused");
+	redis_pub_stop(p);
 }
 END_TEST
 
@@ -311,6 +441,15 @@ suite(void)
 	tcase_add_test(tc, paused_then_resumed);
 	tcase_add_test(tc, wrong_password);
 	tcase_add_test(tc, stop_fails_queued);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fake");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, fake_up, fake_down);
+	tcase_add_test(tc, fake_error_inside_batch);
+	tcase_add_test(tc, fake_drop_mid_batch);
+	tcase_add_test(tc, fake_reply_never_comes);
+	tcase_add_test(tc, fake_noscript_fails_and_reloads);
+	tcase_add_test(tc, fake_refused_then_up);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -21,8 +21,9 @@
 
 static struct redis_fixture *rf;
 
+/* A raw hiredis context: the tests' own subscriber. */
 static redisContext *
-conn(const char *password)
+raw_conn(void)
 {
 	char url[128], err[256];
 	const char *why;
@@ -30,12 +31,46 @@ conn(const char *password)
 	redisContext *c;
 
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rf_port(rf));
-	u = redis_url_parse(url, strlen(url), password, &why);
+	u = redis_url_parse(url, strlen(url), NULL, &why);
 	ck_assert_ptr_nonnull(u);
 	c = redis_conn_open(u, 5000, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	redis_url_free(u);
 	return c;
+}
+
+/* The link the scripts run over. */
+static struct redis_link *
+conn(const char *password)
+{
+	char url[128], err[256];
+	const char *why;
+	struct redis_url *u;
+	struct redis_link *c;
+
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rf_port(rf));
+	u = redis_url_parse(url, strlen(url), password, &why);
+	ck_assert_ptr_nonnull(u);
+	c = redis_link_open(u, 5000, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	redis_url_free(u);
+	return c;
+}
+
+/* One command over a link, for the checks below. */
+static redisReply *
+cmd(struct redis_link *c, int argc, const char **argv)
+{
+	size_t lens[8];
+	char err[256];
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	r = redis_link_command(c, "test", argc, argv, lens, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	return r;
 }
 
 static void
@@ -69,7 +104,7 @@ race(void *arg)
 	struct racer *r = arg;
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 	int i;
 
 	if (redis_scripts_load(c, &sc, err, sizeof(err)) == -1)
@@ -81,7 +116,7 @@ race(void *arg)
 		pthread_barrier_wait(r->bar); /* the main thread deletes */
 		pthread_barrier_wait(r->bar);
 	}
-	redisFree(c);
+	redis_link_free(c);
 	return NULL;
 }
 
@@ -92,7 +127,7 @@ START_TEST(create_once_among_racers)
 	pthread_t t[RACERS];
 	struct redis_scripts sc;
 	char err[256];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 	int i, j, won;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
@@ -117,7 +152,7 @@ START_TEST(create_once_among_racers)
 		ck_assert_msg(won == 1, "round %d: %d creators won", j, won);
 	}
 	pthread_barrier_destroy(&bar);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -139,7 +174,7 @@ next_msg(redisContext *sub, struct redis_msg *m, redisReply **keep)
 static redisContext *
 subscribe(const char *id)
 {
-	redisContext *sub = conn(NULL);
+	redisContext *sub = raw_conn();
 	redisReply *r = redisCommand(sub, "SUBSCRIBE " RK_MSG "%s", id);
 
 	ck_assert_ptr_nonnull(r);
@@ -153,7 +188,8 @@ START_TEST(delete_publishes_event)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], got[REDIS_INC_LEN + 1];
-	redisContext *c = conn(NULL), *sub = subscribe("g");
+	struct redis_link *c = conn(NULL);
+	redisContext *sub = subscribe("g");
 	struct redis_msg m;
 	redisReply *keep;
 	uint64_t seq;
@@ -189,7 +225,7 @@ START_TEST(delete_publishes_event)
 	ck_assert_str_eq(got, other);
 	ck_assert_uint_eq(seq, 1);
 	redisFree(sub);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -209,7 +245,7 @@ publisher(void *arg)
 	struct pubarg *a = arg;
 	struct redis_scripts sc;
 	char err[256], frame[32];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 	int i, n;
 
 	if (redis_scripts_load(c, &sc, err, sizeof(err)) == -1)
@@ -220,7 +256,7 @@ publisher(void *arg)
 		    err, sizeof(err)) <= 0)
 			a->fails++;
 	}
-	redisFree(c);
+	redis_link_free(c);
 	return NULL;
 }
 
@@ -244,7 +280,8 @@ START_TEST(publish_sequence_history_delivery)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
-	redisContext *c = conn(NULL), *sub = subscribe("p q");
+	struct redis_link *c = conn(NULL);
+	redisContext *sub = subscribe("p q");
 	struct pubarg a[PUBLISHERS];
 	pthread_t t[PUBLISHERS];
 	static struct hist h;
@@ -280,7 +317,7 @@ START_TEST(publish_sequence_history_delivery)
 	    &h, err, sizeof(err)), PUBLISHERS * PER_PUB);
 	ck_assert_int_eq(h.bad, 0);
 	redisFree(sub);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -300,7 +337,8 @@ START_TEST(history_is_capped_and_binary_safe)
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
 	static const char bin[] = { 'b', 0, ' ', 'm', ' ', '\r', '\n', (char)0xff };
-	redisContext *c = conn(NULL), *sub = subscribe("cap");
+	struct redis_link *c = conn(NULL);
+	redisContext *sub = subscribe("cap");
 	struct redis_msg m;
 	redisReply *keep;
 	uint64_t last = 0;
@@ -329,7 +367,7 @@ START_TEST(history_is_capped_and_binary_safe)
 	ck_assert_int_eq(redis_group_history(c, "cap", 3, 1, 2, count_cb, &last, err,
 	    sizeof(err)), 0);
 	redisFree(sub);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -337,7 +375,7 @@ START_TEST(noscript_falls_back_to_eval)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], reply[64];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 	redisReply *r;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
@@ -345,17 +383,17 @@ START_TEST(noscript_falls_back_to_eval)
 	ck_assert_int_eq(rf_command(rf, "SCRIPT FLUSH", reply, sizeof(reply)), 0);
 	ck_assert_str_eq(reply, "+OK");
 	/* Redis really forgot it */
-	r = redisCommand(c, "EVALSHA %s 1 x y", sc.sha[RS_CREATE]);
+	r = cmd(c, 5, (const char *[]){ "EVALSHA", sc.sha[RS_CREATE], "1", "x", "y" });
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_int_eq(strncmp(r->str, "NOSCRIPT", 8), 0);
 	freeReplyObject(r);
 	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, err, sizeof(err)), 1);
 	/* and the fallback loaded everything again */
-	r = redisCommand(c, "SCRIPT EXISTS %s %s", sc.sha[RS_CREATE], sc.sha[RS_PUBLISH]);
+	r = cmd(c, 4, (const char *[]){ "SCRIPT", "EXISTS", sc.sha[RS_CREATE], sc.sha[RS_PUBLISH] });
 	ck_assert_int_eq(r->element[0]->integer, 1);
 	ck_assert_int_eq(r->element[1]->integer, 1);
 	freeReplyObject(r);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -363,7 +401,7 @@ START_TEST(reregister_after_empty_restart)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], reply[64];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
@@ -377,14 +415,14 @@ START_TEST(reregister_after_empty_restart)
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 3, err, sizeof(err)), 7);
 	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 8);
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, 1, err, sizeof(err)), -2);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
 /* ---- connection ids ---------------------------------------------------- */
 
 struct claim_wait {
-	redisContext *c;
+	struct redis_link *c;
 	uint32_t cid;
 };
 
@@ -401,7 +439,7 @@ START_TEST(cid_claim_refresh_expiry)
 {
 	struct redis_scripts sc;
 	char err[256], reply[64];
-	redisContext *c = conn(NULL);
+	struct redis_link *c = conn(NULL);
 	uint32_t cids[3] = { 0xabc123, 0x000001, 0xffffff }, taken[3];
 	struct claim_wait w = { c, 0x000001 };
 	int64_t t0;
@@ -429,7 +467,7 @@ START_TEST(cid_claim_refresh_expiry)
 	ck_assert_int_eq(redis_cid_release(c, &sc, 0x000001, "nodeA", err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_cid_release(c, &sc, 0xabc123, "nodeA", err, sizeof(err)), 1);
 	ck_assert_int_eq(redis_cid_claim(c, 0xabc123, "nodeB", 60000, err, sizeof(err)), 1);
-	redisFree(c);
+	redis_link_free(c);
 }
 END_TEST
 
@@ -440,7 +478,7 @@ START_TEST(password_right_and_wrong)
 	char url[128], err[256];
 	const char *why;
 	struct redis_url *u;
-	redisContext *c;
+	struct redis_link *c;
 
 	rf = rf_start("s3cret-pw");
 	ck_assert_ptr_nonnull(rf);
@@ -453,25 +491,25 @@ START_TEST(password_right_and_wrong)
 
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rf_port(rf));
 	u = redis_url_parse(url, strlen(url), NULL, &why);
-	c = redis_conn_open(u, 5000, err, sizeof(err));
+	c = redis_link_open(u, 5000, err, sizeof(err));
 	ck_assert_ptr_nonnull(c); /* no AUTH sent: the first command says NOAUTH */
 	struct redis_scripts sc;
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "NOAUTH") != NULL, "%s", err);
-	redisFree(c);
+	redis_link_free(c);
 	redis_url_free(u);
 
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/2", rf_port(rf));
 	u = redis_url_parse(url, strlen(url), "s3cret-pw", &why);
-	c = redis_conn_open(u, 5000, err, sizeof(err));
+	c = redis_link_open(u, 5000, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
-	redisFree(c);
+	redis_link_free(c);
 	redis_url_free(u);
 
 	/* nobody listening: a clear reason */
 	rf_kill(rf);
-	c = redis_conn_open(u = redis_url_parse(url, strlen(url), NULL, &why), 5000, err,
+	c = redis_link_open(u = redis_url_parse(url, strlen(url), NULL, &why), 5000, err,
 	    sizeof(err));
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strncmp(err, "connect: ", 9) == 0, "%s", err);

@@ -20,7 +20,7 @@
 
 #include "groupchat/redis_script.h"
 
-struct redis_url;
+struct redis_connector;
 struct redis_pub;
 
 /* One message to publish. id and frame are malloc'd; the actor frees them
@@ -43,11 +43,13 @@ struct redis_pub_cb {
 	void *arg;
 };
 
-/* A publisher for u (which must outlive it) with a channel of cap items,
- * keeping hist history entries per group, and timeout_ms as the bound of
- * every connect, read and write. Not started. NULL with errno. */
-struct redis_pub *redis_pub_new(const struct redis_url *u, size_t cap, unsigned hist,
-                                int timeout_ms, const struct redis_pub_cb *cb);
+/* A publisher opening its link with conn (copied; its arg must outlive
+ * the publisher) with a channel of cap items, keeping hist history
+ * entries per group, and timeout_ms as the bound of every connect, read
+ * and write. Not started. NULL with errno. */
+struct redis_pub *redis_pub_new(const struct redis_connector *conn, size_t cap,
+                                unsigned hist, int timeout_ms,
+                                const struct redis_pub_cb *cb);
 
 /* Starts the thread. 0, or -1 with errno. */
 int redis_pub_start(struct redis_pub *p);

@@ -1,14 +1,20 @@
 /*
- * redis_pub: the publisher actor. The thread owns the hiredis context, the
- * loaded script SHAs, the batch array and the last reported reason; other
+ * redis_pub: the publisher actor. The thread owns the link, the loaded
+ * script SHAs, the batch array and the last reported reason; other
  * threads touch only the channel (redis_pub_send) and the counters, which
  * mu guards. The channel's close is the stop signal: a blocked receive,
  * including the backoff wait (a receive with a deadline), wakes at once.
  *
  * One round trip: chan_recv_batch takes everything queued (up to BATCH),
- * each is appended to the output buffer, and the first redisGetReply
- * writes them all; the rest of the replies are read in order. Messages
- * queued meanwhile form the next batch, so the batch grows with the load.
+ * each is appended to the link, one flush writes them all, and the
+ * replies are read in order, each within the timeout. Messages queued
+ * meanwhile form the next batch, so the batch grows with the load.
+ *
+ * NOSCRIPT (an operator's SCRIPT FLUSH) fails that message (-1: its
+ * sender is closed, never silently dropped) and the scripts are loaded
+ * again after the batch. Resending it with EVAL inside the batch would
+ * read the next message's reply as its own, and resending after the
+ * batch would put it behind messages its sender queued later.
  */
 #include "groupchat/redis_pub.h"
 
@@ -19,7 +25,7 @@
 #include <string.h>
 
 #include "groupchat/chan.h"
-#include "groupchat/redis_conn.h"
+#include "groupchat/redis_link.h"
 
 #define BATCH 256
 #define STACK_SIZE (128 * 1024)
@@ -28,7 +34,7 @@
 #define IDLE_PING_MS 1000
 
 struct redis_pub {
-	const struct redis_url *url;
+	struct redis_connector conn;
 	struct chan *ch;            /* struct redis_pub_item */
 	struct redis_pub_cb cb;
 	unsigned hist;
@@ -39,7 +45,7 @@ struct redis_pub {
 	uint64_t msgs;
 	uint64_t trips;
 	/* the actor thread's own */
-	redisContext *c;
+	struct redis_link *l;
 	struct redis_scripts sc;
 	int up;                     /* last reported link state */
 	char reason[256];           /* last reported down reason */
@@ -64,14 +70,18 @@ report_down(struct redis_pub *p, const char *reason)
 	p->cb.link(p->cb.arg, 0, p->reason);
 }
 
+/* Frees the link and reports err (or the link's own reason for what). */
 static void
-drop_link(struct redis_pub *p, const char *what)
+drop_link(struct redis_pub *p, const char *what, const char *err)
 {
-	char err[256];
+	char why[256];
 
-	redis_conn_error(p->c, what, err, sizeof(err));
-	redisFree(p->c);
-	p->c = NULL;
+	if (err == NULL) {
+		redis_link_error(p->l, what, why, sizeof(why));
+		err = why;
+	}
+	redis_link_free(p->l);
+	p->l = NULL;
 	report_down(p, err);
 }
 
@@ -80,11 +90,11 @@ connect_link(struct redis_pub *p)
 {
 	char err[256];
 
-	if ((p->c = redis_conn_open(p->url, p->timeout_ms, err, sizeof(err))) == NULL)
+	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
 		goto err;
-	if (redis_scripts_load(p->c, &p->sc, err, sizeof(err)) == -1) {
-		redisFree(p->c);
-		p->c = NULL;
+	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+		redis_link_free(p->l);
+		p->l = NULL;
 		goto err;
 	}
 	p->up = 1;
@@ -118,42 +128,43 @@ static void
 publish_batch(struct redis_pub *p, size_t n)
 {
 	redisReply *r;
-	size_t i, j;
+	size_t i, j = 0;
 	int64_t seq;
+	int noscript = 0;
 	char err[256];
 
 	for (i = 0; i < n; i++) {
 		struct redis_pub_item *it = &p->batch[i];
 
-		if (redis_group_publish_append(p->c, &p->sc, it->id, it->id_len, it->inc,
+		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
 		    it->frame, it->flen, p->hist) == -1)
 			break;
 	}
-	for (j = 0; j < i; j++) {
-		struct redis_pub_item *it = &p->batch[j];
-
-		if (redisGetReply(p->c, (void **)&r) != REDIS_OK)
-			break;
-		if (r->type == REDIS_REPLY_INTEGER) {
-			seq = r->integer;
-		} else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-			/* SCRIPT FLUSH by an operator: this one again, with EVAL */
-			seq = redis_group_publish(p->c, &p->sc, it->id, it->id_len, it->inc,
-			    it->frame, it->flen, p->hist, err, sizeof(err));
-		} else {
-			seq = -1;
+	if (i > 0 && redis_link_flush(p->l) == 0) {
+		for (; j < i; j++) {
+			if (redis_link_read(p->l, &r, p->timeout_ms) != 1)
+				break;
+			if (r->type == REDIS_REPLY_INTEGER) {
+				seq = r->integer;
+			} else {
+				seq = -1;
+				if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+					noscript = 1;
+			}
+			freeReplyObject(r);
+			finish(p, &p->batch[j], seq);
 		}
-		freeReplyObject(r);
-		finish(p, it, seq);
 	}
 	pthread_mutex_lock(&p->mu);
 	p->msgs += j;
 	p->trips++;
 	pthread_mutex_unlock(&p->mu);
 	if (j < n) {
-		for (; j < n; j++)
-			finish(p, &p->batch[j], -1);
-		drop_link(p, "publish");
+		for (i = j; i < n; i++)
+			finish(p, &p->batch[i], -1);
+		drop_link(p, "publish", NULL);
+	} else if (noscript && redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+		drop_link(p, "publish", err);
 	}
 }
 
@@ -161,10 +172,13 @@ publish_batch(struct redis_pub *p, size_t n)
 static void
 ping(struct redis_pub *p)
 {
-	redisReply *r = redisCommand(p->c, "PING");
+	const char *argv[1] = { "PING" };
+	const size_t lens[1] = { 4 };
+	char err[256];
+	redisReply *r = redis_link_command(p->l, "PING", 1, argv, lens, err, sizeof(err));
 
 	if (r == NULL) {
-		drop_link(p, "PING");
+		drop_link(p, "PING", err);
 		return;
 	}
 	freeReplyObject(r);
@@ -180,7 +194,7 @@ run(void *arg)
 
 	pthread_setname_np(pthread_self(), "gc-redis-pub");
 	for (;;) {
-		if (p->c == NULL) {
+		if (p->l == NULL) {
 			if (connect_link(p) == -1) {
 				if (backoff(p, wait) == -1)
 					break;
@@ -198,22 +212,20 @@ run(void *arg)
 		else
 			publish_batch(p, (size_t)n);
 	}
-	if (p->c != NULL) {
-		redisFree(p->c);
-		p->c = NULL;
-	}
+	redis_link_free(p->l);
+	p->l = NULL;
 	return NULL;
 }
 
 struct redis_pub *
-redis_pub_new(const struct redis_url *u, size_t cap, unsigned hist, int timeout_ms,
-              const struct redis_pub_cb *cb)
+redis_pub_new(const struct redis_connector *conn, size_t cap, unsigned hist,
+              int timeout_ms, const struct redis_pub_cb *cb)
 {
 	struct redis_pub *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	p->url = u;
+	p->conn = *conn;
 	p->cb = *cb;
 	p->hist = hist;
 	p->timeout_ms = timeout_ms;

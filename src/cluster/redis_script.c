@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "groupchat/redis_link.h"
+
 /* KEYS = [inc]; ARGV = [inc]. 1 created, 0 exists. */
 static const char create_lua[] =
 	"if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end\n"
@@ -89,34 +91,68 @@ redis_script_source(enum redis_script_id id)
 	return sources[id];
 }
 
+/* err for a reply that is not what was expected. */
 static void
-reply_error(redisContext *c, redisReply *r, const char *what, char *err, size_t errlen)
+reply_error(const redisReply *r, const char *what, char *err, size_t errlen)
 {
-	if (r == NULL)
-		snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "failed");
-	else if (r->type == REDIS_REPLY_ERROR)
+	if (r->type == REDIS_REPLY_ERROR)
 		snprintf(err, errlen, "%s: %s", what, r->str);
 	else
 		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
 }
 
-int
-redis_scripts_load(redisContext *c, struct redis_scripts *s, char *err, size_t errlen)
+/* Reads n replies of a pipeline: 0 with all in r[], or -1 with err (none kept). */
+static int
+read_n(struct redis_link *l, redisReply **r, int n, const char *what, char *err,
+       size_t errlen)
 {
-	redisReply *r;
 	int i;
 
-	for (i = 0; i < RS_COUNT; i++) {
-		r = redisCommand(c, "SCRIPT LOAD %s", sources[i]);
-		if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
-			reply_error(c, r, "SCRIPT LOAD", err, errlen);
-			freeReplyObject(r);
-			return -1;
+	if (redis_link_flush(l) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (redis_link_read(l, &r[i], l->timeout_ms) != 1) {
+			while (i-- > 0)
+				freeReplyObject(r[i]);
+			goto fail;
 		}
-		memcpy(s->sha[i], r->str, 41);
-		freeReplyObject(r);
 	}
 	return 0;
+fail:
+	redis_link_error(l, what, err, errlen);
+	return -1;
+}
+
+int
+redis_scripts_load(struct redis_link *l, struct redis_scripts *s, char *err, size_t errlen)
+{
+	redisReply *r[RS_COUNT];
+	const char *argv[3];
+	size_t lens[3];
+	int i, rc = 0;
+
+	argv[0] = "SCRIPT", lens[0] = 6;
+	argv[1] = "LOAD", lens[1] = 4;
+	for (i = 0; i < RS_COUNT; i++) {
+		argv[2] = sources[i];
+		lens[2] = strlen(sources[i]);
+		if (redis_link_append(l, 3, argv, lens) == -1) {
+			snprintf(err, errlen, "SCRIPT LOAD: out of memory");
+			return -1;
+		}
+	}
+	if (read_n(l, r, RS_COUNT, "SCRIPT LOAD", err, errlen) == -1)
+		return -1;
+	for (i = 0; i < RS_COUNT; i++) {
+		if (rc == 0 && (r[i]->type != REDIS_REPLY_STRING || r[i]->len != 40)) {
+			reply_error(r[i], "SCRIPT LOAD", err, errlen);
+			rc = -1;
+		} else if (rc == 0) {
+			memcpy(s->sha[i], r[i]->str, 41);
+		}
+		freeReplyObject(r[i]);
+	}
+	return rc;
 }
 
 /* Builds "EVALSHA sha nkeys argv..." (or EVAL source) into av/al. */
@@ -143,7 +179,7 @@ build(const char *verb, const char *body, int nkeys, int argc, const char **argv
 }
 
 int
-redis_script_append(redisContext *c, const struct redis_scripts *s,
+redis_script_append(struct redis_link *l, const struct redis_scripts *s,
                     enum redis_script_id id, int nkeys, int argc,
                     const char **argv, const size_t *lens)
 {
@@ -154,11 +190,11 @@ redis_script_append(redisContext *c, const struct redis_scripts *s,
 
 	if (n == -1)
 		return -1;
-	return redisAppendCommandArgv(c, n, av, al) == REDIS_OK ? 0 : -1;
+	return redis_link_append(l, n, av, al);
 }
 
 redisReply *
-redis_script_run(redisContext *c, struct redis_scripts *s, enum redis_script_id id,
+redis_script_run(struct redis_link *l, struct redis_scripts *s, enum redis_script_id id,
                  int nkeys, int argc, const char **argv, const size_t *lens,
                  char *err, size_t errlen)
 {
@@ -172,20 +208,18 @@ redis_script_run(redisContext *c, struct redis_scripts *s, enum redis_script_id 
 		snprintf(err, errlen, "EVALSHA: too many arguments");
 		return NULL;
 	}
-	r = redisCommandArgv(c, n, av, al);
+	r = redis_link_command(l, "EVALSHA", n, av, al, err, errlen);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 		/* the cache was flushed: run the text, then load all again */
 		freeReplyObject(r);
 		build("EVAL", sources[id], nkeys, argc, argv, lens, av, al, nk);
-		r = redisCommandArgv(c, n, av, al);
-		if (r != NULL && redis_scripts_load(c, s, err, errlen) == -1) {
+		r = redis_link_command(l, "EVAL", n, av, al, err, errlen);
+		if (r != NULL && redis_scripts_load(l, s, err, errlen) == -1) {
 			freeReplyObject(r);
 			return NULL;
 		}
 	}
-	if (r == NULL)
-		reply_error(c, NULL, "EVALSHA", err, errlen);
 	return r;
 }
 
@@ -258,17 +292,17 @@ gkeys_free(struct gkeys *g)
 
 /* An integer reply of script id, or -1 with err. */
 static int64_t
-run_int(redisContext *c, struct redis_scripts *s, enum redis_script_id id, int nkeys,
+run_int(struct redis_link *l, struct redis_scripts *s, enum redis_script_id id, int nkeys,
         int argc, const char **argv, const size_t *lens, const char *what,
         char *err, size_t errlen)
 {
-	redisReply *r = redis_script_run(c, s, id, nkeys, argc, argv, lens, err, errlen);
+	redisReply *r = redis_script_run(l, s, id, nkeys, argc, argv, lens, err, errlen);
 	int64_t v;
 
 	if (r == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER) {
-		reply_error(c, r, what, err, errlen);
+		reply_error(r, what, err, errlen);
 		freeReplyObject(r);
 		return -1;
 	}
@@ -278,7 +312,7 @@ run_int(redisContext *c, struct redis_scripts *s, enum redis_script_id id, int n
 }
 
 int
-redis_group_create(redisContext *c, struct redis_scripts *s, const char *id,
+redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
                    size_t len, const char *inc, char *err, size_t errlen)
 {
 	struct gkeys g;
@@ -294,13 +328,13 @@ redis_group_create(redisContext *c, struct redis_scripts *s, const char *id,
 	lens[0] = g.l[0];
 	argv[1] = inc;
 	lens[1] = strlen(inc);
-	v = run_int(c, s, RS_CREATE, 1, 2, argv, lens, "create", err, errlen);
+	v = run_int(l, s, RS_CREATE, 1, 2, argv, lens, "create", err, errlen);
 	gkeys_free(&g);
 	return (int)v;
 }
 
 int
-redis_group_delete(redisContext *c, struct redis_scripts *s, const char *id,
+redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id,
                    size_t len, const char *inc, char *err, size_t errlen)
 {
 	struct gkeys g;
@@ -318,41 +352,48 @@ redis_group_delete(redisContext *c, struct redis_scripts *s, const char *id,
 	argv[3] = g.k[3], lens[3] = g.l[3];
 	argv[4] = inc != NULL ? inc : "";
 	lens[4] = strlen(argv[4]);
-	v = run_int(c, s, RS_DELETE, 3, 5, argv, lens, "delete", err, errlen);
+	v = run_int(l, s, RS_DELETE, 3, 5, argv, lens, "delete", err, errlen);
 	gkeys_free(&g);
 	return (int)v;
 }
 
 int
-redis_group_baseline(redisContext *c, const char *id, size_t len,
+redis_group_baseline(struct redis_link *l, const char *id, size_t len,
                      char inc[REDIS_INC_LEN + 1], uint64_t *seq, char *err, size_t errlen)
 {
 	struct gkeys g;
-	redisReply *r = NULL, *ri, *rs;
+	redisReply *r[4], *ri, *rs;
+	const char *argv[2];
+	size_t lens[2];
 	int i, rc = -1;
 
 	if (gkeys_make(&g, id, len) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	redisAppendCommand(c, "MULTI");
-	redisAppendCommand(c, "GET %b", g.k[0], g.l[0]);
-	redisAppendCommand(c, "GET %b", g.k[1], g.l[1]);
-	redisAppendCommand(c, "EXEC");
-	for (i = 0; i < 4; i++) {
-		freeReplyObject(r);
-		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
-			r = NULL;
-			reply_error(c, NULL, "baseline", err, errlen);
-			goto out;
-		}
+	argv[0] = "MULTI", lens[0] = 5;
+	rc = redis_link_append(l, 1, argv, lens);
+	argv[0] = "GET", lens[0] = 3;
+	for (i = 0; i < 2; i++) {
+		argv[1] = g.k[i], lens[1] = g.l[i];
+		rc |= redis_link_append(l, 2, argv, lens);
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-		reply_error(c, r, "baseline", err, errlen);
+	argv[0] = "EXEC", lens[0] = 4;
+	rc |= redis_link_append(l, 1, argv, lens);
+	gkeys_free(&g);
+	if (rc != 0) {
+		snprintf(err, errlen, "baseline: out of memory");
+		return -1;
+	}
+	if (read_n(l, r, 4, "baseline", err, errlen) == -1)
+		return -1;
+	rc = -1;
+	if (r[3]->type != REDIS_REPLY_ARRAY || r[3]->elements != 2) {
+		reply_error(r[3], "baseline", err, errlen);
 		goto out;
 	}
-	ri = r->element[0];
-	rs = r->element[1];
+	ri = r[3]->element[0];
+	rs = r[3]->element[1];
 	inc[0] = '\0';
 	*seq = 0;
 	if (ri->type == REDIS_REPLY_STRING && ri->len == REDIS_INC_LEN)
@@ -361,13 +402,13 @@ redis_group_baseline(redisContext *c, const char *id, size_t len,
 		*seq = strtoull(rs->str, NULL, 10);
 	rc = 0;
 out:
-	freeReplyObject(r);
-	gkeys_free(&g);
+	for (i = 0; i < 4; i++)
+		freeReplyObject(r[i]);
 	return rc;
 }
 
 int
-redis_group_publish_append(redisContext *c, const struct redis_scripts *s,
+redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                            const char *id, size_t len, const char *inc,
                            const void *frame, size_t flen, unsigned hist)
 {
@@ -387,13 +428,13 @@ redis_group_publish_append(redisContext *c, const struct redis_scripts *s,
 	argv[4] = inc, lens[4] = strlen(inc);
 	argv[5] = frame, lens[5] = flen;
 	argv[6] = h, lens[6] = strlen(h);
-	rc = redis_script_append(c, s, RS_PUBLISH, 3, 7, argv, lens);
+	rc = redis_script_append(l, s, RS_PUBLISH, 3, 7, argv, lens);
 	gkeys_free(&g);
 	return rc;
 }
 
 int64_t
-redis_group_publish(redisContext *c, struct redis_scripts *s, const char *id,
+redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                     size_t len, const char *inc, const void *frame, size_t flen,
                     unsigned hist, char *err, size_t errlen)
 {
@@ -415,45 +456,47 @@ redis_group_publish(redisContext *c, struct redis_scripts *s, const char *id,
 	argv[4] = inc, lens[4] = strlen(inc);
 	argv[5] = frame, lens[5] = flen;
 	argv[6] = h, lens[6] = strlen(h);
-	v = run_int(c, s, RS_PUBLISH, 3, 7, argv, lens, "publish", err, errlen);
+	v = run_int(l, s, RS_PUBLISH, 3, 7, argv, lens, "publish", err, errlen);
 	gkeys_free(&g);
 	return v;
 }
 
 int64_t
-redis_group_reregister(redisContext *c, struct redis_scripts *s, const char *id,
+redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char *id,
                        size_t len, const char *inc, uint64_t last, char *err,
                        size_t errlen)
 {
 	struct gkeys g;
 	const char *argv[4];
 	size_t lens[4];
-	char l[24];
+	char lastbuf[24];
 	int64_t v;
 
 	if (gkeys_make(&g, id, len) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(l, sizeof(l), "%" PRIu64, last);
+	snprintf(lastbuf, sizeof(lastbuf), "%" PRIu64, last);
 	argv[0] = g.k[0], lens[0] = g.l[0];
 	argv[1] = g.k[1], lens[1] = g.l[1];
 	argv[2] = inc, lens[2] = strlen(inc);
-	argv[3] = l, lens[3] = strlen(l);
+	argv[3] = lastbuf, lens[3] = strlen(lastbuf);
 	err[0] = '\0'; /* the script's -1 leaves it empty; a failure fills it */
-	v = run_int(c, s, RS_REREGISTER, 2, 4, argv, lens, "reregister", err, errlen);
+	v = run_int(l, s, RS_REREGISTER, 2, 4, argv, lens, "reregister", err, errlen);
 	gkeys_free(&g);
 	return v == -1 && err[0] == '\0' ? -2 : v;
 }
 
 long
-redis_group_history(redisContext *c, const char *id, size_t len, uint64_t first,
+redis_group_history(struct redis_link *l, const char *id, size_t len, uint64_t first,
                     uint64_t last,
                     void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen),
                     void *arg, char *err, size_t errlen)
 {
 	struct gkeys g;
 	char from[32], to[32];
+	const char *argv[4];
+	size_t lens[4];
 	redisReply *r, *e, *f;
 	size_t i;
 	long n = -1;
@@ -464,9 +507,15 @@ redis_group_history(redisContext *c, const char *id, size_t len, uint64_t first,
 	}
 	snprintf(from, sizeof(from), "%" PRIu64 "-0", first);
 	snprintf(to, sizeof(to), "%" PRIu64 "-0", last);
-	r = redisCommand(c, "XRANGE %b %s %s", g.k[2], g.l[2], from, to);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		reply_error(c, r, "XRANGE", err, errlen);
+	argv[0] = "XRANGE", lens[0] = 6;
+	argv[1] = g.k[2], lens[1] = g.l[2];
+	argv[2] = from, lens[2] = strlen(from);
+	argv[3] = to, lens[3] = strlen(to);
+	r = redis_link_command(l, "XRANGE", 4, argv, lens, err, errlen);
+	if (r == NULL)
+		goto out;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		reply_error(r, "XRANGE", err, errlen);
 		goto out;
 	}
 	for (i = 0; i < r->elements; i++) {
@@ -494,16 +543,20 @@ cid_key(char *out, uint32_t cid)
 }
 
 int
-redis_cid_claim(redisContext *c, uint32_t cid, const char *node, unsigned ttl_ms,
+redis_cid_claim(struct redis_link *l, uint32_t cid, const char *node, unsigned ttl_ms,
                 char *err, size_t errlen)
 {
-	char key[KEY_MAX];
-	size_t kl = cid_key(key, cid);
-	redisReply *r = redisCommand(c, "SET %b %s NX PX %u", key, kl, node, ttl_ms);
+	char key[KEY_MAX], ttl[16];
+	const char *argv[6] = { "SET", key, node, "NX", "PX", ttl };
+	size_t lens[6] = { 3, cid_key(key, cid), strlen(node), 2, 2, 0 };
+	redisReply *r;
 	int rc;
 
-	if (r == NULL || (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL)) {
-		reply_error(c, r, "claim", err, errlen);
+	lens[5] = (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
+	if ((r = redis_link_command(l, "claim", 6, argv, lens, err, errlen)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL) {
+		reply_error(r, "claim", err, errlen);
 		freeReplyObject(r);
 		return -1;
 	}
@@ -513,7 +566,7 @@ redis_cid_claim(redisContext *c, uint32_t cid, const char *node, unsigned ttl_ms
 }
 
 long
-redis_cid_refresh(redisContext *c, struct redis_scripts *s, const uint32_t *cids,
+redis_cid_refresh(struct redis_link *l, struct redis_scripts *s, const uint32_t *cids,
                   size_t n, const char *node, unsigned ttl_ms, uint32_t *taken,
                   char *err, size_t errlen)
 {
@@ -538,12 +591,12 @@ redis_cid_refresh(redisContext *c, struct redis_scripts *s, const uint32_t *cids
 		}
 		argv[batch] = node, lens[batch] = strlen(node);
 		argv[batch + 1] = ttl, lens[batch + 1] = strlen(ttl);
-		r = redis_script_run(c, s, RS_REFRESH, (int)batch, (int)batch + 2, argv,
+		r = redis_script_run(l, s, RS_REFRESH, (int)batch, (int)batch + 2, argv,
 		    lens, err, errlen);
 		free(kb);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 			if (r != NULL)
-				reply_error(c, r, "refresh", err, errlen);
+				reply_error(r, "refresh", err, errlen);
 			freeReplyObject(r);
 			return -1;
 		}
@@ -555,14 +608,14 @@ redis_cid_refresh(redisContext *c, struct redis_scripts *s, const uint32_t *cids
 }
 
 int
-redis_cid_release(redisContext *c, struct redis_scripts *s, uint32_t cid,
+redis_cid_release(struct redis_link *l, struct redis_scripts *s, uint32_t cid,
                   const char *node, char *err, size_t errlen)
 {
 	char key[KEY_MAX];
 	const char *argv[2] = { key, node };
 	size_t lens[2] = { cid_key(key, cid), strlen(node) };
 
-	return (int)run_int(c, s, RS_RELEASE, 1, 2, argv, lens, "release", err, errlen);
+	return (int)run_int(l, s, RS_RELEASE, 1, 2, argv, lens, "release", err, errlen);
 }
 
 /* Parses a decimal > 0 that fits 64 bits from p/n up to a space. */
