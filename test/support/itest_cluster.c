@@ -183,6 +183,14 @@ record(struct cl_peer *p, const struct it_frame *f)
 static void
 closed(struct cl_peer *p, int code, const char *reason)
 {
+	struct it_frame f;
+
+	/* Whatever follows a close frame breaks the protocol: count it. */
+	while (code > 0 && it_ws_recv(p->ws, &f, IT_TIMEOUT_MS) == IT_FRAME) {
+		if (f.opcode == IT_OP_TEXT || f.opcode == IT_OP_BINARY)
+			p->after_close++;
+		it_frame_free(&f);
+	}
 	p->close_code = code;
 	snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
 	p->closed_at = it_now_ms();

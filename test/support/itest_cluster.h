@@ -80,6 +80,7 @@ struct cl_peer {
 	int close_code;        /* 0 while open, -1 EOF without a close frame */
 	char close_reason[64];
 	int64_t closed_at;     /* it_now_ms when the close was seen */
+	int after_close;       /* data frames that came after the close frame */
 };
 
 /* Joins group id through port as peer p (zeroed first). The HTTP status
@@ -88,7 +89,9 @@ int cl_peer_join(struct cl_peer *p, int port, const char *id, int node);
 
 /* Reads every frame that arrives on any open peer until done(arg) holds
  * or timeout_ms pass: data frames are recorded, a close frame is
- * answered and recorded (code, reason, time), pings ignored. 1 if done
+ * answered and recorded (code, reason, time), and the connection read to
+ * its end (up to IT_TIMEOUT_MS), counting data frames after the close;
+ * pings are ignored. 1 if done
  * held, 0 on timeout. done may be NULL (then it reads for timeout_ms
  * and returns 0). */
 int cl_pump(struct cl_peer *ps, size_t n, int (*done)(void *), void *arg,
