@@ -170,11 +170,21 @@ struct bench_scenario {
 
 /* The command line: a scenario's own numbers apply where these are 0
  * (groups, members, senders) or negative (count, rate). */
+/* Nodes of a cluster one run can spread members over. */
+#define BENCH_NODES_MAX	8
+
 struct bench_opts {
 	char			 host[64];
-	struct sockaddr_in	 addr;
-	int			 port;
-	int			 pid;
+	struct sockaddr_in	 addr;		/* addrs[0]: groups, checks */
+	int			 port;		/* ports[0] */
+	int			 pid;		/* pids[0] */
+	/* --port and --pid lists: member k of a group joins through
+	 * node k % nports; CPU and memory are summed over the pids. */
+	int			 nports, npids;
+	int			 ports[BENCH_NODES_MAX];
+	struct sockaddr_in	 addrs[BENCH_NODES_MAX];
+	int			 pids[BENCH_NODES_MAX];
+	int			 redis_pid;	/* 0: none */
 	const char		*scenario;
 	double			 duration, warmup, drain, connect_timeout;
 	int			 groups, members, senders, window, count;
@@ -206,6 +216,8 @@ struct bench_result {
 	/* before creating groups, after joining, window start and end */
 	struct bench_proc		 before, after, m0, m1;
 	long long			 wcalls;	/* -1: unknown */
+	/* Redis (--redis-pid) at the window's start and end. */
+	struct bench_proc		 redis0, redis1;
 	struct bench_tally		 t;
 	char				 status[64];
 	/* Per-member cost. The joins after each group's first member: how

@@ -358,8 +358,11 @@ member_connect(struct run *r, struct member *m)
 	struct epoll_event ev;
 	uint8_t raw[16];
 	char key[BENCH_WS_KEY_LEN + 1], path[96];
-	int one = 1, n;
+	int one = 1, n, k, node;
 
+	/* Member k of its group joins through node k % nports. */
+	k = (int)(m - r->m) - r->g[m->group].first;
+	node = k % (r->o->nports > 0 ? r->o->nports : 1);
 	m->t_connect = bench_now();
 	m->in_len = 0;
 	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -368,8 +371,8 @@ member_connect(struct run *r, struct member *m)
 	if (m->fd == -1)
 		goto fail;
 	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(m->fd, (const struct sockaddr *)&r->o->addr,
-	    sizeof(r->o->addr)) == -1 && errno != EINPROGRESS)
+	if (connect(m->fd, (const struct sockaddr *)&r->o->addrs[node],
+	    sizeof(r->o->addrs[node])) == -1 && errno != EINPROGRESS)
 		goto fail;
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
 		goto fail;
@@ -378,7 +381,7 @@ member_connect(struct run *r, struct member *m)
 	snprintf(path, sizeof(path), "/groups/%s", r->g[m->group].id);
 	/* Queued now, sent once the connection is writable. */
 	n = bench_ws_request((char *)m->out, m->out_cap, r->o->host,
-	    r->o->port, path, key);
+	    r->o->ports[node], path, key);
 	if (n < 0)
 		goto fail;
 	m->out_off = 0;
@@ -1118,11 +1121,31 @@ rusage_s(const struct rusage *u)
 }
 
 static void
+sample_one(int pid, struct bench_proc *s)
+{
+	if (pid > 0 && bench_proc_sample(pid, s) == -1)
+		fprintf(stderr, "groupchat-bench: /proc/%d: %s\n", pid,
+		    strerror(errno));
+}
+
+/* The server: with several nodes (--pid list), their sum. */
+static void
 sample(const struct bench_opts *o, struct bench_proc *s)
 {
-	if (o->pid > 0 && bench_proc_sample(o->pid, s) == -1)
-		fprintf(stderr, "groupchat-bench: /proc/%d: %s\n", o->pid,
-		    strerror(errno));
+	struct bench_proc one;
+	int i;
+
+	sample_one(o->pid, s);
+	for (i = 1; i < o->npids && s->ok; i++) {
+		sample_one(o->pids[i], &one);
+		s->ok = one.ok;
+		s->io_ok = s->io_ok && one.io_ok;
+		s->cpu_s += one.cpu_s;
+		s->rss_kb += one.rss_kb;
+		s->threads += one.threads;
+		s->syscw += one.syscw;
+		s->pte_kb += one.pte_kb;
+	}
 }
 
 /* Samples the server, the system and the generator itself. */
@@ -1187,7 +1210,8 @@ count_writes(const struct run *r, struct bench_sys *sys)
 	struct rlimit rl;
 	long spare = 0;
 
-	if (r->o->pid <= 0)
+	/* One node's threads only: with several it would undercount. */
+	if (r->o->pid <= 0 || r->o->npids > 1)
 		return;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		spare = (long)rl.rlim_cur - r->total - 64;
@@ -1217,6 +1241,7 @@ measure(struct run *r, struct bench_result *res)
 	}
 	count_writes(r, &sys);
 	sample(o, &res->m0);
+	sample_one(o->redis_pid, &res->redis0);
 	getrusage(RUSAGE_SELF, &u0);
 	set_phase(r, P_MEASURE);
 	t0 = r->phase_start;
@@ -1227,6 +1252,7 @@ measure(struct run *r, struct bench_result *res)
 	res->wcalls = bench_sys_read(&sys);
 	bench_sys_detach(&sys);
 	sample(o, &res->m1);
+	sample_one(o->redis_pid, &res->redis1);
 	getrusage(RUSAGE_SELF, &u1);
 	set_phase(r, P_DRAIN);
 	run_loop(r, done_draining, bench_now() +
