@@ -172,7 +172,7 @@ START_TEST(create_join_talk_delete_through_haproxy_round_robin)
 	/* A node stopped behind the balancer costs no request. */
 	cl_node_term(&cl.node[2]);
 	for (int i = 0; i < 6; i++) {
-		char id[16];
+		char id[24];
 		snprintf(id, sizeof(id), "more-%d", i);
 		ck_assert_msg((st = itx_create(front, id)) == 201, "create %s with node 3 "
 		    "stopped: %d", id, st);
