@@ -254,4 +254,11 @@ int	bench_http(const struct bench_opts *o, const char *method,
 int	bench_run(const struct bench_opts *o, const struct bench_scenario *sc,
 	    struct bench_result *res);
 
+/* The "stall" scenario: sc->members members that never read (4 KiB receive
+ * buffers) and one sender of sc->count 1 MiB messages; before is the
+ * server's RSS once all have joined, after its peak within 3 s of the last
+ * message. Status "FAIL:rss" past 40 MB of growth. Returns 0. */
+int	bench_run_stall(const struct bench_opts *o,
+	    const struct bench_scenario *sc, struct bench_result *res);
+
 #endif

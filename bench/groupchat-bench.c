@@ -49,8 +49,31 @@ static const struct bench_scenario scenarios[] = {
 	    "nobody joined", 0, 0, 0, 0, BENCH_START, 0, 1000 },
 	{ "start10k", "the server as started with a cap of 10,000 members, "
 	    "nobody joined", 0, 0, 0, 0, BENCH_START, 0, 10000 },
+	{ "stall", "50 members that never read, one sender of 16 x 1 MiB: "
+	    "server RSS growth", 1, 50, 0, 16, BENCH_LOAD, 0, 0 },
 };
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* Scenarios with a runner of their own; every other one runs bench_run. */
+static const struct {
+	const char *name;
+	int (*run)(const struct bench_opts *, const struct bench_scenario *,
+	    struct bench_result *);
+} runners[] = {
+	{ "stall", bench_run_stall },
+};
+
+static int
+scenario_run(const struct bench_opts *o, const struct bench_scenario *sc,
+    struct bench_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(runners) / sizeof(runners[0]); i++)
+		if (strcmp(runners[i].name, sc->name) == 0)
+			return runners[i].run(o, sc, res);
+	return bench_run(o, sc, res);
+}
 
 /* --- output --- */
 
@@ -910,7 +933,7 @@ main(int argc, char **argv)
 		return 2;
 	for (i = 0; i < n; i++) {
 		if (!members_fit(&o, list[i]) ||
-		    bench_run(&o, list[i], res) == -1) {
+		    scenario_run(&o, list[i], res) == -1) {
 			failed++;
 			continue;
 		}

@@ -9,8 +9,8 @@
 # can tell what the server took from the system as it started.
 #
 # Environment:
-#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity;
-#                    empty: none)
+#   BENCH_SCENARIOS  scenarios, in order (fanout groups big latency capacity
+#                    stall; empty: none)
 #   BENCH_MEMBER     per-member scenarios, after those (none; e.g.
 #                    "joinstorm joinstorm10k idle churn start1k start10k
 #                    lowrate")
@@ -33,7 +33,7 @@ set -u
 
 gen=build/bench/groupchat-bench
 server=${BENCH_SERVER:-build/release/groupchat}
-scenarios="${BENCH_SCENARIOS-fanout groups big latency capacity} ${BENCH_MEMBER:-}"
+scenarios="${BENCH_SCENARIOS-fanout groups big latency capacity stall} ${BENCH_MEMBER:-}"
 runs=${BENCH_RUNS:-1}
 go=${BENCH_GO:-}
 cluster=${BENCH_CLUSTER:-}

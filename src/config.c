@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET };
+	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_MAX_GROUPS, OPT_STATS_GROUPS };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
@@ -31,6 +32,10 @@ static const struct opt {
 	    "IPv4 address to bind (default 0.0.0.0)"},
 	{"max-clients", "GROUPCHAT_MAX_CLIENTS", OPT_MAX_CLIENTS, "N",
 	    "WebSocket members at once; more get 503 (default 1000)"},
+	{"max-groups", "GROUPCHAT_MAX_GROUPS", OPT_MAX_GROUPS, "N",
+	    "groups registered at once; more creates get 503 (default 100000)"},
+	{"stats-groups", "GROUPCHAT_STATS_GROUPS", OPT_STATS_GROUPS, "N",
+	    "groups with members listed in /stats and /metrics; 0: none (default 1000)"},
 	{"max-message", "GROUPCHAT_MAX_MESSAGE", OPT_MAX_MESSAGE, "BYTES",
 	    "largest message, suffix k/m/g allowed; larger closes 1009 (default 1m)"},
 	{"send-queue", "GROUPCHAT_SEND_QUEUE", OPT_SEND_QUEUE, "N",
@@ -59,6 +64,8 @@ config_defaults(struct config *cfg)
 	strcpy(cfg->listen, "0.0.0.0");
 	cfg->port = 8080;
 	cfg->max_clients = 1000;
+	cfg->max_groups = MANAGER_MAX_GROUPS_DEFAULT;
+	cfg->stats_groups = CONFIG_STATS_GROUPS_DEFAULT;
 	cfg->max_message = 1 << 20;
 	cfg->send_queue = MEMBER_QUEUE_DEFAULT;
 	cfg->ping_interval = 30;
@@ -165,6 +172,16 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 		if (parse_num(val, 1, 60000, 0, &v) == -1)
 			goto bad;
 		cfg->max_clients = (long)v;
+		return 0;
+	case OPT_MAX_GROUPS:
+		if (parse_num(val, 1, 100000000, 0, &v) == -1)
+			goto bad;
+		cfg->max_groups = (size_t)v;
+		return 0;
+	case OPT_STATS_GROUPS:
+		if (parse_num(val, 0, 1000000, 0, &v) == -1)
+			goto bad;
+		cfg->stats_groups = (size_t)v;
 		return 0;
 	case OPT_MAX_MESSAGE:
 		/* CivetWeb drops frames declared over 0x7FFF0000 bytes itself. */

@@ -7,8 +7,8 @@
  * fan-out deadline. Shutdown with STOP_MEMBERS members that stopped
  * reading stays within 3 s. The error paths are forced through the fault
  * seam (fault.h): a writer that cannot start (1011, no stall for the
- * others), a group thread that cannot start (503), a close frame that
- * cannot be built (the connection ends without one). A join through an escaped path (/%67roups/x) upgrades.
+ * others), a group thread that cannot start (503). A join through an
+ * escaped path (/%67roups/x) upgrades.
  *
  * Timed checks measure one request against a generous deadline, never
  * sleep: waits are conditions with deadlines (itest.h).
@@ -96,7 +96,10 @@ timed_request(const char *method, const char *target, int want)
 	struct it_response r;
 	int64_t t0 = it_now_ms();
 
-	ck_assert_int_eq(it_request(port, method, target, &r), 0);
+	/* Before issue 9 these waited behind the stalled group for longer
+	 * than it_request's 5 s timeout. */
+	ck_assert_msg(it_request(port, method, target, &r) == 0,
+	    "%s %s: no answer within %d ms", method, target, IT_TIMEOUT_MS);
 	ck_assert_int_eq(r.status, want);
 	it_response_free(&r);
 	return it_now_ms() - t0;
@@ -261,26 +264,6 @@ START_TEST(a_group_thread_that_cannot_start_answers_503)
 }
 END_TEST
 
-START_TEST(a_close_frame_that_cannot_be_built_ends_the_connection_clearly)
-{
-	struct it_ws *ws;
-	struct it_frame f;
-	enum it_recv r;
-
-	port = itf_up(NULL);
-	ck_assert_int_eq(itx_create(port, "g"), 201);
-	ws = itf_join(port, "g");
-	fault_arm(FAULT_CLOSE_FRAME, 1);
-	ck_assert_int_eq(itx_delete(port, "g", NULL, 0), 200);
-	/* No close frame could be built: the connection simply ends, within
-	 * one websocket_timeout_ms, and the member is counted as gone. */
-	r = it_ws_recv(ws, &f, IT_TIMEOUT_MS);
-	ck_assert_msg(r == IT_CLOSED, "got %d, want the connection closed", r);
-	ck_assert_int_eq(itx_wait_total(port, "members", 0, IT_TIMEOUT_MS, NULL), 0);
-	it_ws_free(ws);
-}
-END_TEST
-
 START_TEST(a_join_through_an_escaped_path_upgrades_as_in_go)
 {
 	struct it_ws *a, *b;
@@ -309,7 +292,6 @@ suite(void)
 	tcase_add_test(tc, shutdown_with_500_members_that_stopped_reading_takes_under_3_s);
 	tcase_add_test(tc, a_writer_that_cannot_start_closes_its_member_1011_and_stalls_nobody);
 	tcase_add_test(tc, a_group_thread_that_cannot_start_answers_503);
-	tcase_add_test(tc, a_close_frame_that_cannot_be_built_ends_the_connection_clearly);
 	tcase_add_test(tc, a_join_through_an_escaped_path_upgrades_as_in_go);
 	suite_add_tcase(s, tc);
 	return s;

@@ -3,7 +3,9 @@
  * loopback. The tests create groups, join members, send messages, close
  * connections in every way that has its own close code and join past the
  * member cap, then require /stats to show exactly that and /metrics to show
- * the same figures. Counters are updated by other threads a moment after a
+ * the same figures. Only groups with members are listed, at most
+ * --stats-groups of them, with exact totals; creates past --max-groups
+ * get 503. Counters are updated by other threads a moment after a
  * client sees the effect, so expectations are polled with a deadline.
  *
  * Both documents are read by strict parsers written here: a JSON parser
@@ -789,6 +791,8 @@ struct want {
 
 #define TOTAL(path, v) { NULL, 0, "totals." path, (v) }
 #define GROUP(id, field, v) { (id), sizeof(id) - 1, (field), (v) }
+/* The group is not listed (it has no members). */
+#define ABSENT(id) { (id), sizeof(id) - 1, NULL, 0 }
 
 struct wait_stats {
 	const struct want *w;
@@ -807,6 +811,14 @@ stats_match(void *arg)
 	get_stats(&root);
 	for (size_t i = 0; i < ws->n && ok; i++) {
 		const struct want *w = &ws->w[i];
+		if (w->path == NULL) {
+			if (jgroup(&root, w->group, w->glen) != NULL) {
+				snprintf(ws->last, sizeof(ws->last),
+				    "group %s is listed", w->group);
+				ok = 0;
+			}
+			continue;
+		}
 		if (w->group == NULL) {
 			got = jnum(&root, w->path);
 		} else {
@@ -840,8 +852,9 @@ wait_stats(const struct want *w, size_t n)
 } while (0)
 
 /* With nothing happening, /metrics says what /stats says: every total, every
- * close code, and every group's figures (both lists are in id byte order).
- * Returns the number of groups. */
+ * close code, and every listed group's figures (both lists are in id byte
+ * order); every listed group has members, and listed plus omitted groups
+ * are at most the registered ones. Returns the number of groups listed. */
 static size_t
 check_agree(void)
 {
@@ -855,6 +868,9 @@ check_agree(void)
 		{ "totals.bytes_out", "groupchat_bytes_out_total" },
 		{ "totals.slow_consumer_drops", "groupchat_slow_consumer_drops_total" },
 		{ "totals.joins_refused", "groupchat_joins_refused_total" },
+		{ "totals.creates_refused", "groupchat_creates_refused_total" },
+		{ "groups_listed", "groupchat_groups_listed" },
+		{ "groups_omitted", "groupchat_groups_omitted" },
 	};
 	static const struct { const char *json, *metric; } per[] = {
 		{ "members", "groupchat_group_members" },
@@ -892,7 +908,10 @@ check_agree(void)
 	groups = jget(&root, "groups");
 	ck_assert(groups != NULL && groups->type == J_ARR);
 	n = groups->n;
-	ck_assert(n == jnum(&root, "totals.groups"));
+	ck_assert(n == jnum(&root, "groups_listed"));
+	ck_assert(n + jnum(&root, "groups_omitted") <= jnum(&root, "totals.groups"));
+	for (i = 0; i < n; i++)
+		ck_assert(jnum(&groups->kids[i], "members") > 0);
 	for (k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
 		struct pfamily *f = pfamily(&d, per[k].metric, 0);
 		ck_assert_msg(f != NULL && f->help == 1, "%s has no HELP", per[k].metric);
@@ -1045,13 +1064,12 @@ START_TEST(stats_count_groups_members_and_messages)
 		ck_assert_int_eq(it_ws_close(a[i]), 0);
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(it_ws_close(b[i]), 0);
-	/* The last leave stops each group's thread; the groups stay. */
-	WAIT_STATS(GROUP("alpha", "members", 0), GROUP("alpha", "running", 0),
-	    GROUP("beta", "members", 0), GROUP("beta", "running", 0),
-	    GROUP("alpha", "messages_in", 4),
+	/* The last leave stops each group's thread; the groups stay, counted
+	 * but no longer listed (they have no members). */
+	WAIT_STATS(ABSENT("alpha"), ABSENT("beta"),
 	    TOTAL("groups", 2), TOTAL("members", 0), TOTAL("group_threads", 0),
 	    TOTAL("closes.1000", 5), TOTAL("messages_in", 5));
-	ck_assert_int_eq(check_agree(), 2);
+	ck_assert_int_eq(check_agree(), 0);
 }
 END_TEST
 
@@ -1140,15 +1158,18 @@ START_TEST(odd_ids_are_escaped_and_every_series_stays_distinct)
 	static const int order[] = { 5, 2, 0, 3, 4, 1 };
 	struct jval root, *gs, *id;
 	struct pdoc d;
-	struct it_ws *ws;
+	struct it_ws *ws[6];
 	double v;
 	size_t i;
 
-	for (i = 0; i < 6; i++)
+	/* A member in each group: only groups with members are listed. */
+	for (i = 0; i < 6; i++) {
 		create(ids[i].enc);
-	ws = join(ids[2].enc);
-	ck_assert_int_eq(it_ws_send_text(ws, "hi"), 0);
-	recv_relays(ws, 1);
+		ws[i] = join(ids[i].enc);
+	}
+	WAIT_STATS(TOTAL("members", 6));
+	ck_assert_int_eq(it_ws_send_text(ws[2], "hi"), 0);
+	recv_relays(ws[2], 1);
 
 	get_stats(&root);
 	gs = jget(&root, "groups");
@@ -1181,7 +1202,115 @@ START_TEST(odd_ids_are_escaped_and_every_series_stays_distinct)
 	ck_assert(v == 1);
 	pfree(&d);
 	ck_assert_int_eq(check_agree(), 6);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(it_ws_close(ws[i]), 0);
+}
+END_TEST
+
+/* Samples of a per-group family in /metrics. */
+static int
+family_samples(const char *name)
+{
+	struct pdoc d;
+	struct pfamily *f;
+	int n;
+
+	get_metrics(&d);
+	f = pfamily(&d, name, 0);
+	n = f != NULL ? f->samples : -1;
+	pfree(&d);
+	return n;
+}
+
+START_TEST(groups_without_members_are_counted_but_not_listed)
+{
+	struct it_ws *ws;
+
+	create("idle1");
+	create("idle2");
+	create("busy");
+	ws = join("busy");
+	WAIT_STATS(GROUP("busy", "members", 1), ABSENT("idle1"), ABSENT("idle2"),
+	    TOTAL("groups", 3), TOTAL("members", 1));
+	ck_assert_int_eq(check_agree(), 1);
+	ck_assert_int_eq(family_samples("groupchat_group_members"), 1);
 	ck_assert_int_eq(it_ws_close(ws), 0);
+	WAIT_STATS(ABSENT("busy"), TOTAL("groups", 3), TOTAL("members", 0));
+	ck_assert_int_eq(family_samples("groupchat_group_members"), 0);
+}
+END_TEST
+
+START_TEST(the_list_is_capped_and_totals_stay_exact)
+{
+	static const char *const names[] = { "g1", "g2", "g3", "g4" };
+	struct config cfg;
+	struct it_ws *ws[4];
+	struct jval root;
+	struct pdoc d;
+	double v;
+	int i;
+
+	/* This test runs its own server listing at most 2 groups. */
+	itf_down();
+	it_config(&cfg);
+	cfg.stats_groups = 2;
+	port = itf_up(&cfg);
+	for (i = 0; i < 4; i++) {
+		create(names[i]);
+		ws[i] = join(names[i]);
+	}
+	create("empty");
+	WAIT_STATS(TOTAL("groups", 5), TOTAL("members", 4), TOTAL("group_threads", 4));
+	get_stats(&root);
+	ck_assert(jnum(&root, "groups_listed") == 2);
+	ck_assert(jnum(&root, "groups_omitted") == 2);
+	ck_assert_uint_eq(jget(&root, "groups")->n, 2);
+	jfree(&root);
+	get_metrics(&d);
+	ck_assert_int_eq(pfind(&d, "groupchat_groups_omitted", NULL, NULL, 0, &v), 1);
+	ck_assert(v == 2);
+	ck_assert_int_eq(pfind(&d, "groupchat_members", NULL, NULL, 0, &v), 1);
+	ck_assert(v == 4);
+	ck_assert_int_eq(pfamily(&d, "groupchat_group_members", 0)->samples, 2);
+	pfree(&d);
+	ck_assert_int_eq(check_agree(), 2);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(it_ws_close(ws[i]), 0);
+	WAIT_STATS(TOTAL("members", 0));
+	get_stats(&root);
+	ck_assert(jnum(&root, "groups_listed") == 0);
+	ck_assert(jnum(&root, "groups_omitted") == 0);
+	jfree(&root);
+}
+END_TEST
+
+START_TEST(creates_past_max_groups_get_503_and_are_counted)
+{
+	struct config cfg;
+	struct it_response r;
+
+	/* This test runs its own server with a cap of 2 groups. */
+	itf_down();
+	it_config(&cfg);
+	cfg.max_groups = 2;
+	port = itf_up(&cfg);
+	create("a");
+	create("b");
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=c", &r), 0);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "too many groups\n");
+	it_response_free(&r);
+	/* An existing id is still "already exists", not 503. */
+	ck_assert_int_eq(it_request(port, "POST", "/create?id=a", &r), 0);
+	ck_assert_int_eq(r.status, 400);
+	it_response_free(&r);
+	WAIT_STATS(TOTAL("creates_refused", 1), TOTAL("groups", 2));
+	ck_assert_int_eq(it_request(port, "DELETE", "/groups/a", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	it_response_free(&r);
+	create("c");
+	WAIT_STATS(TOTAL("creates_refused", 1), TOTAL("groups", 2));
+	ck_assert_int_eq(check_agree(), 0);
 }
 END_TEST
 
@@ -1300,6 +1429,9 @@ stats_suite(void)
 	tcase_add_test(tc, closes_are_counted_by_code);
 	tcase_add_test(tc, joins_past_the_cap_are_refused_and_counted);
 	tcase_add_test(tc, odd_ids_are_escaped_and_every_series_stays_distinct);
+	tcase_add_test(tc, groups_without_members_are_counted_but_not_listed);
+	tcase_add_test(tc, the_list_is_capped_and_totals_stay_exact);
+	tcase_add_test(tc, creates_past_max_groups_get_503_and_are_counted);
 	tcase_add_test(tc, get_root_serves_the_embedded_page);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(parsers, 30);

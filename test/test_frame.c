@@ -1,5 +1,5 @@
 /*
- * test_msg: frame bytes checked byte for byte against RFC 6455 section 5.2,
+ * test_frame: frame bytes checked byte for byte against RFC 6455 section 5.2,
  * and the reference count hammered from several threads (ASan reports a
  * double free or a leak if the count is wrong).
  */
@@ -123,91 +123,63 @@ END_TEST
 
 START_TEST(test_close_frames)
 {
-	struct frame *m;
+	uint8_t f[FRAME_CLOSE_MAX];
 	static const uint8_t deleted[] = "\x88\x0f\x03\xe8" "group deleted";
 
-	m = frame_new_close(1000, "group deleted");
-	ck_assert_uint_eq(frame_len(m), 17);
-	ck_assert_uint_eq(frame_payload_len(m), 15);
-	ck_assert_mem_eq(frame_data(m), deleted, 17);
-	frame_unref(m);
+	ck_assert_uint_eq(frame_build_close(f, 1000, "group deleted"), 17);
+	ck_assert_mem_eq(f, deleted, 17);
 
-	m = frame_new_close(1008, "slow consumer");
-	ck_assert_uint_eq(frame_len(m), 17);
-	ck_assert_mem_eq(frame_data(m), "\x88\x0f\x03\xf0" "slow consumer", 17);
-	frame_unref(m);
+	ck_assert_uint_eq(frame_build_close(f, 1008, "slow consumer"), 17);
+	ck_assert_mem_eq(f, "\x88\x0f\x03\xf0" "slow consumer", 17);
 
-	m = frame_new_close(1001, "");
-	ck_assert_uint_eq(frame_len(m), 4);
-	ck_assert_mem_eq(frame_data(m), "\x88\x02\x03\xe9", 4);
-	frame_unref(m);
+	ck_assert_uint_eq(frame_build_close(f, 1001, ""), 4);
+	ck_assert_mem_eq(f, "\x88\x02\x03\xe9", 4);
 
-	m = frame_new_close(4000, NULL);
-	ck_assert_mem_eq(frame_data(m), "\x88\x02\x0f\xa0", 4);
-	frame_unref(m);
+	ck_assert_uint_eq(frame_build_close(f, 4000, NULL), 4);
+	ck_assert_mem_eq(f, "\x88\x02\x0f\xa0", 4);
 
 	/* Code 0: no status at all, whatever the reason. */
-	m = frame_new_close(0, "ignored");
-	ck_assert_uint_eq(frame_len(m), 2);
-	ck_assert_mem_eq(frame_data(m), "\x88\x00", 2);
-	frame_unref(m);
+	ck_assert_uint_eq(frame_build_close(f, 0, "ignored"), 2);
+	ck_assert_mem_eq(f, "\x88\x00", 2);
 }
 END_TEST
 
-/* A close frame whose reason is fill bytes of 'x' then tail. */
-static struct frame *
-close_with(size_t fill, const char *tail)
+/* The payload length of a close frame whose reason is fill bytes of 'x'
+ * then tail; f receives the frame. */
+static size_t
+close_with(uint8_t f[FRAME_CLOSE_MAX], size_t fill, const char *tail)
 {
 	char reason[300];
-	struct frame *m;
+	size_t len;
 
 	memset(reason, 'x', fill);
 	strcpy(reason + fill, tail);
-	m = frame_new_close(1000, reason);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(frame_data(m)[1], frame_payload_len(m));
-	ck_assert_int_eq(memcmp(frame_data(m) + 4, reason, frame_payload_len(m) - 2), 0);
-	return m;
+	len = frame_build_close(f, 1000, reason);
+	ck_assert_uint_le(len, FRAME_CLOSE_MAX);
+	ck_assert_uint_eq(f[1], len - 2);
+	ck_assert_int_eq(memcmp(f + 4, reason, len - 4), 0);
+	return len - 2;
 }
 
 START_TEST(test_close_truncation)
 {
-	struct frame *m;
+	uint8_t f[FRAME_CLOSE_MAX];
 
 	/* Exactly 123 fits; 124 and 200 are cut to 123 (a 125-byte payload). */
-	m = close_with(123, "");
-	ck_assert_uint_eq(frame_payload_len(m), 125);
-	frame_unref(m);
-	m = close_with(124, "");
-	ck_assert_uint_eq(frame_payload_len(m), 125);
-	frame_unref(m);
-	m = close_with(200, "");
-	ck_assert_uint_eq(frame_payload_len(m), 125);
-	ck_assert_uint_eq(frame_len(m), 127);
-	frame_unref(m);
+	ck_assert_uint_eq(close_with(f, 123, ""), 125);
+	ck_assert_uint_eq(close_with(f, 124, ""), 125);
+	ck_assert_uint_eq(close_with(f, 200, ""), 125);
 
 	/* A sequence that straddles byte 123 is dropped whole. */
-	m = close_with(122, "\xc3\xa9");            /* e-acute: 2 bytes */
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 122);
-	frame_unref(m);
-	m = close_with(121, "\xe2\x82\xac");        /* euro sign: 3 bytes */
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 121);
-	frame_unref(m);
-	m = close_with(122, "\xe2\x82\xac");
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 122);
-	frame_unref(m);
-	m = close_with(120, "\xf0\x9f\x98\x80");    /* emoji: 4 bytes */
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 120);
-	frame_unref(m);
+	ck_assert_uint_eq(close_with(f, 122, "\xc3\xa9"), 2 + 122);         /* e-acute: 2 bytes */
+	ck_assert_uint_eq(close_with(f, 121, "\xe2\x82\xac"), 2 + 121);     /* euro sign: 3 bytes */
+	ck_assert_uint_eq(close_with(f, 122, "\xe2\x82\xac"), 2 + 122);
+	ck_assert_uint_eq(close_with(f, 120, "\xf0\x9f\x98\x80"), 2 + 120); /* emoji: 4 bytes */
 
 	/* One that ends exactly at 123 is kept. */
-	m = close_with(119, "\xf0\x9f\x98\x80" "tail");
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 123);
-	ck_assert_mem_eq(frame_data(m) + 4 + 119, "\xf0\x9f\x98\x80", 4);
-	frame_unref(m);
-	m = close_with(121, "\xc3\xa9" "tail");
-	ck_assert_uint_eq(frame_payload_len(m), 2 + 123);
-	frame_unref(m);
+	ck_assert_uint_eq(close_with(f, 119, "\xf0\x9f\x98\x80" "tail"), 2 + 123);
+	ck_assert_mem_eq(f + 4 + 119, "\xf0\x9f\x98\x80", 4);
+	ck_assert_uint_eq(close_with(f, 121, "\xc3\xa9" "tail"), 2 + 123);
 }
 END_TEST
 
@@ -281,7 +253,7 @@ END_TEST
 static Suite *
 frame_suite(void)
 {
-	Suite *s = suite_create("msg");
+	Suite *s = suite_create("frame");
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 30);

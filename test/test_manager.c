@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ setup(void)
 	ids = cid_set_new();
 	ck_assert_ptr_nonnull(ids);
 	stats_init(&st);
-	mgr = manager_new(&st);
+	mgr = manager_new(&st, MANAGER_MAX_GROUPS_DEFAULT);
 	ck_assert_ptr_nonnull(mgr);
 }
 
@@ -205,7 +206,7 @@ START_TEST(test_byte_string_ids)
 		g = lookup_ok(id[i], len[i]);
 		group_unref(g);
 	}
-	n = manager_list(mgr, &list);
+	n = manager_list(mgr, SIZE_MAX, false, &list, NULL);
 	ck_assert_int_eq(n, N);
 	for (i = 0; i < n; i++)
 		group_unref(list[i]);
@@ -358,7 +359,7 @@ START_TEST(test_concurrent_creates_and_deletes)
 			group_unref(g);
 		}
 	}
-	n = manager_list(mgr, &list);
+	n = manager_list(mgr, SIZE_MAX, false, &list, NULL);
 	ck_assert_int_eq(n, present);
 	ck_assert_int_eq(n, net);
 	ck_assert_uint_eq(stats_get(&st, groups), (unsigned long long)n);
@@ -380,13 +381,13 @@ START_TEST(test_list)
 	int seen[5] = { 0 };
 	long n, i;
 
-	n = manager_list(mgr, &list);
+	n = manager_list(mgr, SIZE_MAX, false, &list, NULL);
 	ck_assert_int_eq(n, 0);
 	free(list);
 	for (k = 0; k < 5; k++)
 		ck_assert_int_eq(manager_create(mgr, names[k], strlen(names[k])),
 		    MANAGER_CREATED);
-	n = manager_list(mgr, &list);
+	n = manager_list(mgr, SIZE_MAX, false, &list, NULL);
 	ck_assert_int_eq(n, 5);
 	for (i = 0; i < n; i++) {
 		gid = group_id(list[i], &len);
@@ -406,6 +407,78 @@ START_TEST(test_list)
 		group_unref(list[i]);
 	}
 	free(list);
+}
+END_TEST
+
+/* The group cap: past max_groups a create is refused and counted; a
+ * delete makes room again. */
+START_TEST(test_max_groups)
+{
+	manager_free(mgr);
+	mgr = manager_new(&st, 2);
+	ck_assert_ptr_nonnull(mgr);
+	ck_assert_int_eq(manager_create(mgr, "a", 1), MANAGER_CREATED);
+	ck_assert_int_eq(manager_create(mgr, "b", 1), MANAGER_CREATED);
+	ck_assert_int_eq(manager_create(mgr, "c", 1), MANAGER_FULL);
+	ck_assert_int_eq(manager_create(mgr, "a", 1), MANAGER_EXISTS);
+	ck_assert_ptr_null(manager_lookup(mgr, "c", 1));
+	ck_assert_uint_eq(stats_get(&st, creates_refused), 1);
+	ck_assert_uint_eq(stats_get(&st, groups), 2);
+	ck_assert_int_eq(manager_delete(mgr, "a", 1), MANAGER_DELETED);
+	ck_assert_int_eq(manager_create(mgr, "c", 1), MANAGER_CREATED);
+}
+END_TEST
+
+static int
+pred_members(void *g, uint16_t want)
+{
+	return group_members(g) == want;
+}
+
+/* active_only lists groups with members only; max cuts the list and the
+ * rest are counted as omitted. */
+START_TEST(test_list_active_capped)
+{
+	static const char *const names[] = { "p", "q", "r", "idle1", "idle2" };
+	struct group *g[3], **list;
+	struct member *c[3];
+	size_t k, omitted = 99;
+	long n, i;
+
+	for (k = 0; k < 5; k++)
+		ck_assert_int_eq(manager_create(mgr, names[k], strlen(names[k])),
+		    MANAGER_CREATED);
+	n = manager_list(mgr, SIZE_MAX, true, &list, &omitted);
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(omitted, 0);
+	free(list);
+	for (k = 0; k < 3; k++) {
+		g[k] = lookup_ok(names[k], 1);
+		c[k] = join_new_client(g[k]);
+		ck_assert(wait_until(pred_members, g[k], 1));
+	}
+	n = manager_list(mgr, SIZE_MAX, true, &list, &omitted);
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(omitted, 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_eq(group_members(list[i]), 1);
+		group_unref(list[i]);
+	}
+	free(list);
+	n = manager_list(mgr, 2, true, &list, &omitted);
+	ck_assert_int_eq(n, 2);
+	ck_assert_uint_eq(omitted, 1);
+	for (i = 0; i < n; i++)
+		group_unref(list[i]);
+	free(list);
+	n = manager_list(mgr, 0, false, &list, &omitted);
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(omitted, 5);
+	free(list);
+	for (k = 0; k < 3; k++) {
+		hang_up(g[k], c[k]);
+		group_unref(g[k]);
+	}
 }
 END_TEST
 
@@ -484,6 +557,8 @@ manager_suite(void)
 	tcase_add_test(tc, test_delete_closes_members);
 	tcase_add_test(tc, test_concurrent_creates_and_deletes);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_max_groups);
+	tcase_add_test(tc, test_list_active_capped);
 	tcase_add_test(tc, test_close_all_keeps_groups);
 	tcase_add_test(tc, test_free_with_groups_and_members);
 	suite_add_tcase(s, tc);

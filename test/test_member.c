@@ -495,7 +495,7 @@ END_TEST
 static Suite *
 member_suite(void)
 {
-	Suite *s = suite_create("client");
+	Suite *s = suite_create("member");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

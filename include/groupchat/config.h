@@ -15,6 +15,8 @@ struct config {
 	char listen[64];          /* address to bind, e.g. 0.0.0.0 or 127.0.0.1 */
 	int port;                 /* 0: an ephemeral port */
 	long max_clients;         /* WebSocket members at once; joins past it get 503 */
+	size_t max_groups;        /* groups registered at once; creates past it get 503 */
+	size_t stats_groups;      /* groups with members listed by /stats, /metrics */
 	size_t max_message;       /* bytes in one reassembled message */
 	size_t send_queue;        /* frames queued per member before it is dropped */
 	long ping_interval;       /* seconds of silence before a ping; dead after 2 */
@@ -24,6 +26,9 @@ struct config {
 	struct auth_key admin_token; /* len 0: the control plane is open */
 	struct auth_key join_secret; /* len 0: joins need no token */
 };
+
+/* The default of --stats-groups. */
+#define CONFIG_STATS_GROUPS_DEFAULT 1000
 
 enum config_result {
 	CONFIG_OK,

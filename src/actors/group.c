@@ -1,27 +1,30 @@
 /*
- * group: one group's mailbox, member set and (intermittent) thread.
+ * group: the group actor. Its mailbox, its (intermittent) thread and
+ * the requests (join, leave, broadcast, close) and their handling. The
+ * member set is roster.c's, fan-out of a run of broadcasts fanout.c's;
+ * both are called only from this file's thread.
  *
  * Who touches what:
  *  - mailbox: any thread sends requests; only the group thread receives.
- *    Each request carries its own counted reference (client or msg), so
- *    the sender may drop its own as soon as the send returns.
- *  - running, joinable, thread, senders, closed: guarded by lock. A
- *    sender counts itself in senders, starting the thread if none runs,
- *    before it sends; the thread exits only when it has no members, the
- *    mailbox is empty and no sender is in flight, and it decides that
- *    under the same lock. Hence a request is never stranded, and when
- *    running is false the member set is empty and nothing is pending.
- *  - members, index, close_seen and its code and reason: the group
- *    thread's alone. Successive threads hand them over through lock
- *    (one exits under it before the next is created under it).
+ *    Each request carries its own counted reference (member or frame),
+ *    so the sender may drop its own as soon as the send returns.
+ *  - running, joinable, thread, senders, closed and its code and reason:
+ *    guarded by lock. A sender counts itself in senders, starting the
+ *    thread if none runs, before it sends; the thread exits only when it
+ *    has no members, the mailbox is empty and no sender is in flight,
+ *    and it decides that under the same lock. Hence a request is never
+ *    stranded, and when running is false the roster is empty and nothing
+ *    is pending.
+ *  - roster, close_seen and its code and reason: the group thread's
+ *    alone (so are roster.c and fanout.c, which it calls). Successive
+ *    threads hand them over through lock (one exits under it before the
+ *    next is created under it).
  *  - members_now and the counters: atomics, written by the group thread,
  *    read by anyone. msgs_in is bumped last, with release, so a reader
  *    that sees a broadcast counted in it also sees that broadcast's
  *    other counts.
- *
- * The member set is an array for fan-out plus a hashtab index from
- * client pointer to array slot, so a leave costs O(1) however big
- * the group: removal swaps the last member into the hole.
+ *  - everything else in this file runs on the caller's thread: new, ref,
+ *    unref, id, join, leave, broadcast, close and the snapshots.
  */
 #include "groupchat/actors/group.h"
 
@@ -35,10 +38,11 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
 #include "groupchat/core/frame.h"
-#include "groupchat/core/hashtab.h"
 #include "groupchat/core/log.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread.h"
+#include "fanout.h"
+#include "roster.h"
 
 /* Fan-out and bookkeeping only; no big locals anywhere below. */
 #define GROUP_STACK (128 * 1024)
@@ -59,7 +63,7 @@ enum group_kind {
 struct group_req {
 	enum group_kind kind;
 	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
-	struct frame *m;          /* GROUP_BROADCAST: a reference */
+	struct frame *m;        /* GROUP_BROADCAST: a reference */
 };
 
 struct group {
@@ -79,9 +83,7 @@ struct group {
 	unsigned senders;
 	pthread_t thread;
 
-	struct member **members;
-	size_t nmembers, members_cap;
-	struct hashtab index;   /* item c, value i: c == members[i] */
+	struct roster roster;
 	bool close_seen;
 	uint16_t close_code;
 	const char *close_reason;
@@ -119,7 +121,7 @@ group_new(const char *id, size_t id_len, struct stats *st)
 	atomic_init(&g->msgs_in, 0);
 	atomic_init(&g->msgs_out, 0);
 	atomic_init(&g->starts, 0);
-	hashtab_init(&g->index);
+	roster_init(&g->roster);
 	g->st = st;
 	return g;
 
@@ -164,8 +166,7 @@ group_unref(struct group *g)
 	chan_free(g->mailbox);
 	pthread_cond_destroy(&g->sent);
 	pthread_mutex_destroy(&g->lock);
-	hashtab_fini(&g->index);
-	free(g->members);
+	roster_fini(&g->roster);
 	free(g->id);
 	free(g);
 }
@@ -382,38 +383,24 @@ group_thread_starts(struct group *g)
 	return atomic_load_explicit(&g->starts, memory_order_relaxed);
 }
 
-static struct hashtab_entry *
-group_find(struct group *g, const struct member *c)
-{
-	return hashtab_find(&g->index, hashtab_ptr(c), c, NULL);
-}
-
-/* Makes room for one more member in the array and the index. */
-static int
-group_reserve(struct group *g)
-{
-	struct member **members;
-	size_t cap;
-
-	if (g->nmembers == g->members_cap) {
-		cap = g->members_cap ? g->members_cap * 2 : 8;
-		if ((members = reallocarray(g->members, cap,
-		    sizeof(*members))) == NULL)
-			return -1;
-		g->members = members;
-		g->members_cap = cap;
-	}
-	return hashtab_reserve(&g->index);
-}
-
+/* Publishes the roster's size: members_now, and the members gauge by
+ * the change since the last call. */
 static void
 group_count_members(struct group *g)
 {
-	atomic_store_explicit(&g->members_now, g->nmembers,
-	    memory_order_relaxed);
+	size_t was = atomic_load_explicit(&g->members_now, memory_order_relaxed);
+	size_t now = g->roster.n;
+
+	atomic_store_explicit(&g->members_now, now, memory_order_relaxed);
+	if (g->st == NULL || now == was)
+		return;
+	if (now > was)
+		stats_add(g->st, members, now - was);
+	else
+		stats_sub(g->st, members, was - now);
 }
 
-/* Takes over the request's reference to c as the group's own. */
+/* Takes over the request's reference to c as the roster's. */
 static void
 group_add(struct group *g, struct member *c)
 {
@@ -422,108 +409,22 @@ group_add(struct group *g, struct member *c)
 		member_unref(c);
 		return;
 	}
-	if (group_find(g, c) != NULL) {
+	if (roster_add(&g->roster, c) == -1) {
+		if (errno == ENOMEM)
+			member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
 		member_unref(c);
 		return;
 	}
-	if (group_reserve(g) == -1) {
-		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
-		member_unref(c);
-		return;
-	}
-	hashtab_put(&g->index, hashtab_ptr(c), c, g->nmembers);
-	g->members[g->nmembers++] = c;
 	group_count_members(g);
-	if (g->st != NULL)
-		stats_add(g->st, members, 1);
 }
 
-/* Removes members[i] by moving the last member into its slot. */
+/* Fans the run out (fanout.c), then publishes the counts. */
 static void
-group_remove(struct group *g, size_t i)
+group_fanout(struct group *g, struct frame *const *run, size_t k)
 {
-	struct member *c = g->members[i], *last;
+	size_t frames = fanout_run(&g->roster, run, k, g->st);
 
-	hashtab_del(&g->index, group_find(g, c));
-	last = g->members[--g->nmembers];
-	if (i != g->nmembers) {
-		g->members[i] = last;
-		group_find(g, last)->value = i;
-	}
 	group_count_members(g);
-	if (g->st != NULL)
-		stats_sub(g->st, members, 1);
-	member_unref(c);
-}
-
-static void
-group_drop(struct group *g, struct member *c)
-{
-	struct hashtab_entry *e;
-
-	if ((e = group_find(g, c)) != NULL)
-		group_remove(g, e->value);
-}
-
-/*
- * Fans a run of k consecutive broadcasts out to every member. A member
- * without room for the whole run waits for room (its writer may just not
- * have had a CPU yet), but the whole run waits at most one
- * GROUP_SLOW_WAIT_MS: the deadline is set at the first full member, and
- * once it has passed a full member gets one more try only. A member left
- * without room is a slow consumer: it keeps what it took, is closed with
- * 1008 and removed. A closed member is on its way out and is removed too.
- * Each member takes the run under one lock of its queue, and each frame
- * takes all its members' references in one atomic add, so the cost per
- * member per message is a pointer copy.
- */
-static void
-group_fanout(struct group *g, struct frame *const *ms, size_t k)
-{
-	size_t n = g->nmembers, i = 0, j, taken, frames = 0, bytes = 0, run_bytes = 0;
-	struct timespec deadline;
-	bool waited = false;
-	struct member *c;
-	ssize_t sent, more;
-
-	for (j = 0; j < k; j++) {
-		frame_ref_n(ms[j], n);
-		run_bytes += frame_len(ms[j]);
-	}
-	while (i < g->nmembers) {
-		c = g->members[i];
-		sent = member_enqueue_many(c, ms, k);
-		if (sent >= 0 && (size_t)sent < k) {
-			if (!waited) {
-				chan_deadline(&deadline, GROUP_SLOW_WAIT_MS);
-				waited = true;
-			}
-			more = member_enqueue_wait(c, ms + sent, k - (size_t)sent, &deadline);
-			sent += more > 0 ? more : 0;
-		}
-		if (sent == (ssize_t)k) {
-			frames += k;
-			bytes += run_bytes;
-			i++;
-			continue;
-		}
-		/* Left behind: count what it took, give back the rest's references. */
-		taken = sent > 0 ? (size_t)sent : 0;
-		for (j = 0; j < taken; j++)
-			bytes += frame_len(ms[j]);
-		frames += taken;
-		for (j = taken; j < k; j++)
-			frame_unref(ms[j]);
-		if (sent >= 0 &&
-		    member_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
-		    g->st != NULL)
-			stats_add(g->st, slow_drops, 1);
-		group_remove(g, i);
-	}
-	if (g->st != NULL) {
-		stats_add(g->st, msgs_out, frames);
-		stats_add(g->st, bytes_out, bytes);
-	}
 	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
 	/* Last and releasing: whoever sees this count sees the others. */
 	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
@@ -538,14 +439,9 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
 	g->close_seen = true;
 	g->close_code = code;
 	g->close_reason = reason;
-	for (i = 0; i < g->nmembers; i++) {
-		member_close(g->members[i], code, reason);
-		member_unref(g->members[i]);
-	}
-	if (g->st != NULL)
-		stats_sub(g->st, members, g->nmembers);
-	g->nmembers = 0;
-	hashtab_clear(&g->index);
+	for (i = 0; i < g->roster.n; i++)
+		member_close(g->roster.members[i], code, reason);
+	roster_clear(&g->roster);
 	group_count_members(g);
 }
 
@@ -593,7 +489,8 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 			group_add(g, req->c);
 			break;
 		case GROUP_LEAVE:
-			group_drop(g, req->c);
+			if (roster_remove(&g->roster, req->c))
+				group_count_members(g);
 			member_unref(req->c);
 			break;
 		case GROUP_BROADCAST:
@@ -672,7 +569,7 @@ group_main(void *arg)
 			return NULL;
 		}
 		group_handle(g, batch, (size_t)n);
-		if (g->nmembers == 0 && group_idle(g))
+		if (g->roster.n == 0 && group_idle(g))
 			return NULL;
 	}
 }

@@ -1,5 +1,5 @@
 /*
- * msg: one allocation per frame, the header struct followed by the wire
+ * frame: one allocation per frame, the header struct followed by the wire
  * bytes (frame header then payload). Only refs changes after frame_new*
  * returns; everything else is read-only, so any thread holding a
  * reference may read the bytes without a lock.
@@ -76,14 +76,14 @@ frame_new(enum frame_opcode op, const void *a, size_t alen, const void *b,
 	return m;
 }
 
-struct frame *
-frame_new_close(uint16_t code, const char *reason)
+size_t
+frame_build_close(uint8_t out[FRAME_CLOSE_MAX], uint16_t code,
+    const char *reason)
 {
-	uint8_t be[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	size_t n, back;
 
 	if (code == 0)
-		return frame_new(FRAME_CLOSE, NULL, 0, NULL, 0);
+		return frame_header(out, FRAME_CLOSE, 0);
 	n = reason != NULL ? strlen(reason) : 0;
 	if (n > FRAME_CLOSE_REASON_MAX) {
 		/*
@@ -98,7 +98,12 @@ frame_new_close(uint16_t code, const char *reason)
 		    back++)
 			n--;
 	}
-	return frame_new(FRAME_CLOSE, be, sizeof(be), reason, n);
+	frame_header(out, FRAME_CLOSE, 2 + n);
+	out[2] = (uint8_t)(code >> 8);
+	out[3] = (uint8_t)code;
+	if (n > 0)
+		memcpy(out + 4, reason, n);
+	return 4 + n;
 }
 
 struct frame *

@@ -1,6 +1,6 @@
 /*
  * access: which request needs which credential, and the 401 when it is
- * missing. Called by begin_request (server.c) after routing and before
+ * missing. Called by begin_request (http_handlers.c) after routing and before
  * any handler, so the order of answers is: Go's router (400, 301, 404,
  * 405) first, then 401, then everything a handler says ("invalid id",
  * "found no group", a bad upgrade). Unknown paths and wrong methods thus

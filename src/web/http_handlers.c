@@ -110,6 +110,10 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 			http_error(conn, 400, "id already exists", 17, 0, 0);
 			rc = 400;
 			break;
+		case MANAGER_FULL:
+			http_error(conn, 503, "too many groups", 15, 0, 0);
+			rc = 503;
+			break;
 		default:
 			rc = send_registry_error(conn);
 		}
@@ -148,7 +152,7 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 		answer_bad_upgrade(conn, status, head);
 		return status;
 	}
-	return 0; /* CivetWeb upgrades; ws.c takes over. */
+	return 0; /* CivetWeb upgrades; ws_handlers.c takes over. */
 }
 
 static int
@@ -179,11 +183,12 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	switch (kind) {
 	case ROUTE_STATS:
 		r.content_type = "application/json";
-		rc = report_json(&srv->stats, srv->manager, &b);
+		rc = report_json(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	case ROUTE_METRICS:
 		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-		rc = report_prometheus(&srv->stats, srv->manager, &b);
+		rc = report_prometheus(&srv->stats, srv->manager,
+		    srv->cfg.stats_groups, &b);
 		break;
 	default:
 		r.content_type = "text/html; charset=utf-8";
@@ -227,21 +232,50 @@ request_line_exact(const struct mg_request_info *ri, const char *uri_end)
  * error callback and its close callback all run on one worker thread. */
 static _Thread_local int error_answered;
 
+/* Where the request target ended on the wire: CivetWeb has cut the query
+ * out of it by now. */
+static const char *
+target_end(const struct mg_request_info *ri)
+{
+	if (ri->query_string != NULL)
+		return ri->query_string + strlen(ri->query_string);
+	return ri->request_uri + strlen(ri->request_uri);
+}
+
+/* Answers a request its route takes, past the refusal and access checks.
+ * The status answered, or 0 for an upgrade handed back to CivetWeb. */
+static int
+dispatch(struct server *srv, struct mg_connection *conn, const char *method,
+    const struct route *r, const char *query)
+{
+	int head = strcmp(method, "HEAD") == 0;
+
+	switch (r->kind) {
+	case ROUTE_CREATE:
+		return handle_create(srv, conn, query);
+	case ROUTE_GROUP:
+		return handle_group(srv, conn, method, &r->id);
+	case ROUTE_HEALTHZ:
+		return handle_healthz(conn, head);
+	default:
+		return handle_document(srv, conn, r->kind, head);
+	}
+}
+
+/* Every request, in Go's order: the request line, the mux's routing of
+ * the raw path and its own answers (answer_refusal), then access control
+ * and the route's handler. */
 static int
 begin_request(struct mg_connection *conn)
 {
 	struct server *srv = mg_get_user_data(mg_get_context(conn));
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *method = ri->request_method, *path = ri->local_uri_raw;
-	/* CivetWeb has cut the query out of the target by now. */
-	const char *uri_end = ri->query_string != NULL ?
-	    ri->query_string + strlen(ri->query_string) :
-	    ri->request_uri + strlen(ri->request_uri);
 	struct route r;
 	int status;
 
 	error_answered = 0;
-	if (path == NULL || !request_line_exact(ri, uri_end)) {
+	if (path == NULL || !request_line_exact(ri, target_end(ri))) {
 		answer_bare_400(conn);
 		return 400;
 	}
@@ -252,21 +286,8 @@ begin_request(struct mg_connection *conn)
 		return 500;
 	}
 	if ((status = answer_refusal(conn, method, &r, 0)) == 0 &&
-	    (status = access_check(srv, conn, method, &r, ri->query_string)) == 0) {
-		switch (r.kind) {
-		case ROUTE_CREATE:
-			status = handle_create(srv, conn, ri->query_string);
-			break;
-		case ROUTE_GROUP:
-			status = handle_group(srv, conn, method, &r.id);
-			break;
-		case ROUTE_HEALTHZ:
-			status = handle_healthz(conn, strcmp(method, "HEAD") == 0);
-			break;
-		default:
-			status = handle_document(srv, conn, r.kind, strcmp(method, "HEAD") == 0);
-		}
-	}
+	    (status = access_check(srv, conn, method, &r, ri->query_string)) == 0)
+		status = dispatch(srv, conn, method, &r, ri->query_string);
 	route_free(&r);
 	return status;
 }

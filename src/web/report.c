@@ -6,6 +6,13 @@
  * output is stable. Nothing here slows the message path: the listing is a
  * request to the manager thread and a group's figures are atomics.
  *
+ * Only groups with members are listed, at most max (--stats-groups), so
+ * 100,000 idle groups cost one pass over the registry and no output; the
+ * totals stay exact, and "groups_listed" / "groups_omitted" (JSON) and
+ * groupchat_groups_listed / groupchat_groups_omitted (Prometheus) say how
+ * much was cut. Which groups make the cut when more have members is the
+ * registry's order: unspecified.
+ *
  * Appends go through a sticky error: after the first failed append the
  * rest are skipped and the buffer is cut back to where it was, so a half
  * document is never served.
@@ -41,10 +48,11 @@ struct report_out {
 	int err;       /* errno of the first failed append, 0 if none */
 };
 
-/* The registered groups, referenced, sorted by id bytes. */
+/* Registered groups with members, referenced, sorted by id bytes. */
 struct report_snap {
 	struct group **g;
 	long n;
+	size_t omitted;  /* groups with members left out past max */
 };
 
 /* One per-group metric family of the Prometheus output. */
@@ -110,9 +118,9 @@ report_cmp(const void *a, const void *b)
 }
 
 static int
-report_snap_take(struct manager *m, struct report_snap *s)
+report_snap_take(struct manager *m, size_t max, struct report_snap *s)
 {
-	if ((s->n = manager_list(m, &s->g)) == -1)
+	if ((s->n = manager_list(m, max, true, &s->g, &s->omitted)) == -1)
 		return -1;
 	if (s->n > 1)
 		qsort(s->g, (size_t)s->n, sizeof(*s->g), report_cmp);
@@ -160,13 +168,13 @@ report_json_group(struct report_out *o, struct group *g)
 }
 
 int
-report_json(struct stats *st, struct manager *m, struct buf *out)
+report_json(struct stats *st, struct manager *m, size_t max, struct buf *out)
 {
 	struct report_out o = { out, out->len, 0 };
 	struct report_snap s;
 	char name[8];
 
-	if (report_snap_take(m, &s) == -1)
+	if (report_snap_take(m, max, &s) == -1)
 		return -1;
 	report_printf(&o, "{\"groups\":[");
 	for (long i = 0; i < s.n; i++) {
@@ -174,15 +182,19 @@ report_json(struct stats *st, struct manager *m, struct buf *out)
 			report_printf(&o, ",");
 		report_json_group(&o, s.g[i]);
 	}
-	report_printf(&o, "],\"totals\":{\"groups\":%llu,\"members\":%llu,"
+	report_printf(&o, "],\"groups_listed\":%ld,\"groups_omitted\":%zu,",
+	    s.n, s.omitted);
+	report_printf(&o, "\"totals\":{\"groups\":%llu,\"members\":%llu,"
 	    "\"group_threads\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,",
 	    stats_get(st, groups), stats_get(st, members),
 	    stats_get(st, group_threads), stats_get(st, msgs_in),
 	    stats_get(st, msgs_out));
 	report_printf(&o, "\"bytes_in\":%llu,\"bytes_out\":%llu,"
-	    "\"slow_consumer_drops\":%llu,\"joins_refused\":%llu,\"closes\":{",
+	    "\"slow_consumer_drops\":%llu,\"joins_refused\":%llu,"
+	    "\"creates_refused\":%llu,\"closes\":{",
 	    stats_get(st, bytes_in), stats_get(st, bytes_out),
-	    stats_get(st, slow_drops), stats_get(st, joins_refused));
+	    stats_get(st, slow_drops), stats_get(st, joins_refused),
+	    stats_get(st, creates_refused));
 	for (unsigned k = 0; k < STATS_NCLOSE; k++) {
 		unsigned slot = report_close_slot(k);
 		report_close_name(slot, name);
@@ -279,7 +291,8 @@ static const struct report_family report_families[] = {
 };
 
 static void
-report_prom_totals(struct report_out *o, struct stats *st)
+report_prom_totals(struct report_out *o, struct stats *st,
+    const struct report_snap *s)
 {
 	const struct {
 		const char *name, *type, *help;
@@ -305,6 +318,8 @@ report_prom_totals(struct report_out *o, struct stats *st)
 		  stats_get(st, slow_drops) },
 		{ "groupchat_joins_refused_total", "counter",
 		  "Joins refused at the member cap.", stats_get(st, joins_refused) },
+		{ "groupchat_creates_refused_total", "counter",
+		  "Creates refused at the group cap.", stats_get(st, creates_refused) },
 	};
 	char code[8];
 
@@ -323,18 +338,25 @@ report_prom_totals(struct report_out *o, struct stats *st)
 	report_family_head(o, "groupchat_uptime_seconds", "gauge",
 	    "Seconds since the server started.");
 	report_printf(o, "groupchat_uptime_seconds %.3f\n", stats_uptime(st));
+	report_family_head(o, "groupchat_groups_listed", "gauge",
+	    "Groups with members that have per-group series below.");
+	report_printf(o, "groupchat_groups_listed %ld\n", s->n);
+	report_family_head(o, "groupchat_groups_omitted", "gauge",
+	    "Groups with members left out past --stats-groups.");
+	report_printf(o, "groupchat_groups_omitted %zu\n", s->omitted);
 }
 
 int
-report_prometheus(struct stats *st, struct manager *m, struct buf *out)
+report_prometheus(struct stats *st, struct manager *m, size_t max,
+    struct buf *out)
 {
 	struct report_out o = { out, out->len, 0 };
 	struct report_snap s;
 	const struct report_family *f;
 
-	if (report_snap_take(m, &s) == -1)
+	if (report_snap_take(m, max, &s) == -1)
 		return -1;
-	report_prom_totals(&o, st);
+	report_prom_totals(&o, st, &s);
 	for (size_t k = 0; k < sizeof(report_families) / sizeof(*f); k++) {
 		f = &report_families[k];
 		report_family_head(&o, f->name, f->type, f->help);

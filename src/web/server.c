@@ -35,23 +35,16 @@ log_message(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-struct server *
-server_start(const struct config *cfg, char *err, size_t errlen)
+/* A context with no threads yet: the config copied, the counters started,
+ * the slot lock and condvar made. NULL on ENOMEM. */
+static struct server *
+server_new(const struct config *cfg)
 {
 	struct server *srv;
-	struct frame *ping = NULL;
-	struct mg_callbacks cb;
-	char ports[96], threads[24], err_text[256] = "";
-	struct mg_server_port sp[4];
-	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
-	struct mg_init_data init;
 	pthread_condattr_t ca;
-	int n;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return NULL;
-	}
 	srv->cfg = *cfg;
 	stats_init(&srv->stats);
 	pthread_mutex_init(&srv->slots_lock, NULL);
@@ -60,17 +53,46 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&srv->slots_empty, &ca);
 	pthread_condattr_destroy(&ca);
+	return srv;
+}
+
+/* What CivetWeb's workers use: the id set, the manager and the keepalive.
+ * 0, or -1 with a one-line reason in err (what started stays for
+ * server_discard). */
+static int
+start_actors(struct server *srv, char *err, size_t errlen)
+{
+	struct frame *ping;
+
 	if ((srv->ids = cid_set_new()) == NULL ||
-	    (ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL ||
-	    (srv->manager = manager_new(&srv->stats)) == NULL) {
+	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL ||
+	    (ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
-	/* Before CivetWeb: its workers read srv->keepalive unlocked. */
-	if ((srv->keepalive = keepalive_start(cfg->ping_interval, ping)) == NULL) {
+	/* The keepalive takes its own reference to the ping frame. */
+	srv->keepalive = keepalive_start(srv->cfg.ping_interval, ping);
+	frame_unref(ping);
+	if (srv->keepalive == NULL) {
 		snprintf(err, errlen, "cannot start the keepalive thread: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/* Starts CivetWeb on the configured address with our callbacks and
+ * WebSocket handlers, and records the port bound. 0, or -1 with a
+ * one-line reason in err. */
+static int
+start_civetweb(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = &srv->cfg;
+	struct mg_callbacks cb;
+	char ports[96], threads[24], err_text[256] = "";
+	struct mg_server_port sp[4];
+	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
+	struct mg_init_data init;
+	int n;
 
 	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
 	snprintf(threads, sizeof(threads), "%ld", cfg->max_clients + HTTP_RESERVE);
@@ -98,32 +120,51 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	init.callbacks = &cb;
 	init.user_data = srv;
 	init.configuration_options = options;
-	mg_init_library(0);
 	if ((srv->mg = mg_start2(&init, &ed)) == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s", ports,
 		    err_text[0] ? err_text : "unknown error");
-		goto fail;
+		return -1;
 	}
 	ws_register(srv);
 	n = mg_get_server_ports(srv->mg, 4, sp);
 	srv->port = n > 0 ? sp[0].port : cfg->port;
-	frame_unref(ping);
-	return srv;
-fail:
-	if (srv->mg != NULL)
-		mg_stop(srv->mg);
+	return 0;
+}
+
+/* Undoes what server_start did before a step failed. */
+static void
+server_discard(struct server *srv)
+{
 	if (srv->keepalive != NULL)
 		keepalive_stop(srv->keepalive);
 	if (srv->manager != NULL)
 		manager_free(srv->manager);
-	frame_unref(ping);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->slots_lock);
 	pthread_cond_destroy(&srv->slots_empty);
 	free(srv);
 	mg_exit_library();
-	return NULL;
+}
+
+struct server *
+server_start(const struct config *cfg, char *err, size_t errlen)
+{
+	struct server *srv;
+
+	if ((srv = server_new(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	mg_init_library(0);
+	/* The actors before CivetWeb: its workers read srv->keepalive and
+	 * srv->manager unlocked. */
+	if (start_actors(srv, err, errlen) == -1 ||
+	    start_civetweb(srv, err, errlen) == -1) {
+		server_discard(srv);
+		return NULL;
+	}
+	return srv;
 }
 
 int

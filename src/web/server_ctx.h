@@ -49,6 +49,9 @@ struct conn {
 	struct buf gather;            /* writer thread only: batch gather buffer */
 	int close_sent;               /* guarded by mg_lock_connection */
 	uint16_t peer_code;           /* worker only: the code the peer closed with */
+	atomic_bool worker_ends;      /* set by the worker when it ends the read
+	                               * loop itself: the writer then leaves
+	                               * CivetWeb's keep-alive flag alone */
 	struct keepalive_link ka;     /* tracked from ready to close */
 };
 
@@ -80,12 +83,14 @@ void ws_register(struct server *srv);
 struct member_sink ws_sink(struct conn *cn);
 
 /* ws_sink.c: sends a close frame unless one went out already; 1 if one
- * is on the wire (now or before), 0 if it could not be built or written
- * (the caller ends the connection without one). */
+ * is on the wire (now or before), 0 if it could not be written (the caller
+ * ends the connection without one). */
 int ws_send_close(struct conn *cn, uint16_t code, const char *reason);
 
-/* ws_sink.c: writes whole frames under the connection lock (the worker's
- * pongs); 0, or -1 and the connection is to end. */
+/* ws_sink.c: writes whole frames under the connection lock; the worker's
+ * call (pongs). After a close frame nothing more may go out: -1. A short
+ * write would leave half a frame on the wire, so the caller ends the
+ * connection on any failure. */
 int ws_send_locked(struct conn *cn, const void *p, size_t len);
 
 /* access.c: after routing, before the handler: 0 if the request may go on

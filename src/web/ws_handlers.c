@@ -15,6 +15,7 @@
  */
 #include <civetweb.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,14 +143,23 @@ ws_ready(struct mg_connection *conn, void *cbdata)
 	keepalive_track(cn->srv->keepalive, &cn->ka, cn->member);
 }
 
-static void
+static int
 ws_pong(struct conn *cn, const uint8_t *data, size_t len)
 {
 	uint8_t frame[FRAME_HEADER_MAX + 125];
 	size_t h = frame_header(frame, FRAME_PONG, len);
 
 	memcpy(frame + h, data, len);
-	ws_send_locked(cn, frame, h + len);
+	return ws_send_locked(cn, frame, h + len);
+}
+
+/* The worker ends the read loop: the data handler returns this. */
+static int
+ws_end(struct conn *cn, uint16_t code, const char *reason)
+{
+	atomic_store(&cn->worker_ends, true);
+	member_close(cn->member, code, reason);
+	return 0;
 }
 
 static int
@@ -167,15 +177,15 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 	case WSPROTO_NONE:
 		return 1;
 	case WSPROTO_PING:
-		ws_pong(cn, ev.data, ev.len);
+		/* A failed pong: the connection is broken or closing. */
+		if (ws_pong(cn, ev.data, ev.len) == -1)
+			return ws_end(cn, MEMBER_CLOSE_SILENT, "");
 		return 1;
 	case WSPROTO_MESSAGE:
 		memcpy(prefix, member_id(cn->member), CID_LEN);
 		memcpy(prefix + CID_LEN, " - ", 3);
-		if ((m = frame_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL) {
-			member_close(cn->member, 1011, "out of memory");
-			return 0;
-		}
+		if ((m = frame_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL)
+			return ws_end(cn, 1011, "out of memory");
 		stats_add(&cn->srv->stats, msgs_in, 1);
 		stats_add(&cn->srv->stats, bytes_in, ev.len);
 		/* EPIPE: the group was deleted and our close is on its way. */
@@ -187,13 +197,11 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 		 * out first, this frame is the peer's answer and needs none. */
 		cn->peer_code = ev.code != 0 ? ev.code : 1005;
 		ws_send_close(cn, ev.code, "");
-		member_close(cn->member, MEMBER_CLOSE_SILENT, "");
-		return 0;
+		return ws_end(cn, MEMBER_CLOSE_SILENT, "");
 	case WSPROTO_FAIL:
 		log_event(LOG_INFO, "protocol_error", "client", member_id(cn->member),
 		    "reason", ev.reason, NULL);
-		member_close(cn->member, ev.code, ev.reason);
-		return 0;
+		return ws_end(cn, ev.code, ev.reason);
 	}
 	return 0;
 }
@@ -208,6 +216,8 @@ ws_on_close(const struct mg_connection *cconn, void *cbdata)
 	const char *id;
 	char codestr[8];
 
+	/* The read loop is over: the writer's close needs no flag. */
+	atomic_store(&cn->worker_ends, true);
 	keepalive_untrack(srv->keepalive, &cn->ka);
 	group_leave(cn->group, cn->member);
 	member_join_writer(cn->member);

@@ -8,6 +8,14 @@
  * peer's close (ws_send_locked, ws_send_close). Both go through
  * mg_lock_connection, and close_sent (under that lock) makes sure nothing
  * follows a close frame. The gather buffer is the writer thread's alone.
+ *
+ * Who ends the read loop: the worker itself (its data handler returns 0,
+ * or its ready handler failed) whenever it decides, and then it sets
+ * worker_ends first; otherwise (group delete, slow consumer, ping timeout,
+ * shutdown, a failed write) the writer calls
+ * mg_disable_connection_keep_alive after its close frame (sink_end), the
+ * one cross-thread store CivetWeb 1.15 offers (docs/design.md, CivetWeb
+ * quirks).
  */
 #include <civetweb.h>
 #include <stdlib.h>
@@ -15,7 +23,6 @@
 #include <sys/uio.h>
 
 #include "groupchat/actors/member.h"
-#include "groupchat/core/fault.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
 #include "server_ctx.h"
@@ -40,8 +47,6 @@ ws_write_all(struct conn *cn, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* After a close frame nothing more may go out. A short write would leave
- * half a frame on the wire, so any failure ends the connection. */
 int
 ws_send_locked(struct conn *cn, const void *p, size_t len)
 {
@@ -51,8 +56,6 @@ ws_send_locked(struct conn *cn, const void *p, size_t len)
 	if (!cn->close_sent)
 		rc = ws_write_all(cn, p, len);
 	mg_unlock_connection(cn->mgc);
-	if (rc == -1)
-		mg_disable_connection_keep_alive(cn->mgc);
 	return rc;
 }
 
@@ -69,7 +72,7 @@ ws_flush_gather(struct conn *cn)
 /*
  * CivetWeb has no writev. Small frames are gathered (at most WS_GATHER_MAX
  * bytes, a buffer kept per connection) so a batch leaves in few sends;
- * a frame bigger than that is written from the shared msg itself, never
+ * a frame bigger than that is written from the shared frame itself, never
  * copied. One lock for the whole batch keeps frames whole and in order.
  */
 static int
@@ -96,25 +99,26 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	if (rc == 0)
 		rc = ws_flush_gather(cn);
 	mg_unlock_connection(cn->mgc);
-	if (rc == -1)
-		mg_disable_connection_keep_alive(cn->mgc);
+	/* On -1 the writer closes the member; sink_end ends the loop. */
 	return rc;
 }
 
-/* close_sent is set only when the frame was written whole. */
+/* The frame is built on the stack (at most FRAME_CLOSE_MAX bytes), so
+ * only the write can fail: close_sent is set only when the frame went out
+ * whole. */
 int
 ws_send_close(struct conn *cn, uint16_t code, const char *reason)
 {
-	struct frame *m = fault_hit(FAULT_CLOSE_FRAME) ? NULL : frame_new_close(code, reason);
-	int sent = 0;
+	uint8_t frame[FRAME_CLOSE_MAX];
+	size_t len = frame_build_close(frame, code, reason);
+	int sent = 1;
 
 	mg_lock_connection(cn->mgc);
-	if (cn->close_sent)
-		sent = 1;
-	else if (m != NULL && ws_write_all(cn, frame_data(m), frame_len(m)) == 0)
-		sent = cn->close_sent = 1;
+	if (!cn->close_sent) {
+		sent = ws_write_all(cn, frame, len) == 0;
+		cn->close_sent = sent;
+	}
 	mg_unlock_connection(cn->mgc);
-	frame_unref(m);
 	return sent;
 }
 
@@ -126,9 +130,11 @@ sink_end(void *ctx, uint16_t code, const char *reason)
 	if (code != MEMBER_CLOSE_SILENT && !ws_send_close(cn, code, reason))
 		log_event(LOG_WARN, "close_frame_failed", "client",
 		    member_id(cn->member), NULL);
-	/* The read loop notices within websocket_timeout_ms and ends; a peer
-	 * that answers our close frame ends it sooner. */
-	mg_disable_connection_keep_alive(cn->mgc);
+	/* Unless the worker is ending the loop itself, it notices this flag
+	 * within websocket_timeout_ms and ends; a peer that answers our close
+	 * frame ends it sooner. */
+	if (!atomic_load(&cn->worker_ends))
+		mg_disable_connection_keep_alive(cn->mgc);
 }
 
 struct member_sink

@@ -209,9 +209,10 @@ static int
 running_reached(void *arg)
 {
 	struct running_wait *w = arg;
-	int running;
+	int running = 0;
 
-	return itx_stats_group(w->port, w->id, NULL, &running) == 1 &&
+	/* A group that is not listed has no members, so no thread. */
+	return itx_stats_group(w->port, w->id, NULL, &running) >= 0 &&
 	    running == w->want;
 }
 

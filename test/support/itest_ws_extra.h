@@ -50,7 +50,8 @@ int itx_wait_total(int port, const char *name, long long want,
                    int timeout_ms, long long *last);
 
 /* Polls itx_stats_group until the group's running flag is want (0 or 1)
- * or timeout_ms pass. 0 when reached, -1 otherwise. */
+ * or timeout_ms pass; a group not listed (/stats lists only groups with
+ * members) counts as not running. 0 when reached, -1 otherwise. */
 int itx_wait_running(int port, const char *id, int want, int timeout_ms);
 
 /* ---- raw sockets ----------------------------------------------------- */

@@ -11,6 +11,7 @@
 #ifndef GROUPCHAT_MANAGER_H
 #define GROUPCHAT_MANAGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,19 +23,25 @@ enum manager_result {
 	MANAGER_EXISTS,
 	MANAGER_DELETED,
 	MANAGER_NOT_FOUND,
+	MANAGER_FULL,      /* max_groups are registered: nothing created */
 };
+
+/* The default cap on registered groups (--max-groups). */
+#define MANAGER_MAX_GROUPS_DEFAULT 100000
 
 struct manager;
 
-/* Starts the manager thread. st may be NULL. NULL with errno on failure. */
-struct manager *manager_new(struct stats *st);
+/* Starts the manager thread; at most max_groups groups may be registered
+ * at once. st may be NULL. NULL with errno on failure. */
+struct manager *manager_new(struct stats *st, size_t max_groups);
 
 /* Stops the manager thread, closes every group still registered (code
  * 1001 "server shutting down"), drops the registry's references and frees
  * the manager. Requests must have stopped. */
 void manager_free(struct manager *m);
 
-/* Creates group id unless it exists. MANAGER_CREATED or MANAGER_EXISTS;
+/* Creates group id unless it exists. MANAGER_CREATED, MANAGER_EXISTS, or
+ * MANAGER_FULL when max_groups are registered (counted in creates_refused);
  * -1 with errno (ENOMEM, or EPIPE once the manager is stopping). */
 int manager_create(struct manager *m, const char *id, size_t len);
 
@@ -46,10 +53,15 @@ int manager_delete(struct manager *m, const char *id, size_t len);
  * if there is none (errno ENOENT) or the manager is stopping (EPIPE). */
 struct group *manager_lookup(struct manager *m, const char *id, size_t len);
 
-/* References to every registered group, in no order: *out is a malloc'd
- * array the caller frees after group_unref on each. Returns the count,
- * or -1 with errno. */
-long manager_list(struct manager *m, struct group ***out);
+/* References to at most max registered groups, in no order; with
+ * active_only, only groups that have members now. *out is a malloc'd array
+ * (NULL if the count is 0) the caller frees after group_unref on each;
+ * *omitted (omitted may be NULL) gets how many more groups matched past
+ * max. One pass over the registry on the manager thread, one atomic load
+ * per group, nothing allocated per group not listed. Returns the count, or
+ * -1 with errno. */
+long manager_list(struct manager *m, size_t max, bool active_only,
+                  struct group ***out, size_t *omitted);
 
 /* Closes every registered group with code and reason (a literal) but
  * keeps them registered: used at shutdown. */

@@ -16,7 +16,6 @@
 enum fault_point {
 	FAULT_WRITER_START,  /* member_start_writer: pthread_create fails */
 	FAULT_GROUP_START,   /* a group thread start: pthread_create fails */
-	FAULT_CLOSE_FRAME,   /* ws: building a close frame fails */
 	FAULT_NPOINTS,
 };
 

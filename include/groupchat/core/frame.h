@@ -1,5 +1,5 @@
 /*
- * msg: a reference-counted, immutable, ready-to-send WebSocket frame.
+ * frame: a reference-counted, immutable, ready-to-send WebSocket frame.
  *
  * A broadcast is framed once (unmasked, FIN set) and every receiver's send
  * queue holds a reference to the same bytes; the last frame_unref frees it.
@@ -35,9 +35,15 @@ size_t frame_header(uint8_t *out, enum frame_opcode op, uint64_t payload_len);
 struct frame *frame_new(enum frame_opcode op, const void *a, size_t alen,
                     const void *b, size_t blen);
 
-/* A close frame: 2-byte big-endian code then reason (at most 123 bytes,
- * longer is cut). Code 0 gives an empty close payload. NULL on ENOMEM. */
-struct frame *frame_new_close(uint16_t code, const char *reason);
+/* The longest close frame: a 2-byte header and a 125-byte payload. */
+#define FRAME_CLOSE_MAX 127
+
+/* Writes a close frame into out: 2-byte big-endian code then reason (at
+ * most 123 bytes, longer is cut between UTF-8 sequences). Code 0 gives an
+ * empty close payload. Returns the frame length (2 to 127); it needs no
+ * allocation, so it cannot fail. */
+size_t frame_build_close(uint8_t out[FRAME_CLOSE_MAX], uint16_t code,
+                         const char *reason);
 
 /* Takes another reference; returns m. Safe from any thread. */
 struct frame *frame_ref(struct frame *m);

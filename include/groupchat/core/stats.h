@@ -25,6 +25,7 @@ struct stats {
 	atomic_ullong bytes_out;     /* frame bytes queued to members */
 	atomic_ullong slow_drops;    /* members closed as slow consumers */
 	atomic_ullong joins_refused; /* joins refused at the member cap */
+	atomic_ullong creates_refused; /* creates refused at the group cap */
 	atomic_ullong closes[STATS_NCLOSE];
 	struct timespec started;     /* CLOCK_MONOTONIC at stats_init */
 };

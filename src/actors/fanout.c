@@ -1,0 +1,112 @@
+/*
+ * fanout: a run of broadcasts to every member, with one deadline per run
+ * for the members that are full (see fanout.h for the contract and
+ * docs/design.md, invariant 3, for why 200 ms).
+ *
+ * Who touches what: everything here runs on the group thread, which
+ * owns the roster; the only shared things it touches are the members'
+ * send queues (through member_enqueue_*, which lock them), the frames'
+ * reference counts (atomics) and the stats (atomics).
+ *
+ * Why a wait at all: on a busy machine a burst fills a queue before its
+ * writer has had a CPU; not waiting would drop fast readers too. Why one
+ * deadline per run, set at the first full member: any number of readers
+ * that stop reading then cost the run one wait, not one each. Once it
+ * has passed, each further full member gets one more try only.
+ */
+#include "fanout.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/frame.h"
+#include "groupchat/core/stats.h"
+#include "roster.h"
+
+struct fanout {
+	struct frame *const *ms;
+	size_t k;
+	struct timespec deadline;
+	bool waited;            /* deadline is set */
+	size_t frames, bytes;   /* queued so far, over all members */
+};
+
+/*
+ * Queues the run to c: at once what fits, then, if c is full, waiting
+ * for room until the run's deadline. Hands over one reference per frame
+ * queued. Returns how many were queued, or -1 if c is closed.
+ */
+static ssize_t
+fanout_member(struct fanout *f, struct member *c)
+{
+	ssize_t sent, more;
+
+	sent = member_enqueue_many(c, f->ms, f->k);
+	if (sent >= 0 && (size_t)sent < f->k) {
+		if (!f->waited) {
+			chan_deadline(&f->deadline, GROUP_SLOW_WAIT_MS);
+			f->waited = true;
+		}
+		more = member_enqueue_wait(c, f->ms + sent, f->k - (size_t)sent,
+		    &f->deadline);
+		sent += more > 0 ? more : 0;
+	}
+	return sent;
+}
+
+/*
+ * Members[i] took only taken frames of the run (or was closed, sent -1):
+ * counts what it took, gives back the references of the rest, closes it
+ * as a slow consumer unless it was closed already, and removes it.
+ */
+static void
+fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
+    struct stats *st)
+{
+	size_t taken = sent > 0 ? (size_t)sent : 0, j;
+
+	for (j = 0; j < taken; j++)
+		f->bytes += frame_len(f->ms[j]);
+	f->frames += taken;
+	for (j = taken; j < f->k; j++)
+		frame_unref(f->ms[j]);
+	if (sent >= 0 &&
+	    member_close(r->members[i], GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
+	    st != NULL)
+		stats_add(st, slow_drops, 1);
+	roster_remove_at(r, i);
+}
+
+size_t
+fanout_run(struct roster *r, struct frame *const *ms, size_t k,
+    struct stats *st)
+{
+	struct fanout f = { .ms = ms, .k = k };
+	size_t i = 0, j, run_bytes = 0;
+	ssize_t sent;
+
+	for (j = 0; j < k; j++) {
+		frame_ref_n(ms[j], r->n);
+		run_bytes += frame_len(ms[j]);
+	}
+	while (i < r->n) {
+		sent = fanout_member(&f, r->members[i]);
+		if (sent == (ssize_t)k) {
+			f.frames += k;
+			f.bytes += run_bytes;
+			i++;
+		} else {
+			/* The last member moves into slot i: look at i again. */
+			fanout_drop(&f, r, i, sent, st);
+		}
+	}
+	if (st != NULL) {
+		stats_add(st, msgs_out, f.frames);
+		stats_add(st, bytes_out, f.bytes);
+	}
+	return f.frames;
+}
