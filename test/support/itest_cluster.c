@@ -36,7 +36,7 @@ void
 cl_node_start(struct cl_node *n, const char *url, const char *const *env)
 {
 	const char *args[] = { "--listen", "127.0.0.1", "--port", "0",
-		"--max-clients", CL_MAX_CLIENTS, "--log-level", "warn",
+		"--max-clients", CL_MAX_CLIENTS, "--log-level", "info",
 		url != NULL ? "--redis" : NULL, url, NULL };
 
 	n->p = it_proc_spawn(args, env);

@@ -37,7 +37,8 @@ struct cl_node {
 void cl_url(char *out, size_t n, int rport, const char *password);
 
 /* Starts a node: --listen 127.0.0.1 --port 0 --max-clients CL_MAX_CLIENTS
- * --log-level warn --redis url (no --redis when url is NULL), with env
+ * --log-level info (the start line is an info line) --redis url (no
+ * --redis when url is NULL), with env
  * ("NAME=value", NULL-terminated, or NULL). Waits for its start line and
  * fails the test if none comes. */
 void cl_node_start(struct cl_node *n, const char *url, const char *const *env);
