@@ -187,8 +187,9 @@ START_TEST(connection_ids_are_six_hex_unique_across_nodes_and_claimed_while_open
 		ps[i].ws = NULL;
 	}
 	for (int i = 0; i < N; i++) {
-		ck_assert_msg(cl_wait_unclaimed(cl.rf, ps[i].cid, WAIT_MS) == 0,
-		    "cid %s still claimed %d ms after its member left", ps[i].cid, WAIT_MS);
+		ck_assert_msg(cl_wait_unclaimed(cl.rf, ps[i].cid, IT_TIMEOUT_MS) == 0,
+		    "cid %s still claimed %d ms after its member left (a claim left to "
+		    "expire lives 10 s or more)", ps[i].cid, IT_TIMEOUT_MS);
 		cl_peer_free(&ps[i]);
 	}
 	cl_down(&cl);
