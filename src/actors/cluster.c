@@ -74,6 +74,7 @@ struct cluster {
 
 	atomic_uint epoch;
 	bool started;
+	atomic_bool released;   /* a release was queued since the start */
 };
 
 /* The link state of one actor: logged once per change. */
@@ -202,6 +203,14 @@ cmd_taken(void *arg, const uint32_t *cids, size_t n)
 struct cluster *
 cluster_new(const struct redis_url *u)
 {
+	struct redis_connector conn = redis_link_hiredis(u);
+
+	return cluster_new_on(&conn);
+}
+
+struct cluster *
+cluster_new_on(const struct redis_connector *conn)
+{
 	struct cluster *cl;
 	uint8_t raw[REDIS_NODE_LEN / 2];
 	struct redis_pub_cb pcb;
@@ -226,7 +235,7 @@ cluster_new(const struct redis_url *u)
 	atomic_init(&cl->epoch, 0);
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
-	cl->conn = redis_link_hiredis(u);
+	cl->conn = *conn;
 	pcb = (struct redis_pub_cb){ .result = pub_result, .link = pub_link, .arg = cl };
 	scb = (struct redis_sub_cb){ .subscribed = sub_subscribed, .message = sub_message,
 	    .link = sub_link, .arg = cl };
@@ -266,7 +275,7 @@ cluster_free(struct cluster *cl)
 {
 	char inc[REDIS_INC_LEN + 1], why[8];
 
-	if (cl->started && cluster_up(cl, why, sizeof(why)))
+	if (cl->started && atomic_load(&cl->released) && cluster_up(cl, why, sizeof(why)))
 		redis_cmd_lookup(cl->cmd, "", 0, inc, LINK_TIMEOUT_MS);
 	if (cl->sub != NULL)
 		redis_sub_stop(cl->sub);
@@ -458,5 +467,6 @@ cluster_release(struct cluster *cl, struct member *c)
 			break;
 		}
 	pthread_mutex_unlock(&cl->claims_lock);
+	atomic_store(&cl->released, true);
 	redis_cmd_release(cl->cmd, cid);
 }

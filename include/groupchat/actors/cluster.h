@@ -27,6 +27,7 @@
 struct cluster;
 struct manager;
 struct member;
+struct redis_connector;
 struct redis_url;
 struct redis_cmd;
 struct redis_sub;
@@ -43,6 +44,10 @@ struct redis_sub;
 /* A cluster node on Redis u (which must outlive it), with the three
  * actors built but not started. NULL with errno. */
 struct cluster *cluster_new(const struct redis_url *u);
+
+/* The same on any connector (the unit tests' fake); its arg must outlive
+ * the cluster. */
+struct cluster *cluster_new_on(const struct redis_connector *conn);
 
 /* Starts the actors; their events go to m. 0, or -1 with errno (what
  * started is stopped by cluster_free). */
