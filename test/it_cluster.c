@@ -153,6 +153,17 @@ START_TEST(relay_one_order_on_every_node)
 	for (n = 0; n < NODES * EACH; n++)
 		for (i = 1; i < NODES; i++)
 			ck_assert_str_eq(seen[i][n], seen[0][n]);
+	/* Each node's publisher counts the messages its members sent. */
+	for (i = 0; i < NODES; i++) {
+		struct it_response r;
+		const char *p;
+
+		ck_assert_int_eq(it_request(port[i], "GET", "/stats", &r), 0);
+		ck_assert_ptr_nonnull(p = strstr(r.body, "\"redis_published\":"));
+		ck_assert_int_eq(atoi(p + strlen("\"redis_published\":")), EACH);
+		ck_assert_ptr_nonnull(strstr(r.body, "\"redis_round_trips\":"));
+		it_response_free(&r);
+	}
 	for (i = 0; i < NODES; i++) {
 		for (n = 0; n < NODES * EACH; n++)
 			free(seen[i][n]);

@@ -36,6 +36,7 @@
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/log.h"
+#include "groupchat/core/stats.h"
 
 /* Bounds of the actors' channels (docs/design.md, "Cluster mode"). */
 #define PUB_CAP 4096
@@ -311,6 +312,16 @@ cluster_up(struct cluster *cl, char *why, size_t n)
 		}
 	pthread_mutex_unlock(&cl->lock);
 	return up;
+}
+
+void
+cluster_counts(struct cluster *cl, struct stats *st)
+{
+	uint64_t msgs, trips;
+
+	redis_pub_counts(cl->pub, &msgs, &trips);
+	atomic_store_explicit(&st->redis_published, msgs, memory_order_relaxed);
+	atomic_store_explicit(&st->redis_round_trips, trips, memory_order_relaxed);
 }
 
 const char *

@@ -782,6 +782,8 @@ cl_unpark(struct group *g)
 			cl_free_msg(gm);
 		}
 	}
+	if (i == 0)
+		return;
 	memmove(g->parked, g->parked + i, (g->nparked - i) * sizeof(*g->parked));
 	g->nparked -= i;
 }

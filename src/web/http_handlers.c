@@ -251,10 +251,14 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	buf_init(&b, 0);
 	switch (kind) {
 	case ROUTE_STATS:
+		if (srv->cluster != NULL)
+			cluster_counts(srv->cluster, &srv->stats);
 		r.content_type = "application/json";
 		rc = report_json(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	case ROUTE_METRICS:
+		if (srv->cluster != NULL)
+			cluster_counts(srv->cluster, &srv->stats);
 		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
 		rc = report_prometheus(&srv->stats, srv->manager,
 		    srv->cfg.stats_groups, &b);

@@ -79,6 +79,7 @@ start_cluster(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the Redis links: %s", strerror(errno));
 		return -1;
 	}
+	srv->stats.cluster = 1;
 	log_event(LOG_INFO, "cluster_node", "node", cluster_node(srv->cluster), NULL);
 	return 0;
 }

@@ -31,6 +31,7 @@ struct redis_connector;
 struct redis_url;
 struct redis_cmd;
 struct redis_sub;
+struct stats;
 
 /* Close code and reason of a member whose message or group history Redis
  * could not vouch for: its client reconnects. */
@@ -63,6 +64,10 @@ void cluster_free(struct cluster *cl);
 /* 1 if every link is up; else 0 and the reason of a down one ("redis:
  * <reason>", never the password) in why. */
 int cluster_up(struct cluster *cl, char *why, size_t n);
+
+/* Copies the publisher's counts (messages answered, round trips) into
+ * st's redis_published and redis_round_trips. */
+void cluster_counts(struct cluster *cl, struct stats *st);
 
 /* The node id, 16 hex digits. */
 const char *cluster_node(const struct cluster *cl);
