@@ -19,6 +19,7 @@
 #include "groupchat/cluster/redis_pub.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,15 @@ err:
 	return -1;
 }
 
+static void
+fail_batch(struct redis_pub *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		finish(p, &p->batch[i], -1);
+}
+
 /* Waits ms while failing whatever is queued. -1 once the channel closed. */
 static int
 backoff(struct redis_pub *p, long ms)
@@ -169,6 +179,20 @@ publish_batch(struct redis_pub *p, size_t n)
 	}
 }
 
+/*
+ * Redis sends nothing unasked, so an idle link whose socket polls
+ * readable was closed under us (Redis restarted, or dropped the client).
+ * Checked before each batch, so that a batch is not written into a dead
+ * connection and failed (its senders closed) when a new link would take it.
+ */
+static int
+link_stale(struct redis_pub *p)
+{
+	struct pollfd pf = { .fd = redis_link_fd(p->l), .events = POLLIN };
+
+	return pf.fd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
 /* An idle link is checked with a PING so that loss shows without traffic. */
 static void
 ping(struct redis_pub *p)
@@ -209,8 +233,15 @@ run(void *arg)
 			ping(p);
 		else if (n == -1)
 			break;
-		else
+		else if (!link_stale(p))
 			publish_batch(p, (size_t)n);
+		else {
+			drop_link(p, "read", "read: Server closed the connection");
+			if (connect_link(p) == 0)
+				publish_batch(p, (size_t)n);
+			else
+				fail_batch(p, (size_t)n);
+		}
 	}
 	redis_link_free(p->l);
 	p->l = NULL;

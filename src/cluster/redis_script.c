@@ -1,7 +1,7 @@
 /*
  * redis_script: Lua text as C strings, and the calls that run them. Keys
  * are "prefix + raw id": the prefix names the kind, so no id can forge
- * another group's key (docs/cluster.md, "Keys and channels"). Each script
+ * another group's key (docs/design.md, "Keys and channels"). Each script
  * declares every key it touches in KEYS; channels are not keys and travel
  * in ARGV.
  *

@@ -1,5 +1,5 @@
 /*
- * redis_script: the Lua scripts of cluster mode (docs/cluster.md, "Lua
+ * redis_script: the Lua scripts of cluster mode (docs/design.md, "Lua
  * scripts"), the key and channel names they work on, and the calls that
  * run them over a redis_link: loaded once per connection with SCRIPT
  * LOAD (one round trip), called with EVALSHA, resent with EVAL when Redis

@@ -8,7 +8,7 @@
  * Callbacks run on the actor's thread and must not block:
  *  - subscribed(id): Redis confirmed the subscription. Every message
  *    published after this point reaches message(); a join waits for it
- *    before its 101 (docs/cluster.md, "Joining without a gap"). It comes
+ *    before its 101 (docs/design.md, "Joining without a gap"). It comes
  *    again for every group after each reconnect.
  *  - message(id, payload): a payload on the group's channel, in the order
  *    Redis ran the publishes (redis_msg_parse reads it). Only for groups
