@@ -151,8 +151,18 @@ START_TEST(create_join_talk_delete_through_haproxy_round_robin)
 	write_config(cfg, sizeof(cfg), front);
 	snprintf(log, sizeof(log), "%s.log", cfg);
 	hp = haproxy_start(cfg, log);
-	ck_assert_msg(cl_wait_healthz(front, 200, WAIT_MS) == 0, "no /healthz 200 through "
-	    "haproxy on port %d (log %s)", front, log);
+	if (cl_wait_healthz(front, 200, WAIT_MS) != 0) {
+		char said[2048] = "";
+		FILE *f = fopen(log, "r");
+		if (f != NULL) {
+			said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
+			fclose(f);
+		}
+		unlink(cfg);
+		unlink(log);
+		ck_abort_msg("no /healthz 200 through haproxy on port %d; haproxy said: %s",
+		    front, said);
+	}
 
 	ck_assert_int_eq(itx_create(front, "lobby"), 201);
 	for (int i = 0; i < 3; i++)
