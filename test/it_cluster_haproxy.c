@@ -175,7 +175,8 @@ START_TEST(create_join_talk_delete_through_haproxy_round_robin)
 	ck_assert_int_eq(cl_peers_hello(ps, N, WAIT_MS), 0);
 	for (int r = 0; r < 10; r++)
 		cl_send_round(ps, N, sent);
-	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived");
+	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived: %s",
+	    cl_round_missing(ps, N, sent));
 	err = cl_check_no_gap(ps, N, sent);
 	ck_assert_msg(err == NULL, "%s", err);
 

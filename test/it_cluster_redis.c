@@ -81,11 +81,11 @@ expect_working(struct cl_peer *ps, int *sent, const char *why)
 
 	cl_send_round(ps, N, sent);
 	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "%s: a round after recovery "
-	    "did not reach every open member", why);
+	    "did not reach every open member: %s", why, cl_round_missing(ps, N, sent));
 	/* One more: a total order puts anything late before it. */
 	cl_send_round(ps, N, sent);
 	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "%s: the closing round did "
-	    "not arrive", why);
+	    "not arrive: %s", why, cl_round_missing(ps, N, sent));
 	err = cl_check_no_gap(ps, N, sent);
 	ck_assert_msg(err == NULL, "%s: %s", why, err);
 	for (int i = 0; i < N; i++)
@@ -215,7 +215,8 @@ START_TEST(subscriber_connections_dropped_by_redis_leave_no_gap)
 			cl_send_round(ps, N, sent);
 		cl_pump(ps, N, NULL, NULL, 0);
 	}
-	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived");
+	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived: %s",
+	    cl_round_missing(ps, N, sent));
 	err = cl_check_no_gap(ps, N, sent);
 	ck_assert_msg(err == NULL, "%s", err);
 	for (int i = 0; i < N; i++)

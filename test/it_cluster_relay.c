@@ -57,7 +57,8 @@ START_TEST(members_on_three_nodes_sending_at_once_see_one_complete_order)
 		cl_send_round(ps, N, sent);
 		cl_pump(ps, N, NULL, NULL, 0);
 	}
-	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived");
+	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived: %s",
+	    cl_round_missing(ps, N, sent));
 	err = cl_check_no_gap(ps, N, sent);
 	ck_assert_msg(err == NULL, "%s", err);
 	for (int i = 0; i < N; i++) {

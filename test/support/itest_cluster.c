@@ -431,6 +431,34 @@ cl_wait_round(struct cl_peer *ps, size_t n, const int *sent, int timeout_ms)
 	return cl_pump(ps, n, round_done, &r, timeout_ms);
 }
 
+char *
+cl_round_missing(const struct cl_peer *ps, size_t n, const int *sent)
+{
+	char *out = NULL, body[48];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "[peer %zu node %d cid %s close %d \"%s\" frames %zu sent %d",
+		    i, ps[i].node, ps[i].cid, ps[i].close_code, ps[i].close_reason,
+		    ps[i].ngot, sent[i]);
+		if (ps[i].ngot > 0)
+			fprintf(f, " last \"%s\"", ps[i].got[ps[i].ngot - 1]);
+		if (ps[i].ws != NULL)
+			for (size_t j = 0; j < n; j++) {
+				if (ps[j].ws == NULL || sent[j] == 0)
+					continue;
+				snprintf(body, sizeof(body), "m-%zu-%d", j, sent[j] - 1);
+				if (!has_recent(&ps[i], body))
+					fprintf(f, " lacks %s", body);
+			}
+		fprintf(f, "] ");
+	}
+	fclose(f);
+	return out;
+}
+
 static char *
 breach(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

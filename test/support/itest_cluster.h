@@ -121,6 +121,10 @@ void cl_send_round(struct cl_peer *ps, size_t n, int *sent);
  * open sender (sent[j] > 0), or timeout_ms pass. 1 or 0. */
 int cl_wait_round(struct cl_peer *ps, size_t n, const int *sent, int timeout_ms);
 
+/* After a cl_wait_round that failed: which open peer lacks which last
+ * message, and every peer's state, as a malloc'd text. */
+char *cl_round_missing(const struct cl_peer *ps, size_t n, const int *sent);
+
 /*
  * The rule of protocol.md's cluster guarantees, checked message by
  * message over what the peers recorded since cl_peers_hello (every body
