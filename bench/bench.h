@@ -206,6 +206,12 @@ struct bench_tally {
 	int64_t		lag_max;	/* --rate: worst lateness of a send, ns */
 };
 
+/* The publisher counters cluster nodes report in /stats, summed. */
+struct bench_redis_counts {
+	int		ok;
+	long long	published, round_trips;
+};
+
 /* One row of the report. */
 struct bench_result {
 	const struct bench_scenario	*sc;
@@ -218,6 +224,8 @@ struct bench_result {
 	long long			 wcalls;	/* -1: unknown */
 	/* Redis (--redis-pid) at the window's start and end. */
 	struct bench_proc		 redis0, redis1;
+	/* The nodes' publisher counters at the same two moments. */
+	struct bench_redis_counts	 rc0, rc1;
 	struct bench_tally		 t;
 	char				 status[64];
 	/* Per-member cost. The joins after each group's first member: how
@@ -245,6 +253,11 @@ int64_t	bench_now(void);
  * system call. Returns 0, or -1 with errno. */
 int	bench_http(const struct bench_opts *o, const char *method,
 	    const char *target, int *status);
+
+/* bench_http against node (an index into o->ports), keeping the whole
+ * response, NUL-terminated, in body (cap bytes) unless body is NULL. */
+int	bench_http_at(const struct bench_opts *o, int node, const char *method,
+	    const char *target, int *status, char *body, size_t cap);
 
 /* Runs one scenario against the server: create its groups, join every
  * member, warm up, measure, drain, close, delete the groups. Blocks for

@@ -126,12 +126,20 @@ print_row(const struct bench_opts *o, const struct bench_result *res)
 	    res->p99 / 1e3, res->max / 1e3, (unsigned long long)res->lost,
 	    (unsigned long long)(res->t.ooo + res->t.dup), cpu, sw, rss, thr,
 	    kb, res->gen_cpu_pct, res->status);
-	if (res->redis0.ok && res->redis1.ok)
+	if (res->redis0.ok && res->redis1.ok) {
 		printf("%*sredis-server: %.2f s CPU in the window, %.2f us per "
-		    "message sent\n", o->label != NULL ? 11 : 0, "",
+		    "message sent", o->label != NULL ? 11 : 0, "",
 		    res->redis1.cpu_s - res->redis0.cpu_s,
 		    (res->redis1.cpu_s - res->redis0.cpu_s) /
 		    (res->sent > 0 ? (double)res->sent : 1) * 1e6);
+		if (res->rc0.ok && res->rc1.ok &&
+		    res->rc1.round_trips > res->rc0.round_trips)
+			printf("; %.1f messages per publish round trip",
+			    (double)(res->rc1.published - res->rc0.published) /
+			    (double)(res->rc1.round_trips -
+			    res->rc0.round_trips));
+		printf("\n");
+	}
 	fflush(stdout);
 }
 
@@ -277,7 +285,7 @@ static const char csv_header[] = "server,scenario,groups,members,"
     "pagetables_start_kb,pagetables_before_kb,pagetables_after_kb,"
     "vmpte_before_kb,vmpte_after_kb,gen_rss_before_kb,gen_rss_after_kb,"
     "rss_churn1_kb,rss_churn2_kb,threads_churn2,load1,"
-    "redis_cpu_s,redis_cpu_us_per_msg\n";
+    "redis_cpu_s,redis_cpu_us_per_msg,redis_msgs_per_round_trip\n";
 
 /* One CSV field: v if ok, else empty. */
 static void
@@ -361,11 +369,17 @@ csv_row(FILE *f, const struct bench_opts *o, const struct bench_result *res)
 	fprintf(f, "%.1f,%s,", res->gen_cpu_pct, res->status);
 	csv_member(f, res);
 	if (res->redis0.ok && res->redis1.ok)
-		fprintf(f, "%.2f,%.3f\n", res->redis1.cpu_s - res->redis0.cpu_s,
+		fprintf(f, "%.2f,%.3f,", res->redis1.cpu_s - res->redis0.cpu_s,
 		    (res->redis1.cpu_s - res->redis0.cpu_s) /
 		    (res->sent > 0 ? (double)res->sent : 1) * 1e6);
 	else
-		fprintf(f, ",\n");
+		fprintf(f, ",,");
+	if (res->rc0.ok && res->rc1.ok && res->rc1.round_trips > res->rc0.round_trips)
+		fprintf(f, "%.2f\n", (double)(res->rc1.published -
+		    res->rc0.published) / (double)(res->rc1.round_trips -
+		    res->rc0.round_trips));
+	else
+		fprintf(f, "\n");
 	fflush(f);
 }
 
@@ -527,7 +541,11 @@ usage(FILE *f)
 	    "mounted, a\n"
 	    "                       descriptor per server thread)\n"
 	    "  --redis-pid PID      the cluster's redis-server: its CPU per "
-	    "message sent\n"
+	    "message sent,\n"
+	    "                       and messages per publish round trip from "
+	    "the nodes'\n"
+	    "                       /stats (redis_published, "
+	    "redis_round_trips)\n"
 	    "  --scenario LIST      comma-separated names, or all (all)\n"
 	    "  --duration S         measured seconds per scenario (10)\n"
 	    "  --warmup S           unmeasured seconds before (1)\n"

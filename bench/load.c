@@ -194,9 +194,16 @@ int
 bench_http(const struct bench_opts *o, const char *method, const char *target,
     int *status)
 {
+	return bench_http_at(o, 0, method, target, status, NULL, 0);
+}
+
+int
+bench_http_at(const struct bench_opts *o, int node, const char *method,
+    const char *target, int *status, char *body, size_t cap)
+{
 	struct timeval tv = { 5, 0 };
-	char req[512], buf[1024];
-	size_t got = 0;
+	char req[512], head[1024], *buf = body != NULL ? body : head;
+	size_t got = 0, bcap = body != NULL ? cap - 1 : sizeof(head);
 	ssize_t n;
 	int fd, len, rc = -1;
 
@@ -205,12 +212,12 @@ bench_http(const struct bench_opts *o, const char *method, const char *target,
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    connect(fd, (const struct sockaddr *)&o->addr,
-	    sizeof(o->addr)) == -1)
+	    connect(fd, (const struct sockaddr *)&o->addrs[node],
+	    sizeof(o->addrs[node])) == -1)
 		goto out;
 	len = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n", method, target,
-	    o->host, o->port);
+	    o->host, o->ports[node]);
 	if (len < 0 || (size_t)len >= sizeof(req)) {
 		errno = ENAMETOOLONG;
 		goto out;
@@ -219,17 +226,19 @@ bench_http(const struct bench_opts *o, const char *method, const char *target,
 		goto out;
 	/* Read to EOF so the server, not us, ends the connection. */
 	for (;;) {
-		n = recv(fd, got < sizeof(buf) ? buf + got : req,
-		    got < sizeof(buf) ? sizeof(buf) - got : sizeof(req), 0);
+		n = recv(fd, got < bcap ? buf + got : req,
+		    got < bcap ? bcap - got : sizeof(req), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			goto out;
 		if (n == 0)
 			break;
-		if (got < sizeof(buf))
+		if (got < bcap)
 			got += (size_t)n;
 	}
+	if (body != NULL)
+		body[got] = '\0';
 	if (got < 12 || memcmp(buf, "HTTP/1.", 7) != 0) {
 		errno = EPROTO;
 		goto out;
@@ -1225,6 +1234,31 @@ count_writes(const struct run *r, struct bench_sys *sys)
 	    "");
 }
 
+/* A cluster node's publisher counters from /stats ("redis_published",
+ * "redis_round_trips"), summed over the nodes into *c. Left unset (ok 0)
+ * when a node does not report them (not in cluster mode). */
+static void
+sample_redis_counts(const struct bench_opts *o, struct bench_redis_counts *c)
+{
+	static char body[1 << 17];
+	const char *p, *q;
+	int i, status;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < o->nports; i++) {
+		if (bench_http_at(o, i, "GET", "/stats", &status, body,
+		    sizeof(body)) == -1 || status != 200 ||
+		    (p = strstr(body, "\"redis_published\":")) == NULL ||
+		    (q = strstr(body, "\"redis_round_trips\":")) == NULL)
+			return;
+		c->published += strtoll(p + strlen("\"redis_published\":"), NULL,
+		    10);
+		c->round_trips += strtoll(q + strlen("\"redis_round_trips\":"),
+		    NULL, 10);
+	}
+	c->ok = 1;
+}
+
 static void
 measure(struct run *r, struct bench_result *res)
 {
@@ -1240,6 +1274,8 @@ measure(struct run *r, struct bench_result *res)
 		    (int64_t)(o->warmup * BENCH_NS));
 	}
 	count_writes(r, &sys);
+	if (o->redis_pid > 0)
+		sample_redis_counts(o, &res->rc0);
 	sample(o, &res->m0);
 	sample_one(o->redis_pid, &res->redis0);
 	getrusage(RUSAGE_SELF, &u0);
@@ -1253,6 +1289,8 @@ measure(struct run *r, struct bench_result *res)
 	bench_sys_detach(&sys);
 	sample(o, &res->m1);
 	sample_one(o->redis_pid, &res->redis1);
+	if (o->redis_pid > 0)
+		sample_redis_counts(o, &res->rc1);
 	getrusage(RUSAGE_SELF, &u1);
 	set_phase(r, P_DRAIN);
 	run_loop(r, done_draining, bench_now() +
