@@ -167,8 +167,9 @@ START_TEST(a_join_racing_a_delete_on_another_node_ends_400_or_1000)
 			pthread_join(t[i], NULL);
 			if (j[i].ws == NULL) {
 				ck_assert_msg(j[i].status == 400,
-				    "round %d node %d: join answered %d, want 400 or 101", r,
-				    1 + i, j[i].status);
+				    "round %d node %d: join answered %d, want 400 or 101; "
+				    "its log ends: %s", r, 1 + i, j[i].status,
+				    j[i].status == 400 ? "" : cl_node_log_tail(&cl.node[1 + i]));
 				outcomes[0]++;
 				continue;
 			}

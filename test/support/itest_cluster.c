@@ -69,6 +69,20 @@ cl_node_kill(struct cl_node *n)
 	ck_assert_int_eq(it_proc_wait(n->p, IT_TIMEOUT_MS, &status), 0);
 }
 
+const char *
+cl_node_log_tail(struct cl_node *n)
+{
+	const char *log;
+	size_t len;
+	int status;
+
+	kill(it_proc_pid(n->p), SIGTERM);
+	it_proc_wait(n->p, IT_TIMEOUT_MS, &status);
+	log = it_proc_stderr(n->p);
+	len = strlen(log);
+	return len > 2000 ? log + len - 2000 : log;
+}
+
 void
 cl_node_free(struct cl_node *n)
 {

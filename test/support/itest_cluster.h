@@ -50,6 +50,10 @@ void cl_node_term(struct cl_node *n);
 /* SIGKILL and reap; n->p stays readable. */
 void cl_node_kill(struct cl_node *n);
 
+/* For a failure message: stops the node (SIGTERM, then whatever it
+ * takes) and returns the last 2,000 bytes of its log. */
+const char *cl_node_log_tail(struct cl_node *n);
+
 /* Frees the process (killing it if it still runs). NULL p: no-op. */
 void cl_node_free(struct cl_node *n);
 
