@@ -45,13 +45,18 @@ expect_503_everywhere(const char *why)
 		    strchr(body, '\n') == body + strlen(body) - 1,
 		    "%s: node %d: /healthz %d \"%s\", want 503 \"redis: <reason>\\n\"", why,
 		    i, st, body);
-		ck_assert_int_eq(itx_create(cl.node[i].port, "while-down"), 503);
+		ck_assert_int_ge(fd = cl_send_request(cl.node[i].port, "POST",
+		    "/create?id=while-down"), 0);
+		st = cl_read_status(fd, body, sizeof(body), WAIT_MS);
+		ck_assert_msg(st == 503 && strcmp(body, "redis unavailable\n") == 0,
+		    "%s: node %d: create answered %d \"%s\"", why, i, st, body);
 		/* Not "talk": a delete sent to a paused Redis may still run
 		 * when it wakes up. */
 		ck_assert_int_ge(fd = cl_send_request(cl.node[i].port, "DELETE",
 		    "/groups/never-made"), 0);
 		st = cl_read_status(fd, body, sizeof(body), WAIT_MS);
-		ck_assert_msg(st == 503, "%s: node %d: DELETE answered %d", why, i, st);
+		ck_assert_msg(st == 503 && strcmp(body, "redis unavailable\n") == 0,
+		    "%s: node %d: DELETE answered %d \"%s\"", why, i, st, body);
 		ck_assert_ptr_null(itx_join(cl.node[i].port, "talk", &st));
 		ck_assert_msg(st == 503, "%s: node %d: join answered %d", why, i, st);
 	}
