@@ -118,15 +118,33 @@ cmd_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_CMD, up, reason);
 }
 
-/* A publish not known to be relayed closes its sender: never a silent drop. */
+/*
+ * A publish not known to be relayed closes its sender: never a silent
+ * drop. One Redis ran but found no group for (0) goes to the group, which
+ * tells a delete (1000 for everyone) from a Redis that restarted empty
+ * and has not seen the group registered again yet (1013 for the sender).
+ */
 static void
 pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 {
+	struct cluster *cl = arg;
 	struct member *c = (struct member *)(uintptr_t)it->tag;
 
-	(void)arg;
-	if (seq < 0)
-		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	if (seq > 0) {
+		member_unref(c);
+		return;
+	}
+	if (seq == 0) {
+		pthread_mutex_lock(&cl->m_lock);
+		if (cl->m != NULL) {
+			manager_cluster_refused(cl->m, it->id, it->id_len, c);
+			c = NULL;
+		}
+		pthread_mutex_unlock(&cl->m_lock);
+		if (c == NULL)
+			return;
+	}
+	member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	member_unref(c);
 }
 
