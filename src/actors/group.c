@@ -414,17 +414,16 @@ group_subscribed(struct group *g)
 		group_try_post(g, &req);
 }
 
-void
-group_resync(struct group *g)
+int
+group_resync(struct group *g, bool counted)
 {
-	struct group_req req = { .kind = GROUP_RESYNC };
+	struct group_req req = { .kind = GROUP_RESYNC, .seq = counted };
 	bool ready;
 
 	pthread_mutex_lock(&g->lock);
 	ready = g->att == ATT_READY;
 	pthread_mutex_unlock(&g->lock);
-	if (ready)
-		group_try_post(g, &req);
+	return ready && group_try_post(g, &req) == 0;
 }
 
 void
@@ -1004,6 +1003,8 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 		case GROUP_RESYNC:
 			if (!g->close_seen)
 				cl_resync(g);
+			if (req->seq)
+				cluster_resync_done(g->cl);
 			break;
 		case GROUP_REFUSED:
 			if (g->close_seen || !g->have_base)

@@ -546,9 +546,13 @@ manager_do_event(struct manager *m, struct manager_req *req)
 	size_t i = 0;
 	uint64_t h;
 
-	if (req->ev == MANAGER_EV_RESYNC) {
+	if (req->ev == MANAGER_EV_RESYNC || req->ev == MANAGER_EV_SETTLE) {
+		long n = 0;
+
 		while ((e = hashtab_next(&m->table, &i)) != NULL)
-			group_resync(e->item);
+			n += group_resync(e->item, req->ev == MANAGER_EV_SETTLE);
+		if (req->ev == MANAGER_EV_SETTLE)
+			cluster_settle(m->cl, n);
 		return;
 	}
 	if ((e = manager_find(m, req, &h)) == NULL)

@@ -88,6 +88,8 @@ enum manager_event {
 	MANAGER_EV_MESSAGE,     /* a payload of id's channel */
 	MANAGER_EV_RESYNC,      /* Redis restarted empty: every group */
 	MANAGER_EV_REFUSED,     /* see manager_cluster_refused */
+	MANAGER_EV_SETTLE,      /* the subscriber is back: every group resyncs,
+	                         * counted, and the node is usable once done */
 };
 
 /* From the Redis actors' threads: hands an event to the manager thread
