@@ -7,7 +7,9 @@
  * with 1000, a recreated id receiving nothing old, a join of a group that
  * exists nowhere, Redis unreachable at start (503s, then recovery), Redis
  * killed and restarted empty under a conversation (members stay, the
- * group is registered again). Waits poll with deadlines, never sleep.
+ * group is registered again), a wrong password (a one-line 503 reason
+ * without the password) and the right one from GROUPCHAT_REDIS_PASSWORD,
+ * and the publisher's counts in /stats. Waits poll with deadlines, never sleep.
  */
 #include "support/itest.h"
 #include "support/redis_fixture.h"
@@ -130,6 +132,26 @@ next_text(struct it_ws *ws)
 	return s;
 }
 
+/* The node's "redis_published" once it reaches want (or the last seen). */
+static int
+published_reaches(int p, int want)
+{
+	int64_t end = it_deadline(WAIT_MS);
+	int n = -1;
+
+	while (n != want && it_left_ms(end) > 0) {
+		struct it_response r;
+		const char *at;
+
+		ck_assert_int_eq(it_request(p, "GET", "/stats", &r), 0);
+		ck_assert_ptr_nonnull(at = strstr(r.body, "\"redis_published\":"));
+		n = atoi(at + strlen("\"redis_published\":"));
+		ck_assert_ptr_nonnull(strstr(r.body, "\"redis_round_trips\":"));
+		it_response_free(&r);
+	}
+	return n;
+}
+
 START_TEST(relay_one_order_on_every_node)
 {
 	enum { EACH = 20 };
@@ -153,17 +175,10 @@ START_TEST(relay_one_order_on_every_node)
 	for (n = 0; n < NODES * EACH; n++)
 		for (i = 1; i < NODES; i++)
 			ck_assert_str_eq(seen[i][n], seen[0][n]);
-	/* Each node's publisher counts the messages its members sent. */
-	for (i = 0; i < NODES; i++) {
-		struct it_response r;
-		const char *p;
-
-		ck_assert_int_eq(it_request(port[i], "GET", "/stats", &r), 0);
-		ck_assert_ptr_nonnull(p = strstr(r.body, "\"redis_published\":"));
-		ck_assert_int_eq(atoi(p + strlen("\"redis_published\":")), EACH);
-		ck_assert_ptr_nonnull(strstr(r.body, "\"redis_round_trips\":"));
-		it_response_free(&r);
-	}
+	/* Each node's publisher counts the messages its members sent (the
+	 * count follows the replies, so it may trail the deliveries). */
+	for (i = 0; i < NODES; i++)
+		ck_assert_int_eq(published_reaches(port[i], EACH), EACH);
 	for (i = 0; i < NODES; i++) {
 		for (n = 0; n < NODES * EACH; n++)
 			free(seen[i][n]);
@@ -302,6 +317,48 @@ START_TEST(join_of_a_group_nowhere_is_400)
 }
 END_TEST
 
+/* The body of node i's /healthz. */
+static char *
+healthz_body(int i)
+{
+	struct it_response r;
+	char *s;
+
+	ck_assert_int_eq(it_request(port[i], "GET", "/healthz", &r), 0);
+	s = strdup(r.body);
+	it_response_free(&r);
+	return s;
+}
+
+START_TEST(password_wrong_then_right)
+{
+	struct config cfg;
+	char *body;
+
+	ck_assert_ptr_nonnull(rf = rf_start("s3cret"));
+	it_config(&cfg);
+	snprintf(cfg.redis, sizeof(cfg.redis), "redis://:wrong@127.0.0.1:%d", rf_port(rf));
+	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
+	port[0] = it_server_port(node[0]);
+	ck_assert(healthz_is(0, 503));
+	body = healthz_body(0);
+	/* One line, the reason Redis gave, never the password. */
+	ck_assert_msg(strncmp(body, "redis: ", 7) == 0 && strstr(body, "WRONGPASS") != NULL &&
+	    strchr(body, '\n') == body + strlen(body) - 1 && strstr(body, "wrong") == NULL,
+	    "healthz said %s", body);
+	free(body);
+	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=p"), 503);
+	it_server_stop(node[0]);
+	/* GROUPCHAT_REDIS_PASSWORD wins over the URL's. */
+	ck_assert_int_eq(setenv("GROUPCHAT_REDIS_PASSWORD", "s3cret", 1), 0);
+	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
+	port[0] = it_server_port(node[0]);
+	ck_assert(healthz_is(0, 200));
+	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=p"), 201);
+	down();
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -315,6 +372,7 @@ suite(void)
 	tcase_add_test(tc, redis_unreachable_at_start_then_recovers);
 	tcase_add_test(tc, redis_restarted_empty_members_stay);
 	tcase_add_test(tc, join_of_a_group_nowhere_is_400);
+	tcase_add_test(tc, password_wrong_then_right);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,9 @@
  * fanned out in sequence order, duplicates and old numbers dropped, a gap
  * repaired from the history, a gap the history no longer covers closing
  * the members with 1013, another incarnation's messages ignored, and the
- * delete event closing everyone with 1000. The subscriber is played by
+ * delete event closing everyone with 1000, and a publish Redis refused
+ * for want of the group: 1013 for the sender if the group is still there,
+ * 1000 for everyone if it is gone. The subscriber is played by
  * the test, which calls what the manager thread would (group_subscribed,
  * group_deliver). Waits are on conditions with deadlines.
  */
@@ -187,6 +189,35 @@ START_TEST(delete_event_closes_1000)
 }
 END_TEST
 
+/* Redis ran the member's publish but found no group; the group is still
+ * there (Redis restarted empty, the group registered again): 1013, and
+ * the group goes on. */
+START_TEST(refused_publish_group_still_there_closes_sender_1013)
+{
+	script_baseline(INC, 5);
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
+/* The same, but the group is gone: deleted, and everyone hears so. */
+START_TEST(refused_publish_group_gone_closes_1000)
+{
+	fake_redis_reply(fr, "+OK\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	fake_redis_reply(fr, "*2\r\n$-1\r\n$-1\r\n");
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -198,6 +229,8 @@ suite(void)
 	tcase_add_test(tc, gap_repaired_from_history);
 	tcase_add_test(tc, gap_gone_from_history_closes_1013);
 	tcase_add_test(tc, delete_event_closes_1000);
+	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
+	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
 	suite_add_tcase(s, tc);
 	return s;
 }

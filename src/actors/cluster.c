@@ -6,8 +6,9 @@
  * list of connection ids this node has claimed.
  *
  * Who touches what:
- *  - up[], reason[]: written by the actors' threads in their link
- *    callbacks, read by CivetWeb workers (/healthz); guarded by lock.
+ *  - up[], reason[], stale, pending: written by the actors' threads in
+ *    their link callbacks, the manager (settle) and group threads
+ *    (resync done), read by CivetWeb workers (/healthz); guarded by lock.
  *  - claims: the ids this node holds with their members, written by
  *    workers (claim, release), read by the command thread (held, taken);
  *    guarded by claims_lock. A member is in it only between its claim and
@@ -68,6 +69,8 @@ struct cluster {
 	pthread_mutex_t lock;
 	int up[LINK_COUNT];
 	char reason[LINK_COUNT][160];
+	bool stale;             /* the subscriber was down; not settled since */
+	long pending;           /* counted resyncs not finished */
 
 	pthread_mutex_t claims_lock;
 	struct claim *claims;
@@ -106,10 +109,51 @@ pub_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_PUB, up, reason);
 }
 
+/*
+ * While the subscriber was away, Redis may have restarted empty or
+ * dropped messages: the node is not usable until every group it serves
+ * has read its baseline again (which also makes the command link notice
+ * a restart and the groups register again). So the node is "stale" from
+ * the subscriber's loss until the manager has queued those resyncs and
+ * they are done.
+ */
 static void
 sub_link(void *arg, int up, const char *reason)
 {
-	cluster_link(arg, LINK_SUB, up, reason);
+	struct cluster *cl = arg;
+	int sent = 0;
+
+	if (!up) {
+		pthread_mutex_lock(&cl->lock);
+		cl->stale = true;
+		pthread_mutex_unlock(&cl->lock);
+	}
+	cluster_link(cl, LINK_SUB, up, reason);
+	if (!up)
+		return;
+	pthread_mutex_lock(&cl->m_lock);
+	if (cl->m != NULL)
+		sent = manager_cluster_event(cl->m, MANAGER_EV_SETTLE, NULL, 0, NULL, 0) == 0;
+	pthread_mutex_unlock(&cl->m_lock);
+	if (!sent)
+		cluster_settle(cl, 0);
+}
+
+void
+cluster_settle(struct cluster *cl, long n)
+{
+	pthread_mutex_lock(&cl->lock);
+	cl->pending += n;
+	cl->stale = false;
+	pthread_mutex_unlock(&cl->lock);
+}
+
+void
+cluster_resync_done(struct cluster *cl)
+{
+	pthread_mutex_lock(&cl->lock);
+	cl->pending--;
+	pthread_mutex_unlock(&cl->lock);
 }
 
 static void
@@ -118,15 +162,33 @@ cmd_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_CMD, up, reason);
 }
 
-/* A publish not known to be relayed closes its sender: never a silent drop. */
+/*
+ * A publish not known to be relayed closes its sender: never a silent
+ * drop. One Redis ran but found no group for (0) goes to the group, which
+ * tells a delete (1000 for everyone) from a Redis that restarted empty
+ * and has not seen the group registered again yet (1013 for the sender).
+ */
 static void
 pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 {
+	struct cluster *cl = arg;
 	struct member *c = (struct member *)(uintptr_t)it->tag;
 
-	(void)arg;
-	if (seq < 0)
-		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	if (seq > 0) {
+		member_unref(c);
+		return;
+	}
+	if (seq == 0) {
+		pthread_mutex_lock(&cl->m_lock);
+		if (cl->m != NULL) {
+			manager_cluster_refused(cl->m, it->id, it->id_len, c);
+			c = NULL;
+		}
+		pthread_mutex_unlock(&cl->m_lock);
+		if (c == NULL)
+			return;
+	}
+	member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	member_unref(c);
 }
 
@@ -234,6 +296,7 @@ cluster_new_on(const struct redis_connector *conn)
 	pthread_mutex_init(&cl->m_lock, NULL);
 	pthread_mutex_init(&cl->claims_lock, NULL);
 	atomic_init(&cl->epoch, 0);
+	cl->stale = true;
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
 	cl->conn = *conn;
@@ -310,6 +373,10 @@ cluster_up(struct cluster *cl, char *why, size_t n)
 			snprintf(why, n, "redis: %s", cl->reason[i]);
 			up = 0;
 		}
+	if (up && (cl->stale || cl->pending > 0)) {
+		snprintf(why, n, "redis: resynchronizing groups");
+		up = 0;
+	}
 	pthread_mutex_unlock(&cl->lock);
 	return up;
 }

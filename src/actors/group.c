@@ -64,6 +64,7 @@ enum group_kind {
 	GROUP_BASE,             /* cluster: the baseline is known */
 	GROUP_DELIVER,          /* cluster: a message from the subscriber */
 	GROUP_RESYNC,           /* cluster: read the baseline again, repair */
+	GROUP_REFUSED,          /* cluster: Redis found no group for c's message */
 };
 
 /* A message of the group's channel on its way to the group thread. */
@@ -75,7 +76,7 @@ struct group_msg {
 
 struct group_req {
 	enum group_kind kind;
-	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE: a reference */
+	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE, GROUP_REFUSED: a reference */
 	union {
 		struct frame *m;        /* GROUP_BROADCAST: a reference */
 		struct group_msg *gm;   /* GROUP_DELIVER: owned */
@@ -413,17 +414,29 @@ group_subscribed(struct group *g)
 		group_try_post(g, &req);
 }
 
-void
-group_resync(struct group *g)
+int
+group_resync(struct group *g, bool counted)
 {
-	struct group_req req = { .kind = GROUP_RESYNC };
+	struct group_req req = { .kind = GROUP_RESYNC, .seq = counted };
 	bool ready;
 
 	pthread_mutex_lock(&g->lock);
 	ready = g->att == ATT_READY;
 	pthread_mutex_unlock(&g->lock);
-	if (ready)
-		group_try_post(g, &req);
+	return ready && group_try_post(g, &req) == 0;
+}
+
+void
+group_refused(struct group *g, struct member *c)
+{
+	struct group_req req = { .kind = GROUP_REFUSED, .c = c };
+
+	/* A closed group closes c with its own code: that one must win. */
+	if (group_try_post(g, &req) == -1) {
+		if (!group_closed(g))
+			member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+		member_unref(c);
+	}
 }
 
 int
@@ -868,6 +881,28 @@ cl_gone(struct group *g)
 }
 
 /*
+ * Redis ran c's publish but found no such group. Deleted: everyone gets
+ * 1000, as the delete event would say (it may have been missed). Still
+ * there (Redis restarted empty and the group registered again since), or
+ * not known: the message was not relayed, so c is closed with 1013.
+ */
+static void
+cl_refused(struct group *g, struct member *c)
+{
+	char inc[REDIS_INC_LEN + 1];
+	uint64_t seq;
+
+	cl_flush(g);
+	if (redis_cmd_baseline(cluster_cmd(g->cl), g->id, g->id_len, inc, &seq,
+	    CLUSTER_WAIT_MS) == 0 && strcmp(inc, g->t_inc) != 0 &&
+	    (inc[0] != '\0' || cluster_epoch(g->cl) == g->t_epoch))
+		cl_gone(g);
+	else
+		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	member_unref(c);
+}
+
+/*
  * After the subscriber reconnected (or Redis restarted): a fresh baseline
  * and the repair of everything published meanwhile. The command link may
  * itself be reconnecting, so the baseline is tried for a few seconds
@@ -968,6 +1003,14 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 		case GROUP_RESYNC:
 			if (!g->close_seen)
 				cl_resync(g);
+			if (req->seq)
+				cluster_resync_done(g->cl);
+			break;
+		case GROUP_REFUSED:
+			if (g->close_seen || !g->have_base)
+				member_unref(req->c);
+			else
+				cl_refused(g, req->c);
 			break;
 		}
 		i++;

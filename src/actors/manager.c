@@ -41,6 +41,7 @@
 
 #include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_script.h"
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/core/chan.h"
@@ -85,6 +86,7 @@ struct manager_req {
 	size_t omitted;         /* LIST: matched past max */
 	struct group **list;    /* LIST: references */
 	bool drop;              /* UNSERVE: leave the registry now */
+	struct member *c;       /* EVENT REFUSED: a reference */
 	enum manager_event ev;  /* EVENT: heap-allocated, freed by the manager */
 	const char *payload;    /* EVENT: points into the same allocation */
 	size_t plen;
@@ -267,6 +269,43 @@ manager_unserve(struct manager *m, struct group *g, bool drop)
 
 	req.id = group_id(g, &req.len);
 	manager_call(m, &req);
+}
+
+/* A refused sender whose group is no longer listed here is being closed
+ * with its group (deleted: 1000; or its connection is going). */
+static void
+manager_event_free(struct manager_req *req)
+{
+	if (req->c != NULL)
+		member_unref(req->c);
+	free(req);
+}
+
+int
+manager_cluster_refused(struct manager *m, const char *id, size_t len, struct member *c)
+{
+	struct manager_req *req;
+	struct timespec deadline;
+
+	if ((req = calloc(1, sizeof(*req) + len + 1)) == NULL) {
+		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+		member_unref(c);
+		return -1;
+	}
+	req->kind = MANAGER_REQ_EVENT;
+	req->ev = MANAGER_EV_REFUSED;
+	req->id = (char *)(req + 1);
+	if (len > 0)
+		memcpy(req + 1, id, len);
+	req->len = len;
+	req->c = c;
+	chan_deadline(&deadline, MANAGER_EVENT_WAIT_MS);
+	if (chan_send(m->mailbox, &req, &deadline) == -1) {
+		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+		manager_event_free(req);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -507,15 +546,24 @@ manager_do_event(struct manager *m, struct manager_req *req)
 	size_t i = 0;
 	uint64_t h;
 
-	if (req->ev == MANAGER_EV_RESYNC) {
+	if (req->ev == MANAGER_EV_RESYNC || req->ev == MANAGER_EV_SETTLE) {
+		long n = 0;
+
 		while ((e = hashtab_next(&m->table, &i)) != NULL)
-			group_resync(e->item);
+			n += group_resync(e->item, req->ev == MANAGER_EV_SETTLE);
+		if (req->ev == MANAGER_EV_SETTLE)
+			cluster_settle(m->cl, n);
 		return;
 	}
 	if ((e = manager_find(m, req, &h)) == NULL)
 		return;
 	if (req->ev == MANAGER_EV_SUBSCRIBED) {
 		group_subscribed(e->item);
+		return;
+	}
+	if (req->ev == MANAGER_EV_REFUSED) {
+		group_refused(e->item, req->c);
+		req->c = NULL;
 		return;
 	}
 	if (redis_msg_parse(req->payload, req->plen, &msg) == 0 &&
@@ -556,7 +604,7 @@ manager_main(void *arg)
 			break;
 		case MANAGER_REQ_EVENT:
 			manager_do_event(m, req);
-			free(req);
+			manager_event_free(req);
 			continue;
 		}
 		sem_post(&req->done);

@@ -61,13 +61,22 @@ void cluster_detach(struct cluster *cl);
  * frees cl. The manager and every group must be gone. */
 void cluster_free(struct cluster *cl);
 
-/* 1 if every link is up; else 0 and the reason of a down one ("redis:
- * <reason>", never the password) in why. */
+/* 1 if every link is up and, since the subscriber last came back, every
+ * group served here has read its baseline again (and registered again if
+ * Redis restarted empty): so a message sent once /healthz says 200 finds
+ * its group in Redis. Else 0 and the reason in why ("redis: <reason>",
+ * never the password). */
 int cluster_up(struct cluster *cl, char *why, size_t n);
 
 /* Copies the publisher's counts (messages answered, round trips) into
  * st's redis_published and redis_round_trips. */
 void cluster_counts(struct cluster *cl, struct stats *st);
+
+/* The manager queued n counted resyncs after the subscriber came back;
+ * the node reads as usable again once each has called
+ * cluster_resync_done. */
+void cluster_settle(struct cluster *cl, long n);
+void cluster_resync_done(struct cluster *cl);
 
 /* The node id, 16 hex digits. */
 const char *cluster_node(const struct cluster *cl);

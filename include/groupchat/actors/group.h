@@ -73,8 +73,15 @@ int group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1]);
  * fresh baseline and repairs what it missed). */
 void group_subscribed(struct group *g);
 
-/* The same repair after Redis restarted empty (it registers again). */
-void group_resync(struct group *g);
+/* The same repair (after Redis restarted empty, it registers again). 1 if
+ * queued; a counted one reports its end with cluster_resync_done. */
+int group_resync(struct group *g, bool counted);
+
+/* Redis found no group when it ran the publish of c's message (the
+ * group takes over the reference to c): the group checks, on its thread,
+ * whether it was deleted (everyone gets 1000) or Redis lost it by
+ * restarting empty (c gets 1013: its message was not relayed). */
+void group_refused(struct group *g, struct member *c);
 
 /* One payload of the group's channel. 1 if it was this incarnation's
  * delete: the group is closed (members get 1000 "group deleted") and is

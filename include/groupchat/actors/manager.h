@@ -17,6 +17,7 @@
 
 struct cluster;
 struct group;
+struct member;
 struct stats;
 
 enum manager_result {
@@ -86,6 +87,9 @@ enum manager_event {
 	MANAGER_EV_SUBSCRIBED,  /* Redis confirmed the subscription to id */
 	MANAGER_EV_MESSAGE,     /* a payload of id's channel */
 	MANAGER_EV_RESYNC,      /* Redis restarted empty: every group */
+	MANAGER_EV_REFUSED,     /* see manager_cluster_refused */
+	MANAGER_EV_SETTLE,      /* the subscriber is back: every group resyncs,
+	                         * counted, and the node is usable once done */
 };
 
 /* From the Redis actors' threads: hands an event to the manager thread
@@ -93,6 +97,13 @@ enum manager_event {
  * a delete waits at most a second for room. 0, or -1 (lost). */
 int manager_cluster_event(struct manager *m, enum manager_event ev, const char *id,
                           size_t len, const char *payload, size_t plen);
+
+/* From the publisher's thread: Redis found no group id when it ran c's
+ * publish. Takes over the reference to c; its group decides between 1000
+ * (deleted) and 1013 (not relayed). Waits at most a second for room; c is
+ * closed with 1013 if it cannot be handed over. 0 or -1. */
+int manager_cluster_refused(struct manager *m, const char *id, size_t len,
+                            struct member *c);
 
 /* Closes every registered group with code and reason (a literal) but
  * keeps them registered: used at shutdown. */
