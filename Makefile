@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, serve on :8080
 #   make test       install what is missing, then unit + integration tests
 #                   three times (release, ASan+UBSan, TSan), a short fuzz run
+#                   (tests of src/cluster start their own redis-server)
 #                   and the browser test (headless Chromium + playwright-core)
 #   make bench      build the load generator and run the benchmark scenarios
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
@@ -26,7 +27,8 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
 BASEFLAGS := -std=c11 $(WARN) -pthread -MMD -MP
 JWT_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null || echo -ljwt)
-LDLIBS    := -lcivetweb $(JWT_LIBS) -lpthread
+HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
+LDLIBS    := -lcivetweb $(JWT_LIBS) $(HIREDIS_LIBS) -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 ifeq ($(VARIANT),release)
@@ -41,8 +43,8 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
 
-# One folder per layer under src/ (core, actors, web, gocompat); the program
-# itself (main.c, config.c) sits at the top. Objects mirror the paths.
+# One folder per layer under src/ (core, cluster, actors, web, gocompat); the
+# program itself (main.c, config.c) sits at the top. Objects mirror the paths.
 LIB_SRC     := $(wildcard src/*/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
 # The web page, turned into C by scripts/embed.sh and served by src/web/webui.c.
 WEBUI_C     := $(BUILD)/gen/webui_page.c
@@ -70,7 +72,7 @@ run: deps
 	./build/release/groupchat $(ARGS)
 
 test: deps
-	@scripts/deps.sh fuzz
+	@scripts/deps.sh fuzz redis
 	@for v in release asan tsan; do \
 		$(MAKE) --no-print-directory VARIANT=$$v test-variant || exit 1; \
 	done

@@ -170,11 +170,21 @@ struct bench_scenario {
 
 /* The command line: a scenario's own numbers apply where these are 0
  * (groups, members, senders) or negative (count, rate). */
+/* Nodes of a cluster one run can spread members over. */
+#define BENCH_NODES_MAX	8
+
 struct bench_opts {
 	char			 host[64];
-	struct sockaddr_in	 addr;
-	int			 port;
-	int			 pid;
+	struct sockaddr_in	 addr;		/* addrs[0]: groups, checks */
+	int			 port;		/* ports[0] */
+	int			 pid;		/* pids[0] */
+	/* --port and --pid lists: member k of a group joins through
+	 * node k % nports; CPU and memory are summed over the pids. */
+	int			 nports, npids;
+	int			 ports[BENCH_NODES_MAX];
+	struct sockaddr_in	 addrs[BENCH_NODES_MAX];
+	int			 pids[BENCH_NODES_MAX];
+	int			 redis_pid;	/* 0: none */
 	const char		*scenario;
 	double			 duration, warmup, drain, connect_timeout;
 	int			 groups, members, senders, window, count;
@@ -196,6 +206,12 @@ struct bench_tally {
 	int64_t		lag_max;	/* --rate: worst lateness of a send, ns */
 };
 
+/* The publisher counters cluster nodes report in /stats, summed. */
+struct bench_redis_counts {
+	int		ok;
+	long long	published, round_trips;
+};
+
 /* One row of the report. */
 struct bench_result {
 	const struct bench_scenario	*sc;
@@ -206,6 +222,10 @@ struct bench_result {
 	/* before creating groups, after joining, window start and end */
 	struct bench_proc		 before, after, m0, m1;
 	long long			 wcalls;	/* -1: unknown */
+	/* Redis (--redis-pid) at the window's start and end. */
+	struct bench_proc		 redis0, redis1;
+	/* The nodes' publisher counters at the same two moments. */
+	struct bench_redis_counts	 rc0, rc1;
 	struct bench_tally		 t;
 	char				 status[64];
 	/* Per-member cost. The joins after each group's first member: how
@@ -233,6 +253,11 @@ int64_t	bench_now(void);
  * system call. Returns 0, or -1 with errno. */
 int	bench_http(const struct bench_opts *o, const char *method,
 	    const char *target, int *status);
+
+/* bench_http against node (an index into o->ports), keeping the whole
+ * response, NUL-terminated, in body (cap bytes) unless body is NULL. */
+int	bench_http_at(const struct bench_opts *o, int node, const char *method,
+	    const char *target, int *status, char *body, size_t cap);
 
 /* Runs one scenario against the server: create its groups, join every
  * member, warm up, measure, drain, close, delete the groups. Blocks for

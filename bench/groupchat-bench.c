@@ -126,6 +126,20 @@ print_row(const struct bench_opts *o, const struct bench_result *res)
 	    res->p99 / 1e3, res->max / 1e3, (unsigned long long)res->lost,
 	    (unsigned long long)(res->t.ooo + res->t.dup), cpu, sw, rss, thr,
 	    kb, res->gen_cpu_pct, res->status);
+	if (res->redis0.ok && res->redis1.ok) {
+		printf("%*sredis-server: %.2f s CPU in the window, %.2f us per "
+		    "message sent", o->label != NULL ? 11 : 0, "",
+		    res->redis1.cpu_s - res->redis0.cpu_s,
+		    (res->redis1.cpu_s - res->redis0.cpu_s) /
+		    (res->sent > 0 ? (double)res->sent : 1) * 1e6);
+		if (res->rc0.ok && res->rc1.ok &&
+		    res->rc1.round_trips > res->rc0.round_trips)
+			printf("; %.1f messages per publish round trip",
+			    (double)(res->rc1.published - res->rc0.published) /
+			    (double)(res->rc1.round_trips -
+			    res->rc0.round_trips));
+		printf("\n");
+	}
 	fflush(stdout);
 }
 
@@ -270,7 +284,8 @@ static const char csv_header[] = "server,scenario,groups,members,"
     "kstack_start_kb,kstack_before_kb,kstack_after_kb,"
     "pagetables_start_kb,pagetables_before_kb,pagetables_after_kb,"
     "vmpte_before_kb,vmpte_after_kb,gen_rss_before_kb,gen_rss_after_kb,"
-    "rss_churn1_kb,rss_churn2_kb,threads_churn2,load1\n";
+    "rss_churn1_kb,rss_churn2_kb,threads_churn2,load1,"
+    "redis_cpu_s,redis_cpu_us_per_msg,redis_msgs_per_round_trip\n";
 
 /* One CSV field: v if ok, else empty. */
 static void
@@ -304,7 +319,7 @@ csv_member(FILE *f, const struct bench_result *res)
 	csv_long(f, churned, res->churn1.rss_kb);
 	csv_long(f, churned, res->churn2.rss_kb);
 	csv_long(f, churned, res->churn2.threads);
-	fprintf(f, "%.2f\n", res->load1);
+	fprintf(f, "%.2f,", res->load1);
 }
 
 static void
@@ -353,6 +368,18 @@ csv_row(FILE *f, const struct bench_opts *o, const struct bench_result *res)
 		fprintf(f, ",,,,,");
 	fprintf(f, "%.1f,%s,", res->gen_cpu_pct, res->status);
 	csv_member(f, res);
+	if (res->redis0.ok && res->redis1.ok)
+		fprintf(f, "%.2f,%.3f,", res->redis1.cpu_s - res->redis0.cpu_s,
+		    (res->redis1.cpu_s - res->redis0.cpu_s) /
+		    (res->sent > 0 ? (double)res->sent : 1) * 1e6);
+	else
+		fprintf(f, ",,");
+	if (res->rc0.ok && res->rc1.ok && res->rc1.round_trips > res->rc0.round_trips)
+		fprintf(f, "%.2f\n", (double)(res->rc1.published -
+		    res->rc0.published) / (double)(res->rc1.round_trips -
+		    res->rc0.round_trips));
+	else
+		fprintf(f, "\n");
 	fflush(f);
 }
 
@@ -500,13 +527,25 @@ usage(FILE *f)
 	    "\n"
 	    "  --host ADDR          server address, 127.0.0.0/8 only "
 	    "(127.0.0.1)\n"
-	    "  --port N             server port (8080)\n"
-	    "  --pid PID            server process: CPU, RSS, threads from "
-	    "/proc/PID;\n"
-	    "                       write calls from a perf tracepoint counter "
-	    "(root,\n"
-	    "                       tracefs mounted, a descriptor per server "
-	    "thread)\n"
+	    "  --port N[,N...]      server port (8080); a list of cluster "
+	    "nodes spreads\n"
+	    "                       each group's members over them (member k "
+	    "of a group\n"
+	    "                       joins node k mod count); groups are made "
+	    "on the first\n"
+	    "  --pid PID[,PID...]   server process: CPU, RSS, threads from "
+	    "/proc/PID,\n"
+	    "                       summed over a list; write calls (one PID "
+	    "only) from a\n"
+	    "                       perf tracepoint counter (root, tracefs "
+	    "mounted, a\n"
+	    "                       descriptor per server thread)\n"
+	    "  --redis-pid PID      the cluster's redis-server: its CPU per "
+	    "message sent,\n"
+	    "                       and messages per publish round trip from "
+	    "the nodes'\n"
+	    "                       /stats (redis_published, "
+	    "redis_round_trips)\n"
 	    "  --scenario LIST      comma-separated names, or all (all)\n"
 	    "  --duration S         measured seconds per scenario (10)\n"
 	    "  --warmup S           unmeasured seconds before (1)\n"
@@ -587,7 +626,7 @@ num(const char *s, double lo, double hi, double *v)
 }
 
 enum {
-	O_HOST = 256, O_PORT, O_PID, O_SCENARIO, O_DURATION, O_WARMUP,
+	O_HOST = 256, O_PORT, O_PID, O_REDIS_PID, O_SCENARIO, O_DURATION, O_WARMUP,
 	O_DRAIN, O_GROUPS, O_MEMBERS, O_SENDERS, O_WINDOW, O_RATE, O_COUNT,
 	O_SIZE, O_PARALLEL, O_CONNECT, O_LABEL, O_CSV, O_NOHEADER, O_FREE,
 	O_WAIT, O_SELF, O_LIST, O_START_MEMINFO
@@ -597,6 +636,7 @@ static const struct option longopts[] = {
 	{ "host", required_argument, NULL, O_HOST },
 	{ "port", required_argument, NULL, O_PORT },
 	{ "pid", required_argument, NULL, O_PID },
+	{ "redis-pid", required_argument, NULL, O_REDIS_PID },
 	{ "scenario", required_argument, NULL, O_SCENARIO },
 	{ "duration", required_argument, NULL, O_DURATION },
 	{ "warmup", required_argument, NULL, O_WARMUP },
@@ -623,6 +663,34 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* A comma-separated list of at most BENCH_NODES_MAX numbers in 1..max
+ * into out; *n gets the count. 0, or -1 with a message. */
+static int
+num_list(const char *arg, double max, int *out, int *n)
+{
+	char buf[256], *tok, *save = NULL;
+	double v;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (*n == BENCH_NODES_MAX) {
+			fprintf(stderr, "groupchat-bench: at most %d in a "
+			    "list: %s\n", BENCH_NODES_MAX, arg);
+			return -1;
+		}
+		if (num(tok, 1, max, &v) == -1)
+			return -1;
+		out[(*n)++] = (int)v;
+	}
+	if (*n == 0) {
+		fprintf(stderr, "groupchat-bench: an empty list\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses argv into *o. Returns -1 to run scenarios, -2 to list them,
  * else an exit status. */
 static int
@@ -638,7 +706,18 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 			snprintf(o->host, sizeof(o->host), "%s", optarg);
 			break;
 		case O_PORT:
+			if (num_list(optarg, 65535, o->ports, &o->nports) == -1)
+				return 2;
+			break;
 		case O_PID:
+			if (num_list(optarg, 1e7, o->pids, &o->npids) == -1)
+				return 2;
+			break;
+		case O_REDIS_PID:
+			if (num(optarg, 1, 1e7, &v) == -1)
+				return 2;
+			o->redis_pid = (int)v;
+			break;
 		case O_GROUPS:
 		case O_MEMBERS:
 		case O_SENDERS:
@@ -648,8 +727,7 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 		case O_PARALLEL:
 			if (num(optarg, 0, 1e7, &v) == -1)
 				return 2;
-			*(c == O_PORT ? &o->port : c == O_PID ? &o->pid :
-			    c == O_GROUPS ? &o->groups : c == O_MEMBERS ?
+			*(c == O_GROUPS ? &o->groups : c == O_MEMBERS ?
 			    &o->members : c == O_SENDERS ? &o->senders :
 			    c == O_WINDOW ? &o->window : c == O_COUNT ?
 			    &o->count : c == O_SIZE ? &o->size :
@@ -710,14 +788,26 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 		return free_port();
 	if (mode == O_SELF)
 		return self_test();
-	o->addr.sin_family = AF_INET;
-	o->addr.sin_port = htons((uint16_t)o->port);
-	if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1 ||
-	    (ntohl(o->addr.sin_addr.s_addr) >> 24) != 127) {
-		fprintf(stderr, "groupchat-bench: --host must be an IPv4 "
-		    "loopback address (127.0.0.0/8)\n");
-		return 2;
+	if (o->nports == 0)
+		o->ports[o->nports++] = 8080;
+	o->port = o->ports[0];
+	o->pid = o->npids > 0 ? o->pids[0] : 0;
+	for (int i = 0; i < o->nports; i++) {
+		struct sockaddr_in *a = &o->addrs[i];
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)o->ports[i]);
+		if (inet_pton(AF_INET, o->host, &a->sin_addr) != 1 ||
+		    (ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+			fprintf(stderr, "groupchat-bench: --host must be an "
+			    "IPv4 loopback address (127.0.0.0/8)\n");
+			return 2;
+		}
+		if (o->ports[i] < 1) {
+			fprintf(stderr, "groupchat-bench: a --port of 0\n");
+			return 2;
+		}
 	}
+	o->addr = o->addrs[0];
 	if (o->port < 1 || o->port > 65535 || o->window < 1 ||
 	    o->size < BENCH_BODY_MIN || o->size > BENCH_SIZE_MAX ||
 	    o->parallel < 0 ||

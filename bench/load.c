@@ -194,9 +194,16 @@ int
 bench_http(const struct bench_opts *o, const char *method, const char *target,
     int *status)
 {
+	return bench_http_at(o, 0, method, target, status, NULL, 0);
+}
+
+int
+bench_http_at(const struct bench_opts *o, int node, const char *method,
+    const char *target, int *status, char *body, size_t cap)
+{
 	struct timeval tv = { 5, 0 };
-	char req[512], buf[1024];
-	size_t got = 0;
+	char req[512], head[1024], *buf = body != NULL ? body : head;
+	size_t got = 0, bcap = body != NULL ? cap - 1 : sizeof(head);
 	ssize_t n;
 	int fd, len, rc = -1;
 
@@ -205,12 +212,12 @@ bench_http(const struct bench_opts *o, const char *method, const char *target,
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    connect(fd, (const struct sockaddr *)&o->addr,
-	    sizeof(o->addr)) == -1)
+	    connect(fd, (const struct sockaddr *)&o->addrs[node],
+	    sizeof(o->addrs[node])) == -1)
 		goto out;
 	len = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n", method, target,
-	    o->host, o->port);
+	    o->host, o->ports[node]);
 	if (len < 0 || (size_t)len >= sizeof(req)) {
 		errno = ENAMETOOLONG;
 		goto out;
@@ -219,17 +226,19 @@ bench_http(const struct bench_opts *o, const char *method, const char *target,
 		goto out;
 	/* Read to EOF so the server, not us, ends the connection. */
 	for (;;) {
-		n = recv(fd, got < sizeof(buf) ? buf + got : req,
-		    got < sizeof(buf) ? sizeof(buf) - got : sizeof(req), 0);
+		n = recv(fd, got < bcap ? buf + got : req,
+		    got < bcap ? bcap - got : sizeof(req), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			goto out;
 		if (n == 0)
 			break;
-		if (got < sizeof(buf))
+		if (got < bcap)
 			got += (size_t)n;
 	}
+	if (body != NULL)
+		body[got] = '\0';
 	if (got < 12 || memcmp(buf, "HTTP/1.", 7) != 0) {
 		errno = EPROTO;
 		goto out;
@@ -358,8 +367,11 @@ member_connect(struct run *r, struct member *m)
 	struct epoll_event ev;
 	uint8_t raw[16];
 	char key[BENCH_WS_KEY_LEN + 1], path[96];
-	int one = 1, n;
+	int one = 1, n, k, node;
 
+	/* Member k of its group joins through node k % nports. */
+	k = (int)(m - r->m) - r->g[m->group].first;
+	node = k % (r->o->nports > 0 ? r->o->nports : 1);
 	m->t_connect = bench_now();
 	m->in_len = 0;
 	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -368,8 +380,8 @@ member_connect(struct run *r, struct member *m)
 	if (m->fd == -1)
 		goto fail;
 	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(m->fd, (const struct sockaddr *)&r->o->addr,
-	    sizeof(r->o->addr)) == -1 && errno != EINPROGRESS)
+	if (connect(m->fd, (const struct sockaddr *)&r->o->addrs[node],
+	    sizeof(r->o->addrs[node])) == -1 && errno != EINPROGRESS)
 		goto fail;
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
 		goto fail;
@@ -378,7 +390,7 @@ member_connect(struct run *r, struct member *m)
 	snprintf(path, sizeof(path), "/groups/%s", r->g[m->group].id);
 	/* Queued now, sent once the connection is writable. */
 	n = bench_ws_request((char *)m->out, m->out_cap, r->o->host,
-	    r->o->port, path, key);
+	    r->o->ports[node], path, key);
 	if (n < 0)
 		goto fail;
 	m->out_off = 0;
@@ -1118,11 +1130,31 @@ rusage_s(const struct rusage *u)
 }
 
 static void
+sample_one(int pid, struct bench_proc *s)
+{
+	if (pid > 0 && bench_proc_sample(pid, s) == -1)
+		fprintf(stderr, "groupchat-bench: /proc/%d: %s\n", pid,
+		    strerror(errno));
+}
+
+/* The server: with several nodes (--pid list), their sum. */
+static void
 sample(const struct bench_opts *o, struct bench_proc *s)
 {
-	if (o->pid > 0 && bench_proc_sample(o->pid, s) == -1)
-		fprintf(stderr, "groupchat-bench: /proc/%d: %s\n", o->pid,
-		    strerror(errno));
+	struct bench_proc one;
+	int i;
+
+	sample_one(o->pid, s);
+	for (i = 1; i < o->npids && s->ok; i++) {
+		sample_one(o->pids[i], &one);
+		s->ok = one.ok;
+		s->io_ok = s->io_ok && one.io_ok;
+		s->cpu_s += one.cpu_s;
+		s->rss_kb += one.rss_kb;
+		s->threads += one.threads;
+		s->syscw += one.syscw;
+		s->pte_kb += one.pte_kb;
+	}
 }
 
 /* Samples the server, the system and the generator itself. */
@@ -1187,7 +1219,8 @@ count_writes(const struct run *r, struct bench_sys *sys)
 	struct rlimit rl;
 	long spare = 0;
 
-	if (r->o->pid <= 0)
+	/* One node's threads only: with several it would undercount. */
+	if (r->o->pid <= 0 || r->o->npids > 1)
 		return;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		spare = (long)rl.rlim_cur - r->total - 64;
@@ -1199,6 +1232,31 @@ count_writes(const struct run *r, struct bench_sys *sys)
 	    "tracefs nodev /sys/kernel/tracing)" : strerror(errno),
 	    errno == EMFILE ? " (more server threads than spare descriptors)" :
 	    "");
+}
+
+/* A cluster node's publisher counters from /stats ("redis_published",
+ * "redis_round_trips"), summed over the nodes into *c. Left unset (ok 0)
+ * when a node does not report them (not in cluster mode). */
+static void
+sample_redis_counts(const struct bench_opts *o, struct bench_redis_counts *c)
+{
+	static char body[1 << 17];
+	const char *p, *q;
+	int i, status;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < o->nports; i++) {
+		if (bench_http_at(o, i, "GET", "/stats", &status, body,
+		    sizeof(body)) == -1 || status != 200 ||
+		    (p = strstr(body, "\"redis_published\":")) == NULL ||
+		    (q = strstr(body, "\"redis_round_trips\":")) == NULL)
+			return;
+		c->published += strtoll(p + strlen("\"redis_published\":"), NULL,
+		    10);
+		c->round_trips += strtoll(q + strlen("\"redis_round_trips\":"),
+		    NULL, 10);
+	}
+	c->ok = 1;
 }
 
 static void
@@ -1216,7 +1274,10 @@ measure(struct run *r, struct bench_result *res)
 		    (int64_t)(o->warmup * BENCH_NS));
 	}
 	count_writes(r, &sys);
+	if (o->redis_pid > 0)
+		sample_redis_counts(o, &res->rc0);
 	sample(o, &res->m0);
+	sample_one(o->redis_pid, &res->redis0);
 	getrusage(RUSAGE_SELF, &u0);
 	set_phase(r, P_MEASURE);
 	t0 = r->phase_start;
@@ -1227,6 +1288,9 @@ measure(struct run *r, struct bench_result *res)
 	res->wcalls = bench_sys_read(&sys);
 	bench_sys_detach(&sys);
 	sample(o, &res->m1);
+	sample_one(o->redis_pid, &res->redis1);
+	if (o->redis_pid > 0)
+		sample_redis_counts(o, &res->rc1);
 	getrusage(RUSAGE_SELF, &u1);
 	set_phase(r, P_DRAIN);
 	run_loop(r, done_draining, bench_now() +

@@ -22,6 +22,13 @@
 #   BENCH_GO         the original Go server's binary: when set, each run
 #                    measures it first (it listens on :8080, so only one
 #                    instance at a time), then groupchat, rows labelled
+#   BENCH_CLUSTER    a node count (e.g. 2): each run also measures that
+#                    many groupchat nodes sharing one redis-server (started
+#                    here on a free port, no persistence, stopped at the
+#                    end), each group's members spread over the nodes, rows
+#                    labelled single / clusterN, with Redis's CPU per
+#                    message sent. E.g. BENCH_SCENARIOS="fanout groups
+#                    lowrate" BENCH_CLUSTER=2 bench/run.sh
 set -u
 
 gen=build/bench/groupchat-bench
@@ -29,6 +36,8 @@ server=${BENCH_SERVER:-build/release/groupchat}
 scenarios="${BENCH_SCENARIOS-fanout groups big latency capacity stall} ${BENCH_MEMBER:-}"
 runs=${BENCH_RUNS:-1}
 go=${BENCH_GO:-}
+cluster=${BENCH_CLUSTER:-}
+redis_pid=
 meminfo=build/bench/meminfo.start
 duration=${BENCH_DURATION:-10}
 args=${BENCH_ARGS:-}
@@ -103,6 +112,7 @@ measure() {
 	pid=$!
 	label=
 	[ -n "$go" ] && label="--label $1"
+	[ -n "$cluster" ] && label="--label single"
 	echo "run.sh: $2 $1: $(uptime)" >&2
 	if ! "$gen" --port "$port" --wait-port 60; then
 		stop "$pid" check
@@ -127,9 +137,66 @@ measure() {
 	fi
 }
 
+# Runs scenario $1 against $cluster fresh nodes sharing the run's Redis,
+# with member cap $2 per node, in table $3.
+measure_cluster() {
+	cp /proc/meminfo "$meminfo"
+	ports='' pids=''
+	i=0
+	while [ $i -lt "$cluster" ]; do
+		p=$("$gen" --free-port) || exit 1
+		"$server" --port "$p" --listen 127.0.0.1 --max-clients "$2" \
+		    --log-level warn --redis "redis://127.0.0.1:$redis_port" \
+		    >>"$log" 2>&1 &
+		ports="$ports${ports:+,}$p"
+		pids="$pids${pids:+,}$!"
+		i=$((i + 1))
+	done
+	echo "run.sh: $1 cluster$cluster: $(uptime)" >&2
+	ok=1
+	for p in $(echo "$ports" | tr , ' '); do
+		"$gen" --port "$p" --wait-port 60 || ok=0
+	done
+	if [ $ok = 1 ]; then
+		if [ "$3" = load ]; then
+			hdr=$header_load
+			header_load=--no-header
+		else
+			hdr=$header_member
+			header_member=--no-header
+		fi
+		# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+		"$gen" --port "$ports" --pid "$pids" --redis-pid "$redis_pid" \
+		    --scenario "$1" --duration "$duration" --csv "$csv" \
+		    --start-meminfo "$meminfo" $hdr --label "cluster$cluster" \
+		    $args || failed=1
+	else
+		failed=1
+	fi
+	for p in $(echo "$pids" | tr , ' '); do
+		stop "$p" check
+	done
+}
+
 mkdir -p "$(dirname "$csv")"
 rm -f "$csv"
 : >"$log"
+if [ -n "$cluster" ]; then
+	redis_port=$("$gen" --free-port) || exit 1
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
+	    --appendonly no --loglevel warning >>"$log" 2>&1 &
+	redis_pid=$!
+	i=0
+	until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "run.sh: redis-server did not start (log: $log)" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	trap 'kill "$redis_pid" 2>/dev/null' EXIT
+fi
 header_load=
 header_member=
 failed=0
@@ -141,6 +208,7 @@ for s in $scenarios; do
 	while [ $run -le "$runs" ]; do
 		[ -n "$go" ] && measure go "$s" "$5" "$6"
 		measure groupchat "$s" "$5" "$6"
+		[ -n "$cluster" ] && measure_cluster "$s" "$5" "$6"
 		run=$((run + 1))
 	done
 done

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages groupchat needs when they are missing.
-# Usage: scripts/deps.sh [build|fuzz|docs|browser]...   (default: build)
+# Usage: scripts/deps.sh [build|fuzz|redis|docs|browser]...   (default: build)
+# redis: what the cluster tests run (redis-server, and haproxy for the end-to-end test).
 # Prints what it installs; does nothing when everything is present.
 set -eu
 
-want_build="gcc make pkg-config libcivetweb-dev libjwt-dev check"
+want_build="gcc make pkg-config libcivetweb-dev libjwt-dev libhiredis-dev check"
+want_redis="redis-server haproxy"
 want_fuzz="clang libclang-rt-14-dev"
 want_docs="graphviz"
 
@@ -14,6 +16,7 @@ for kind in "$@"; do
 	case "$kind" in
 	build) pkgs="$pkgs $want_build" ;;
 	fuzz) pkgs="$pkgs $want_fuzz" ;;
+	redis) pkgs="$pkgs $want_redis" ;;
 	docs) pkgs="$pkgs $want_docs" ;;
 	browser)
 		pkgs="$pkgs chromium"

@@ -14,10 +14,11 @@
 
 #include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_url.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_MAX_GROUPS, OPT_STATS_GROUPS };
+	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
@@ -54,6 +55,10 @@ static const struct opt {
 	{"join-secret-file", "GROUPCHAT_JOIN_SECRET", OPT_JOIN_SECRET, "PATH",
 	    "require a join token (HS256 JWT) signed with this secret; "
 	    "the variable holds the secret itself (default off)"},
+	{"redis", "GROUPCHAT_REDIS", OPT_REDIS, "URL",
+	    "cluster mode: share groups with every node on this Redis, "
+	    "redis://[:password@]host[:port][/db]; GROUPCHAT_REDIS_PASSWORD "
+	    "overrides the password (default off: one node)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -148,6 +153,28 @@ apply_secret(struct config *cfg, const struct opt *o, const char *val, FILE *err
 	return rc;
 }
 
+/* The URL is checked here and parsed again by the server; an error never
+ * quotes it, since it may hold the password. */
+static int
+apply_redis(struct config *cfg, const struct opt *o, const char *val, FILE *err,
+    const char *from)
+{
+	struct redis_url *u = NULL;
+	const char *why = "too long";
+
+	if (strlen(val) < sizeof(cfg->redis) &&
+	    (u = redis_url_parse(val, strlen(val), NULL, &why)) == NULL && errno == ENOMEM)
+		why = "out of memory";
+	if (u == NULL) {
+		fprintf(err, "groupchat: invalid value for %s%s: %s (%s)\n", from,
+		    from[0] == '-' ? o->flag : "", why, o->help);
+		return -1;
+	}
+	redis_url_free(u);
+	strcpy(cfg->redis, val);
+	return 0;
+}
+
 static int
 apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
     const char *from)
@@ -217,6 +244,8 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 	case OPT_ADMIN_TOKEN:
 	case OPT_JOIN_SECRET:
 		return apply_secret(cfg, o, val, err, from);
+	case OPT_REDIS:
+		return apply_redis(cfg, o, val, err, from);
 	}
 bad:
 	fprintf(err, "groupchat: invalid value '%s' for %s%s (%s)\n", val, from,

@@ -25,6 +25,7 @@ struct config {
 	enum log_format log_format;
 	struct auth_key admin_token; /* len 0: the control plane is open */
 	struct auth_key join_secret; /* len 0: joins need no token */
+	char redis[1024];         /* --redis URL; empty: one node, no Redis */
 };
 
 /* The default of --stats-groups. */

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -16,18 +17,20 @@
 #include "groupchat/core/buf.h"
 #include "groupchat/core/json.h"
 
-static enum log_level log_threshold = LOG_INFO;
-static enum log_format log_fmt = LOG_TEXT;
-static int log_fd = 2;
+/* Atomics: several servers in one process (the cluster tests) each set
+ * them at start while the others' threads log. */
+static atomic_int log_threshold = LOG_INFO;
+static atomic_int log_fmt = LOG_TEXT;
+static atomic_int log_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
 log_setup(enum log_level level, enum log_format format, int fd)
 {
-	log_threshold = level;
-	log_fmt = format;
-	log_fd = fd;
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
+	atomic_store_explicit(&log_fmt, (int)format, memory_order_relaxed);
+	atomic_store_explicit(&log_fd, fd, memory_order_relaxed);
 }
 
 int
@@ -52,7 +55,7 @@ log_format_parse(const char *s)
 int
 log_enabled(enum log_level level)
 {
-	return level >= log_threshold;
+	return (int)level >= atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 /* A text value is bare when it is non-empty printable ASCII without
@@ -91,7 +94,7 @@ text_value(struct buf *b, const char *v, size_t len)
 static void
 field(struct buf *b, const char *key, const char *val, size_t len)
 {
-	if (log_fmt == LOG_JSON) {
+	if (atomic_load_explicit(&log_fmt, memory_order_relaxed) == LOG_JSON) {
 		buf_puts(b, ",\"");
 		buf_puts(b, key);
 		buf_puts(b, "\":\"");
@@ -113,7 +116,7 @@ start(struct buf *b, enum log_level level, const char *event)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (log_fmt == LOG_JSON)
+	if (atomic_load_explicit(&log_fmt, memory_order_relaxed) == LOG_JSON)
 		buf_printf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"event\":\"%s\"",
 		    when, ts.tv_nsec / 1000000, level_names[level], event);
 	else
@@ -135,8 +138,8 @@ finish(struct buf *b, const char *first_key, const char *first_val,
 			v = "";
 		field(b, k, v, strlen(v));
 	}
-	buf_puts(b, log_fmt == LOG_JSON ? "}\n" : "\n");
-	if (b->len > 0 && write(log_fd, b->data, b->len) < 0) {
+	buf_puts(b, atomic_load_explicit(&log_fmt, memory_order_relaxed) == LOG_JSON ? "}\n" : "\n");
+	if (b->len > 0 && write(atomic_load_explicit(&log_fd, memory_order_relaxed), b->data, b->len) < 0) {
 		/* Nowhere left to report a failed log write. */
 	}
 	buf_free(b);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
 #include "groupchat/core/buf.h"
@@ -85,6 +86,49 @@ send_registry_error(struct mg_connection *conn)
 	return 500;
 }
 
+/* Cluster mode: Redis did not answer (down, slow, or an error). */
+static int
+send_redis_error(struct mg_connection *conn)
+{
+	http_error(conn, 503, "redis unavailable", 17, 0, 1);
+	return 503;
+}
+
+/* Cluster mode: exactly one of many racing creates, on any node, gets 201. */
+static int
+create_cluster(struct server *srv, struct mg_connection *conn, const struct buf *id)
+{
+	switch (cluster_create(srv->cluster, (const char *)id->data, id->len)) {
+	case 1:
+		log_event_id(LOG_INFO, "group_created", "group", (const char *)id->data, id->len, NULL);
+		answer_json_message(conn, 201, "created group with id: ", id, 0);
+		return 201;
+	case 0:
+		http_error(conn, 400, "id already exists", 17, 0, 0);
+		return 400;
+	default:
+		return send_redis_error(conn);
+	}
+}
+
+/* Cluster mode: 200 once Redis deleted the group; its members here and on
+ * every other node are closed when the delete event comes back. */
+static int
+delete_cluster(struct server *srv, struct mg_connection *conn, const struct buf *id)
+{
+	switch (cluster_delete(srv->cluster, (const char *)id->data, id->len)) {
+	case 1:
+		log_event_id(LOG_INFO, "group_deleted", "group", (const char *)id->data, id->len, NULL);
+		answer_json_message(conn, 200, "deleted group with id: ", id, 0);
+		return 200;
+	case 0:
+		answer_no_group(conn, id, 0, 0);
+		return 400;
+	default:
+		return send_redis_error(conn);
+	}
+}
+
 static int
 handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 {
@@ -99,6 +143,8 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 	} else if (id.len == 0) {
 		http_error(conn, 400, "invalid id", 10, 0, 0);
 		rc = 400;
+	} else if (srv->cluster != NULL) {
+		rc = create_cluster(srv, conn, &id);
 	} else {
 		switch (manager_create(srv->manager, (const char *)id.data, id.len)) {
 		case MANAGER_CREATED:
@@ -129,6 +175,8 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 	int head = strcmp(method, "HEAD") == 0, status;
 	struct group *g;
 
+	if (strcmp(method, "DELETE") == 0 && srv->cluster != NULL)
+		return delete_cluster(srv, conn, id);
 	if (strcmp(method, "DELETE") == 0) {
 		switch (manager_delete(srv->manager, (const char *)id->data, id->len)) {
 		case MANAGER_DELETED:
@@ -143,11 +191,22 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 		}
 	}
 	/* GET or HEAD: Go looks the group up before it tries to upgrade. */
-	if ((g = manager_lookup(srv->manager, (const char *)id->data, id->len)) == NULL) {
+	if (srv->cluster != NULL) {
+		switch (cluster_exists(srv->cluster, (const char *)id->data, id->len)) {
+		case 1:
+			break;
+		case 0:
+			answer_no_group(conn, id, head, 0);
+			return 400;
+		default:
+			return send_redis_error(conn);
+		}
+	} else if ((g = manager_lookup(srv->manager, (const char *)id->data, id->len)) == NULL) {
 		answer_no_group(conn, id, head, 0);
 		return 400;
+	} else {
+		group_unref(g);
 	}
-	group_unref(g);
 	if ((status = upgrade_status(srv, conn, method)) != 0) {
 		answer_bad_upgrade(conn, status, head);
 		return status;
@@ -155,9 +214,12 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 	return 0; /* CivetWeb upgrades; ws_handlers.c takes over. */
 }
 
+/* In cluster mode 503 with one line, "redis: <reason>", while any link
+ * to Redis is down. */
 static int
-handle_healthz(struct mg_connection *conn, int head)
+handle_healthz(struct server *srv, struct mg_connection *conn, int head)
 {
+	char why[200];
 	struct http_response r = {
 		.status = 200,
 		.content_type = "text/plain; charset=utf-8",
@@ -166,8 +228,15 @@ handle_healthz(struct mg_connection *conn, int head)
 		.head = head,
 	};
 
+	if (srv->cluster != NULL && !cluster_up(srv->cluster, why, sizeof(why) - 1)) {
+		strcat(why, "\n");
+		r.status = 503;
+		r.body = why;
+		r.body_len = strlen(why);
+	}
+
 	http_send(conn, &r);
-	return 200;
+	return r.status;
 }
 
 /* GET /stats, /metrics and / : a body rendered into a buffer. */
@@ -182,10 +251,14 @@ handle_document(struct server *srv, struct mg_connection *conn,
 	buf_init(&b, 0);
 	switch (kind) {
 	case ROUTE_STATS:
+		if (srv->cluster != NULL)
+			cluster_counts(srv->cluster, &srv->stats);
 		r.content_type = "application/json";
 		rc = report_json(&srv->stats, srv->manager, srv->cfg.stats_groups, &b);
 		break;
 	case ROUTE_METRICS:
+		if (srv->cluster != NULL)
+			cluster_counts(srv->cluster, &srv->stats);
 		r.content_type = "text/plain; version=0.0.4; charset=utf-8";
 		rc = report_prometheus(&srv->stats, srv->manager,
 		    srv->cfg.stats_groups, &b);
@@ -256,7 +329,7 @@ dispatch(struct server *srv, struct mg_connection *conn, const char *method,
 	case ROUTE_GROUP:
 		return handle_group(srv, conn, method, &r->id);
 	case ROUTE_HEALTHZ:
-		return handle_healthz(conn, head);
+		return handle_healthz(srv, conn, head);
 	default:
 		return handle_document(srv, conn, r->kind, head);
 	}

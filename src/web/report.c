@@ -201,7 +201,11 @@ report_json(struct stats *st, struct manager *m, size_t max, struct buf *out)
 		report_printf(&o, "%s\"%s\":%llu", k > 0 ? "," : "", name,
 		    stats_get(st, closes[slot]));
 	}
-	report_printf(&o, "},\"uptime_seconds\":%.3f}}", stats_uptime(st));
+	report_printf(&o, "},\"uptime_seconds\":%.3f", stats_uptime(st));
+	if (st->cluster)
+		report_printf(&o, ",\"redis_published\":%llu,\"redis_round_trips\":%llu",
+		    stats_get(st, redis_published), stats_get(st, redis_round_trips));
+	report_printf(&o, "}}");
 	report_snap_drop(&s);
 	return report_finish(&o);
 }
@@ -344,6 +348,16 @@ report_prom_totals(struct report_out *o, struct stats *st,
 	report_family_head(o, "groupchat_groups_omitted", "gauge",
 	    "Groups with members left out past --stats-groups.");
 	report_printf(o, "groupchat_groups_omitted %zu\n", s->omitted);
+	if (!st->cluster)
+		return;
+	report_family_head(o, "groupchat_redis_published_total", "counter",
+	    "Messages the Redis publisher had answered.");
+	report_printf(o, "groupchat_redis_published_total %llu\n",
+	    stats_get(st, redis_published));
+	report_family_head(o, "groupchat_redis_round_trips_total", "counter",
+	    "Round trips the Redis publisher made.");
+	report_printf(o, "groupchat_redis_round_trips_total %llu\n",
+	    stats_get(st, redis_round_trips));
 }
 
 int

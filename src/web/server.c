@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
@@ -56,6 +58,32 @@ server_new(const struct config *cfg)
 	return srv;
 }
 
+/* Cluster mode: the Redis actors and the manager that gets their events.
+ * They connect in the background: a node starts without Redis and
+ * answers 503 until its links are up. */
+static int
+start_cluster(struct server *srv, char *err, size_t errlen)
+{
+	const char *why = "invalid";
+
+	if ((srv->redis_url = redis_url_parse(srv->cfg.redis, strlen(srv->cfg.redis),
+	    getenv("GROUPCHAT_REDIS_PASSWORD"), &why)) == NULL) {
+		snprintf(err, errlen, "invalid --redis: %s",
+		    errno == ENOMEM ? "out of memory" : why);
+		return -1;
+	}
+	if ((srv->cluster = cluster_new(srv->redis_url)) == NULL ||
+	    (srv->manager = manager_new_cluster(&srv->stats, srv->cfg.max_groups,
+	    srv->cluster)) == NULL ||
+	    cluster_start(srv->cluster, srv->manager) == -1) {
+		snprintf(err, errlen, "cannot start the Redis links: %s", strerror(errno));
+		return -1;
+	}
+	srv->stats.cluster = 1;
+	log_event(LOG_INFO, "cluster_node", "node", cluster_node(srv->cluster), NULL);
+	return 0;
+}
+
 /* What CivetWeb's workers use: the id set, the manager and the keepalive.
  * 0, or -1 with a one-line reason in err (what started stays for
  * server_discard). */
@@ -64,9 +92,18 @@ start_actors(struct server *srv, char *err, size_t errlen)
 {
 	struct frame *ping;
 
-	if ((srv->ids = cid_set_new()) == NULL ||
-	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL ||
-	    (ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL) {
+	if ((srv->ids = cid_set_new()) == NULL) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	if (srv->cfg.redis[0] != '\0' && start_cluster(srv, err, errlen) == -1)
+		return -1;
+	if (srv->cluster == NULL &&
+	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	if ((ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -137,8 +174,13 @@ server_discard(struct server *srv)
 {
 	if (srv->keepalive != NULL)
 		keepalive_stop(srv->keepalive);
+	if (srv->cluster != NULL)
+		cluster_detach(srv->cluster);
 	if (srv->manager != NULL)
 		manager_free(srv->manager);
+	if (srv->cluster != NULL)
+		cluster_free(srv->cluster);
+	redis_url_free(srv->redis_url);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->slots_lock);

@@ -25,6 +25,8 @@ struct member;
 struct member_sink;
 struct group;
 struct route;
+struct cluster;
+struct redis_url;
 
 /* CivetWeb's WebSocket read loop wakes this often when its peer is silent,
  * and only then sees that we closed the member: a member that never
@@ -53,6 +55,7 @@ struct conn {
 	                               * loop itself: the writer then leaves
 	                               * CivetWeb's keep-alive flag alone */
 	struct keepalive_link ka;     /* tracked from ready to close */
+	char inc[33];                 /* cluster: the group's incarnation */
 };
 
 struct server {
@@ -61,6 +64,8 @@ struct server {
 	struct manager *manager;
 	struct keepalive *keepalive;
 	struct cid_set *ids;
+	struct cluster *cluster;      /* cluster mode (--redis), or NULL */
+	struct redis_url *redis_url;  /* with the password: for the links only */
 	struct stats stats;
 	int port;
 	atomic_int stopping;     /* set first at shutdown: joins are refused */

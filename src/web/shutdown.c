@@ -2,7 +2,8 @@
  * shutdown: server_stop's sequence. Close every group (members get 1001),
  * give the writers a bounded grace to put it on the wire, stop CivetWeb
  * (with a waker so mg_stop does not sit out its master's poll), then stop
- * the keepalive and the manager and free the context.
+ * the keepalive and the manager, in cluster mode then the Redis actors
+ * (the members' ids released first), and free the context.
  *
  * Who touches what: server_stop runs on the caller's thread; the stop
  * waker touches only its own struct and a socket of its own.
@@ -17,9 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/thread.h"
@@ -124,7 +127,14 @@ server_stop(struct server *srv)
 	/* The groups and the manager still run: close handlers need them. */
 	stop_civetweb(srv);
 	keepalive_stop(srv->keepalive);
+	/* Cluster mode: the Redis actors outlive the groups, which use the
+	 * command link, but send the manager nothing more once it goes. */
+	if (srv->cluster != NULL)
+		cluster_detach(srv->cluster);
 	manager_free(srv->manager);
+	if (srv->cluster != NULL)
+		cluster_free(srv->cluster);
+	redis_url_free(srv->redis_url);
 	cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->slots_lock);
 	pthread_cond_destroy(&srv->slots_empty);

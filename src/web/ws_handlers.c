@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
@@ -47,6 +48,51 @@ reject(struct mg_connection *conn, int status, const char *msg)
 	http_error(conn, status, msg, strlen(msg), 0, 1);
 }
 
+/* Claims times a new member may draw its id again when another node
+ * holds the one drawn. */
+#define CLAIM_DRAWS 8
+
+/*
+ * Cluster mode: a member whose id no other node holds (drawn again when
+ * one does, at most CLAIM_DRAWS times), in group g once the group knows
+ * where it starts here. 0; or -1 after answering (400 when the group
+ * exists nowhere, else 503), with *gone set when g is to leave the
+ * registry at once.
+ */
+static int
+ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *cn,
+    const struct buf *id, int *gone)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < CLAIM_DRAWS; i++) {
+		if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL) {
+			reject(conn, 500, "Internal Server Error");
+			return -1;
+		}
+		if ((rc = cluster_claim(srv->cluster, cn->member)) == 1)
+			break;
+		member_unref(cn->member);
+		cn->member = NULL;
+		if (rc == -1)
+			break;
+	}
+	if (cn->member == NULL) {
+		reject(conn, 503, "redis unavailable");
+		return -1;
+	}
+	if (group_attach(cn->group, CLUSTER_WAIT_MS, cn->inc) == -1) {
+		if (errno == ENOENT) {
+			*gone = 1;
+			answer_no_group(conn, id, 0, 1);
+		} else {
+			reject(conn, 503, "redis unavailable");
+		}
+		return -1;
+	}
+	return 0;
+}
+
 static int
 ws_connect(const struct mg_connection *cconn, void *cbdata)
 {
@@ -56,6 +102,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	struct route r;
 	struct conn *cn = NULL;
 	struct group *g = NULL;
+	int gone = 0;
 
 	/* CivetWeb 1.15 never resets the accepted subprotocol between
 	 * connections on a worker; we accept none, as the Go server. */
@@ -78,8 +125,15 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		reject(conn, 400, "Bad Request");
 		goto fail;
 	}
-	if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL)
+	if (srv->cluster != NULL) {
+		if ((g = manager_serve(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
+			reject(conn, errno == ENOMEM ? 500 : 503,
+			    errno == ENOMEM ? "Internal Server Error" : "redis unavailable");
+			goto fail;
+		}
+	} else if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
 		goto gone;
+	}
 	if ((cn = calloc(1, sizeof(*cn))) == NULL)
 		goto oom;
 	cn->srv = srv;
@@ -87,11 +141,17 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	cn->group = g;
 	wsproto_init(&cn->proto, srv->cfg.max_message);
 	buf_init(&cn->gather, WS_GATHER_MAX);
-	if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL)
+	if (srv->cluster != NULL) {
+		if (ws_connect_cluster(srv, conn, cn, &r.id, &gone) == -1)
+			goto fail;
+	} else if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL) {
 		goto oom;
+	}
 	if (group_join(g, cn->member) == -1) {
-		if (errno == EPIPE)
+		if (errno == EPIPE) {
+			gone = 1;
 			goto gone; /* deleted since the lookup */
+		}
 		/* The group thread cannot start: the server is short of
 		 * threads or memory, which a retry may find again. */
 		reject(conn, 503, "server overloaded");
@@ -109,12 +169,16 @@ oom:
 	reject(conn, 500, "Internal Server Error");
 fail:
 	if (cn != NULL) {
+		if (cn->member != NULL && srv->cluster != NULL)
+			cluster_release(srv->cluster, cn->member);
 		if (cn->member != NULL)
 			member_unref(cn->member);
 		wsproto_free(&cn->proto);
 		buf_free(&cn->gather);
 		free(cn);
 	}
+	if (g != NULL && srv->cluster != NULL)
+		manager_unserve(srv->manager, g, gone);
 	if (g != NULL)
 		group_unref(g);
 	route_free(&r);
@@ -169,6 +233,7 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 	struct wsproto_event ev;
 	char prefix[CID_LEN + 4];
 	struct frame *m;
+	size_t idlen;
 
 	(void)cbdata;
 	keepalive_heard(&cn->ka);
@@ -184,10 +249,18 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 	case WSPROTO_MESSAGE:
 		memcpy(prefix, member_id(cn->member), CID_LEN);
 		memcpy(prefix + CID_LEN, " - ", 3);
-		if ((m = frame_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL)
-			return ws_end(cn, 1011, "out of memory");
 		stats_add(&cn->srv->stats, msgs_in, 1);
 		stats_add(&cn->srv->stats, bytes_in, ev.len);
+		if (cn->srv->cluster != NULL) {
+			/* Relayed through Redis, back to every node, this one
+			 * included; or the sender is closed with 1013. */
+			const char *gid = group_id(cn->group, &idlen);
+			cluster_publish(cn->srv->cluster, gid, idlen, cn->inc, cn->member,
+			    ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len);
+			return 1;
+		}
+		if ((m = frame_new(ev.opcode, prefix, CID_LEN + 3, ev.data, ev.len)) == NULL)
+			return ws_end(cn, 1011, "out of memory");
 		/* EPIPE: the group was deleted and our close is on its way. */
 		group_broadcast(cn->group, m);
 		frame_unref(m);
@@ -230,6 +303,10 @@ ws_on_close(const struct mg_connection *cconn, void *cbdata)
 	log_event_id(LOG_INFO, "leave", "group", id, idlen, "client",
 	    member_id(cn->member), "code", codestr, NULL);
 	mg_set_user_connection_data(cconn, NULL);
+	if (srv->cluster != NULL) {
+		cluster_release(srv->cluster, cn->member);
+		manager_unserve(srv->manager, cn->group, false);
+	}
 	member_unref(cn->member);
 	group_unref(cn->group);
 	wsproto_free(&cn->proto);

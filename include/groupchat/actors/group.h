@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_script.h"
+
+struct cluster;
 struct member;
 struct frame;
 struct stats;
@@ -50,6 +53,40 @@ struct group;
 /* A group with a copy of the id (id_len bytes, may hold NUL). st may be
  * NULL. No thread runs yet. Reference count 1. NULL with errno on failure. */
 struct group *group_new(const char *id, size_t id_len, struct stats *st);
+
+/* A group of cluster mode: its members' messages go out through the
+ * publisher (cluster_publish), and it fans out only what the subscriber
+ * hands it (group_deliver), in sequence order, repairing gaps from the
+ * history on its own thread. Otherwise as group_new. */
+struct group *group_new_cluster(const char *id, size_t id_len, struct stats *st,
+                                struct cluster *cl);
+
+/* Cluster mode, on a joining worker: waits (at most ms) until the group
+ * knows where it starts on this node (the subscription confirmed, then
+ * the baseline read by the first joiner) and copies its incarnation into
+ * inc. 0, or -1 with errno: ENOENT the group exists nowhere (or was
+ * deleted meanwhile), ETIMEDOUT, or the command link's error (answer 503). */
+int group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1]);
+
+/* Cluster mode, on the manager thread, never blocking. Redis confirmed the
+ * group's subscription (again, after a reconnect: the group then reads a
+ * fresh baseline and repairs what it missed). */
+void group_subscribed(struct group *g);
+
+/* The same repair (after Redis restarted empty, it registers again). 1 if
+ * queued; a counted one reports its end with cluster_resync_done. */
+int group_resync(struct group *g, bool counted);
+
+/* Redis found no group when it ran the publish of c's message (the
+ * group takes over the reference to c): the group checks, on its thread,
+ * whether it was deleted (everyone gets 1000) or Redis lost it by
+ * restarting empty (c gets 1013: its message was not relayed). */
+void group_refused(struct group *g, struct member *c);
+
+/* One payload of the group's channel. 1 if it was this incarnation's
+ * delete: the group is closed (members get 1000 "group deleted") and is
+ * to leave the registry; else 0. */
+int group_deliver(struct group *g, const struct redis_msg *msg);
 
 struct group *group_ref(struct group *g);
 

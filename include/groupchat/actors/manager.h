@@ -15,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cluster;
 struct group;
+struct member;
 struct stats;
 
 enum manager_result {
@@ -34,6 +36,13 @@ struct manager;
 /* Starts the manager thread; at most max_groups groups may be registered
  * at once. st may be NULL. NULL with errno on failure. */
 struct manager *manager_new(struct stats *st, size_t max_groups);
+
+/* The manager of a cluster node: its registry holds the groups this node
+ * serves (those with joins or members here), each subscribed to through
+ * cl while it is listed. Creates and deletes go to Redis (cluster.h), not
+ * through it. */
+struct manager *manager_new_cluster(struct stats *st, size_t max_groups,
+                                    struct cluster *cl);
 
 /* Stops the manager thread, closes every group still registered (code
  * 1001 "server shutting down"), drops the registry's references and frees
@@ -62,6 +71,39 @@ struct group *manager_lookup(struct manager *m, const char *id, size_t len);
  * -1 with errno. */
 long manager_list(struct manager *m, size_t max, bool active_only,
                   struct group ***out, size_t *omitted);
+
+/* Cluster mode: a reference to the local group id, listing (and
+ * subscribing to) it if this is its first user here, and counting the
+ * caller among its users until manager_unserve. NULL with errno: EAGAIN
+ * (the registry or the subscriber's channel is full), ENOMEM, EPIPE. */
+struct group *manager_serve(struct manager *m, const char *id, size_t len);
+
+/* The caller no longer uses g (its member left, or its join failed). The
+ * last user, or drop (the group is gone from Redis), unlists it and
+ * unsubscribes. The caller still drops its own reference. */
+void manager_unserve(struct manager *m, struct group *g, bool drop);
+
+enum manager_event {
+	MANAGER_EV_SUBSCRIBED,  /* Redis confirmed the subscription to id */
+	MANAGER_EV_MESSAGE,     /* a payload of id's channel */
+	MANAGER_EV_RESYNC,      /* Redis restarted empty: every group */
+	MANAGER_EV_REFUSED,     /* see manager_cluster_refused */
+	MANAGER_EV_SETTLE,      /* the subscriber is back: every group resyncs,
+	                         * counted, and the node is usable once done */
+};
+
+/* From the Redis actors' threads: hands an event to the manager thread
+ * (id and payload copied). Never waits for a message; a confirmation or
+ * a delete waits at most a second for room. 0, or -1 (lost). */
+int manager_cluster_event(struct manager *m, enum manager_event ev, const char *id,
+                          size_t len, const char *payload, size_t plen);
+
+/* From the publisher's thread: Redis found no group id when it ran c's
+ * publish. Takes over the reference to c; its group decides between 1000
+ * (deleted) and 1013 (not relayed). Waits at most a second for room; c is
+ * closed with 1013 if it cannot be handed over. 0 or -1. */
+int manager_cluster_refused(struct manager *m, const char *id, size_t len,
+                            struct member *c);
 
 /* Closes every registered group with code and reason (a literal) but
  * keeps them registered: used at shutdown. */

@@ -27,6 +27,12 @@ struct stats {
 	atomic_ullong joins_refused; /* joins refused at the member cap */
 	atomic_ullong creates_refused; /* creates refused at the group cap */
 	atomic_ullong closes[STATS_NCLOSE];
+	/* Cluster mode only (cluster set once before the server serves): the
+	 * publisher's messages answered and round trips, a snapshot taken
+	 * when a report is rendered. */
+	int cluster;
+	atomic_ullong redis_published;
+	atomic_ullong redis_round_trips;
 	struct timespec started;     /* CLOCK_MONOTONIC at stats_init */
 };
 

@@ -1,0 +1,321 @@
+/*
+ * redis_pub: the publisher actor. The thread owns the link, the loaded
+ * script SHAs, the batch array and the last reported reason; other
+ * threads touch only the channel (redis_pub_send) and the counters, which
+ * mu guards. The channel's close is the stop signal: a blocked receive,
+ * including the backoff wait (a receive with a deadline), wakes at once.
+ *
+ * One round trip: chan_recv_batch takes everything queued (up to BATCH),
+ * each is appended to the link, one flush writes them all, and the
+ * replies are read in order, each within the timeout. Messages queued
+ * meanwhile form the next batch, so the batch grows with the load.
+ *
+ * NOSCRIPT (an operator's SCRIPT FLUSH) fails that message (-1: its
+ * sender is closed, never silently dropped) and the scripts are loaded
+ * again after the batch. Resending it with EVAL inside the batch would
+ * read the next message's reply as its own, and resending after the
+ * batch would put it behind messages its sender queued later.
+ */
+#include "groupchat/cluster/redis_pub.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/core/chan.h"
+#include "groupchat/core/thread.h"
+#include "groupchat/cluster/redis_link.h"
+
+#define BATCH 256
+#define STACK_SIZE (128 * 1024)
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+#define IDLE_PING_MS 1000
+
+struct redis_pub {
+	struct redis_connector conn;
+	struct chan *ch;            /* struct redis_pub_item */
+	struct redis_pub_cb cb;
+	unsigned hist;
+	int timeout_ms;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;         /* guards msgs, trips */
+	uint64_t msgs;
+	uint64_t trips;
+	/* the actor thread's own */
+	struct redis_link *l;
+	struct redis_scripts sc;
+	int up;                     /* last reported link state */
+	char reason[256];           /* last reported down reason */
+	struct redis_pub_item *batch;
+};
+
+static void
+finish(struct redis_pub *p, struct redis_pub_item *it, int64_t seq)
+{
+	p->cb.result(p->cb.arg, it, seq);
+	free(it->id);
+	free(it->frame);
+}
+
+static void
+report_down(struct redis_pub *p, const char *reason)
+{
+	if (!p->up && strcmp(reason, p->reason) == 0)
+		return;
+	p->up = 0;
+	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	p->cb.link(p->cb.arg, 0, p->reason);
+}
+
+/* Frees the link and reports err (or the link's own reason for what). */
+static void
+drop_link(struct redis_pub *p, const char *what, const char *err)
+{
+	char why[256];
+
+	if (err == NULL) {
+		redis_link_error(p->l, what, why, sizeof(why));
+		err = why;
+	}
+	redis_link_free(p->l);
+	p->l = NULL;
+	report_down(p, err);
+}
+
+static int
+connect_link(struct redis_pub *p)
+{
+	char err[256];
+
+	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
+		goto err;
+	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+		redis_link_free(p->l);
+		p->l = NULL;
+		goto err;
+	}
+	p->up = 1;
+	p->reason[0] = '\0';
+	p->cb.link(p->cb.arg, 1, NULL);
+	return 0;
+err:
+	report_down(p, err);
+	return -1;
+}
+
+static void
+fail_batch(struct redis_pub *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		finish(p, &p->batch[i], -1);
+}
+
+/* Waits ms while failing whatever is queued. -1 once the channel closed. */
+static int
+backoff(struct redis_pub *p, long ms)
+{
+	struct timespec dl;
+	ssize_t n, i;
+
+	chan_deadline(&dl, ms);
+	for (;;) {
+		n = chan_recv_batch(p->ch, p->batch, BATCH, &dl);
+		if (n == -1)
+			return errno == ETIMEDOUT ? 0 : -1;
+		for (i = 0; i < n; i++)
+			finish(p, &p->batch[i], -1);
+	}
+}
+
+/* One round trip for n items. */
+static void
+publish_batch(struct redis_pub *p, size_t n)
+{
+	redisReply *r;
+	size_t i, j = 0;
+	int64_t seq;
+	int noscript = 0;
+	char err[256];
+
+	for (i = 0; i < n; i++) {
+		struct redis_pub_item *it = &p->batch[i];
+
+		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
+		    it->frame, it->flen, p->hist) == -1)
+			break;
+	}
+	if (i > 0 && redis_link_flush(p->l) == 0) {
+		for (; j < i; j++) {
+			if (redis_link_read(p->l, &r, p->timeout_ms) != 1)
+				break;
+			if (r->type == REDIS_REPLY_INTEGER) {
+				seq = r->integer;
+			} else {
+				seq = -1;
+				if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+					noscript = 1;
+			}
+			freeReplyObject(r);
+			finish(p, &p->batch[j], seq);
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	p->msgs += j;
+	p->trips++;
+	pthread_mutex_unlock(&p->mu);
+	if (j < n) {
+		for (i = j; i < n; i++)
+			finish(p, &p->batch[i], -1);
+		drop_link(p, "publish", NULL);
+	} else if (noscript && redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+		drop_link(p, "publish", err);
+	}
+}
+
+/*
+ * Redis sends nothing unasked, so an idle link whose socket polls
+ * readable was closed under us (Redis restarted, or dropped the client).
+ * Checked before each batch, so that a batch is not written into a dead
+ * connection and failed (its senders closed) when a new link would take it.
+ */
+static int
+link_stale(struct redis_pub *p)
+{
+	struct pollfd pf = { .fd = redis_link_fd(p->l), .events = POLLIN };
+
+	return pf.fd >= 0 && poll(&pf, 1, 0) > 0;
+}
+
+/* An idle link is checked with a PING so that loss shows without traffic. */
+static void
+ping(struct redis_pub *p)
+{
+	const char *argv[1] = { "PING" };
+	const size_t lens[1] = { 4 };
+	char err[256];
+	redisReply *r = redis_link_command(p->l, "PING", 1, argv, lens, err, sizeof(err));
+
+	if (r == NULL) {
+		drop_link(p, "PING", err);
+		return;
+	}
+	freeReplyObject(r);
+}
+
+static void *
+run(void *arg)
+{
+	struct redis_pub *p = arg;
+	struct timespec dl;
+	long wait = BACKOFF_MIN_MS;
+	ssize_t n;
+
+	for (;;) {
+		if (p->l == NULL) {
+			if (connect_link(p) == -1) {
+				if (backoff(p, wait) == -1)
+					break;
+				wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+				continue;
+			}
+			wait = BACKOFF_MIN_MS;
+		}
+		chan_deadline(&dl, IDLE_PING_MS);
+		n = chan_recv_batch(p->ch, p->batch, BATCH, &dl);
+		if (n == -1 && errno == ETIMEDOUT)
+			ping(p);
+		else if (n == -1)
+			break;
+		else if (!link_stale(p))
+			publish_batch(p, (size_t)n);
+		else {
+			drop_link(p, "read", "read: Server closed the connection");
+			if (connect_link(p) == 0)
+				publish_batch(p, (size_t)n);
+			else
+				fail_batch(p, (size_t)n);
+		}
+	}
+	redis_link_free(p->l);
+	p->l = NULL;
+	return NULL;
+}
+
+struct redis_pub *
+redis_pub_new(const struct redis_connector *conn, size_t cap, unsigned hist,
+              int timeout_ms, const struct redis_pub_cb *cb)
+{
+	struct redis_pub *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->conn = *conn;
+	p->cb = *cb;
+	p->hist = hist;
+	p->timeout_ms = timeout_ms;
+	p->up = 0;
+	p->reason[0] = '\0';
+	if ((p->batch = calloc(BATCH, sizeof(*p->batch))) == NULL)
+		goto err_p;
+	if ((p->ch = chan_new(cap, sizeof(struct redis_pub_item))) == NULL)
+		goto err_batch;
+	if ((errno = pthread_mutex_init(&p->mu, NULL)) != 0)
+		goto err_ch;
+	return p;
+
+err_ch:
+	chan_free(p->ch);
+err_batch:
+	free(p->batch);
+err_p:
+	free(p);
+	return NULL;
+}
+
+int
+redis_pub_start(struct redis_pub *p)
+{
+	/* thread_start sets errno. */
+	if (thread_start(&p->thread, "gc-redis-pub", STACK_SIZE, run, p) != 0)
+		return -1;
+	p->started = 1;
+	return 0;
+}
+
+int
+redis_pub_send(struct redis_pub *p, const struct redis_pub_item *it)
+{
+	return chan_try_send(p->ch, it);
+}
+
+void
+redis_pub_counts(struct redis_pub *p, uint64_t *msgs, uint64_t *round_trips)
+{
+	pthread_mutex_lock(&p->mu);
+	*msgs = p->msgs;
+	*round_trips = p->trips;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+redis_pub_stop(struct redis_pub *p)
+{
+	struct redis_pub_item it;
+
+	chan_close(p->ch);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	while (chan_recv(p->ch, &it, NULL) == 0)
+		finish(p, &it, -1);
+	chan_free(p->ch);
+	pthread_mutex_destroy(&p->mu);
+	free(p->batch);
+	free(p);
+}

@@ -1,0 +1,273 @@
+/*
+ * redis_fixture: one redis-server child per fixture. pid is the running
+ * child or 0; logfd is the read end of its stdout/stderr pipe, kept open
+ * for the child's life (closing it would SIGPIPE the server on its next
+ * log line). Only the test thread that made the fixture touches it.
+ */
+#include "redis_fixture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+struct redis_fixture {
+	pid_t pid;
+	int logfd;
+	int port;
+	char password[128]; /* "" when none */
+};
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd, port = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+reap(struct redis_fixture *rf)
+{
+	if (rf->pid > 0) {
+		kill(rf->pid, SIGKILL);
+		waitpid(rf->pid, NULL, 0);
+		rf->pid = 0;
+	}
+	if (rf->logfd >= 0) {
+		close(rf->logfd);
+		rf->logfd = -1;
+	}
+}
+
+/* Reads the log until the ready line, EOF (the server quit) or deadline. */
+static int
+wait_ready(struct redis_fixture *rf, int64_t deadline)
+{
+	char log[8192];
+	size_t len = 0;
+	ssize_t n;
+	struct pollfd p = { .fd = rf->logfd, .events = POLLIN };
+
+	for (;;) {
+		if (poll(&p, 1, it_left_ms(deadline)) <= 0) {
+			fprintf(stderr, "redis_fixture: no ready line in time\n");
+			return -1;
+		}
+		n = read(rf->logfd, log + len, sizeof(log) - 1 - len);
+		if (n <= 0) {
+			log[len] = '\0';
+			fprintf(stderr, "redis_fixture: redis-server quit:\n%s\n", log);
+			return -1;
+		}
+		len += (size_t)n;
+		log[len] = '\0';
+		if (strstr(log, "Ready to accept connections") != NULL)
+			return 0;
+		if (len > sizeof(log) / 2) { /* keep the tail */
+			memmove(log, log + len - 64, 64);
+			len = 64;
+		}
+	}
+}
+
+static int
+spawn(struct redis_fixture *rf)
+{
+	char port[16];
+	int pfd[2];
+	const char *argv[16];
+	int argc = 0;
+
+	snprintf(port, sizeof(port), "%d", rf->port);
+	argv[argc++] = "redis-server";
+	argv[argc++] = "--port";
+	argv[argc++] = port;
+	argv[argc++] = "--bind";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "--save";
+	argv[argc++] = "";
+	argv[argc++] = "--appendonly";
+	argv[argc++] = "no";
+	if (rf->password[0] != '\0') {
+		argv[argc++] = "--requirepass";
+		argv[argc++] = rf->password;
+	}
+	argv[argc] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	if ((rf->pid = fork()) == -1) {
+		rf->pid = 0;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (rf->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	rf->logfd = pfd[0];
+	if (wait_ready(rf, it_deadline(RF_START_MS)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Sends cmd (inline) over a new connection and reads one reply line. */
+int
+rf_command(struct redis_fixture *rf, const char *cmd, char *out, size_t n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char req[512], line[512];
+	int64_t deadline = it_deadline(IT_TIMEOUT_MS);
+	int fd, len, skip = rf->password[0] != '\0';
+	size_t got = 0;
+	struct pollfd p;
+	ssize_t r;
+	char *eol;
+
+	sa.sin_port = htons((uint16_t)rf->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1)
+		goto err;
+	len = skip ? snprintf(req, sizeof(req), "AUTH %s\r\n%s\r\n", rf->password, cmd) :
+	    snprintf(req, sizeof(req), "%s\r\n", cmd);
+	if (len < 0 || (size_t)len >= sizeof(req) || write(fd, req, (size_t)len) != len)
+		goto err;
+	p.fd = fd;
+	p.events = POLLIN;
+	for (;;) {
+		eol = memchr(line, '\n', got);
+		if (eol != NULL && skip) { /* the AUTH reply */
+			got -= (size_t)(eol + 1 - line);
+			memmove(line, eol + 1, got);
+			skip = 0;
+			continue;
+		}
+		if (eol != NULL)
+			break;
+		if (got == sizeof(line) || poll(&p, 1, it_left_ms(deadline)) <= 0 ||
+		    (r = read(fd, line + got, sizeof(line) - got)) <= 0)
+			goto err;
+		got += (size_t)r;
+	}
+	*eol = '\0';
+	if (eol > line && eol[-1] == '\r')
+		eol[-1] = '\0';
+	snprintf(out, n, "%s", line);
+	close(fd);
+	return 0;
+err:
+	close(fd);
+	return -1;
+}
+
+static int
+check_pong(struct redis_fixture *rf)
+{
+	char reply[64];
+
+	if (rf_command(rf, "PING", reply, sizeof(reply)) == -1 ||
+	    strcmp(reply, "+PONG") != 0) {
+		fprintf(stderr, "redis_fixture: no PONG from port %d\n", rf->port);
+		return -1;
+	}
+	return 0;
+}
+
+struct redis_fixture *
+rf_start(const char *password)
+{
+	struct redis_fixture *rf;
+	int attempt;
+
+	if ((rf = calloc(1, sizeof(*rf))) == NULL)
+		return NULL;
+	rf->logfd = -1;
+	if (password != NULL)
+		snprintf(rf->password, sizeof(rf->password), "%s", password);
+	/* another process may take the port between probe and bind: retry */
+	for (attempt = 0; attempt < 5; attempt++) {
+		if ((rf->port = free_port()) == -1)
+			break;
+		if (spawn(rf) == 0 && check_pong(rf) == 0)
+			return rf;
+		reap(rf);
+	}
+	free(rf);
+	return NULL;
+}
+
+int
+rf_port(const struct redis_fixture *rf)
+{
+	return rf->port;
+}
+
+int
+rf_pause(struct redis_fixture *rf)
+{
+	return rf->pid > 0 ? kill(rf->pid, SIGSTOP) : -1;
+}
+
+int
+rf_resume(struct redis_fixture *rf)
+{
+	return rf->pid > 0 ? kill(rf->pid, SIGCONT) : -1;
+}
+
+int
+rf_kill(struct redis_fixture *rf)
+{
+	if (rf->pid <= 0)
+		return -1;
+	reap(rf);
+	return 0;
+}
+
+int
+rf_restart(struct redis_fixture *rf)
+{
+	if (rf->pid > 0)
+		return -1;
+	if (spawn(rf) == 0 && check_pong(rf) == 0)
+		return 0;
+	reap(rf);
+	return -1;
+}
+
+void
+rf_stop(struct redis_fixture *rf)
+{
+	if (rf == NULL)
+		return;
+	reap(rf);
+	free(rf);
+}

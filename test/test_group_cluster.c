@@ -1,0 +1,242 @@
+/*
+ * test_group_cluster: a cluster group's ordering against the fake Redis
+ * (test/support/fake_redis): the baseline its first join reads, messages
+ * fanned out in sequence order, duplicates and old numbers dropped, a gap
+ * repaired from the history, a gap the history no longer covers closing
+ * the members with 1013, another incarnation's messages ignored, and the
+ * delete event closing everyone with 1000, and a publish Redis refused
+ * for want of the group: 1013 for the sender if the group is still there,
+ * 1000 for everyone if it is gone. The subscriber is played by
+ * the test, which calls what the manager thread would (group_subscribed,
+ * group_deliver). Waits are on conditions with deadlines.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/actors/cluster.h"
+#include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_link.h"
+#include "groupchat/cluster/redis_script.h"
+#include "groupchat/core/cid.h"
+#include "support/fake_redis.h"
+#include "support/fake_sink.h"
+#include "support/test_main.h"
+
+#define INC "0123456789abcdef0123456789abcdef"
+#define OTHER "ffffffffffffffffffffffffffffffff"
+
+static struct fake_redis *fr;
+static struct cluster *cl;
+static struct cid_set *ids;
+static struct group *g;
+static struct member *c;
+static struct fake sink;
+
+/* The group reads its baseline: incarnation INC, sequence seq. */
+static void
+script_baseline(const char *inc, unsigned seq)
+{
+	char exec[128];
+
+	fake_redis_reply(fr, "+OK\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	snprintf(exec, sizeof(exec), "*2\r\n$%zu\r\n%s\r\n$%zu\r\n%u\r\n", strlen(inc), inc,
+	    (size_t)snprintf(NULL, 0, "%u", seq), seq);
+	fake_redis_reply(fr, exec);
+}
+
+static void
+setup(void)
+{
+	struct redis_connector conn;
+	struct member_sink s;
+	char inc[REDIS_INC_LEN + 1];
+
+	ck_assert_ptr_nonnull(fr = fake_redis_new());
+	conn = fake_redis_connector(fr);
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn));
+	ck_assert_int_eq(cluster_start(cl, NULL), 0);
+	ck_assert_ptr_nonnull(ids = cid_set_new());
+	ck_assert_ptr_nonnull(g = group_new_cluster("g", 1, NULL, cl));
+	fake_init(&sink);
+	s = fake_sink(&sink);
+	ck_assert_ptr_nonnull(c = member_new(ids, 64));
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	script_baseline(INC, 5);
+	group_subscribed(g);
+	ck_assert_int_eq(group_attach(g, 5000, inc), 0);
+	ck_assert_str_eq(inc, INC);
+	ck_assert_int_eq(group_join(g, c), 0);
+}
+
+static void
+teardown(void)
+{
+	group_leave(g, c);
+	member_join_writer(c);
+	member_unref(c);
+	group_unref(g);
+	fake_fini(&sink);
+	cid_set_free(ids);
+	cluster_free(cl);
+	fake_redis_free(fr);
+}
+
+/* Hands the group what the subscriber would: "m <inc> <seq> t<text>". */
+static int
+deliver(const char *inc, unsigned seq, const char *text)
+{
+	char payload[128];
+	struct redis_msg msg;
+	int n;
+
+	n = snprintf(payload, sizeof(payload), "m %s %u t%s", inc, seq, text);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	return group_deliver(g, &msg);
+}
+
+static void
+expect_text(size_t i, const char *text)
+{
+	size_t len;
+	const char *p;
+
+	ck_assert_uint_ge(fake_wait_frames(&sink, i + 1), i + 1);
+	p = fake_text(&sink, i, &len);
+	ck_assert_msg(len == strlen(text) && memcmp(p, text, len) == 0,
+	    "frame %zu is %.*s, want %s", i, (int)len, p, text);
+}
+
+START_TEST(in_order_duplicates_and_old_dropped)
+{
+	ck_assert_int_eq(deliver(INC, 5, "old"), 0);    /* at the baseline */
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver(INC, 6, "six again"), 0);
+	ck_assert_int_eq(deliver(INC, 3, "older"), 0);
+	ck_assert_int_eq(deliver(OTHER, 7, "other group"), 0);
+	ck_assert_int_eq(deliver(INC, 7, "seven"), 0);
+	expect_text(0, "six");
+	expect_text(1, "seven");
+	/* Nothing in between: the next frame is the next number. */
+	ck_assert_int_eq(deliver(INC, 8, "eight"), 0);
+	expect_text(2, "eight");
+	ck_assert_uint_eq(fake_wait_frames(&sink, 3), 3);
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 0);
+}
+END_TEST
+
+START_TEST(gap_repaired_from_history)
+{
+	fake_redis_reply(fr, "*2\r\n"
+	    "*2\r\n$3\r\n7-0\r\n*2\r\n$1\r\nf\r\n$6\r\ntseven\r\n"
+	    "*2\r\n$3\r\n8-0\r\n*2\r\n$1\r\nf\r\n$6\r\nteight\r\n");
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver(INC, 9, "nine"), 0);
+	ck_assert_int_eq(deliver(INC, 10, "ten"), 0);
+	expect_text(0, "six");
+	expect_text(1, "seven");
+	expect_text(2, "eight");
+	expect_text(3, "nine");
+	expect_text(4, "ten");
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 1);
+	{
+		char cmd[128];
+		int i, n = fake_redis_count(fr, NULL, NULL);
+		for (i = 0; i < n; i++) {
+			ck_assert_int_eq(fake_redis_command(fr, i, cmd, sizeof(cmd)), 0);
+			if (strncmp(cmd, "XRANGE", 6) == 0)
+				ck_assert_str_eq(cmd, "XRANGE gc:hist:g 7-0 8-0");
+		}
+	}
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+}
+END_TEST
+
+START_TEST(gap_gone_from_history_closes_1013)
+{
+	fake_redis_reply(fr, "*0\r\n");
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver(INC, 9, "nine"), 0);
+	expect_text(0, "six");
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert_str_eq(sink.reason, CLUSTER_RETRY_REASON);
+	/* Six was fanned out; nine never reached the closed member. */
+	ck_assert_uint_eq(sink.nframes, 1);
+}
+END_TEST
+
+START_TEST(delete_event_closes_1000)
+{
+	struct redis_msg msg;
+	char payload[64];
+	int n;
+
+	n = snprintf(payload, sizeof(payload), "d %s", OTHER);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	ck_assert_int_eq(group_deliver(g, &msg), 0);   /* not ours */
+	n = snprintf(payload, sizeof(payload), "d %s", INC);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert_str_eq(sink.reason, GROUP_DELETED_REASON);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* Redis ran the member's publish but found no group; the group is still
+ * there (Redis restarted empty, the group registered again): 1013, and
+ * the group goes on. */
+START_TEST(refused_publish_group_still_there_closes_sender_1013)
+{
+	script_baseline(INC, 5);
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
+/* The same, but the group is gone: deleted, and everyone hears so. */
+START_TEST(refused_publish_group_gone_closes_1000)
+{
+	fake_redis_reply(fr, "+OK\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	fake_redis_reply(fr, "+QUEUED\r\n");
+	fake_redis_reply(fr, "*2\r\n$-1\r\n$-1\r\n");
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("group_cluster");
+	TCase *tc = tcase_create("order");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, in_order_duplicates_and_old_dropped);
+	tcase_add_test(tc, gap_repaired_from_history);
+	tcase_add_test(tc, gap_gone_from_history_closes_1013);
+	tcase_add_test(tc, delete_event_closes_1000);
+	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
+	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run(suite());
+}

@@ -1,0 +1,461 @@
+/*
+ * test_redis_pub: the publisher actor against a real redis-server: order
+ * and numbering of many messages, pipelining (messages per round trip),
+ * the link reported down and up when Redis is killed and restarted, and a
+ * wrong password. Then the actor's own logic against the scripted fake
+ * (test/support/fake_redis): an error reply inside a batch, a link that
+ * drops mid-batch, a reply that never comes, NOSCRIPT, refused connects.
+ * Callbacks record into struct rec; the test waits on its condition
+ * variable with a deadline, never sleeps.
+ */
+#include "groupchat/cluster/redis_conn.h"
+#include "groupchat/cluster/redis_pub.h"
+#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_url.h"
+#include "support/fake_redis.h"
+#include "support/redis_fixture.h"
+#include "support/test_main.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "groupchat/core/chan.h"
+
+#define N 2000
+
+struct rec {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int64_t seq[N];     /* by tag */
+	uint64_t order[N];  /* tags in callback order */
+	int nres, ups, downs;
+	char reason[256];
+};
+
+static struct rec rec;
+static struct redis_fixture *rf;
+static struct redis_url *url;
+static struct redis_connector rconn;
+static char inc[REDIS_INC_LEN + 1];
+
+static void
+on_result(void *arg, const struct redis_pub_item *it, int64_t seq)
+{
+	struct rec *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	r->seq[it->tag] = seq;
+	r->order[r->nres++] = it->tag;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+on_link(void *arg, int up, const char *reason)
+{
+	struct rec *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	if (up) {
+		r->ups++;
+	} else {
+		r->downs++;
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static const struct redis_pub_cb cb = { on_result, on_link, &rec };
+
+/* Waits until *field >= want, up to 10 s. 1 if reached. */
+static int
+wait_for(int *field, int want)
+{
+	struct timespec dl;
+	int ok;
+
+	chan_deadline(&dl, 10000);
+	pthread_mutex_lock(&rec.mu);
+	while (*field < want && pthread_cond_timedwait(&rec.cv, &rec.mu, &dl) == 0)
+		;
+	ok = *field >= want;
+	pthread_mutex_unlock(&rec.mu);
+	return ok;
+}
+
+static void
+rec_init(void)
+{
+	pthread_condattr_t ca;
+
+	memset(&rec, 0, sizeof(rec));
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&rec.mu, NULL);
+	pthread_cond_init(&rec.cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static redisContext *
+conn(void)
+{
+	char err[256];
+	redisContext *c = redis_conn_open(url, 5000, err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	return c;
+}
+
+static void
+create_group(void)
+{
+	struct redis_scripts sc;
+	char err[256];
+	struct redis_link *l = redis_link_open(url, 5000, err, sizeof(err));
+
+	ck_assert_msg(l != NULL, "%s", err);
+	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
+	redis_inc_new(inc);
+	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, err, sizeof(err)), 1);
+	redis_link_free(l);
+}
+
+static void
+up(void)
+{
+	char s[64];
+	const char *why;
+
+	rec_init();
+	rf = rf_start(NULL);
+	ck_assert_ptr_nonnull(rf);
+	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
+	url = redis_url_parse(s, strlen(s), NULL, &why);
+	ck_assert_ptr_nonnull(url);
+	rconn = redis_link_hiredis(url);
+	create_group();
+}
+
+static void
+down(void)
+{
+	redis_url_free(url);
+	rf_stop(rf);
+}
+
+static int
+send_one(struct redis_pub *p, uint64_t tag)
+{
+	struct redis_pub_item it = { .id_len = 1, .tag = tag };
+	char f[32];
+	int n = snprintf(f, sizeof(f), "t%llu", (unsigned long long)tag);
+
+	it.id = strdup("g");
+	it.frame = strdup(f);
+	it.flen = (size_t)n;
+	memcpy(it.inc, inc, sizeof(inc));
+	if (redis_pub_send(p, &it) == -1) {
+		free(it.id);
+		free(it.frame);
+		return -1;
+	}
+	return 0;
+}
+
+START_TEST(order_and_pipelining)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, N, 100, 2000, &cb);
+	redisContext *sub = conn();
+	redisReply *r;
+	struct redis_msg m;
+	uint64_t msgs, trips, i;
+	char want[32];
+
+	ck_assert_ptr_nonnull(p);
+	r = redisCommand(sub, "SUBSCRIBE " RK_MSG "g");
+	freeReplyObject(r);
+	/* saturation: all queued before the actor runs */
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(send_one(p, i), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, N));
+	for (i = 0; i < N; i++) {
+		ck_assert_uint_eq(rec.order[i], i);      /* answered in order */
+		ck_assert_int_eq(rec.seq[i], (int64_t)i + 1); /* numbered in order */
+	}
+	for (i = 0; i < N; i++) {   /* delivered in order */
+		ck_assert_int_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+		ck_assert_int_eq(redis_msg_parse(r->element[2]->str, r->element[2]->len, &m), 0);
+		snprintf(want, sizeof(want), "t%llu", (unsigned long long)i);
+		ck_assert_uint_eq(m.seq, i + 1);
+		ck_assert_uint_eq(m.flen, strlen(want));
+		ck_assert_mem_eq(m.frame, want, m.flen);
+		freeReplyObject(r);
+	}
+	redis_pub_counts(p, &msgs, &trips);
+	ck_assert_uint_eq(msgs, N);
+	ck_assert_msg(msgs > 10 * trips, "%llu messages in %llu round trips",
+	    (unsigned long long)msgs, (unsigned long long)trips);
+	ck_assert_int_eq(rec.ups, 1);
+	ck_assert_int_eq(rec.downs, 0);
+	redis_pub_stop(p);
+	redisFree(sub);
+}
+END_TEST
+
+START_TEST(killed_and_restarted)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
+
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.ups, 1));
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert(wait_for(&rec.nres, 1));
+	ck_assert_int_eq(rec.seq[0], 1);
+
+	ck_assert_int_eq(rf_kill(rf), 0);
+	/* the idle PING, or this publish, finds the link gone */
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert(wait_for(&rec.nres, 2));
+	ck_assert_int_eq(rec.seq[1], -1);
+	ck_assert(wait_for(&rec.downs, 1));
+
+	ck_assert_int_eq(rf_restart(rf), 0);
+	ck_assert(wait_for(&rec.ups, 2));
+	/* Redis came back empty: the group is gone until registered again */
+	ck_assert_int_eq(send_one(p, 2), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[2], 0);
+	create_group();
+	ck_assert_int_eq(send_one(p, 3), 0);
+	ck_assert(wait_for(&rec.nres, 4));
+	ck_assert_int_eq(rec.seq[3], 1);
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(paused_then_resumed)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 300, &cb);
+
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.ups, 1));
+	ck_assert_int_eq(rf_pause(rf), 0);
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert(wait_for(&rec.nres, 1));   /* the read timed out */
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert(wait_for(&rec.downs, 1));
+	ck_assert_int_eq(rf_resume(rf), 0);
+	ck_assert(wait_for(&rec.ups, 2));
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert(wait_for(&rec.nres, 2));
+	/* the paused publish may or may not have run: 1 or 2, never a hole */
+	ck_assert_int_ge(rec.seq[1], 1);
+	ck_assert_int_le(rec.seq[1], 2);
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(wrong_password)
+{
+	char s[96];
+	const char *why;
+	struct redis_url *bad;
+	struct redis_pub *p;
+
+	rf_stop(rf);
+	rf = rf_start("right-pw");
+	ck_assert_ptr_nonnull(rf);
+	snprintf(s, sizeof(s), "redis://:wrong-pw@127.0.0.1:%d", rf_port(rf));
+	bad = redis_url_parse(s, strlen(s), NULL, &why);
+	rconn = redis_link_hiredis(bad);
+	p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.downs, 1));
+	pthread_mutex_lock(&rec.mu);
+	ck_assert_msg(strncmp(rec.reason, "AUTH: WRONGPASS", 15) == 0, "%s", rec.reason);
+	ck_assert_ptr_null(strstr(rec.reason, "wrong-pw"));
+	pthread_mutex_unlock(&rec.mu);
+	/* queued while down: failed at once, not held */
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert(wait_for(&rec.nres, 1));
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert_int_eq(rec.ups, 0);
+	redis_pub_stop(p);
+	redis_url_free(bad);
+}
+END_TEST
+
+START_TEST(stop_fails_queued)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 1000, &cb);
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(send_one(p, (uint64_t)i), 0);
+	ck_assert_int_eq(send_one(p, 8), -1);  /* full */
+	redis_pub_stop(p);                     /* never started */
+	ck_assert_int_eq(rec.nres, 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(rec.seq[i], -1);
+}
+END_TEST
+
+/* ---- against the fake ------------------------------------------------ */
+
+static struct fake_redis *fake;
+
+static void
+fake_up(void)
+{
+	rec_init();
+	fake = fake_redis_new();
+	rconn = fake_redis_connector(fake);
+	memset(inc, 'a', REDIS_INC_LEN);
+	inc[REDIS_INC_LEN] = '\0';
+}
+
+static void
+fake_down(void)
+{
+	fake_redis_free(fake);
+}
+
+START_TEST(fake_error_inside_batch)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	int flushes;
+
+	fake_redis_reply(fake, ":1\r\n");
+	fake_redis_reply(fake, "-ERR boom\r\n");
+	fake_redis_reply(fake, ":2\r\n");
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(send_one(p, 2), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[0], 1);
+	ck_assert_int_eq(rec.seq[1], -1);  /* its sender is closed, not dropped silently */
+	ck_assert_int_eq(rec.seq[2], 2);   /* the rest of the batch is unaffected */
+	ck_assert_int_eq(fake_redis_count(fake, "EVALSHA", &flushes), 3);
+	ck_assert_int_eq(flushes, 1);      /* one write for the batch */
+	ck_assert_int_eq(fake_redis_count(fake, "SCRIPT", NULL), RS_COUNT);
+	redis_pub_stop(p);
+	ck_assert_int_eq(rec.ups, 1);
+	ck_assert_int_eq(rec.downs, 0);    /* an error reply is not a lost link */
+}
+END_TEST
+
+START_TEST(fake_drop_mid_batch)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_reply(fake, ":1\r\n");
+	fake_redis_drop(fake);
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(send_one(p, 2), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[0], 1);
+	ck_assert_int_eq(rec.seq[1], -1);
+	ck_assert_int_eq(rec.seq[2], -1);  /* unanswered: fate unknown, sender closed */
+	ck_assert(wait_for(&rec.downs, 1));
+	pthread_mutex_lock(&rec.mu);
+	ck_assert_str_eq(rec.reason, "publish: fake: connection dropped");
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert(wait_for(&rec.ups, 2)); /* reconnected by itself */
+	fake_redis_reply(fake, ":3\r\n");
+	ck_assert_int_eq(send_one(p, 3), 0);
+	ck_assert(wait_for(&rec.nres, 4));
+	ck_assert_int_eq(rec.seq[3], 3);
+	ck_assert_int_eq(fake_redis_opens(fake), 2);
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(fake_reply_never_comes)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 200, &cb);
+
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 1));
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert(wait_for(&rec.downs, 1));
+	pthread_mutex_lock(&rec.mu);
+	ck_assert_str_eq(rec.reason, "publish: timed out");
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert(wait_for(&rec.ups, 2));
+	redis_pub_stop(p);
+}
+END_TEST
+
+START_TEST(fake_noscript_fails_and_reloads)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_reply(fake, "-NOSCRIPT No matching script.\r\n");
+	fake_redis_reply(fake, ":7\r\n");
+	ck_assert_int_eq(send_one(p, 0), 0);
+	ck_assert_int_eq(send_one(p, 1), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 2));
+	ck_assert_int_eq(rec.seq[0], -1);
+	ck_assert_int_eq(rec.seq[1], 7);   /* its own reply, not the EVAL's */
+	ck_assert(fake_redis_wait(fake, "SCRIPT", 2 * RS_COUNT, 5000));
+	ck_assert_int_eq(fake_redis_count(fake, "EVAL", NULL), 0);
+	redis_pub_stop(p);
+	ck_assert_int_eq(rec.downs, 0);
+}
+END_TEST
+
+START_TEST(fake_refused_then_up)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+
+	fake_redis_refuse(fake, 3, "connect: Connection refused");
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.ups, 1));   /* 50 + 100 + 200 ms of backoff */
+	ck_assert_int_eq(rec.downs, 1);     /* reported once, not per attempt */
+	ck_assert_str_eq(rec.reason, "connect: Connection refused");
+	redis_pub_stop(p);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("redis_pub");
+	TCase *tc = tcase_create("actor");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, up, down);
+	tcase_add_test(tc, order_and_pipelining);
+	tcase_add_test(tc, killed_and_restarted);
+	tcase_add_test(tc, paused_then_resumed);
+	tcase_add_test(tc, wrong_password);
+	tcase_add_test(tc, stop_fails_queued);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fake");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, fake_up, fake_down);
+	tcase_add_test(tc, fake_error_inside_batch);
+	tcase_add_test(tc, fake_drop_mid_batch);
+	tcase_add_test(tc, fake_reply_never_comes);
+	tcase_add_test(tc, fake_noscript_fails_and_reloads);
+	tcase_add_test(tc, fake_refused_then_up);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run(suite());
+}
