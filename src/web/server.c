@@ -26,6 +26,11 @@
  * full house of members never starves POST /create or DELETE. */
 #define HTTP_RESERVE 32
 
+/* The kernel's accept queue at least: CivetWeb's default (200) drops the
+ * SYNs of a join storm, which then wait out a 1 s retransmission. Linux
+ * caps it at net.core.somaxconn (4096 by default). */
+#define LISTEN_BACKLOG_MIN 4096
+
 /* CivetWeb prints its own errors through this; route them to our log. */
 static int
 log_message(const struct mg_connection *conn, const char *message)
@@ -41,7 +46,8 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	struct server *srv;
 	struct frame *ping = NULL;
 	struct mg_callbacks cb;
-	char ports[96], threads[24], err_text[256] = "";
+	char ports[96], threads[24], backlog[24], err_text[256] = "";
+	long nthreads;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
 	struct mg_init_data init;
@@ -73,10 +79,19 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	}
 
 	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
-	snprintf(threads, sizeof(threads), "%ld", cfg->max_clients + HTTP_RESERVE);
+	nthreads = cfg->max_clients + HTTP_RESERVE;
+	snprintf(threads, sizeof(threads), "%ld", nthreads);
+	snprintf(backlog, sizeof(backlog), "%ld",
+	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
+		/* Accepted sockets waiting for a worker: one slot per worker,
+		 * so the master never stops accepting while a worker may still
+		 * come free (the default, 20, stalled it in every join storm).
+		 * 40 bytes a slot, touched as the queue wraps round. */
+		"connection_queue", threads,
+		"listen_backlog", backlog,
 		"decode_url", "no",
 		"tcp_nodelay", "1",
 		"enable_keep_alive", "yes",
