@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,9 +184,9 @@ START_TEST(test_enqueue_many_partial)
 			wlen += frame_len(ms[i]);
 		}
 	}
-	ck_assert_int_eq(member_enqueue_many(c, ms, 6), 4);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 6, NULL), 4);
 	ck_assert_uint_eq(member_queued(c), 4);
-	ck_assert_int_eq(member_enqueue_many(c, ms + 4, 2), 0);
+	ck_assert_int_eq(member_enqueue_many(c, ms + 4, 2, NULL), 0);
 	for (i = 4; i < 6; i++)
 		frame_unref(ms[i]);
 	s = fake_sink(&f);
@@ -197,10 +198,72 @@ START_TEST(test_enqueue_many_partial)
 	pthread_mutex_unlock(&f.mu);
 	ck_assert_int_eq(member_close(c, 1000, "bye"), 1);
 	errno = 0;
-	ck_assert_int_eq(member_enqueue_many(c, ms, 1), -1);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 1, NULL), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	for (i = 0; i < 6; i++)
 		frame_unref(ms[i]);
+	member_join_writer(c);
+	member_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+/* Frames the sink has after waiting up to ms for n of them. */
+static size_t
+frames_within(struct fake *f, size_t n, long ms)
+{
+	struct timespec dl;
+	size_t got;
+
+	chan_deadline(&dl, ms);
+	pthread_mutex_lock(&f->mu);
+	while (f->nframes < n &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	got = f->nframes;
+	pthread_mutex_unlock(&f->mu);
+	return got;
+}
+
+/* With a wake flag, a run into the empty queue of a waiting writer wakes
+ * nobody: the flag is set, the frame stays queued until member_wake. A
+ * run into a non-empty queue never asks for a wake. */
+START_TEST(test_enqueue_many_defers_the_wake)
+{
+	struct fake f;
+	struct member_sink s;
+	struct member *c;
+	struct frame *m[2];
+	bool wake = false;
+	size_t written = 0;
+	int tries;
+
+	fake_init(&f);
+	c = new_client(8);
+	s = fake_sink(&f);
+	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	m[0] = fake_frame("a");
+	m[1] = fake_frame("b");
+	/* Until the writer is found waiting: before that a run needs no wake,
+	 * and the writer finds it by itself. */
+	for (tries = 0; tries < 100 && !wake; tries++) {
+		frame_ref_n(m[0], 1);
+		ck_assert_int_eq(member_enqueue_many(c, m, 1, &wake), 1);
+		if (!wake) {
+			written++;
+			ck_assert_uint_eq(fake_wait_frames(&f, written), written);
+		}
+	}
+	ck_assert_msg(wake, "the writer was never found waiting");
+	frame_ref_n(m[1], 1);
+	ck_assert_int_eq(member_enqueue_many(c, m + 1, 1, &wake), 1);
+	ck_assert_msg(!wake, "a run into a non-empty queue asked for a wake");
+	ck_assert_uint_eq(frames_within(&f, written + 1, 100), written);
+	ck_assert_uint_eq(member_queued(c), 2);
+	member_wake(c);
+	ck_assert_uint_eq(fake_wait_frames(&f, written + 2), written + 2);
+	frame_unref(m[0]);
+	frame_unref(m[1]);
 	member_join_writer(c);
 	member_unref(c);
 	fake_fini(&f);
@@ -504,6 +567,7 @@ member_suite(void)
 	tcase_add_test(tc, test_fifo_reaches_sink);
 	tcase_add_test(tc, test_batch_in_one_write);
 	tcase_add_test(tc, test_enqueue_many_partial);
+	tcase_add_test(tc, test_enqueue_many_defers_the_wake);
 	tcase_add_test(tc, test_enqueue_wait);
 	tcase_add_test(tc, test_enqueue_full_is_eagain);
 	tcase_add_test(tc, test_close_flushes_then_closes_once);

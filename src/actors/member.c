@@ -166,9 +166,23 @@ member_enqueue(struct member *c, struct frame *m)
 }
 
 ssize_t
-member_enqueue_many(struct member *c, struct frame *const *ms, size_t n)
+member_enqueue_many(struct member *c, struct frame *const *ms, size_t n,
+    bool *wake)
 {
-	return chan_try_send_many(c->queue, ms, n);
+	int w;
+	ssize_t rc = chan_try_send_many_defer(c->queue, ms, n, &w);
+
+	if (wake != NULL)
+		*wake = w;
+	else if (w)
+		chan_wake(c->queue);
+	return rc;
+}
+
+void
+member_wake(struct member *c)
+{
+	chan_wake(c->queue);
 }
 
 ssize_t

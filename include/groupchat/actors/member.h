@@ -16,6 +16,7 @@
 #ifndef GROUPCHAT_MEMBER_H
 #define GROUPCHAT_MEMBER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,7 +75,15 @@ int member_enqueue(struct member *c, struct frame *m);
  * caller has already taken (frame_ref_n); the caller keeps the references
  * of the rest. Returns how many were queued (fewer than n: the client is
  * too slow), or -1 with EPIPE if the client is closed. */
-ssize_t member_enqueue_many(struct member *c, struct frame *const *ms, size_t n);
+ssize_t member_enqueue_many(struct member *c, struct frame *const *ms, size_t n,
+                            bool *wake);
+
+/* The writer's wake that member_enqueue_many left to its caller: with
+ * wake not NULL, a writer waiting on the empty queue is not woken but
+ * *wake set to true, and the caller, still holding its reference to c,
+ * calls member_wake (the group thread does, once the run is queued to
+ * every member). With wake NULL the writer is woken at once. */
+void member_wake(struct member *c);
 
 /* Like member_enqueue_many, but waits for room until deadline (absolute,
  * CLOCK_MONOTONIC). Returns how many were queued (fewer than n: the
