@@ -17,14 +17,21 @@
 
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
+#include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
 /* Workers kept for plain HTTP beyond one per WebSocket member, so that a
  * full house of members never starves POST /create or DELETE. */
 #define HTTP_RESERVE 32
+
+/* Writer threads kept parked for the next members, at most: a thread
+ * parked costs its kernel stack (16 KiB) and the stack pages it touched
+ * (about 8 KiB), so this bounds what the pool holds when members go. */
+#define WRITERS_PARKED 256
 
 /* The kernel's accept queue at least: CivetWeb's default (200) drops the
  * SYNs of a join storm, which then wait out a 1 s retransmission. Linux
@@ -67,6 +74,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_cond_init(&srv->slots_empty, &ca);
 	pthread_condattr_destroy(&ca);
 	if ((srv->ids = cid_set_new()) == NULL ||
+	    (srv->writers = member_writer_pool_new(WRITERS_PARKED)) == NULL ||
 	    (ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL ||
 	    (srv->manager = manager_new(&srv->stats)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
@@ -134,6 +142,7 @@ fail:
 	frame_unref(ping);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);
+	thread_pool_free(srv->writers);
 	pthread_mutex_destroy(&srv->slots_lock);
 	pthread_cond_destroy(&srv->slots_empty);
 	free(srv);

@@ -21,6 +21,7 @@ struct mg_connection;
 struct mg_context;
 struct manager;
 struct cid_set;
+struct thread_pool;
 struct member;
 struct member_sink;
 struct group;
@@ -58,6 +59,7 @@ struct server {
 	struct manager *manager;
 	struct keepalive *keepalive;
 	struct cid_set *ids;
+	struct thread_pool *writers; /* members' writer threads, parked between members */
 	struct stats stats;
 	int port;
 	atomic_int stopping;     /* set first at shutdown: joins are refused */

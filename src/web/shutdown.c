@@ -23,6 +23,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/thread.h"
+#include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
 /* Longest wait at shutdown for members to take their 1001 and go: the
@@ -123,6 +124,8 @@ server_stop(struct server *srv)
 	pthread_mutex_unlock(&srv->slots_lock);
 	/* The groups and the manager still run: close handlers need them. */
 	stop_civetweb(srv);
+	/* Every close handler has joined its member's writer. */
+	thread_pool_free(srv->writers);
 	keepalive_stop(srv->keepalive);
 	manager_free(srv->manager);
 	cid_set_free(srv->ids);

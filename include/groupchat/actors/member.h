@@ -26,6 +26,7 @@
 #include "groupchat/core/cid.h"
 
 struct frame;
+struct thread_pool;
 
 /* Default bound of a member's send queue, in messages. */
 #define MEMBER_QUEUE_DEFAULT 256
@@ -61,9 +62,16 @@ void member_unref(struct member *c);
 /* The NUL-terminated 6-hex id. */
 const char *member_id(const struct member *c);
 
-/* Starts the writer thread on a small explicit stack. *sink is copied.
- * 0, or -1 with errno. */
-int member_start_writer(struct member *c, const struct member_sink *sink);
+/* A pool for writers (thread_pool.h): threads named gc-writer on a small
+ * explicit stack, at most max_parked of them parked. NULL with errno. */
+struct thread_pool *member_writer_pool_new(size_t max_parked);
+
+/* Starts the writer on a thread of pool (a parked one, or a new one on
+ * the pool's small explicit stack); it is the member's alone until
+ * member_join_writer. *sink is copied. 0, or -1 with errno (EINVAL if
+ * started before; EAGAIN, ENOMEM if no thread could be started). */
+int member_start_writer(struct member *c, struct thread_pool *pool,
+                        const struct member_sink *sink);
 
 /* Queues a reference to m without blocking. 0 on success; -1 with EAGAIN
  * if the queue is full, EPIPE if the client is closed. The caller keeps
@@ -101,7 +109,8 @@ int member_close(struct member *c, uint16_t code, const char *reason);
 uint16_t member_close_code(const struct member *c);
 
 /* Closes the queue (silently, if not closed yet) and waits for the writer
- * to exit. Safe to call when the writer never started, and more than once. */
+ * to return (its thread goes back to the pool). Safe to call when the
+ * writer never started, and more than once. */
 void member_join_writer(struct member *c);
 
 /* Frames queued now. */
