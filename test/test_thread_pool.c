@@ -28,6 +28,7 @@ static int running;      /* tasks that started */
 
 struct task {
 	pid_t tid;           /* the thread it ran on */
+	char name[16];       /* that thread's name */
 };
 
 static void
@@ -54,6 +55,7 @@ task_main(void *arg)
 {
 	struct task *t = arg;
 
+	pthread_getname_np(pthread_self(), t->name, sizeof(t->name));
 	pthread_mutex_lock(&mu);
 	t->tid = gettid();
 	running++;
@@ -143,6 +145,7 @@ wait_gone(pid_t tid)
 	return gone;
 }
 
+/* The parked thread is reused, under the pool's name. */
 START_TEST(a_parked_thread_runs_the_next_task)
 {
 	struct thread_pool *p = thread_pool_new("t-pool", 64 * 1024, 4);
@@ -157,6 +160,8 @@ START_TEST(a_parked_thread_runs_the_next_task)
 	thread_pool_wait(p, t);
 	ck_assert_int_ne(a.tid, 0);
 	ck_assert_int_eq(a.tid, b.tid);
+	/* The pool's threads name themselves. */
+	ck_assert_str_eq(a.name, "t-pool");
 	ck_assert_uint_eq(thread_pool_parked(p), 1);
 	thread_pool_free(p);
 	ck_assert(wait_gone(a.tid));

@@ -37,6 +37,7 @@ struct pooled {
 	bool busy;              /* a task is handed over and has not returned */
 	bool quit;
 	struct pooled *next;    /* on the parked list */
+	const struct thread_pool *pool; /* for the name; fixed */
 };
 
 struct thread_pool {
@@ -74,6 +75,8 @@ pooled_main(void *arg)
 	void (*fn)(void *);
 	void *fnarg;
 
+	/* Cheaper from the thread itself (thread.h). */
+	pthread_setname_np(pthread_self(), t->pool->name);
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		while (!t->busy && !t->quit)
@@ -119,7 +122,8 @@ pooled_start(struct thread_pool *p, void (*fn)(void *), void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->busy = true;
-	if ((err = thread_start(&t->tid, p->name, p->stack, pooled_main, t)) != 0) {
+	t->pool = p;
+	if ((err = thread_start(&t->tid, NULL, p->stack, pooled_main, t)) != 0) {
 		pooled_destroy(t);
 		errno = err;
 		return NULL;
