@@ -326,8 +326,9 @@ START_TEST(test_close_wakes_receivers)
 }
 END_TEST
 
-/* chan.h promises several consumers: a run of n elements wakes as many
- * waiting receivers as it can feed, not one. */
+/* chan.h promises several consumers: a run of n elements feeds as many
+ * waiting receivers as it can (one wake, then each receiver that leaves
+ * some behind wakes the next). */
 START_TEST(test_try_send_many_wakes_a_receiver_per_element)
 {
 	struct chan *ch = chan_new(8, sizeof(int));
@@ -350,6 +351,40 @@ START_TEST(test_try_send_many_wakes_a_receiver_per_element)
 		sum += c[i].val;
 	}
 	ck_assert_int_eq(sum, 6);
+	chan_free(ch);
+	flag_destroy(&started);
+	flag_destroy(&done);
+}
+END_TEST
+
+/* Only a send into an empty ring wakes a receiver; the receiver that
+ * leaves elements behind wakes the next. Three separate sends, made
+ * before the first woken receiver has run, must still feed all three
+ * receivers, each of which takes one element. */
+START_TEST(test_sends_into_a_non_empty_ring_feed_every_waiter)
+{
+	struct chan *ch = chan_new(8, sizeof(int));
+	struct flag started, done;
+	struct call c[3];
+	int i, sum = 0;
+
+	flag_init(&started);
+	flag_init(&done);
+	for (i = 0; i < 3; i++)
+		call_start(&c[i], ch, recv_main, 0, 0, &started, &done);
+	ck_assert(flag_wait(&started, 3, 5000));
+	ck_assert_msg(!flag_wait(&done, 1, 100), "recv returned on an empty channel");
+
+	for (i = 1; i <= 3; i++)
+		ck_assert_int_eq(chan_send(ch, &i, NULL), 0);
+	ck_assert_msg(flag_wait(&done, 3, 5000), "only %d of 3 receivers woke", done.n);
+	for (i = 0; i < 3; i++) {
+		pthread_join(c[i].tid, NULL);
+		ck_assert_int_eq(c[i].rc, 0);
+		sum += c[i].val;
+	}
+	ck_assert_int_eq(sum, 6);
+	ck_assert_uint_eq(chan_len(ch), 0);
 	chan_free(ch);
 	flag_destroy(&started);
 	flag_destroy(&done);
@@ -799,6 +834,7 @@ chan_suite(void)
 	tcase_add_test(tc, test_close_wakes_senders);
 	tcase_add_test(tc, test_close_wakes_receivers);
 	tcase_add_test(tc, test_try_send_many_wakes_a_receiver_per_element);
+	tcase_add_test(tc, test_sends_into_a_non_empty_ring_feed_every_waiter);
 	tcase_add_test(tc, test_drain_after_close);
 	tcase_add_test(tc, test_send_deadline);
 	tcase_add_test(tc, test_recv_deadline);

@@ -17,6 +17,7 @@
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/stats.h"
+#include "groupchat/core/thread_pool.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
 
@@ -28,6 +29,7 @@ struct test_member {
 };
 
 static struct cid_set *ids;
+static struct thread_pool *writers;
 static struct stats st;
 
 static void
@@ -50,7 +52,7 @@ test_member_start(struct test_member *m, size_t cap, int hold)
 	m->f.hold = hold;
 	m->c = member_new(ids, cap);
 	ck_assert_ptr_nonnull(m->c);
-	ck_assert_int_eq(member_start_writer(m->c, &s), 0);
+	ck_assert_int_eq(member_start_writer(m->c, writers, &s), 0);
 }
 
 static void
@@ -146,6 +148,8 @@ setup(void)
 {
 	ids = cid_set_new();
 	ck_assert_ptr_nonnull(ids);
+	writers = member_writer_pool_new(4);
+	ck_assert_ptr_nonnull(writers);
 	stats_init(&st);
 }
 
@@ -154,6 +158,7 @@ teardown(void)
 {
 	ck_assert_uint_eq(cid_count(ids), 0);
 	cid_set_free(ids);
+	thread_pool_free(writers);
 	ck_assert_uint_eq(stats_get(&st, members), 0);
 	ck_assert_uint_eq(stats_get(&st, group_threads), 0);
 }

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,12 @@
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/stats.h"
+#include "groupchat/core/thread_pool.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
 
 static struct cid_set *ids;
+static struct thread_pool *writers;
 static struct stats st;
 
 static void
@@ -27,6 +30,8 @@ setup(void)
 {
 	ids = cid_set_new();
 	ck_assert_ptr_nonnull(ids);
+	writers = member_writer_pool_new(4);
+	ck_assert_ptr_nonnull(writers);
 	stats_init(&st);
 }
 
@@ -35,6 +40,7 @@ teardown(void)
 {
 	ck_assert_uint_eq(cid_count(ids), 0);
 	cid_set_free(ids);
+	thread_pool_free(writers);
 }
 
 static struct member *
@@ -110,7 +116,7 @@ START_TEST(test_fifo_reaches_sink)
 	fake_init(&f);
 	c = new_client(N);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	for (i = 0; i < N; i++) {
 		snprintf(text, sizeof(text), "m%d", i);
 		enqueue_text(c, text, want, &wlen);
@@ -146,7 +152,7 @@ START_TEST(test_batch_in_one_write)
 	enqueue_text(c, "five", want, &wlen);
 	ck_assert_uint_eq(member_queued(c), 5);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
 	pthread_mutex_lock(&f.mu);
 	ck_assert_uint_eq(f.writes, 1);
@@ -183,13 +189,13 @@ START_TEST(test_enqueue_many_partial)
 			wlen += frame_len(ms[i]);
 		}
 	}
-	ck_assert_int_eq(member_enqueue_many(c, ms, 6), 4);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 6, NULL), 4);
 	ck_assert_uint_eq(member_queued(c), 4);
-	ck_assert_int_eq(member_enqueue_many(c, ms + 4, 2), 0);
+	ck_assert_int_eq(member_enqueue_many(c, ms + 4, 2, NULL), 0);
 	for (i = 4; i < 6; i++)
 		frame_unref(ms[i]);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	ck_assert_uint_eq(fake_wait_frames(&f, 4), 4);
 	pthread_mutex_lock(&f.mu);
 	ck_assert_uint_eq(f.len, wlen);
@@ -197,10 +203,72 @@ START_TEST(test_enqueue_many_partial)
 	pthread_mutex_unlock(&f.mu);
 	ck_assert_int_eq(member_close(c, 1000, "bye"), 1);
 	errno = 0;
-	ck_assert_int_eq(member_enqueue_many(c, ms, 1), -1);
+	ck_assert_int_eq(member_enqueue_many(c, ms, 1, NULL), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	for (i = 0; i < 6; i++)
 		frame_unref(ms[i]);
+	member_join_writer(c);
+	member_unref(c);
+	fake_fini(&f);
+}
+END_TEST
+
+/* Frames the sink has after waiting up to ms for n of them. */
+static size_t
+frames_within(struct fake *f, size_t n, long ms)
+{
+	struct timespec dl;
+	size_t got;
+
+	chan_deadline(&dl, ms);
+	pthread_mutex_lock(&f->mu);
+	while (f->nframes < n &&
+	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
+		;
+	got = f->nframes;
+	pthread_mutex_unlock(&f->mu);
+	return got;
+}
+
+/* With a wake flag, a run into the empty queue of a waiting writer wakes
+ * nobody: the flag is set, the frame stays queued until member_wake. A
+ * run into a non-empty queue never asks for a wake. */
+START_TEST(test_enqueue_many_defers_the_wake)
+{
+	struct fake f;
+	struct member_sink s;
+	struct member *c;
+	struct frame *m[2];
+	bool wake = false;
+	size_t written = 0;
+	int tries;
+
+	fake_init(&f);
+	c = new_client(8);
+	s = fake_sink(&f);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
+	m[0] = fake_frame("a");
+	m[1] = fake_frame("b");
+	/* Until the writer is found waiting: before that a run needs no wake,
+	 * and the writer finds it by itself. */
+	for (tries = 0; tries < 100 && !wake; tries++) {
+		frame_ref_n(m[0], 1);
+		ck_assert_int_eq(member_enqueue_many(c, m, 1, &wake), 1);
+		if (!wake) {
+			written++;
+			ck_assert_uint_eq(fake_wait_frames(&f, written), written);
+		}
+	}
+	ck_assert_msg(wake, "the writer was never found waiting");
+	frame_ref_n(m[1], 1);
+	ck_assert_int_eq(member_enqueue_many(c, m + 1, 1, &wake), 1);
+	ck_assert_msg(!wake, "a run into a non-empty queue asked for a wake");
+	ck_assert_uint_eq(frames_within(&f, written + 1, 100), written);
+	ck_assert_uint_eq(member_queued(c), 2);
+	member_wake(c);
+	ck_assert_uint_eq(fake_wait_frames(&f, written + 2), written + 2);
+	frame_unref(m[0]);
+	frame_unref(m[1]);
 	member_join_writer(c);
 	member_unref(c);
 	fake_fini(&f);
@@ -226,7 +294,7 @@ START_TEST(test_enqueue_wait)
 	ck_assert_int_eq(member_enqueue_wait(c, ms, 3, &deadline), 2);
 	/* A running writer makes room, so all three go in. */
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	chan_deadline(&deadline, 10000);
 	ck_assert_int_eq(member_enqueue_wait(c, ms, 3, &deadline), 3);
 	ck_assert_uint_eq(fake_wait_frames(&f, 5), 5);
@@ -289,7 +357,7 @@ START_TEST(test_close_flushes_then_closes_once)
 	ck_assert_int_eq(errno, EPIPE);
 	frame_unref(m);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	member_join_writer(c);
 	member_join_writer(c);
@@ -313,8 +381,8 @@ START_TEST(test_close_wakes_idle_writer)
 	fake_init(&f);
 	c = new_client(16);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
-	ck_assert_int_eq(member_start_writer(c, &s), -1);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), -1);
 	ck_assert_int_eq(member_close(c, 1008, "slow consumer"), 1);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	ck_assert_uint_eq(f.code, 1008);
@@ -362,7 +430,7 @@ START_TEST(test_first_close_wins)
 	fake_init(&f);
 	c = new_client(16);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	pthread_barrier_init(&go, NULL, R);
 	for (i = 0; i < R; i++) {
 		r[i].c = c;
@@ -410,7 +478,7 @@ START_TEST(test_join_without_writer)
 	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
 	ck_assert_int_eq(member_close(c, 1000, "too late"), 0);
 	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
-	ck_assert_int_eq(member_start_writer(c, &s), -1);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), -1);
 	member_unref(c);
 	fake_fini(&f);
 }
@@ -445,7 +513,7 @@ START_TEST(test_write_failure_stops_writer)
 	f.refill = 10;
 	f.member = c;
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	enqueue_text(c, "first", NULL, NULL);
 	ck_assert_uint_eq(fake_wait_frames(&f, 1), 1);
 	enqueue_text(c, "second", NULL, NULL);
@@ -480,7 +548,7 @@ START_TEST(test_write_failure_keeps_recorded_close)
 	enqueue_text(c, "b", NULL, NULL);
 	ck_assert_int_eq(member_close(c, 1000, "group deleted"), 1);
 	s = fake_sink(&f);
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	ck_assert_uint_eq(fake_wait_closed(&f), 1);
 	member_join_writer(c);
 	ck_assert_uint_eq(f.writes, 1);
@@ -504,6 +572,7 @@ member_suite(void)
 	tcase_add_test(tc, test_fifo_reaches_sink);
 	tcase_add_test(tc, test_batch_in_one_write);
 	tcase_add_test(tc, test_enqueue_many_partial);
+	tcase_add_test(tc, test_enqueue_many_defers_the_wake);
 	tcase_add_test(tc, test_enqueue_wait);
 	tcase_add_test(tc, test_enqueue_full_is_eagain);
 	tcase_add_test(tc, test_close_flushes_then_closes_once);

@@ -13,6 +13,13 @@
  * deadline per run, set at the first full member: any number of readers
  * that stop reading then cost the run one wait, not one each. Once it
  * has passed, each further full member gets one more try only.
+ *
+ * Why the writers are woken after the pass: a writer woken while the
+ * group still queues to the others runs at once and takes a run of one;
+ * woken at the end of the pass (up to FANOUT_WAKES at a time), outside
+ * every queue's lock, it neither collides with the group on its queue's
+ * mutex nor leaves the frames that arrive meanwhile for another wake.
+ * The woken members stay in the roster until then, which holds them.
  */
 #include "fanout.h"
 
@@ -27,13 +34,29 @@
 #include "groupchat/core/stats.h"
 #include "roster.h"
 
+/* Writers whose wake is held back, at most, before they are woken. */
+#define FANOUT_WAKES 64
+
 struct fanout {
 	struct frame *const *ms;
 	size_t k;
 	struct timespec deadline;
 	bool waited;            /* deadline is set */
 	size_t frames, bytes;   /* queued so far, over all members */
+	struct member *wake[FANOUT_WAKES]; /* took the whole run, writer asleep */
+	size_t nwake;
 };
+
+/* Wakes the writers held back. */
+static void
+fanout_wake(struct fanout *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nwake; i++)
+		member_wake(f->wake[i]);
+	f->nwake = 0;
+}
 
 /*
  * Queues the run to c: at once what fits, then, if c is full, waiting
@@ -44,8 +67,15 @@ static ssize_t
 fanout_member(struct fanout *f, struct member *c)
 {
 	ssize_t sent, more;
+	bool wake;
 
-	sent = member_enqueue_many(c, f->ms, f->k);
+	sent = member_enqueue_many(c, f->ms, f->k, &wake);
+	if (wake && sent == (ssize_t)f->k) {
+		if (f->nwake == FANOUT_WAKES)
+			fanout_wake(f);
+		f->wake[f->nwake++] = c;
+	} else if (wake)
+		member_wake(c); /* it may be dropped below */
 	if (sent >= 0 && (size_t)sent < f->k) {
 		if (!f->waited) {
 			chan_deadline(&f->deadline, GROUP_SLOW_WAIT_MS);
@@ -104,6 +134,7 @@ fanout_run(struct roster *r, struct frame *const *ms, size_t k,
 			fanout_drop(&f, r, i, sent, st);
 		}
 	}
+	fanout_wake(&f);
 	if (st != NULL) {
 		stats_add(st, msgs_out, f.frames);
 		stats_add(st, bytes_out, f.bytes);

@@ -10,12 +10,16 @@
  *    whoever sees the queue closed also sees why. code is an atomic as
  *    well, so that member_close_code reads it without locking a const
  *    client.
- *  - started, joined, thread: guarded by join_lock, which is held across
- *    pthread_join so that a second joiner waits for the first to finish.
- *    The writer never takes join_lock.
+ *  - started, joined, pool, writer: guarded by join_lock, which is held
+ *    across the wait for the writer so that a second joiner waits for the
+ *    first to finish. The writer never takes join_lock.
  *
  * The writer owns the sink: it alone calls write, and calls end exactly
- * once, after the queue is closed and drained (or the sink broke).
+ * once, after the queue is closed and drained (or the sink broke). It
+ * runs as a task on a thread of the writer pool (thread_pool.h), so the
+ * thread is parked and handed to a later member rather than ended; the
+ * member has that thread to itself from member_start_writer until
+ * member_join_writer returns.
  */
 #include "groupchat/actors/member.h"
 
@@ -28,7 +32,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
 #include "groupchat/core/frame.h"
-#include "groupchat/core/thread.h"
+#include "groupchat/core/thread_pool.h"
 
 /* A writer only batches and calls the sink, which must be frugal too
  * (CivetWeb writes without big locals). */
@@ -51,11 +55,12 @@ struct member {
 	pthread_mutex_t join_lock;
 	bool started;
 	bool joined;
-	pthread_t thread;
+	struct thread_pool *pool;
+	struct pooled *writer;
 	struct member_sink sink;
 };
 
-static void	*member_writer(void *arg);
+static void	 member_writer(void *arg);
 static void	 member_drain(struct member *c);
 
 struct member *
@@ -125,8 +130,15 @@ member_id(const struct member *c)
 	return c->id;
 }
 
+struct thread_pool *
+member_writer_pool_new(size_t max_parked)
+{
+	return thread_pool_new("gc-writer", MEMBER_WRITER_STACK, max_parked);
+}
+
 int
-member_start_writer(struct member *c, const struct member_sink *sink)
+member_start_writer(struct member *c, struct thread_pool *pool,
+    const struct member_sink *sink)
 {
 	int err;
 
@@ -140,9 +152,13 @@ member_start_writer(struct member *c, const struct member_sink *sink)
 		err = EAGAIN;
 		goto out;
 	}
-	if ((err = thread_start(&c->thread, "gc-writer", MEMBER_WRITER_STACK,
-	    member_writer, c)) == 0)
-		c->started = true;
+	if ((c->writer = thread_pool_run(pool, member_writer, c)) == NULL) {
+		err = errno;
+		goto out;
+	}
+	c->pool = pool;
+	c->started = true;
+	err = 0;
 out:
 	pthread_mutex_unlock(&c->join_lock);
 	if (err != 0) {
@@ -166,9 +182,23 @@ member_enqueue(struct member *c, struct frame *m)
 }
 
 ssize_t
-member_enqueue_many(struct member *c, struct frame *const *ms, size_t n)
+member_enqueue_many(struct member *c, struct frame *const *ms, size_t n,
+    bool *wake)
 {
-	return chan_try_send_many(c->queue, ms, n);
+	int w;
+	ssize_t rc = chan_try_send_many_defer(c->queue, ms, n, &w);
+
+	if (wake != NULL)
+		*wake = w;
+	else if (w)
+		chan_wake(c->queue);
+	return rc;
+}
+
+void
+member_wake(struct member *c)
+{
+	chan_wake(c->queue);
 }
 
 ssize_t
@@ -212,7 +242,7 @@ member_join_writer(struct member *c)
 	member_close(c, MEMBER_CLOSE_SILENT, "");
 	pthread_mutex_lock(&c->join_lock);
 	if (c->started && !c->joined)
-		pthread_join(c->thread, NULL);
+		thread_pool_wait(c->pool, c->writer);
 	c->joined = true;
 	pthread_mutex_unlock(&c->join_lock);
 }
@@ -228,7 +258,7 @@ member_queued(const struct member *c)
  * unless someone closed it first) and the loop goes on only to drop the
  * references left in it: chan_recv_batch fails once it is drained.
  */
-static void *
+static void
 member_writer(void *arg)
 {
 	struct member *c = arg;
@@ -258,7 +288,6 @@ member_writer(void *arg)
 	reason = c->reason;
 	pthread_mutex_unlock(&c->lock);
 	c->sink.end(c->sink.ctx, code, reason);
-	return NULL;
 }
 
 /* Drops the references still queued; the queue is closed. */

@@ -10,6 +10,15 @@
  * the common uncontended send or receive pays for no signal at all.
  * After a timeout a waiter checks its condition once more: a slot or an
  * element that turned up at that moment is used rather than lost.
+ *
+ * The receiver wake rule: a receiver waits only on an empty ring, so a
+ * send wakes one only when it makes the ring non-empty; a send into a
+ * ring that already holds elements has nobody to wake who is not woken
+ * already. A receiver that leaves elements behind while others wait
+ * wakes the next one, so several consumers all get fed. The signal goes
+ * out after the unlock, so the woken receiver does not run into the
+ * mutex its waker still holds. That is safe because no thread frees a
+ * channel while another still sends on it (chan.h).
  */
 #include "groupchat/core/chan.h"
 
@@ -118,22 +127,21 @@ chan_wait(struct chan *ch, pthread_cond_t *cv, unsigned *waiters,
 	return rc;
 }
 
-/* Appends *elem (mu held, room checked) and wakes one receiver if any wait. */
-static void
+/* Appends *elem (mu held, room checked). Returns 1 if a receiver is to
+ * be woken once mu is released: the ring was empty and somebody waits. */
+static int
 chan_push(struct chan *ch, const void *elem)
 {
 	size_t tail = (ch->head + ch->len) % ch->cap;
 
 	memcpy(ch->ring + tail * ch->elem_size, elem, ch->elem_size);
-	ch->len++;
-	if (ch->recvw > 0)
-		pthread_cond_signal(&ch->not_empty);
+	return ch->len++ == 0 && ch->recvw > 0;
 }
 
 int
 chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 {
-	int rc = 0;
+	int rc = 0, wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	while (!ch->closed && ch->len == ch->cap) {
@@ -148,8 +156,10 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 		errno = ETIMEDOUT;
 		rc = -1;
 	} else
-		chan_push(ch, elem);
+		wake = chan_push(ch, elem);
 	pthread_mutex_unlock(&ch->mu);
+	if (wake)
+		pthread_cond_signal(&ch->not_empty);
 	return rc;
 }
 
@@ -166,9 +176,28 @@ chan_try_send(struct chan *ch, const void *elem)
 ssize_t
 chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 {
-	const unsigned char *p = elems;
-	size_t tail, first, wake;
+	int wake;
+	ssize_t rc = chan_try_send_many_defer(ch, elems, n, &wake);
 
+	if (wake)
+		chan_wake(ch);
+	return rc;
+}
+
+void
+chan_wake(struct chan *ch)
+{
+	pthread_cond_signal(&ch->not_empty);
+}
+
+ssize_t
+chan_try_send_many_defer(struct chan *ch, const void *elems, size_t n,
+    int *wake)
+{
+	const unsigned char *p = elems;
+	size_t tail, first;
+
+	*wake = 0;
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
 		pthread_mutex_unlock(&ch->mu);
@@ -183,10 +212,10 @@ chan_try_send_many(struct chan *ch, const void *elems, size_t n)
 		first = ch->cap - tail < n ? ch->cap - tail : n;
 		memcpy(ch->ring + tail * ch->elem_size, p, first * ch->elem_size);
 		memcpy(ch->ring, p + first * ch->elem_size, (n - first) * ch->elem_size);
+		/* One wake for the run; a receiver that leaves some of it
+		 * behind wakes the next (chan_recv_batch). */
+		*wake = ch->len == 0 && ch->recvw > 0;
 		ch->len += n;
-		/* Each element can feed one waiting receiver. */
-		for (wake = n < ch->recvw ? n : ch->recvw; wake > 0; wake--)
-			pthread_cond_signal(&ch->not_empty);
 	}
 	pthread_mutex_unlock(&ch->mu);
 	return (ssize_t)n;
@@ -219,6 +248,7 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
     const struct timespec *deadline)
 {
 	ssize_t n = -1;
+	int wake = 0;
 
 	if (max == 0) {
 		errno = EINVAL;
@@ -233,11 +263,15 @@ chan_recv_batch(struct chan *ch, void *elems, size_t max,
 	if (ch->len > 0) {
 		n = ch->len < max ? ch->len : max;
 		chan_pop(ch, elems, n);
+		/* Left some behind: the next waiting receiver takes them. */
+		wake = ch->len > 0 && ch->recvw > 0;
 	} else if (ch->closed)
 		errno = EPIPE;
 	else
 		errno = ETIMEDOUT;
 	pthread_mutex_unlock(&ch->mu);
+	if (wake)
+		pthread_cond_signal(&ch->not_empty);
 	return n;
 }
 

@@ -18,15 +18,27 @@
 #include "groupchat/actors/cluster.h"
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
+#include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
 /* Workers kept for plain HTTP beyond one per WebSocket member, so that a
  * full house of members never starves POST /create or DELETE. */
 #define HTTP_RESERVE 32
+
+/* Writer threads kept parked for the next members, at most: a thread
+ * parked costs its kernel stack (16 KiB) and the stack pages it touched
+ * (about 8 KiB), so this bounds what the pool holds when members go. */
+#define WRITERS_PARKED 256
+
+/* The kernel's accept queue at least: CivetWeb's default (200) drops the
+ * SYNs of a join storm, which then wait out a 1 s retransmission. Linux
+ * caps it at net.core.somaxconn (4096 by default). */
+#define LISTEN_BACKLOG_MIN 4096
 
 /* CivetWeb prints its own errors through this; route them to our log. */
 static int
@@ -92,7 +104,8 @@ start_actors(struct server *srv, char *err, size_t errlen)
 {
 	struct frame *ping;
 
-	if ((srv->ids = cid_set_new()) == NULL) {
+	if ((srv->ids = cid_set_new()) == NULL ||
+	    (srv->writers = member_writer_pool_new(WRITERS_PARKED)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -125,17 +138,26 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = &srv->cfg;
 	struct mg_callbacks cb;
-	char ports[96], threads[24], err_text[256] = "";
+	char ports[96], threads[24], backlog[24], err_text[256] = "";
+	long nthreads = cfg->max_clients + HTTP_RESERVE;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
 	struct mg_init_data init;
 	int n;
 
 	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
-	snprintf(threads, sizeof(threads), "%ld", cfg->max_clients + HTTP_RESERVE);
+	snprintf(threads, sizeof(threads), "%ld", nthreads);
+	snprintf(backlog, sizeof(backlog), "%ld",
+	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
+		/* Accepted sockets waiting for a worker: one slot per worker,
+		 * so the master never stops accepting while a worker may still
+		 * come free (the default, 20, stalled it in every join storm).
+		 * 40 bytes a slot, touched as the queue wraps round. */
+		"connection_queue", threads,
+		"listen_backlog", backlog,
 		"decode_url", "no",
 		"tcp_nodelay", "1",
 		"enable_keep_alive", "yes",
@@ -183,6 +205,7 @@ server_discard(struct server *srv)
 	redis_url_free(srv->redis_url);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);
+	thread_pool_free(srv->writers);
 	pthread_mutex_destroy(&srv->slots_lock);
 	pthread_cond_destroy(&srv->slots_empty);
 	free(srv);

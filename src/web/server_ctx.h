@@ -21,6 +21,7 @@ struct mg_connection;
 struct mg_context;
 struct manager;
 struct cid_set;
+struct thread_pool;
 struct member;
 struct member_sink;
 struct group;
@@ -64,6 +65,7 @@ struct server {
 	struct manager *manager;
 	struct keepalive *keepalive;
 	struct cid_set *ids;
+	struct thread_pool *writers; /* members' writer threads, parked between members */
 	struct cluster *cluster;      /* cluster mode (--redis), or NULL */
 	struct redis_url *redis_url;  /* with the password: for the links only */
 	struct stats stats;

@@ -26,6 +26,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/thread.h"
+#include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
 /* Longest wait at shutdown for members to take their 1001 and go: the
@@ -126,6 +127,8 @@ server_stop(struct server *srv)
 	pthread_mutex_unlock(&srv->slots_lock);
 	/* The groups and the manager still run: close handlers need them. */
 	stop_civetweb(srv);
+	/* Every close handler has joined its member's writer. */
+	thread_pool_free(srv->writers);
 	keepalive_stop(srv->keepalive);
 	/* Cluster mode: the Redis actors outlive the groups, which use the
 	 * command link, but send the manager nothing more once it goes. */

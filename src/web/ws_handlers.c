@@ -193,7 +193,7 @@ ws_ready(struct mg_connection *conn, void *cbdata)
 	struct member_sink sink = ws_sink(cn);
 
 	(void)cbdata;
-	if (member_start_writer(cn->member, &sink) == -1) {
+	if (member_start_writer(cn->member, cn->srv->writers, &sink) == -1) {
 		log_event(LOG_ERROR, "writer_failed", "client", member_id(cn->member),
 		    "error", strerror(errno), NULL);
 		/* Out of the group at once: a member with no writer would

@@ -16,6 +16,7 @@
 #ifndef GROUPCHAT_MEMBER_H
 #define GROUPCHAT_MEMBER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,6 +26,7 @@
 #include "groupchat/core/cid.h"
 
 struct frame;
+struct thread_pool;
 
 /* Default bound of a member's send queue, in messages. */
 #define MEMBER_QUEUE_DEFAULT 256
@@ -60,9 +62,16 @@ void member_unref(struct member *c);
 /* The NUL-terminated 6-hex id. */
 const char *member_id(const struct member *c);
 
-/* Starts the writer thread on a small explicit stack. *sink is copied.
- * 0, or -1 with errno. */
-int member_start_writer(struct member *c, const struct member_sink *sink);
+/* A pool for writers (thread_pool.h): threads named gc-writer on a small
+ * explicit stack, at most max_parked of them parked. NULL with errno. */
+struct thread_pool *member_writer_pool_new(size_t max_parked);
+
+/* Starts the writer on a thread of pool (a parked one, or a new one on
+ * the pool's small explicit stack); it is the member's alone until
+ * member_join_writer. *sink is copied. 0, or -1 with errno (EINVAL if
+ * started before; EAGAIN, ENOMEM if no thread could be started). */
+int member_start_writer(struct member *c, struct thread_pool *pool,
+                        const struct member_sink *sink);
 
 /* Queues a reference to m without blocking. 0 on success; -1 with EAGAIN
  * if the queue is full, EPIPE if the client is closed. The caller keeps
@@ -74,7 +83,15 @@ int member_enqueue(struct member *c, struct frame *m);
  * caller has already taken (frame_ref_n); the caller keeps the references
  * of the rest. Returns how many were queued (fewer than n: the client is
  * too slow), or -1 with EPIPE if the client is closed. */
-ssize_t member_enqueue_many(struct member *c, struct frame *const *ms, size_t n);
+ssize_t member_enqueue_many(struct member *c, struct frame *const *ms, size_t n,
+                            bool *wake);
+
+/* The writer's wake that member_enqueue_many left to its caller: with
+ * wake not NULL, a writer waiting on the empty queue is not woken but
+ * *wake set to true, and the caller, still holding its reference to c,
+ * calls member_wake (the group thread does, once the run is queued to
+ * every member). With wake NULL the writer is woken at once. */
+void member_wake(struct member *c);
 
 /* Like member_enqueue_many, but waits for room until deadline (absolute,
  * CLOCK_MONOTONIC). Returns how many were queued (fewer than n: the
@@ -92,7 +109,8 @@ int member_close(struct member *c, uint16_t code, const char *reason);
 uint16_t member_close_code(const struct member *c);
 
 /* Closes the queue (silently, if not closed yet) and waits for the writer
- * to exit. Safe to call when the writer never started, and more than once. */
+ * to return (its thread goes back to the pool). Safe to call when the
+ * writer never started, and more than once. */
 void member_join_writer(struct member *c);
 
 /* Frames queued now. */

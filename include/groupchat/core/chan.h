@@ -43,6 +43,18 @@ int chan_try_send(struct chan *ch, const void *elem);
  * with EPIPE if closed. The group hands a member a run of broadcasts so. */
 ssize_t chan_try_send_many(struct chan *ch, const void *elems, size_t n);
 
+/* As chan_try_send_many, but the receiver the run has to wake (one was
+ * waiting on the empty channel) is not woken: *wake is set to 1 instead
+ * (else 0), and the caller must call chan_wake before it lets go of the
+ * channel. The group thread queues a run to every member so and wakes
+ * the writers after the last, outside every queue's lock. */
+ssize_t chan_try_send_many_defer(struct chan *ch, const void *elems, size_t n,
+                                 int *wake);
+
+/* Wakes one receiver waiting on ch: the wake chan_try_send_many_defer
+ * left to its caller. */
+void chan_wake(struct chan *ch);
+
 /* Copies the oldest element into *elem, blocking while empty. */
 int chan_recv(struct chan *ch, void *elem, const struct timespec *deadline);
 

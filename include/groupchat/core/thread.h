@@ -14,8 +14,9 @@
 
 /* Starts fn(arg) on a joinable thread with a stack of stack bytes, named
  * name (at most 15 characters; the name is cosmetic, failing to set it is
- * not an error). Stores its id in *t. 0, or an errno value (EAGAIN,
- * EINVAL, ENOMEM) and errno set to it; nothing started then. */
+ * not an error; NULL: the thread names itself). Stores its id in *t. 0,
+ * or an errno value (EAGAIN, EINVAL, ENOMEM) and errno set to it; nothing
+ * started then. */
 int thread_start(pthread_t *t, const char *name, size_t stack,
     void *(*fn)(void *), void *arg);
 

@@ -1,0 +1,269 @@
+/*
+ * test_thread_pool: parked threads reused one task at a time. A task
+ * records the thread it ran on (its kernel id) and can be held until the
+ * test releases it, so "runs concurrently" and "reused" are observed
+ * through what the tasks saw; that a thread ended is read from
+ * /proc/self/task, waited for with a deadline.
+ */
+#include "groupchat/core/thread_pool.h"
+#include "support/test_main.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 5000
+
+/* What the tasks share with the test, under mu. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static bool hold;        /* tasks wait while set */
+static int running;      /* tasks that started */
+
+struct task {
+	pid_t tid;           /* the thread it ran on */
+	char name[16];       /* that thread's name */
+};
+
+static void
+setup(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &ca);
+	pthread_condattr_destroy(&ca);
+	hold = false;
+	running = 0;
+}
+
+static void
+teardown(void)
+{
+	pthread_cond_destroy(&cv);
+}
+
+static void
+task_main(void *arg)
+{
+	struct task *t = arg;
+
+	pthread_getname_np(pthread_self(), t->name, sizeof(t->name));
+	pthread_mutex_lock(&mu);
+	t->tid = gettid();
+	running++;
+	pthread_cond_broadcast(&cv);
+	while (hold)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+}
+
+static void
+deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* 1 if running reaches n within WAIT_MS. */
+static int
+wait_running(int n)
+{
+	struct timespec dl;
+	int ok;
+
+	deadline_in(&dl, WAIT_MS);
+	pthread_mutex_lock(&mu);
+	while (running < n)
+		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+			break;
+	ok = running >= n;
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+static void
+release(void)
+{
+	pthread_mutex_lock(&mu);
+	hold = false;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static bool
+thread_alive(pid_t tid)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	return stat(path, &sb) == 0;
+}
+
+/* 1 if thread tid is gone within WAIT_MS. A joined thread has exited,
+ * but its /proc entry may outlive the join by a moment: wait for it on a
+ * private condition variable, a millisecond at a time. */
+static int
+wait_gone(pid_t tid)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_condattr_t ca;
+	pthread_cond_t never;
+	struct timespec dl, tick;
+	int gone;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&never, &ca);
+	pthread_condattr_destroy(&ca);
+	deadline_in(&dl, WAIT_MS);
+	pthread_mutex_lock(&m);
+	while (!(gone = !thread_alive(tid))) {
+		deadline_in(&tick, 1);
+		pthread_cond_timedwait(&never, &m, &tick);
+		clock_gettime(CLOCK_MONOTONIC, &tick);
+		if (tick.tv_sec > dl.tv_sec ||
+		    (tick.tv_sec == dl.tv_sec && tick.tv_nsec >= dl.tv_nsec))
+			break;
+	}
+	pthread_mutex_unlock(&m);
+	pthread_cond_destroy(&never);
+	pthread_mutex_destroy(&m);
+	return gone;
+}
+
+/* The parked thread is reused, under the pool's name. */
+START_TEST(a_parked_thread_runs_the_next_task)
+{
+	struct thread_pool *p = thread_pool_new("t-pool", 64 * 1024, 4);
+	struct task a = { 0 }, b = { 0 };
+	struct pooled *t;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(t = thread_pool_run(p, task_main, &a));
+	thread_pool_wait(p, t);
+	ck_assert_uint_eq(thread_pool_parked(p), 1);
+	ck_assert_ptr_nonnull(t = thread_pool_run(p, task_main, &b));
+	thread_pool_wait(p, t);
+	ck_assert_int_ne(a.tid, 0);
+	ck_assert_int_eq(a.tid, b.tid);
+	/* The pool's threads name themselves. */
+	ck_assert_str_eq(a.name, "t-pool");
+	ck_assert_uint_eq(thread_pool_parked(p), 1);
+	thread_pool_free(p);
+	ck_assert(wait_gone(a.tid));
+}
+END_TEST
+
+/* Tasks not yet waited for never share a thread, even when threads are
+ * parked; and a parked thread is taken before a new one is started. */
+START_TEST(each_task_has_a_thread_of_its_own_until_waited_for)
+{
+	struct thread_pool *p = thread_pool_new("t-pool", 64 * 1024, 8);
+	struct task k[4] = { { 0 } }, again = { 0 };
+	struct pooled *t[4], *u;
+	int i, j;
+
+	ck_assert_ptr_nonnull(p);
+	hold = true;
+	for (i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(t[i] = thread_pool_run(p, task_main, &k[i]));
+	ck_assert(wait_running(4));
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++)
+			ck_assert_int_ne(k[i].tid, k[j].tid);
+	release();
+	thread_pool_wait(p, t[1]);
+	ck_assert_uint_eq(thread_pool_parked(p), 1);
+	/* The one parked is the one handed out. */
+	ck_assert_ptr_nonnull(u = thread_pool_run(p, task_main, &again));
+	thread_pool_wait(p, u);
+	ck_assert_int_eq(again.tid, k[1].tid);
+	thread_pool_wait(p, t[0]);
+	thread_pool_wait(p, t[2]);
+	thread_pool_wait(p, t[3]);
+	ck_assert_uint_eq(thread_pool_parked(p), 4);
+	thread_pool_free(p);
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(wait_gone(k[i].tid), "thread %d outlived the pool", i);
+}
+END_TEST
+
+/* Past max_parked, a thread whose task returned is ended and joined in
+ * thread_pool_wait; free ends and joins every parked one. */
+START_TEST(at_most_max_parked_wait_and_free_joins_them_all)
+{
+	struct thread_pool *p = thread_pool_new("t-pool", 64 * 1024, 2);
+	struct task k[5] = { { 0 } };
+	struct pooled *t[5];
+	int i;
+
+	ck_assert_ptr_nonnull(p);
+	hold = true;
+	for (i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(t[i] = thread_pool_run(p, task_main, &k[i]));
+	ck_assert(wait_running(5));
+	release();
+	for (i = 0; i < 5; i++)
+		thread_pool_wait(p, t[i]);
+	ck_assert_uint_eq(thread_pool_parked(p), 2);
+	/* The first two parked; the other three ended when waited for. */
+	for (i = 2; i < 5; i++)
+		ck_assert_msg(wait_gone(k[i].tid), "thread %d past the bound lives on", i);
+	ck_assert(thread_alive(k[0].tid) && thread_alive(k[1].tid));
+	thread_pool_free(p);
+	ck_assert(wait_gone(k[0].tid) && wait_gone(k[1].tid));
+}
+END_TEST
+
+/* A thread that cannot start leaves the task unrun and the pool as it
+ * was (a stack below PTHREAD_STACK_MIN makes every start fail). */
+START_TEST(a_thread_that_cannot_start_runs_nothing)
+{
+	struct thread_pool *p = thread_pool_new("t-pool", 1, 2);
+	struct task a = { 0 };
+
+	ck_assert_ptr_nonnull(p);
+	errno = 0;
+	ck_assert_ptr_null(thread_pool_run(p, task_main, &a));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(running, 0);
+	ck_assert_uint_eq(thread_pool_parked(p), 0);
+	thread_pool_free(p);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("thread_pool");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, a_parked_thread_runs_the_next_task);
+	tcase_add_test(tc, each_task_has_a_thread_of_its_own_until_waited_for);
+	tcase_add_test(tc, at_most_max_parked_wait_and_free_joins_them_all);
+	tcase_add_test(tc, a_thread_that_cannot_start_runs_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run(suite());
+}
