@@ -21,6 +21,7 @@
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_script.h"
 #include "groupchat/core/cid.h"
+#include "groupchat/core/thread_pool.h"
 #include "support/fake_redis.h"
 #include "support/fake_sink.h"
 #include "support/test_main.h"
@@ -31,6 +32,7 @@
 static struct fake_redis *fr;
 static struct cluster *cl;
 static struct cid_set *ids;
+static struct thread_pool *writers;
 static struct group *g;
 static struct member *c;
 static struct fake sink;
@@ -61,11 +63,12 @@ setup(void)
 	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn));
 	ck_assert_int_eq(cluster_start(cl, NULL), 0);
 	ck_assert_ptr_nonnull(ids = cid_set_new());
+	ck_assert_ptr_nonnull(writers = member_writer_pool_new(1));
 	ck_assert_ptr_nonnull(g = group_new_cluster("g", 1, NULL, cl));
 	fake_init(&sink);
 	s = fake_sink(&sink);
 	ck_assert_ptr_nonnull(c = member_new(ids, 64));
-	ck_assert_int_eq(member_start_writer(c, &s), 0);
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
 	script_baseline(INC, 5);
 	group_subscribed(g);
 	ck_assert_int_eq(group_attach(g, 5000, inc), 0);
@@ -81,6 +84,7 @@ teardown(void)
 	member_unref(c);
 	group_unref(g);
 	fake_fini(&sink);
+	thread_pool_free(writers);
 	cid_set_free(ids);
 	cluster_free(cl);
 	fake_redis_free(fr);
