@@ -98,17 +98,19 @@ fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
     struct stats *st)
 {
 	size_t taken = sent > 0 ? (size_t)sent : 0, j;
+	struct member *m = member_ref(r->members[i]);
 
 	for (j = 0; j < taken; j++)
 		f->bytes += frame_len(f->ms[j]);
 	f->frames += taken;
 	for (j = taken; j < f->k; j++)
 		frame_unref(f->ms[j]);
-	if (sent >= 0 &&
-	    member_close(r->members[i], GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
+	/* Out of the roster (and its count) before the close can be seen. */
+	roster_remove_at(r, i);
+	if (sent >= 0 && member_close(m, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
 	    st != NULL)
 		stats_add(st, slow_drops, 1);
-	roster_remove_at(r, i);
+	member_unref(m);
 }
 
 size_t
