@@ -1,9 +1,10 @@
 /*
  * shutdown: server_stop's sequence. Close every group (members get 1001),
  * give the writers a bounded grace to put it on the wire, stop CivetWeb
- * (with a waker so mg_stop does not sit out its master's poll), then stop
- * the keepalive and the manager, in cluster mode then the Redis actors
- * (the members' ids released first), and free the context.
+ * (with a waker so mg_stop does not sit out its master's poll), then join
+ * the parked writer threads, stop the keepalive and the manager, in
+ * cluster mode then the Redis actors (the members' ids released first),
+ * and free the context.
  *
  * Who touches what: server_stop runs on the caller's thread; the stop
  * waker touches only its own struct and a socket of its own.
