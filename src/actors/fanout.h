@@ -1,6 +1,6 @@
 /*
  * fanout: hands a run of broadcasts to every member of a roster. Private
- * to the group actor (group.c includes it; nothing else may).
+ * to the group actor (group_thread.c includes it; nothing else may).
  *
  * A run is consecutive BROADCASTs taken from the mailbox in one batch.
  * Each frame takes all its members' references in one atomic add, and

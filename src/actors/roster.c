@@ -3,7 +3,8 @@
  * roster.h for the contract).
  *
  * Who touches what: everything here runs on the group thread that owns
- * the roster (group.c and fanout.c call it); nothing is locked. The
+ * the roster (group_thread.c and fanout.c call it), but for init and
+ * fini, which group.c calls while no thread runs; nothing is locked. The
  * invariant kept by every call: index holds exactly members[0..n), each
  * entry's value its slot.
  */

@@ -1,6 +1,7 @@
 /*
  * roster: a group's member set. Private to the group actor (group.c,
- * fanout.c and test_roster.c include it; nothing else may).
+ * group_thread.c, group_private.h and fanout.c include it, and
+ * test_roster.c to test it alone; nothing else may).
  *
  * An array that fan-out walks, plus a core/hashtab index from member
  * pointer to array slot, so find and remove cost O(1) however big the

@@ -1,0 +1,130 @@
+/*
+ * group_private: the group actor's struct and the calls its files share.
+ * Private to the group actor (group.c, group_cluster.c, group_thread.c
+ * and sequencer.c include it; nothing else may).
+ *
+ * The actor is four files: group.c (the object and the requests, on the
+ * caller's thread), group_cluster.c (cluster mode's requests, on the
+ * caller's thread), group_thread.c (the group thread: the loop and the
+ * handling of each request) and sequencer.c (a cluster group's order,
+ * on the group thread). Which thread may touch which field is said at
+ * the field.
+ */
+#ifndef GROUPCHAT_GROUP_PRIVATE_H
+#define GROUPCHAT_GROUP_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "groupchat/cluster/redis_script.h"
+#include "roster.h"
+#include "sequencer.h"
+
+struct chan;
+struct cluster;
+struct frame;
+struct member;
+struct stats;
+
+/* Requests taken from the mailbox at once. */
+#define GROUP_BATCH 64
+_Static_assert(SEQ_RUN == GROUP_BATCH, "a sequencer run is a broadcast run");
+
+enum group_kind {
+	GROUP_JOIN,
+	GROUP_LEAVE,
+	GROUP_BROADCAST,
+	GROUP_BASE,             /* cluster: the baseline is known */
+	GROUP_DELIVER,          /* cluster: a message from the subscriber */
+	GROUP_RESYNC,           /* cluster: read the baseline again, repair */
+	GROUP_REFUSED,          /* cluster: Redis found no group for c's message */
+};
+
+struct group_req {
+	enum group_kind kind;
+	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE, GROUP_REFUSED: a reference */
+	union {
+		struct frame *m;        /* GROUP_BROADCAST: a reference */
+		struct seq_msg *gm;     /* GROUP_DELIVER: owned */
+		uint64_t seq;           /* GROUP_BASE; GROUP_RESYNC: counted */
+	};
+};
+
+/* How a cluster group's first join learns where the group starts. */
+enum group_attach_state { ATT_NONE, ATT_BUSY, ATT_READY, ATT_GONE };
+
+struct group {
+	atomic_uint refs;
+	char *id;
+	size_t id_len;
+	struct stats *st;
+	struct chan *mailbox;   /* NULL while no thread runs */
+
+	pthread_mutex_t lock;
+	pthread_cond_t sent;    /* senders went down */
+	bool running;
+	bool joinable;          /* thread exited or runs, not joined yet */
+	bool closed;
+	uint16_t closed_code;   /* what group_close recorded */
+	const char *closed_reason;
+	unsigned senders;
+	pthread_t thread;
+
+	/* The group thread's alone; successive threads hand them over
+	 * through lock (one exits under it before the next starts under it). */
+	struct roster roster;
+	bool close_seen;
+	uint16_t close_code;
+	const char *close_reason;
+	struct sequencer seq;           /* cluster mode only */
+
+	/* Cluster mode (cl != NULL). Under lock: */
+	struct cluster *cl;
+	pthread_cond_t attached;        /* attach state or subscribed changed */
+	bool subscribed;
+	enum group_attach_state att;
+	char inc[REDIS_INC_LEN + 1];    /* set once, on ATT_READY */
+	char dead_inc[REDIS_INC_LEN + 1]; /* a delete seen before ATT_READY */
+
+	atomic_ullong msgs_in;
+	atomic_ullong msgs_out;
+	atomic_ullong starts;
+};
+
+/* ---- group.c: the way into the mailbox, on the caller's thread -------- */
+
+/* Counts the caller among the senders, starting the thread if none runs.
+ * Called with lock held. 0, or -1 with errno if the thread cannot start. */
+int group_enter(struct group *g);
+
+/* Sends req after group_enter and leaves the senders; blocks while the
+ * mailbox is full. 0, or -1 with EPIPE if the group was closed (req was
+ * not queued and its reference is the caller's). */
+int group_post(struct group *g, const struct group_req *req);
+
+/* group_post without blocking, entering first: for the manager thread,
+ * which must never wait on a group. 0, or -1 (closed, full, or the
+ * thread cannot start): req was not queued. */
+int group_try_post(struct group *g, const struct group_req *req);
+
+/* ---- group_thread.c: the group thread -------------------------------- */
+
+/* The thread's body; arg is the group. */
+void *group_main(void *arg);
+
+/* Fans ms[0..k) out to the roster and counts them, unless the members
+ * were closed for good (close_seen). The caller keeps its references. */
+void group_fanout(struct group *g, struct frame *const *ms, size_t k);
+
+/* Closes every member with code and reason and empties the roster; the
+ * group stays open and later joins are taken. */
+void group_drop_members(struct group *g, uint16_t code, const char *reason);
+
+/* As group_drop_members, for good: queued and later joins are closed the
+ * same way, and broadcasts are dropped. */
+void group_close_members(struct group *g, uint16_t code, const char *reason);
+
+#endif

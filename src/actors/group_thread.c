@@ -1,0 +1,271 @@
+/*
+ * group_thread: the group thread. It takes up to GROUP_BATCH requests
+ * from the mailbox at once and handles them in order: joins and leaves
+ * change the roster (roster.c), a run of broadcasts goes out as one
+ * (fanout.c), a cluster group's messages go through its sequencer
+ * (sequencer.c), and once the group is closed every member is closed and
+ * the thread exits when the mailbox is drained. With no members, nothing
+ * queued and no sender in flight it exits too, and the next request
+ * starts a new one (group_enter, group.c).
+ *
+ * Who touches what: everything here runs on the group thread. It alone
+ * touches the roster, close_seen with its code and reason, and the
+ * sequencer; it reads closed and its code and reason, and decides to
+ * exit, under lock (group.c's note says why that strands nothing). The
+ * counters are atomics it bumps for readers on any thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "groupchat/actors/cluster.h"
+#include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
+#include "groupchat/core/chan.h"
+#include "groupchat/core/frame.h"
+#include "groupchat/core/log.h"
+#include "groupchat/core/stats.h"
+#include "fanout.h"
+#include "group_private.h"
+#include "roster.h"
+#include "sequencer.h"
+
+/* A join the member set has no memory for is refused this way. */
+#define GROUP_NOMEM_CODE 1011
+#define GROUP_NOMEM_REASON "out of memory"
+
+/* Takes over the request's reference to c as the roster's. */
+static void
+group_add(struct group *g, struct member *c)
+{
+	if (g->close_seen) {
+		member_close(c, g->close_code, g->close_reason);
+		member_unref(c);
+		return;
+	}
+	if (roster_add(&g->roster, c) == -1) {
+		if (errno == ENOMEM)
+			member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		member_unref(c);
+		return;
+	}
+}
+
+/* Fans the run out (fanout.c), then publishes the counts. */
+void
+group_fanout(struct group *g, struct frame *const *ms, size_t k)
+{
+	size_t frames;
+
+	if (g->close_seen)
+		return;
+	frames = fanout_run(&g->roster, ms, k, g->st);
+	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
+	/* Last and releasing: whoever sees this count sees the others. */
+	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
+}
+
+void
+group_drop_members(struct group *g, uint16_t code, const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < g->roster.n; i++)
+		member_close(g->roster.members[i], code, reason);
+	roster_clear(&g->roster);
+}
+
+/* Joins that were already queued meet the same fate. */
+void
+group_close_members(struct group *g, uint16_t code, const char *reason)
+{
+	g->close_seen = true;
+	g->close_code = code;
+	g->close_reason = reason;
+	group_drop_members(g, code, reason);
+}
+
+/*
+ * Once the group is closed (the thread looks at the start of each batch),
+ * every member is closed with the recorded code, and from then on queued
+ * joins are closed the same way and queued broadcasts are dropped, as Go
+ * drops them: a deleted group's members go within one fan-out deadline.
+ */
+static void
+group_check_closed(struct group *g)
+{
+	uint16_t code;
+	const char *reason;
+	bool closed;
+
+	if (g->close_seen)
+		return;
+	pthread_mutex_lock(&g->lock);
+	closed = g->closed;
+	code = g->closed_code;
+	reason = g->closed_reason;
+	pthread_mutex_unlock(&g->lock);
+	if (closed)
+		group_close_members(g, code, reason);
+}
+
+/* The baseline is known: the sequencer follows its incarnation. */
+static void
+group_base(struct group *g, uint64_t seq)
+{
+	char inc[REDIS_INC_LEN + 1];
+
+	pthread_mutex_lock(&g->lock);
+	memcpy(inc, g->inc, sizeof(inc));
+	pthread_mutex_unlock(&g->lock);
+	seq_base(&g->seq, inc, seq);
+}
+
+/* A request of cluster mode; once the members were closed for good
+ * there is nobody to deliver to, resync or tell. */
+static void
+group_handle_cluster(struct group *g, struct group_req *req)
+{
+	switch (req->kind) {
+	case GROUP_BASE:
+		group_base(g, req->seq);
+		break;
+	case GROUP_DELIVER:
+		if (g->close_seen)
+			seq_msg_free(req->gm);
+		else
+			seq_accept(&g->seq, req->gm);
+		break;
+	case GROUP_RESYNC:
+		if (!g->close_seen)
+			seq_resync(&g->seq);
+		if (req->seq)
+			cluster_resync_done(g->cl);
+		break;
+	case GROUP_REFUSED:
+		if (g->close_seen)
+			member_unref(req->c);
+		else
+			seq_refused(&g->seq, req->c);
+		break;
+	case GROUP_JOIN:
+	case GROUP_LEAVE:
+	case GROUP_BROADCAST:
+		break;          /* group_handle's */
+	}
+}
+
+/*
+ * Handles a batch in arrival order. A run of consecutive broadcasts is
+ * fanned out as one, which keeps the order every member sees and costs
+ * each member one queue lock per run instead of one per message. The
+ * sequencer's frames go out before a join or leave changes the roster.
+ */
+static void
+group_handle(struct group *g, struct group_req *batch, size_t n)
+{
+	struct frame *run[GROUP_BATCH];
+	size_t i = 0, j, k;
+
+	group_check_closed(g);
+	while (i < n) {
+		struct group_req *req = &batch[i];
+
+		switch (req->kind) {
+		case GROUP_JOIN:
+			seq_flush(&g->seq);
+			group_add(g, req->c);
+			break;
+		case GROUP_LEAVE:
+			seq_flush(&g->seq);
+			roster_remove(&g->roster, req->c);
+			member_unref(req->c);
+			break;
+		case GROUP_BROADCAST:
+			for (k = 0; i + k < n && batch[i + k].kind == GROUP_BROADCAST; k++)
+				run[k] = batch[i + k].m;
+			group_fanout(g, run, k);
+			for (j = 0; j < k; j++)
+				frame_unref(run[j]);
+			i += k;
+			continue;
+		case GROUP_BASE:
+		case GROUP_DELIVER:
+		case GROUP_RESYNC:
+		case GROUP_REFUSED:
+			group_handle_cluster(g, req);
+			break;
+		}
+		i++;
+	}
+	seq_flush(&g->seq);
+}
+
+/* Leaves running under lock; the mailbox goes with the thread. */
+static void
+group_exit(struct group *g)
+{
+	if (g->st != NULL)
+		stats_sub(g->st, group_threads, 1);
+	/* Go logs: cleared the group's "Manage" goroutine with id: ID */
+	log_event_id(LOG_INFO, "group_thread_exited", "group", g->id, g->id_len, NULL);
+	chan_free(g->mailbox);
+	g->mailbox = NULL;
+	g->running = false;
+}
+
+/*
+ * With no members, exits if nothing is queued and no sender is in flight.
+ * A sender counted in senders is about to queue (the mailbox has room, or
+ * it would not be empty) or has just failed on a closed mailbox, so
+ * waiting for it is short.
+ */
+static bool
+group_idle(struct group *g)
+{
+	bool idle;
+
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0 && chan_len(g->mailbox) == 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	idle = chan_len(g->mailbox) == 0;
+	if (idle)
+		group_exit(g);
+	pthread_mutex_unlock(&g->lock);
+	return idle;
+}
+
+/*
+ * The mailbox was closed and is drained: close whatever members are left
+ * and exit once the senders caught by the close have left the mailbox.
+ */
+static void
+group_finish(struct group *g)
+{
+	group_check_closed(g);
+	pthread_mutex_lock(&g->lock);
+	while (g->senders > 0)
+		pthread_cond_wait(&g->sent, &g->lock);
+	group_exit(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void *
+group_main(void *arg)
+{
+	struct group *g = arg;
+	struct group_req batch[GROUP_BATCH];
+	ssize_t n;
+
+	for (;;) {
+		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
+			group_finish(g);
+			return NULL;
+		}
+		group_handle(g, batch, (size_t)n);
+		if (g->roster.n == 0 && group_idle(g))
+			return NULL;
+	}
+}

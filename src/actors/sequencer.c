@@ -1,0 +1,334 @@
+/*
+ * sequencer: ordered delivery of a cluster group's messages, with gap
+ * repair from the history (see sequencer.h for the contract and
+ * docs/design.md, "Cluster mode", for the whole path).
+ *
+ * Who touches what: everything here but seq_msg_new runs on the group
+ * thread, which owns the sequencer; seq_msg_new runs on the manager
+ * thread and touches nothing shared. The shared things reached from here
+ * are the group (through its thread-side calls in group_private.h and
+ * group_close, which locks), the command link (redis_cmd_*, thread-safe)
+ * and the node's restart count (cluster_epoch, an atomic).
+ *
+ * Why park and repair instead of waiting: the subscriber's hand-over is
+ * a try_send, so a message lost on a full mailbox is a gap nothing else
+ * would fill; the next number shows it, and the history holds it.
+ */
+#include "sequencer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "groupchat/actors/cluster.h"
+#include "groupchat/actors/group.h"
+#include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_cmd.h"
+#include "groupchat/core/frame.h"
+#include "groupchat/core/log.h"
+#include "group_private.h"
+
+void
+seq_init(struct sequencer *s, struct group *g, struct cluster *cl,
+    const char *id, size_t id_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->g = g;
+	s->cl = cl;
+	s->id = id;
+	s->id_len = id_len;
+}
+
+void
+seq_fini(struct sequencer *s)
+{
+	while (s->nparked > 0)
+		seq_msg_free(s->parked[--s->nparked]);
+	free(s->parked);
+	s->parked = NULL;
+	s->parked_cap = 0;
+}
+
+/* A frame from the channel's form: a kind byte, then the bytes. */
+static struct frame *
+seq_frame(const char *frame, size_t flen)
+{
+	return frame_new(frame[0] == 'b' ? FRAME_BINARY : FRAME_TEXT, NULL, 0,
+	    frame + 1, flen - 1);
+}
+
+struct seq_msg *
+seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1], const char *frame,
+    size_t flen)
+{
+	struct seq_msg *gm;
+
+	if ((gm = malloc(sizeof(*gm))) == NULL)
+		return NULL;
+	gm->seq = seq;
+	memcpy(gm->inc, inc, sizeof(gm->inc));
+	if ((gm->m = seq_frame(frame, flen)) == NULL) {
+		free(gm);
+		return NULL;
+	}
+	return gm;
+}
+
+void
+seq_msg_free(struct seq_msg *gm)
+{
+	frame_unref(gm->m);
+	free(gm);
+}
+
+void
+seq_flush(struct sequencer *s)
+{
+	size_t j;
+
+	if (s->nout == 0)
+		return;
+	group_fanout(s->g, s->out, s->nout);
+	for (j = 0; j < s->nout; j++)
+		frame_unref(s->out[j]);
+	s->nout = 0;
+}
+
+/* Takes over a reference to m as the next frame in order. */
+static void
+seq_emit(struct sequencer *s, struct frame *m)
+{
+	s->out[s->nout++] = m;
+	s->last++;
+	if (s->nout == SEQ_RUN)
+		seq_flush(s);
+}
+
+/* Closes every member but keeps the group open for later joins: they
+ * start from the number the group has reached. */
+static void
+seq_close_members(struct sequencer *s)
+{
+	seq_flush(s);
+	group_drop_members(s->g, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+}
+
+/* Keeps gm (a number above last + 1) in order; on no memory it is lost
+ * and becomes a gap like any other. */
+static void
+seq_park(struct sequencer *s, struct seq_msg *gm)
+{
+	struct seq_msg **grown;
+	size_t i;
+
+	if (s->nparked == s->parked_cap) {
+		size_t cap = s->parked_cap == 0 ? 16 : s->parked_cap * 2;
+		if ((grown = realloc(s->parked, cap * sizeof(*grown))) == NULL) {
+			seq_msg_free(gm);
+			return;
+		}
+		s->parked = grown;
+		s->parked_cap = cap;
+	}
+	for (i = s->nparked; i > 0 && s->parked[i - 1]->seq > gm->seq; i--)
+		s->parked[i] = s->parked[i - 1];
+	s->parked[i] = gm;
+	s->nparked++;
+}
+
+/* Fans out parked messages that are next in order, drops the old ones. */
+static void
+seq_unpark(struct sequencer *s)
+{
+	size_t i = 0;
+
+	while (i < s->nparked && s->parked[i]->seq <= s->last + 1) {
+		struct seq_msg *gm = s->parked[i++];
+		if (gm->seq == s->last + 1 && strcmp(gm->inc, s->inc) == 0) {
+			seq_emit(s, gm->m);
+			free(gm);
+		} else {
+			seq_msg_free(gm);
+		}
+	}
+	if (i == 0)
+		return;
+	memmove(s->parked, s->parked + i, (s->nparked - i) * sizeof(*s->parked));
+	s->nparked -= i;
+}
+
+static void
+seq_hist_entry(void *arg, uint64_t seq, const char *frame, size_t flen)
+{
+	struct sequencer *s = arg;
+	struct frame *m;
+
+	if (seq != s->last + 1 || flen < 1)
+		return;
+	if ((m = seq_frame(frame, flen)) != NULL)
+		seq_emit(s, m);
+}
+
+/*
+ * Fans out last + 1 .. upto from the history. What the history no longer
+ * holds (trimmed, Redis restarted empty, or unreachable) cannot be given
+ * to the members: they are closed with 1013 and the group goes on from
+ * upto, so nobody is left with a silent gap.
+ */
+static void
+seq_repair(struct sequencer *s, uint64_t upto)
+{
+	seq_flush(s);
+	if (upto > s->last)
+		redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, s->last + 1, upto,
+		    seq_hist_entry, s, CLUSTER_WAIT_MS);
+	if (s->last < upto) {
+		log_event_id(LOG_WARN, "group_gap_lost", "group", s->id, s->id_len, NULL);
+		seq_close_members(s);
+		s->last = upto;
+	}
+	seq_unpark(s);
+}
+
+void
+seq_accept(struct sequencer *s, struct seq_msg *gm)
+{
+	if (!s->have_base) {
+		seq_park(s, gm);
+		return;
+	}
+	if (strcmp(gm->inc, s->inc) != 0 || gm->seq <= s->last) {
+		seq_msg_free(gm);
+		return;
+	}
+	if (gm->seq == s->last + 1) {
+		seq_emit(s, gm->m);
+		free(gm);
+		seq_unpark(s);
+		return;
+	}
+	seq_park(s, gm);
+	seq_repair(s, s->parked[0]->seq - 1);
+}
+
+void
+seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1], uint64_t seq)
+{
+	memcpy(s->inc, inc, sizeof(s->inc));
+	s->have_base = true;
+	s->last = seq;
+	s->epoch = cluster_epoch(s->cl);
+	seq_unpark(s);
+	if (s->nparked > 0)
+		seq_repair(s, s->parked[0]->seq - 1);
+}
+
+/* The group is gone from Redis: as a delete event would. */
+static void
+seq_gone(struct sequencer *s)
+{
+	seq_flush(s);
+	group_close(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	group_close_members(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+}
+
+/*
+ * Deleted: everyone gets 1000, as the delete event would say (it may
+ * have been missed). Still there (Redis restarted empty and the group
+ * registered again since), or not known: the message was not relayed,
+ * so c is closed with 1013. Before the baseline there is nothing to
+ * compare with, and no member to tell.
+ */
+void
+seq_refused(struct sequencer *s, struct member *c)
+{
+	char inc[REDIS_INC_LEN + 1];
+	uint64_t seq;
+
+	if (!s->have_base) {
+		member_unref(c);
+		return;
+	}
+	seq_flush(s);
+	if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, inc, &seq,
+	    CLUSTER_WAIT_MS) == 0 && strcmp(inc, s->inc) != 0 &&
+	    (inc[0] != '\0' || cluster_epoch(s->cl) == s->epoch))
+		seq_gone(s);
+	else
+		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	member_unref(c);
+}
+
+/* The baseline, tried for about 5 s while the command link may itself be
+ * reconnecting. 0, or -1 if it could not be read. */
+static int
+seq_read_baseline(struct sequencer *s, char inc[REDIS_INC_LEN + 1], uint64_t *seq)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	int tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, inc, seq,
+		    CLUSTER_WAIT_MS) == 0)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/*
+ * Redis restarted empty and lost the group: registers it again with the
+ * incarnation and number it had. 0 with *seq its number now; -1 if it
+ * is gone or could not be registered (its members are told either way).
+ */
+static int
+seq_reregister(struct sequencer *s, uint64_t *seq)
+{
+	int64_t r;
+
+	s->epoch = cluster_epoch(s->cl);
+	r = redis_cmd_reregister(cluster_cmd(s->cl), s->id, s->id_len, s->inc,
+	    s->last, CLUSTER_WAIT_MS);
+	if (r == -2) {
+		seq_gone(s);
+		return -1;
+	}
+	if (r == -1) {
+		seq_close_members(s);
+		return -1;
+	}
+	log_event_id(LOG_INFO, "group_reregistered", "group", s->id, s->id_len, NULL);
+	*seq = (uint64_t)r;
+	return 0;
+}
+
+/*
+ * A baseline that cannot be read tells the members (1013). An absent
+ * incarnation after Redis restarted empty registers the group again;
+ * absent otherwise, or another one, means it was deleted meanwhile.
+ */
+void
+seq_resync(struct sequencer *s)
+{
+	char inc[REDIS_INC_LEN + 1];
+	uint64_t seq = 0;
+
+	if (!s->have_base)
+		return;
+	seq_flush(s);
+	if (seq_read_baseline(s, inc, &seq) == -1) {
+		seq_close_members(s);
+		return;
+	}
+	if (inc[0] == '\0' && cluster_epoch(s->cl) != s->epoch) {
+		if (seq_reregister(s, &seq) == -1)
+			return;
+		memcpy(inc, s->inc, sizeof(inc));
+	}
+	if (strcmp(inc, s->inc) != 0) {
+		seq_gone(s);
+		return;
+	}
+	if (seq > s->last)
+		seq_repair(s, seq);
+}
