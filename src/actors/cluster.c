@@ -1,21 +1,21 @@
 /*
- * cluster: the node's side of cluster mode. It builds the three Redis
- * actors on one hiredis connector, keeps the "Redis is usable" state their
- * link callbacks report, forwards the subscriber's and the command link's
- * events to the manager, answers the publisher's results and keeps the
- * list of connection ids this node has claimed.
+ * cluster: the node's side of cluster mode, its lifecycle. It builds the
+ * three Redis actors on one hiredis connector, keeps the "Redis is
+ * usable" state their link callbacks report (/healthz), forwards the
+ * subscriber's and the command link's events to the manager, and stops
+ * the actors in the order shutdown needs. The calls on the caller's
+ * thread are in cluster_calls.c, the claimed ids in cluster_claims.c;
+ * the struct they share is in cluster_private.h.
  *
  * Who touches what:
  *  - up[], reason[], stale, pending: written by the actors' threads in
  *    their link callbacks, the manager (settle) and group threads
  *    (resync done), read by CivetWeb workers (/healthz); guarded by lock.
- *  - claims: the ids this node holds with their members, written by
- *    workers (claim, release), read by the command thread (held, taken);
- *    guarded by claims_lock. A member is in it only between its claim and
- *    its release, both while its connection holds a reference.
  *  - epoch: atomic, bumped by the command thread, read by group threads.
  *  - m: set before the actors start; their callbacks use it under
  *    m_lock, and cluster_detach clears it before the manager goes.
+ *  - node, pub, sub, cmd, started: set by new and start on the thread
+ *    that owns the cluster, before any worker or actor reads them.
  *  - the actors: the calls into them are theirs to make thread-safe.
  */
 #include "groupchat/actors/cluster.h"
@@ -30,14 +30,13 @@
 #include <sys/random.h>
 
 #include "groupchat/actors/manager.h"
-#include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_pub.h"
 #include "groupchat/cluster/redis_sub.h"
-#include "groupchat/core/cid.h"
 #include "groupchat/core/log.h"
 #include "groupchat/core/stats.h"
+#include "cluster_private.h"
 
 /* Bounds of the actors' channels (docs/design.md, "Cluster mode"). */
 #define PUB_CAP 4096
@@ -49,37 +48,7 @@
 #define HIST_LEN 1000
 #define CLAIM_TTL_MS 15000
 
-enum { LINK_PUB, LINK_SUB, LINK_CMD, LINK_COUNT };
 static const char *const link_name[LINK_COUNT] = { "pub", "sub", "cmd" };
-
-struct claim {
-	uint32_t cid;
-	struct member *member;
-};
-
-struct cluster {
-	struct redis_connector conn;
-	char node[REDIS_NODE_LEN + 1];
-	pthread_mutex_t m_lock;
-	struct manager *m;
-	struct redis_pub *pub;
-	struct redis_sub *sub;
-	struct redis_cmd *cmd;
-
-	pthread_mutex_t lock;
-	int up[LINK_COUNT];
-	char reason[LINK_COUNT][160];
-	bool stale;             /* the subscriber was down; not settled since */
-	long pending;           /* counted resyncs not finished */
-
-	pthread_mutex_t claims_lock;
-	struct claim *claims;
-	size_t nclaims, cap;
-
-	atomic_uint epoch;
-	bool started;
-	atomic_bool released;   /* a release was queued since the start */
-};
 
 /* The link state of one actor: logged once per change. */
 static void
@@ -162,36 +131,6 @@ cmd_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_CMD, up, reason);
 }
 
-/*
- * A publish not known to be relayed closes its sender: never a silent
- * drop. One Redis ran but found no group for (0) goes to the group, which
- * tells a delete (1000 for everyone) from a Redis that restarted empty
- * and has not seen the group registered again yet (1013 for the sender).
- */
-static void
-pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
-{
-	struct cluster *cl = arg;
-	struct member *c = (struct member *)(uintptr_t)it->tag;
-
-	if (seq > 0) {
-		member_unref(c);
-		return;
-	}
-	if (seq == 0) {
-		pthread_mutex_lock(&cl->m_lock);
-		if (cl->m != NULL) {
-			manager_cluster_refused(cl->m, it->id, it->id_len, c);
-			c = NULL;
-		}
-		pthread_mutex_unlock(&cl->m_lock);
-		if (c == NULL)
-			return;
-	}
-	member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
-	member_unref(c);
-}
-
 /* Hands an event to the manager unless it is going. */
 static void
 cluster_event(struct cluster *cl, enum manager_event ev, const char *id, size_t len,
@@ -224,43 +163,6 @@ cmd_restarted(void *arg)
 	atomic_fetch_add(&cl->epoch, 1);
 	log_event(LOG_WARN, "redis_restarted", NULL);
 	cluster_event(cl, MANAGER_EV_RESYNC, NULL, 0, NULL, 0);
-}
-
-static uint32_t
-cid_value(const char *cid)
-{
-	return (uint32_t)strtoul(cid, NULL, 16);
-}
-
-static size_t
-cmd_held(void *arg, uint32_t *out, size_t max)
-{
-	struct cluster *cl = arg;
-	size_t i, n;
-
-	pthread_mutex_lock(&cl->claims_lock);
-	n = cl->nclaims < max ? cl->nclaims : max;
-	for (i = 0; i < n; i++)
-		out[i] = cl->claims[i].cid;
-	pthread_mutex_unlock(&cl->claims_lock);
-	return n;
-}
-
-/* Another node holds these ids now (Redis restarted empty and it drew
- * them): our members with them must go. */
-static void
-cmd_taken(void *arg, const uint32_t *cids, size_t n)
-{
-	struct cluster *cl = arg;
-	size_t i, k;
-
-	pthread_mutex_lock(&cl->claims_lock);
-	for (i = 0; i < n; i++)
-		for (k = 0; k < cl->nclaims; k++)
-			if (cl->claims[k].cid == cids[i])
-				member_close(cl->claims[k].member, CLUSTER_RETRY_CODE,
-				    CLUSTER_RETRY_REASON);
-	pthread_mutex_unlock(&cl->claims_lock);
 }
 
 struct cluster *
@@ -300,11 +202,12 @@ cluster_new_on(const struct redis_connector *conn)
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
 	cl->conn = *conn;
-	pcb = (struct redis_pub_cb){ .result = pub_result, .link = pub_link, .arg = cl };
+	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link, .arg = cl };
 	scb = (struct redis_sub_cb){ .subscribed = sub_subscribed, .message = sub_message,
 	    .link = sub_link, .arg = cl };
 	ccb = (struct redis_cmd_cb){ .link = cmd_link, .restarted = cmd_restarted,
-	    .held = cmd_held, .taken = cmd_taken, .arg = cl };
+	    .held = cluster_claims_held,
+	    .taken = cluster_claims_taken, .arg = cl };
 	if ((cl->pub = redis_pub_new(&cl->conn, PUB_CAP, HIST_LEN, LINK_TIMEOUT_MS, &pcb)) == NULL ||
 	    (cl->sub = redis_sub_new(&cl->conn, SUB_CAP, LINK_TIMEOUT_MS, &scb)) == NULL ||
 	    (cl->cmd = redis_cmd_new(&cl->conn, cl->node, CMD_CAP, LINK_TIMEOUT_MS,
@@ -413,138 +316,4 @@ struct redis_sub *
 cluster_sub(struct cluster *cl)
 {
 	return cl->sub;
-}
-
-/* The group's incarnation; a read, so tried again once when the link
- * broke under it (an idle link may be stale after Redis restarted). */
-static int
-cluster_lookup(struct cluster *cl, const char *id, size_t len, char inc[REDIS_INC_LEN + 1])
-{
-	int rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-
-	if (rc == -1 && errno == EIO)
-		rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-	return rc;
-}
-
-/*
- * A create whose link broke under it is sent again with the same
- * incarnation: if the first one ran, the id now holds that incarnation,
- * and it was ours. One whose reply did not come in time may still run:
- * the delete of exactly that incarnation follows it, so no group is left
- * that nobody was told about.
- */
-int
-cluster_create(struct cluster *cl, const char *id, size_t len)
-{
-	char inc[REDIS_INC_LEN + 1], now[REDIS_INC_LEN + 1];
-	int rc, err;
-
-	if (redis_inc_new(inc) == -1)
-		return -1;
-	rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-	if (rc == -1 && errno == EIO &&
-	    (rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS)) == 0 &&
-	    cluster_lookup(cl, id, len, now) == 1 && strcmp(now, inc) == 0)
-		rc = 1;
-	if (rc == -1 && (errno == ETIMEDOUT || errno == EIO)) {
-		err = errno;
-		redis_cmd_delete(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-		errno = err;
-	}
-	return rc;
-}
-
-/* The delete names the incarnation it read: a read first, which also
- * proves the link, then the delete of exactly that group. */
-int
-cluster_delete(struct cluster *cl, const char *id, size_t len)
-{
-	char inc[REDIS_INC_LEN + 1];
-	int rc;
-
-	if ((rc = cluster_lookup(cl, id, len, inc)) != 1)
-		return rc;
-	return redis_cmd_delete(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-}
-
-int
-cluster_exists(struct cluster *cl, const char *id, size_t len)
-{
-	char inc[REDIS_INC_LEN + 1];
-
-	return cluster_lookup(cl, id, len, inc);
-}
-
-void
-cluster_publish(struct cluster *cl, const char *id, size_t len, const char *inc,
-                struct member *sender, int opcode, const void *prefix, size_t plen,
-                const void *body, size_t blen)
-{
-	struct redis_pub_item it = { .id_len = len, .flen = 1 + plen + blen };
-
-	memcpy(it.inc, inc, sizeof(it.inc));
-	if ((it.id = malloc(len + 1)) == NULL || (it.frame = malloc(it.flen)) == NULL) {
-		free(it.id);
-		member_close(sender, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
-		return;
-	}
-	memcpy(it.id, id, len);
-	it.frame[0] = opcode == 0x2 ? 'b' : 't';
-	memcpy(it.frame + 1, prefix, plen);
-	if (blen > 0)
-		memcpy(it.frame + 1 + plen, body, blen);
-	it.tag = (uint64_t)(uintptr_t)member_ref(sender);
-	if (redis_pub_send(cl->pub, &it) == -1) {
-		free(it.id);
-		free(it.frame);
-		member_close(sender, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
-		member_unref(sender);
-	}
-}
-
-int
-cluster_claim(struct cluster *cl, struct member *c)
-{
-	uint32_t cid = cid_value(member_id(c));
-	struct claim *grown;
-	int rc;
-
-	rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
-	if (rc == -1 && errno == EIO)
-		rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
-	if (rc != 1)
-		return rc;
-	pthread_mutex_lock(&cl->claims_lock);
-	if (cl->nclaims == cl->cap) {
-		size_t cap = cl->cap == 0 ? 64 : cl->cap * 2;
-		if ((grown = realloc(cl->claims, cap * sizeof(*grown))) == NULL) {
-			pthread_mutex_unlock(&cl->claims_lock);
-			redis_cmd_release(cl->cmd, cid);
-			errno = ENOMEM;
-			return -1;
-		}
-		cl->claims = grown;
-		cl->cap = cap;
-	}
-	cl->claims[cl->nclaims++] = (struct claim){ cid, c };
-	pthread_mutex_unlock(&cl->claims_lock);
-	return 1;
-}
-
-void
-cluster_release(struct cluster *cl, struct member *c)
-{
-	uint32_t cid = cid_value(member_id(c));
-	size_t i;
-
-	pthread_mutex_lock(&cl->claims_lock);
-	for (i = 0; i < cl->nclaims; i++)
-		if (cl->claims[i].member == c) {
-			cl->claims[i] = cl->claims[--cl->nclaims];
-			break;
-		}
-	pthread_mutex_unlock(&cl->claims_lock);
-	atomic_store(&cl->released, true);
-	redis_cmd_release(cl->cmd, cid);
 }
