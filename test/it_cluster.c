@@ -9,7 +9,8 @@
  * killed and restarted empty under a conversation (members stay, the
  * group is registered again), a wrong password (a one-line 503 reason
  * without the password) and the right one from GROUPCHAT_REDIS_PASSWORD,
- * and the publisher's counts in /stats. Waits poll with deadlines, never sleep.
+ * a join past --max-groups (503 too many groups) and the publisher's
+ * counts in /stats. Waits poll with deadlines, never sleep.
  */
 #include "support/itest.h"
 #include "support/redis_fixture.h"
@@ -319,6 +320,47 @@ START_TEST(join_of_a_group_nowhere_is_400)
 }
 END_TEST
 
+/* A join that would list a group past --max-groups on its node answers
+ * as a create past the cap does, not as if Redis were away; a group the
+ * node already serves still takes joins, and one leaving makes room. */
+START_TEST(join_past_max_groups_is_too_many_groups)
+{
+	struct config cfg;
+	struct it_response r;
+	struct it_ws *a, *a2, *b;
+	int64_t end;
+	int st = 0;
+
+	ck_assert_ptr_nonnull(rf = rf_start(NULL));
+	it_config(&cfg);
+	cfg.max_groups = 1;
+	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
+	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
+	port[0] = it_server_port(node[0]);
+	ck_assert(healthz_is(0, 200));
+	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=a"), 201);
+	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=b"), 201);
+	a = join(0, "a");
+	ck_assert_ptr_null(it_ws_connect_resp(port[0], "/groups/b", NULL, &r));
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "too many groups\n");
+	it_response_free(&r);
+	a2 = join(0, "a");
+	ck_assert_int_eq(it_ws_close(a2), 0);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	/* The last member of a gone, b can be served once a's entry goes. */
+	end = it_deadline(WAIT_MS);
+	b = NULL;
+	while (b == NULL && it_left_ms(end) > 0) {
+		b = it_ws_connect(port[0], "/groups/b", NULL, &st);
+		ck_assert(b != NULL || st == 503);
+	}
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(it_ws_close(b), 0);
+	down();
+}
+END_TEST
+
 /* The body of node i's /healthz. */
 static char *
 healthz_body(int i)
@@ -389,6 +431,7 @@ suite(void)
 	tcase_add_test(tc, redis_restarted_empty_members_stay);
 	tcase_add_test(tc, join_of_a_group_nowhere_is_400);
 	tcase_add_test(tc, password_wrong_then_right);
+	tcase_add_test(tc, join_past_max_groups_is_too_many_groups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -168,7 +168,7 @@ manager_do_serve(struct manager *m, struct manager_req *req)
 		return;
 	}
 	if (m->table.count >= m->max_groups) {
-		req->err = EAGAIN;
+		req->err = ENOSPC;
 		req->result = -1;
 		return;
 	}

@@ -127,8 +127,10 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	}
 	if (srv->cluster != NULL) {
 		if ((g = manager_serve(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
-			reject(conn, errno == ENOMEM ? 500 : 503,
-			    errno == ENOMEM ? "Internal Server Error" : "redis unavailable");
+			if (errno == ENOMEM)
+				reject(conn, 500, "Internal Server Error");
+			else
+				reject(conn, 503, errno == ENOSPC ? "too many groups" : "redis unavailable");
 			goto fail;
 		}
 	} else if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {

@@ -74,8 +74,9 @@ long manager_list(struct manager *m, size_t max, bool active_only,
 
 /* Cluster mode: a reference to the local group id, listing (and
  * subscribing to) it if this is its first user here, and counting the
- * caller among its users until manager_unserve. NULL with errno: EAGAIN
- * (the registry or the subscriber's channel is full), ENOMEM, EPIPE. */
+ * caller among its users until manager_unserve. NULL with errno: ENOSPC
+ * (max_groups are listed and id is not among them), EAGAIN (the
+ * subscriber's channel is full), ENOMEM, EPIPE. */
 struct group *manager_serve(struct manager *m, const char *id, size_t len);
 
 /* The caller no longer uses g (its member left, or its join failed). The
