@@ -23,9 +23,10 @@
 
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_link.h"
 
-/* redis_script's argv arrays (refresh: 512 keys) live on this stack. */
+/* redis_calls' and redis_script's argv arrays (refresh: 512 keys) live on this stack. */
 #define STACK_SIZE (128 * 1024)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000

@@ -29,7 +29,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_link.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
 
 /* poll, a few small arrays; hiredis's reader allocates on the heap. */
 #define STACK_SIZE (64 * 1024)
