@@ -19,7 +19,7 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_link.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_msg.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_redis.h"

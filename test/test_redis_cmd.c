@@ -10,7 +10,7 @@
  */
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/fake_redis.h"
 #include "support/redis_fixture.h"

@@ -10,7 +10,8 @@
  */
 #include "groupchat/cluster/redis_conn.h"
 #include "groupchat/cluster/redis_pub.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_calls.h"
+#include "groupchat/cluster/redis_msg.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/fake_redis.h"
 #include "support/redis_fixture.h"

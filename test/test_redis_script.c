@@ -6,7 +6,8 @@
  * and redis_conn's AUTH. Also the channel payload parser.
  */
 #include "groupchat/cluster/redis_conn.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_calls.h"
+#include "groupchat/cluster/redis_msg.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/itest.h"
 #include "support/redis_fixture.h"

@@ -10,7 +10,7 @@
  * condition variable with a deadline, never sleeps.
  */
 #include "groupchat/cluster/redis_link.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/redis_fixture.h"

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
 #include "roster.h"
 #include "sequencer.h"
 

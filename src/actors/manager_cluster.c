@@ -25,7 +25,7 @@
 #include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/member.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_msg.h"
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/log.h"

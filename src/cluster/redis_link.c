@@ -201,3 +201,33 @@ redis_link_command(struct redis_link *l, const char *what, int argc, const char 
 	}
 	return r;
 }
+
+int
+redis_link_read_n(struct redis_link *l, redisReply **r, int n, const char *what,
+                  char *err, size_t errlen)
+{
+	int i;
+
+	if (redis_link_flush(l) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (redis_link_read(l, &r[i], l->timeout_ms) != 1) {
+			while (i-- > 0)
+				freeReplyObject(r[i]);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	redis_link_error(l, what, err, errlen);
+	return -1;
+}
+
+void
+redis_reply_error(const redisReply *r, const char *what, char *err, size_t errlen)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "%s: %s", what, r->str);
+	else
+		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
+}

@@ -27,6 +27,7 @@
 
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_link.h"
 
 #define BATCH 256

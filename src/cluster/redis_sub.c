@@ -1,7 +1,6 @@
 /*
  * redis_sub: the subscriber actor. The thread owns the link, the set of
- * groups (a glibc search tree of ids, ordered by length then bytes: no
- * hash an outsider could flood) and the keepalive clock; other threads
+ * channels it holds (chanset.c) and the keepalive clock; other threads
  * touch only the request channel and the eventfd. A sender queues, then
  * writes the eventfd; the thread reads the eventfd, then drains the
  * channel until empty, so no request waits for the next wake-up. The
@@ -17,7 +16,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <search.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +27,14 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_link.h"
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
+#include "chanset.h"
 
 /* poll, a few small arrays; hiredis's reader allocates on the heap. */
 #define STACK_SIZE (64 * 1024)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 #define DRAIN 64
-/* Channels per SUBSCRIBE when subscribing again after a reconnect. */
-#define RESUB_BATCH 256
 #define PREFIX_LEN (sizeof(RK_MSG) - 1)
 
 enum { OP_SUB, OP_UNSUB };
@@ -46,12 +43,6 @@ struct req {
 	int op;
 	char *id;       /* the channel name, RK_MSG + id, malloc'd */
 	size_t len;
-};
-
-/* A set member: a channel name. */
-struct chname {
-	size_t len;
-	char name[];
 };
 
 struct redis_sub {
@@ -64,15 +55,11 @@ struct redis_sub {
 	int started;
 	/* the actor thread's own */
 	struct redis_link *l;
-	void *set;              /* tsearch tree of struct chname * */
+	struct chanset set;     /* the channels held, subscribed again on reconnect */
 	int up;
 	char reason[256];
 	int64_t last_rx;        /* ms: last reply from Redis */
 	int64_t ping_at;        /* ms: keepalive PING outstanding since, or 0 */
-	/* resubscribe: the batch being built by twalk_r */
-	const char *rs_argv[RESUB_BATCH + 1];
-	size_t rs_lens[RESUB_BATCH + 1];
-	int rs_n, rs_fail;
 };
 
 static int64_t
@@ -82,32 +69,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	const struct chname *x = a, *y = b;
-
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->name, y->name, x->len);
-}
-
-/* The set member equal to name/len, or NULL. */
-static struct chname *
-set_find(struct redis_sub *s, const char *name, size_t len)
-{
-	struct chname *key = malloc(sizeof(*key) + len);
-	void **hit;
-
-	if (key == NULL)
-		return NULL;
-	key->len = len;
-	memcpy(key->name, name, len);
-	hit = tfind(key, &s->set, cmp);
-	free(key);
-	return hit != NULL ? *hit : NULL;
 }
 
 static void
@@ -134,28 +95,6 @@ drop_link(struct redis_sub *s, const char *what, const char *err)
 	report_down(s, err);
 }
 
-static void
-resub_flush(struct redis_sub *s)
-{
-	if (s->rs_n > 0 && redis_link_append(s->l, s->rs_n + 1, s->rs_argv, s->rs_lens) == -1)
-		s->rs_fail = 1;
-	s->rs_n = 0;
-}
-
-static void
-resub_visit(const void *node, VISIT v, void *arg)
-{
-	struct redis_sub *s = arg;
-	const struct chname *c = *(struct chname *const *)node;
-
-	if (v != postorder && v != leaf)
-		return;
-	s->rs_argv[1 + s->rs_n] = c->name;
-	s->rs_lens[1 + s->rs_n] = c->len;
-	if (++s->rs_n == RESUB_BATCH)
-		resub_flush(s);
-}
-
 /* Opens the link, checks Redis answers, reports up, subscribes the set. */
 static int
 connect_link(struct redis_sub *s)
@@ -180,13 +119,7 @@ connect_link(struct redis_sub *s)
 	s->last_rx = now_ms();
 	s->ping_at = 0;
 	s->cb.link(s->cb.arg, 1, NULL);
-	s->rs_argv[0] = "SUBSCRIBE";
-	s->rs_lens[0] = 9;
-	s->rs_n = 0;
-	s->rs_fail = 0;
-	twalk_r(s->set, resub_visit, s);
-	resub_flush(s);
-	if (s->rs_fail || redis_link_flush(s->l) == -1) {
+	if (chanset_subscribe_all(&s->set, s->l) == -1 || redis_link_flush(s->l) == -1) {
 		drop_link(s, "SUBSCRIBE", NULL);
 		return -1;
 	}
@@ -203,29 +136,16 @@ fail:
 static int
 apply(struct redis_sub *s, struct req *q)
 {
-	struct chname *c = set_find(s, q->id, q->len);
 	const char *argv[2] = { q->op == OP_SUB ? "SUBSCRIBE" : "UNSUBSCRIBE", q->id };
 	size_t lens[2] = { strlen(argv[0]), q->len };
-	int rc = 0;
 
-	if (q->op == OP_SUB && c == NULL) {
-		if ((c = malloc(sizeof(*c) + q->len)) == NULL)
-			return -1;
-		c->len = q->len;
-		memcpy(c->name, q->id, q->len);
-		if (tsearch(c, &s->set, cmp) == NULL) {
-			free(c);
-			return -1;
-		}
-	} else if (q->op == OP_UNSUB) {
-		if (c == NULL)
-			return 0;
-		tdelete(c, &s->set, cmp);
-		free(c);
-	}
+	if (q->op == OP_SUB && chanset_add(&s->set, q->id, q->len) == -1)
+		return -1;
+	if (q->op == OP_UNSUB && chanset_remove(&s->set, q->id, q->len) == 0)
+		return 0;
 	if (s->l != NULL)
-		rc = redis_link_append(s->l, 2, argv, lens);
-	return rc;
+		return redis_link_append(s->l, 2, argv, lens);
+	return 0;
 }
 
 /* Drains the request channel. -1 once it is closed (stop). */
@@ -275,7 +195,7 @@ handle(struct redis_sub *s, redisReply *r)
 	kind = r->element[0]->str;
 	if (strcmp(kind, "pong") == 0 || r->element[1]->type != REDIS_REPLY_STRING ||
 	    r->element[1]->len < PREFIX_LEN ||
-	    set_find(s, r->element[1]->str, r->element[1]->len) == NULL)
+	    !chanset_has(&s->set, r->element[1]->str, r->element[1]->len))
 		return;
 	if (strcmp(kind, "subscribe") == 0) {
 		s->cb.subscribed(s->cb.arg, r->element[1]->str + PREFIX_LEN,
@@ -463,7 +383,7 @@ redis_sub_stop(struct redis_sub *s)
 		pthread_join(s->thread, NULL);
 	while (chan_recv(s->ch, &q, NULL) == 0)
 		free(q.id);
-	tdestroy(s->set, free);
+	chanset_clear(&s->set);
 	close(s->evfd);
 	chan_free(s->ch);
 	free(s);

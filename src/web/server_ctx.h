@@ -1,7 +1,7 @@
 /*
  * The server context shared by the web side: server.c (start),
- * shutdown.c (stop), http_handlers.c, ws_handlers.c and ws_sink.c.
- * Private to src/web/.
+ * shutdown.c (stop), http_handlers.c, http_control.c, access.c,
+ * ws_handlers.c and ws_sink.c. Private to src/web/.
  */
 #ifndef GROUPCHAT_SERVER_CTX_H
 #define GROUPCHAT_SERVER_CTX_H
@@ -82,6 +82,12 @@ struct server {
 /* http_handlers.c: sets CivetWeb's request callbacks (begin_request,
  * http_error, connection_close) in cb. */
 void http_handlers_set(struct mg_callbacks *cb);
+
+/* http_control.c: answers a request its route takes, past the refusal and
+ * access checks. The status answered, or 0 for an upgrade handed back to
+ * CivetWeb. */
+int http_control_answer(struct server *srv, struct mg_connection *conn,
+                        const char *method, const struct route *r, const char *query);
 
 /* ws_handlers.c: registers the WebSocket handlers on every path. */
 void ws_register(struct server *srv);

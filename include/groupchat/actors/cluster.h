@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
 
 struct cluster;
 struct manager;

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_msg.h"
 
 struct cluster;
 struct member;

@@ -81,4 +81,14 @@ redisReply *redis_link_command(struct redis_link *l, const char *what, int argc,
                                const char **argv, const size_t *lens,
                                char *err, size_t errlen);
 
+/* Flushes what is queued and reads the n replies of that pipeline into
+ * r[], each within l->timeout_ms: 0, or -1 with "what: reason" in err and
+ * no reply kept (then the link is unusable). */
+int redis_link_read_n(struct redis_link *l, redisReply **r, int n, const char *what,
+                      char *err, size_t errlen);
+
+/* Writes "what: <error text>" for an error reply r, or "what: unexpected
+ * reply type N" for any other reply that was not the one expected. */
+void redis_reply_error(const redisReply *r, const char *what, char *err, size_t errlen);
+
 #endif

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "groupchat/cluster/redis_script.h"
+#include "groupchat/cluster/redis_keys.h"
 
 struct redis_connector;
 struct redis_pub;

@@ -1,0 +1,63 @@
+/*
+ * redis_msg: on any bytes, redis_msg_parse either refuses them (EINVAL)
+ * or returns an event that is exactly the bytes it came from: "d <inc>",
+ * or "m <inc> <seq> <frame>" with the frame the tail of the input. The
+ * incarnation is REDIS_INC_LEN bytes with no space (any other byte, NUL
+ * included, is taken as it is); the sequence number is decimal digits
+ * (leading zeros allowed) whose value is above 0.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/cluster/redis_msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Whether p[0..n) is digits only, worth seq. */
+static int
+is_seq(const char *p, size_t n, uint64_t seq)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	return n > 0 && v == seq;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *p = (const char *)data, *q;
+	const size_t head = 2 + REDIS_INC_LEN;
+	struct redis_msg m;
+
+	errno = 0;
+	if (redis_msg_parse(p, size, &m) == -1) {
+		if (errno != EINVAL)
+			abort();
+		return 0;
+	}
+	if (size < head || p[1] != ' ' || memcmp(p + 2, m.inc, REDIS_INC_LEN) != 0 ||
+	    m.inc[REDIS_INC_LEN] != '\0' || memchr(m.inc, ' ', REDIS_INC_LEN) != NULL)
+		abort();
+	if (m.kind == RE_DELETED) {
+		if (p[0] != 'd' || size != head || m.seq != 0 || m.frame != NULL ||
+		    m.flen != 0)
+			abort();
+		return 0;
+	}
+	if (m.kind != RE_MESSAGE || p[0] != 'm' || m.seq == 0)
+		abort();
+	/* " <seq> " between the incarnation and the frame, the frame the tail */
+	q = p + head;
+	if (m.frame < q + 3 || m.frame + m.flen != p + size || q[0] != ' ' ||
+	    m.frame[-1] != ' ' || !is_seq(q + 1, (size_t)(m.frame - 1 - (q + 1)), m.seq))
+		abort();
+	return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * redis_keys: the names cluster mode gives things in Redis (docs/design.md,
+ * "Keys and channels"). A key or channel is a kind prefix followed by the
+ * raw group id (or a member id in hex), so no id can forge another group's
+ * key. An incarnation tells a group apart from an earlier group of the
+ * same id. Pure functions; nothing here touches a socket.
+ */
+#ifndef GROUPCHAT_REDIS_KEYS_H
+#define GROUPCHAT_REDIS_KEYS_H
+
+#include <stddef.h>
+
+/* An incarnation: 32 lowercase hex digits and a NUL. */
+#define REDIS_INC_LEN 32
+
+/* Fills inc with a fresh random incarnation. 0, or -1 if getrandom failed. */
+int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
+
+/* Writes prefix then the id bytes into out (n bytes); returns the length,
+ * or 0 if it does not fit. Prefixes: */
+#define RK_INC "gc:inc:"
+#define RK_SEQ "gc:seq:"
+#define RK_HIST "gc:hist:"
+#define RK_CID "gc:cid:"
+#define RK_MSG "gc:msg:"
+size_t redis_key(char *out, size_t n, const char *prefix, const char *id, size_t len);
+
+#endif
