@@ -2,8 +2,7 @@
  * redis_msg: on any bytes, redis_msg_parse either refuses them (EINVAL)
  * or returns an event that is exactly the bytes it came from: "d <inc>",
  * or "m <inc> <seq> <frame>" with the frame the tail of the input. The
- * incarnation is REDIS_INC_LEN bytes with no space (any other byte, NUL
- * included, is taken as it is); the sequence number is decimal digits
+ * incarnation is REDIS_INC_LEN lowercase hex digits; the sequence number is decimal digits
  * (leading zeros allowed) whose value is above 0.
  */
 #include <errno.h>
@@ -44,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (size < head || p[1] != ' ' || memcmp(p + 2, m.inc, REDIS_INC_LEN) != 0 ||
-	    m.inc[REDIS_INC_LEN] != '\0' || memchr(m.inc, ' ', REDIS_INC_LEN) != NULL)
+	    m.inc[REDIS_INC_LEN] != '\0' || strspn(m.inc, "0123456789abcdef") != REDIS_INC_LEN)
 		abort();
 	if (m.kind == RE_DELETED) {
 		if (p[0] != 'd' || size != head || m.seq != 0 || m.frame != NULL ||

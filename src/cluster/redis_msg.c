@@ -1,6 +1,7 @@
 /*
  * redis_msg: the channel payload parser. The incarnation is exactly
- * REDIS_INC_LEN bytes with no space; a sequence number is decimal and
+ * REDIS_INC_LEN lowercase hex digits, as redis_inc_new draws them (so no
+ * NUL, space or other byte can make two incarnations compare equal); a sequence number is decimal and
  * above 0, and one long enough to risk overflowing 64 bits is refused;
  * the frame is every byte after the space that ends the sequence
  * number, possibly none, but that space must be there.
@@ -11,6 +12,17 @@
 
 #include <errno.h>
 #include <string.h>
+
+static int
+is_inc(const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < REDIS_INC_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return 1;
+}
 
 /* Parses a decimal > 0 that fits 64 bits from p/n up to a space. */
 static int
@@ -33,12 +45,11 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 {
 	size_t used;
 
-	if (n < 2 + REDIS_INC_LEN || p[1] != ' ' || (p[0] != 'm' && p[0] != 'd'))
+	if (n < 2 + REDIS_INC_LEN || p[1] != ' ' || (p[0] != 'm' && p[0] != 'd') ||
+	    !is_inc(p + 2))
 		goto bad;
 	memcpy(m->inc, p + 2, REDIS_INC_LEN);
 	m->inc[REDIS_INC_LEN] = '\0';
-	if (memchr(m->inc, ' ', REDIS_INC_LEN) != NULL)
-		goto bad;
 	if (p[0] == 'd') {
 		if (n != 2 + REDIS_INC_LEN)
 			goto bad;
