@@ -35,25 +35,11 @@
 
 /* redis_calls' and redis_script's argv arrays (refresh: 512 keys) live on this stack. */
 #define STACK_SIZE (128 * 1024)
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
-
-static void
-report_down(struct redis_cmd *c, const char *reason)
-{
-	if (!c->up && strcmp(reason, c->reason) == 0)
-		return;
-	c->up = 0;
-	snprintf(c->reason, sizeof(c->reason), "%s", reason);
-	c->cb.link(c->cb.arg, 0, c->reason);
-}
 
 void
 cmd_drop_link(struct redis_cmd *c, const char *err)
 {
-	redis_link_free(c->l);
-	c->l = NULL;
-	report_down(c, err);
+	redis_linkstate_drop(&c->ls, &c->l, NULL, err);
 }
 
 /* The run_id out of an INFO server reply into out. 0 or -1. */
@@ -93,9 +79,7 @@ connect_link(struct redis_cmd *c)
 	freeReplyObject(r);
 	restarted = c->run_id[0] != '\0' && strcmp(id, c->run_id) != 0;
 	snprintf(c->run_id, sizeof(c->run_id), "%s", id);
-	c->up = 1;
-	c->reason[0] = '\0';
-	c->cb.link(c->cb.arg, 1, NULL);
+	redis_linkstate_up(&c->ls);
 	if (restarted)
 		c->cb.restarted(c->cb.arg);
 	return 0;
@@ -103,7 +87,7 @@ fail_link:
 	redis_link_free(c->l);
 	c->l = NULL;
 fail:
-	report_down(c, err);
+	redis_linkstate_down(&c->ls, err);
 	return -1;
 }
 
@@ -137,7 +121,7 @@ run(void *arg)
 	struct redis_cmd *c = arg;
 	struct timespec dl, hb = { 0, 0 }, now;
 	struct creq *q;
-	long wait = BACKOFF_MIN_MS;
+	long wait = REDIS_BACKOFF_MIN_MS;
 	int stop = 0;
 
 	for (;;) {
@@ -153,10 +137,10 @@ run(void *arg)
 				}
 				if (stop)
 					break;
-				wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+				wait = redis_backoff_next(wait);
 				continue;
 			}
-			wait = BACKOFF_MIN_MS;
+			wait = REDIS_BACKOFF_MIN_MS;
 			chan_deadline(&hb, 0);  /* claims may have lapsed meanwhile */
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -190,6 +174,8 @@ redis_cmd_new(const struct redis_connector *conn, const char *node, size_t cap,
 	c->cb = *cb;
 	c->timeout_ms = timeout_ms;
 	c->ttl_ms = ttl_ms;
+	c->ls.link = cb->link;
+	c->ls.arg = cb->arg;
 	snprintf(c->node, sizeof(c->node), "%s", node);
 	if ((c->held = malloc(HELD_MAX * sizeof(*c->held))) == NULL)
 		goto err_c;

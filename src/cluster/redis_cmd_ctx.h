@@ -16,6 +16,7 @@
 
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
+#include "groupchat/cluster/redis_linkstate.h"
 #include "groupchat/cluster/redis_script.h"
 
 struct chan;
@@ -61,8 +62,7 @@ struct redis_cmd {
 	struct redis_link *l;
 	struct redis_scripts sc;
 	char run_id[64];
-	int up;
-	char reason[256];
+	struct redis_linkstate ls;
 	uint32_t *held, *taken;
 };
 

@@ -29,11 +29,10 @@
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_link.h"
+#include "groupchat/cluster/redis_linkstate.h"
 
 #define BATCH 256
 #define STACK_SIZE (128 * 1024)
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
 #define IDLE_PING_MS 1000
 
 struct redis_pub {
@@ -50,8 +49,7 @@ struct redis_pub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
-	int up;                     /* last reported link state */
-	char reason[256];           /* last reported down reason */
+	struct redis_linkstate ls;
 	struct redis_pub_item *batch;
 };
 
@@ -63,29 +61,11 @@ finish(struct redis_pub *p, struct redis_pub_item *it, int64_t seq)
 	free(it->frame);
 }
 
-static void
-report_down(struct redis_pub *p, const char *reason)
-{
-	if (!p->up && strcmp(reason, p->reason) == 0)
-		return;
-	p->up = 0;
-	snprintf(p->reason, sizeof(p->reason), "%s", reason);
-	p->cb.link(p->cb.arg, 0, p->reason);
-}
-
 /* Frees the link and reports err (or the link's own reason for what). */
 static void
 drop_link(struct redis_pub *p, const char *what, const char *err)
 {
-	char why[256];
-
-	if (err == NULL) {
-		redis_link_error(p->l, what, why, sizeof(why));
-		err = why;
-	}
-	redis_link_free(p->l);
-	p->l = NULL;
-	report_down(p, err);
+	redis_linkstate_drop(&p->ls, &p->l, what, err);
 }
 
 static int
@@ -100,12 +80,10 @@ connect_link(struct redis_pub *p)
 		p->l = NULL;
 		goto err;
 	}
-	p->up = 1;
-	p->reason[0] = '\0';
-	p->cb.link(p->cb.arg, 1, NULL);
+	redis_linkstate_up(&p->ls);
 	return 0;
 err:
-	report_down(p, err);
+	redis_linkstate_down(&p->ls, err);
 	return -1;
 }
 
@@ -215,7 +193,7 @@ run(void *arg)
 {
 	struct redis_pub *p = arg;
 	struct timespec dl;
-	long wait = BACKOFF_MIN_MS;
+	long wait = REDIS_BACKOFF_MIN_MS;
 	ssize_t n;
 
 	for (;;) {
@@ -223,10 +201,10 @@ run(void *arg)
 			if (connect_link(p) == -1) {
 				if (backoff(p, wait) == -1)
 					break;
-				wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+				wait = redis_backoff_next(wait);
 				continue;
 			}
-			wait = BACKOFF_MIN_MS;
+			wait = REDIS_BACKOFF_MIN_MS;
 		}
 		chan_deadline(&dl, IDLE_PING_MS);
 		n = chan_recv_batch(p->ch, p->batch, BATCH, &dl);
@@ -261,8 +239,8 @@ redis_pub_new(const struct redis_connector *conn, size_t cap, unsigned hist,
 	p->cb = *cb;
 	p->hist = hist;
 	p->timeout_ms = timeout_ms;
-	p->up = 0;
-	p->reason[0] = '\0';
+	p->ls.link = cb->link;
+	p->ls.arg = cb->arg;
 	if ((p->batch = calloc(BATCH, sizeof(*p->batch))) == NULL)
 		goto err_p;
 	if ((p->ch = chan_new(cap, sizeof(struct redis_pub_item))) == NULL)

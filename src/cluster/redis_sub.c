@@ -21,19 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "groupchat/core/chan.h"
+#include "groupchat/core/clock.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_link.h"
+#include "groupchat/cluster/redis_linkstate.h"
 #include "groupchat/cluster/redis_keys.h"
 #include "chanset.h"
 
 /* poll, a few small arrays; hiredis's reader allocates on the heap. */
 #define STACK_SIZE (64 * 1024)
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
 #define DRAIN 64
 #define PREFIX_LEN (sizeof(RK_MSG) - 1)
 
@@ -56,43 +55,15 @@ struct redis_sub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct chanset set;     /* the channels held, subscribed again on reconnect */
-	int up;
-	char reason[256];
+	struct redis_linkstate ls;
 	int64_t last_rx;        /* ms: last reply from Redis */
 	int64_t ping_at;        /* ms: keepalive PING outstanding since, or 0 */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-report_down(struct redis_sub *s, const char *reason)
-{
-	if (!s->up && strcmp(reason, s->reason) == 0)
-		return;
-	s->up = 0;
-	snprintf(s->reason, sizeof(s->reason), "%s", reason);
-	s->cb.link(s->cb.arg, 0, s->reason);
-}
-
 static void
 drop_link(struct redis_sub *s, const char *what, const char *err)
 {
-	char why[256];
-
-	if (err == NULL) {
-		redis_link_error(s->l, what, why, sizeof(why));
-		err = why;
-	}
-	redis_link_free(s->l);
-	s->l = NULL;
-	report_down(s, err);
+	redis_linkstate_drop(&s->ls, &s->l, what, err);
 }
 
 /* Opens the link, checks Redis answers, reports up, subscribes the set. */
@@ -114,11 +85,9 @@ connect_link(struct redis_sub *s)
 		goto fail_link;
 	}
 	freeReplyObject(r);
-	s->up = 1;
-	s->reason[0] = '\0';
-	s->last_rx = now_ms();
+	s->last_rx = clock_now_ms();
 	s->ping_at = 0;
-	s->cb.link(s->cb.arg, 1, NULL);
+	redis_linkstate_up(&s->ls);
 	if (chanset_subscribe_all(&s->set, s->l) == -1 || redis_link_flush(s->l) == -1) {
 		drop_link(s, "SUBSCRIBE", NULL);
 		return -1;
@@ -128,7 +97,7 @@ fail_link:
 	redis_link_free(s->l);
 	s->l = NULL;
 fail:
-	report_down(s, err);
+	redis_linkstate_down(&s->ls, err);
 	return -1;
 }
 
@@ -219,7 +188,7 @@ receive(struct redis_sub *s)
 			drop_link(s, "read", NULL);
 			return;
 		}
-		s->last_rx = now_ms();
+		s->last_rx = clock_now_ms();
 		s->ping_at = 0;
 		handle(s, r);
 		freeReplyObject(r);
@@ -233,7 +202,7 @@ keepalive(struct redis_sub *s)
 {
 	const char *argv[1] = { "PING" };
 	const size_t lens[1] = { 4 };
-	int64_t t = now_ms();
+	int64_t t = clock_now_ms();
 
 	if (s->ping_at != 0 && t - s->ping_at >= s->timeout_ms) {
 		drop_link(s, "PING", "PING: timed out");
@@ -254,10 +223,10 @@ keepalive(struct redis_sub *s)
 static int
 backoff(struct redis_sub *s, int ms)
 {
-	int64_t end = now_ms() + ms, left;
+	int64_t end = clock_now_ms() + ms, left;
 	struct pollfd p = { .fd = s->evfd, .events = POLLIN };
 
-	while ((left = end - now_ms()) > 0) {
+	while ((left = end - clock_now_ms()) > 0) {
 		if (poll(&p, 1, (int)left) > 0 && drain(s) == -1)
 			return -1;
 	}
@@ -269,17 +238,17 @@ run(void *arg)
 {
 	struct redis_sub *s = arg;
 	struct pollfd p[2];
-	int wait = BACKOFF_MIN_MS, ms;
+	int wait = REDIS_BACKOFF_MIN_MS, ms;
 
 	for (;;) {
 		if (s->l == NULL) {
 			if (connect_link(s) == -1) {
 				if (backoff(s, wait) == -1)
 					break;
-				wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+				wait = (int)redis_backoff_next(wait);
 				continue;
 			}
-			wait = BACKOFF_MIN_MS;
+			wait = REDIS_BACKOFF_MIN_MS;
 		}
 		if ((ms = keepalive(s)) == 0 && s->l == NULL)
 			continue;
@@ -310,6 +279,8 @@ redis_sub_new(const struct redis_connector *conn, size_t cap, int timeout_ms,
 	s->conn = *conn;
 	s->cb = *cb;
 	s->timeout_ms = timeout_ms;
+	s->ls.link = cb->link;
+	s->ls.arg = cb->arg;
 	if ((s->ch = chan_new(cap, sizeof(struct req))) == NULL)
 		goto err_s;
 	if ((s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
