@@ -47,6 +47,18 @@ gkeys_make(struct gkeys *g, const char *id, size_t len)
 	return 0;
 }
 
+/* The first n keys of g as script arguments argv[0..n-1]. */
+static void
+gkeys_args(const struct gkeys *g, int n, const char **argv, size_t *lens)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		argv[i] = g->k[i];
+		lens[i] = g->l[i];
+	}
+}
+
 static void
 gkeys_free(struct gkeys *g)
 {
@@ -69,8 +81,7 @@ redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	argv[0] = g.k[0];
-	lens[0] = g.l[0];
+	gkeys_args(&g, 1, argv, lens);
 	argv[1] = inc;
 	lens[1] = strlen(inc);
 	v = redis_script_run_int(l, s, RS_CREATE, 1, 2, argv, lens, "create", err, errlen);
@@ -91,10 +102,7 @@ redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	argv[0] = g.k[0], lens[0] = g.l[0];
-	argv[1] = g.k[1], lens[1] = g.l[1];
-	argv[2] = g.k[2], lens[2] = g.l[2];
-	argv[3] = g.k[3], lens[3] = g.l[3];
+	gkeys_args(&g, 4, argv, lens);
 	argv[4] = inc != NULL ? inc : "";
 	lens[4] = strlen(argv[4]);
 	v = redis_script_run_int(l, s, RS_DELETE, 3, 5, argv, lens, "delete", err, errlen);
@@ -166,10 +174,7 @@ redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
 	if (gkeys_make(&g, id, len) == -1)
 		return -1;
 	snprintf(h, sizeof(h), "%u", hist);
-	argv[0] = g.k[0], lens[0] = g.l[0];
-	argv[1] = g.k[1], lens[1] = g.l[1];
-	argv[2] = g.k[2], lens[2] = g.l[2];
-	argv[3] = g.k[3], lens[3] = g.l[3];
+	gkeys_args(&g, 4, argv, lens);
 	argv[4] = inc, lens[4] = strlen(inc);
 	argv[5] = frame, lens[5] = flen;
 	argv[6] = h, lens[6] = strlen(h);
@@ -194,10 +199,7 @@ redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *i
 		return -1;
 	}
 	snprintf(h, sizeof(h), "%u", hist);
-	argv[0] = g.k[0], lens[0] = g.l[0];
-	argv[1] = g.k[1], lens[1] = g.l[1];
-	argv[2] = g.k[2], lens[2] = g.l[2];
-	argv[3] = g.k[3], lens[3] = g.l[3];
+	gkeys_args(&g, 4, argv, lens);
 	argv[4] = inc, lens[4] = strlen(inc);
 	argv[5] = frame, lens[5] = flen;
 	argv[6] = h, lens[6] = strlen(h);
@@ -222,8 +224,7 @@ redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char
 		return -1;
 	}
 	snprintf(lastbuf, sizeof(lastbuf), "%" PRIu64, last);
-	argv[0] = g.k[0], lens[0] = g.l[0];
-	argv[1] = g.k[1], lens[1] = g.l[1];
+	gkeys_args(&g, 2, argv, lens);
 	argv[2] = inc, lens[2] = strlen(inc);
 	argv[3] = lastbuf, lens[3] = strlen(lastbuf);
 	err[0] = '\0'; /* the script's -1 leaves it empty; a failure fills it */
