@@ -17,21 +17,13 @@
 #include <time.h>
 
 #include "groupchat/cluster/redis_conn.h"
+#include "groupchat/core/clock.h"
 
 struct hlink {
 	struct redis_link l;
 	redisContext *c;
 	char why[128];      /* a failure hiredis did not record (timeout, poll) */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 h_append(struct redis_link *l, int argc, const char **argv, const size_t *lens)
@@ -58,7 +50,7 @@ static int
 h_read(struct redis_link *l, redisReply **r, int timeout_ms)
 {
 	struct hlink *h = (struct hlink *)l;
-	int64_t deadline = now_ms() + timeout_ms, left;
+	int64_t deadline = clock_now_ms() + timeout_ms, left;
 	struct pollfd p = { .fd = h->c->fd, .events = POLLIN };
 	void *rep;
 	int n;
@@ -70,7 +62,7 @@ h_read(struct redis_link *l, redisReply **r, int timeout_ms)
 			*r = rep;
 			return 1;
 		}
-		left = deadline - now_ms();
+		left = deadline - clock_now_ms();
 		n = poll(&p, 1, left > 0 ? (int)left : 0);
 		if (n == -1 && errno == EINTR)
 			continue;
