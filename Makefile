@@ -11,7 +11,7 @@
 #   make docs       render flow.png from docs/flow.dot
 #   make install    PREFIX=/usr/local DESTDIR= : binary and man page
 
-VERSION   := 1.0.0
+VERSION   := 1.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 VARIANT   ?= release
@@ -92,6 +92,9 @@ $(BUILD)/groupchat: $(BUILD)/src/main.o $(LIB_OBJ)
 $(BUILD)/test/%: $(BUILD)/test/%.o $(SUPPORT_OBJ) $(LIB_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# The files that print VERSION rebuild when it changes.
+$(BUILD)/src/config.o $(BUILD)/src/main.o: Makefile
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
