@@ -13,6 +13,7 @@
 #include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/fake_redis.h"
+#include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -23,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "groupchat/core/chan.h"
 
 static struct {
 	pthread_mutex_t mu;
@@ -96,51 +95,27 @@ static const struct redis_cmd_cb cb = { on_link, on_restarted, on_held, on_taken
 static int
 wait_for(int *field, int want, long ms)
 {
-	struct timespec dl;
-	int ok;
-
-	chan_deadline(&dl, ms);
-	pthread_mutex_lock(&rec.mu);
-	while (*field < want && pthread_cond_timedwait(&rec.cv, &rec.mu, &dl) == 0)
-		;
-	ok = *field >= want;
-	pthread_mutex_unlock(&rec.mu);
-	return ok;
+	return ras_wait_int(&rec.mu, &rec.cv, field, want, ms);
 }
 
 static void
 rec_init(void)
 {
-	pthread_condattr_t ca;
-
 	memset(&rec, 0, sizeof(rec));
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&rec.mu, NULL);
-	pthread_cond_init(&rec.cv, &ca);
-	pthread_condattr_destroy(&ca);
+	ras_sync_init(&rec.mu, &rec.cv);
 }
 
 static void
 up(void)
 {
-	char s[64];
-	const char *why;
-
 	rec_init();
-	rf = rf_start(NULL);
-	ck_assert_ptr_nonnull(rf);
-	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
-	url = redis_url_parse(s, strlen(s), NULL, &why);
-	ck_assert_ptr_nonnull(url);
-	rconn = redis_link_hiredis(url);
+	ras_up(&rf, &url, &rconn);
 }
 
 static void
 down(void)
 {
-	redis_url_free(url);
-	rf_stop(rf);
+	ras_down(rf, url);
 }
 
 struct hist {
@@ -275,24 +250,13 @@ END_TEST
 
 START_TEST(wrong_password)
 {
-	char u[96];
-	const char *why;
-	struct redis_url *bad;
+	struct redis_url *bad = ras_wrong_password(&rf, &rconn);
 	struct redis_cmd *c;
 
-	rf_stop(rf);
-	rf = rf_start("right-pw");
-	ck_assert_ptr_nonnull(rf);
-	snprintf(u, sizeof(u), "redis://:wrong-pw@127.0.0.1:%d", rf_port(rf));
-	bad = redis_url_parse(u, strlen(u), NULL, &why);
-	rconn = redis_link_hiredis(bad);
 	c = redis_cmd_new(&rconn, "00000000000000aa", 16, 1000, 15000, &cb);
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	ck_assert(wait_for(&rec.downs, 1, 5000));
-	pthread_mutex_lock(&rec.mu);
-	ck_assert_msg(strncmp(rec.reason, "AUTH: WRONGPASS", 15) == 0, "%s", rec.reason);
-	ck_assert_ptr_null(strstr(rec.reason, "wrong-pw"));
-	pthread_mutex_unlock(&rec.mu);
+	ras_assert_wrongpass(&rec.mu, rec.reason);
 	ck_assert_int_eq(redis_cmd_claim(c, 1, 3000), -1);
 	ck_assert_int_eq(errno, ENOTCONN);
 	redis_cmd_stop(c);

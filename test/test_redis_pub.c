@@ -8,12 +8,12 @@
  * Callbacks record into struct rec; the test waits on its condition
  * variable with a deadline, never sleeps.
  */
-#include "groupchat/cluster/redis_conn.h"
 #include "groupchat/cluster/redis_pub.h"
 #include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_msg.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/fake_redis.h"
+#include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "groupchat/core/chan.h"
 
 #define N 2000
 
@@ -77,39 +75,14 @@ static const struct redis_pub_cb cb = { on_result, on_link, &rec };
 static int
 wait_for(int *field, int want)
 {
-	struct timespec dl;
-	int ok;
-
-	chan_deadline(&dl, 10000);
-	pthread_mutex_lock(&rec.mu);
-	while (*field < want && pthread_cond_timedwait(&rec.cv, &rec.mu, &dl) == 0)
-		;
-	ok = *field >= want;
-	pthread_mutex_unlock(&rec.mu);
-	return ok;
+	return ras_wait_int(&rec.mu, &rec.cv, field, want, 10000);
 }
 
 static void
 rec_init(void)
 {
-	pthread_condattr_t ca;
-
 	memset(&rec, 0, sizeof(rec));
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&rec.mu, NULL);
-	pthread_cond_init(&rec.cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static redisContext *
-conn(void)
-{
-	char err[256];
-	redisContext *c = redis_conn_open(url, 5000, err, sizeof(err));
-
-	ck_assert_msg(c != NULL, "%s", err);
-	return c;
+	ras_sync_init(&rec.mu, &rec.cv);
 }
 
 static void
@@ -129,24 +102,15 @@ create_group(void)
 static void
 up(void)
 {
-	char s[64];
-	const char *why;
-
 	rec_init();
-	rf = rf_start(NULL);
-	ck_assert_ptr_nonnull(rf);
-	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
-	url = redis_url_parse(s, strlen(s), NULL, &why);
-	ck_assert_ptr_nonnull(url);
-	rconn = redis_link_hiredis(url);
+	ras_up(&rf, &url, &rconn);
 	create_group();
 }
 
 static void
 down(void)
 {
-	redis_url_free(url);
-	rf_stop(rf);
+	ras_down(rf, url);
 }
 
 static int
@@ -171,7 +135,7 @@ send_one(struct redis_pub *p, uint64_t tag)
 START_TEST(order_and_pipelining)
 {
 	struct redis_pub *p = redis_pub_new(&rconn, N, 100, 2000, &cb);
-	redisContext *sub = conn();
+	redisContext *sub = ras_raw(url);
 	redisReply *r;
 	struct redis_msg m;
 	uint64_t msgs, trips, i;
@@ -264,24 +228,13 @@ END_TEST
 
 START_TEST(wrong_password)
 {
-	char s[96];
-	const char *why;
-	struct redis_url *bad;
+	struct redis_url *bad = ras_wrong_password(&rf, &rconn);
 	struct redis_pub *p;
 
-	rf_stop(rf);
-	rf = rf_start("right-pw");
-	ck_assert_ptr_nonnull(rf);
-	snprintf(s, sizeof(s), "redis://:wrong-pw@127.0.0.1:%d", rf_port(rf));
-	bad = redis_url_parse(s, strlen(s), NULL, &why);
-	rconn = redis_link_hiredis(bad);
 	p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.downs, 1));
-	pthread_mutex_lock(&rec.mu);
-	ck_assert_msg(strncmp(rec.reason, "AUTH: WRONGPASS", 15) == 0, "%s", rec.reason);
-	ck_assert_ptr_null(strstr(rec.reason, "wrong-pw"));
-	pthread_mutex_unlock(&rec.mu);
+	ras_assert_wrongpass(&rec.mu, rec.reason);
 	/* queued while down: failed at once, not held */
 	ck_assert_int_eq(send_one(p, 0), 0);
 	ck_assert(wait_for(&rec.nres, 1));

@@ -13,6 +13,7 @@
 #include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/cluster/redis_url.h"
+#include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -24,7 +25,6 @@
 #include <time.h>
 
 #include "groupchat/core/chan.h"
-#include "groupchat/cluster/redis_conn.h"
 
 #define MAXEV 16384
 #define N 2000
@@ -132,39 +132,15 @@ count(char kind, const char *id)
 static void
 up(void)
 {
-	pthread_condattr_t ca;
-	char s[64];
-	const char *why;
-
 	memset(&log_, 0, sizeof(log_));
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&log_.mu, NULL);
-	pthread_cond_init(&log_.cv, &ca);
-	pthread_condattr_destroy(&ca);
-	rf = rf_start(NULL);
-	ck_assert_ptr_nonnull(rf);
-	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
-	url = redis_url_parse(s, strlen(s), NULL, &why);
-	ck_assert_ptr_nonnull(url);
-	rconn = redis_link_hiredis(url);
+	ras_sync_init(&log_.mu, &log_.cv);
+	ras_up(&rf, &url, &rconn);
 }
 
 static void
 down(void)
 {
-	redis_url_free(url);
-	rf_stop(rf);
-}
-
-static redisContext *
-raw(void)
-{
-	char err[256];
-	redisContext *c = redis_conn_open(url, 5000, err, sizeof(err));
-
-	ck_assert_msg(c != NULL, "%s", err);
-	return c;
+	ras_down(rf, url);
 }
 
 /* PUBLISH n on group id's channel: how many subscribers got it, or -1. */
@@ -196,7 +172,7 @@ static void *
 pub_run(void *arg)
 {
 	struct pubber *p = arg;
-	redisContext *c = raw();
+	redisContext *c = ras_raw(url);
 	struct timespec dl;
 	long n = 0, k;
 	int stop = 0, i;
@@ -383,7 +359,7 @@ START_TEST(killed_and_restarted)
 	ck_assert_int_eq(redis_sub_start(s), 0);
 	ck_assert_int_eq(redis_sub_subscribe(s, "g", 1), 0);
 	ck_assert(wait_ev('s', "g", 1, 5000));
-	c = raw();
+	c = ras_raw(url);
 	ck_assert_int_eq(publish(c, "g", 1), 1);
 	redisFree(c);
 	ck_assert(wait_ev('m', "g", 1, 5000));
@@ -393,7 +369,7 @@ START_TEST(killed_and_restarted)
 	ck_assert_int_eq(rf_restart(rf), 0);
 	ck_assert(wait_ev('u', "", 2, 10000));
 	ck_assert(wait_ev('s', "g", 2, 5000));   /* subscribed again by itself */
-	c = raw();
+	c = ras_raw(url);
 	ck_assert_int_eq(publish(c, "g", 2), 1);
 	redisFree(c);
 	ck_assert(wait_ev('m', "g", 2, 5000));
@@ -444,25 +420,14 @@ END_TEST
 
 START_TEST(wrong_password)
 {
-	char u[96];
-	const char *why;
-	struct redis_url *bad;
+	struct redis_url *bad = ras_wrong_password(&rf, &rconn);
 	struct redis_sub *s;
 
-	rf_stop(rf);
-	rf = rf_start("right-pw");
-	ck_assert_ptr_nonnull(rf);
-	snprintf(u, sizeof(u), "redis://:wrong-pw@127.0.0.1:%d", rf_port(rf));
-	bad = redis_url_parse(u, strlen(u), NULL, &why);
-	rconn = redis_link_hiredis(bad);
 	s = redis_sub_new(&rconn, 64, 1000, &cb);
 	ck_assert_int_eq(redis_sub_start(s), 0);
 	ck_assert_int_eq(redis_sub_subscribe(s, "g", 1), 0);
 	ck_assert(wait_ev('d', "", 1, 5000));
-	pthread_mutex_lock(&log_.mu);
-	ck_assert_msg(strncmp(log_.reason, "AUTH: WRONGPASS", 15) == 0, "%s", log_.reason);
-	ck_assert_ptr_null(strstr(log_.reason, "wrong-pw"));
-	pthread_mutex_unlock(&log_.mu);
+	ras_assert_wrongpass(&log_.mu, log_.reason);
 	redis_sub_stop(s);     /* at once, from the backoff */
 	ck_assert_int_eq(count('u', ""), 0);
 	ck_assert_int_eq(count('d', ""), 1);   /* one line per change of reason */
@@ -472,7 +437,7 @@ END_TEST
 
 START_TEST(ping_in_subscribe_mode)
 {
-	redisContext *c = raw();
+	redisContext *c = ras_raw(url);
 	redisReply *r = redisCommand(c, "SUBSCRIBE " RK_MSG "x");
 
 	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
