@@ -240,6 +240,10 @@ int it_ws_fd(const struct it_ws *ws);
  * 0, or -1 if out is too small or /proc/self/exe cannot be read. */
 int it_server_binary(char *out, size_t outlen);
 
+/* A loopback TCP port nothing listens on right now (bound, read, closed),
+ * or -1 if no socket could be had. */
+int it_free_port(void);
+
 struct it_proc;
 
 /* Runs the groupchat binary with args (NULL-terminated, without argv[0])

@@ -30,23 +30,6 @@ struct redis_fixture {
 	char password[128]; /* "" when none */
 };
 
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 reap(struct redis_fixture *rf)
 {
@@ -215,7 +198,7 @@ rf_start(const char *password)
 		snprintf(rf->password, sizeof(rf->password), "%s", password);
 	/* another process may take the port between probe and bind: retry */
 	for (attempt = 0; attempt < 5; attempt++) {
-		if ((rf->port = free_port()) == -1)
+		if ((rf->port = it_free_port()) == -1)
 			break;
 		if (spawn(rf) == 0 && check_pong(rf) == 0)
 			return rf;
