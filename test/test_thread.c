@@ -1,7 +1,8 @@
 /*
  * test_thread: thread_start runs the function on a new thread with the
  * name and (at least) the stack size asked for, and reports a bad stack
- * size as an error with nothing started.
+ * size as an error with nothing started; thread_plan sizes the futex
+ * hash.
  */
 #include "groupchat/core/thread.h"
 #include "support/test_main.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 struct probe {
 	void *arg_seen;
@@ -85,6 +87,22 @@ START_TEST(test_bad_stack)
 }
 END_TEST
 
+/* The kernel reports the hash's size back (PR_FUTEX_HASH_GET_SLOTS, 2):
+ * one bucket per planned thread, rounded up to a power of two. Where it
+ * has no per-process hash the plan says EINVAL and nothing else. */
+START_TEST(test_plan)
+{
+	if (thread_plan(5000) == -1) {
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_int_eq(prctl(78, 2, 0UL, 0UL, 0UL), -1);
+		return;
+	}
+	ck_assert_int_eq(prctl(78, 2, 0UL, 0UL, 0UL), 8192);
+	ck_assert_int_eq(thread_plan(3), 0);
+	ck_assert_int_eq(prctl(78, 2, 0UL, 0UL, 0UL), 16);
+}
+END_TEST
+
 static Suite *
 thread_suite(void)
 {
@@ -95,6 +113,7 @@ thread_suite(void)
 	tcase_add_test(tc, test_named_with_stack);
 	tcase_add_test(tc, test_name);
 	tcase_add_test(tc, test_bad_stack);
+	tcase_add_test(tc, test_plan);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
+#include "groupchat/core/thread.h"
 #include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
@@ -222,6 +223,12 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	mg_init_library(0);
+	/* At most a CivetWeb worker per slot, a writer and a group thread
+	 * per member, and the fixed few. Where the kernel has nothing to
+	 * size (EINVAL) there is nothing to say. */
+	if (thread_plan(3 * (size_t)cfg->max_clients + HTTP_RESERVE + 16) == -1 &&
+	    errno != EINVAL)
+		log_event(LOG_WARN, "futex_hash", "error", strerror(errno), NULL);
 	/* The actors before CivetWeb: its workers read srv->keepalive and
 	 * srv->manager unlocked. */
 	if (start_actors(srv, err, errlen) == -1 ||

@@ -5,6 +5,9 @@
  * keepalive, the stop waker) starts here, so each has a name in ps/top/gdb
  * ("gc-..."), and a stack sized for what it does rather than the 8 MiB
  * default: thousands of writers must not reserve gigabytes.
+ *
+ * thread_plan tells the kernel how many threads the process means to run,
+ * before it starts them.
  */
 #ifndef GROUPCHAT_THREAD_H
 #define GROUPCHAT_THREAD_H
@@ -19,5 +22,11 @@
  * started then. */
 int thread_start(pthread_t *t, const char *name, size_t stack,
     void *(*fn)(void *), void *arg);
+
+/* Sizes this process's futex hash for about threads threads sleeping at
+ * once (Linux 6.16 and later give each process its own hash, sized for
+ * the CPU count, not the thread count). 0; or -1 with errno EINVAL where
+ * the kernel has no per-process hash (nothing to size), or ENOMEM. */
+int thread_plan(size_t threads);
 
 #endif
