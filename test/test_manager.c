@@ -320,10 +320,17 @@ churner_run(void *arg)
 			c->failed += r == -1;
 			break;
 		default:
-			if ((g = manager_lookup(mgr, id, strlen(id))) != NULL)
+			/* Read on this thread while the manager changes the
+			 * table: the group found is the one asked for. */
+			if ((g = manager_lookup(mgr, id, strlen(id))) != NULL) {
+				size_t len;
+				const char *gid = group_id(g, &len);
+
+				c->failed += len != strlen(id) || memcmp(gid, id, len) != 0;
 				group_unref(g);
-			else
+			} else {
 				c->failed += errno != ENOENT;
+			}
 			break;
 		}
 	}

@@ -10,8 +10,14 @@
  *    until the manager thread has filled in the reply and posted it, so
  *    the request outlives its use. Closing the mailbox (manager_free)
  *    refuses new requests with EPIPE; queued ones are still answered.
- *  - table: the manager thread's alone, and manager_free's once that
- *    thread is joined. max_groups is set once in manager_new.
+ *  - table: changed by the manager thread alone (manager_free's once
+ *    that thread is joined), each change under table_lock held for
+ *    writing. manager_lookup reads it on the caller's thread under the
+ *    read lock and takes its group reference there, so a lookup (two per
+ *    join: the upgrade check and the join) never waits for the manager
+ *    thread, only for a change in progress; a writer waiting for the
+ *    lock goes before new readers. key and max_groups are set once in
+ *    manager_new.
  *
  * The table is a hashtab keyed by the id bytes. The id's storage is the
  * group's own copy (group_id), so an entry is just a hash and a group
@@ -60,8 +66,6 @@
 
 static void	*manager_main(void *arg);
 
-static void	*manager_main(void *arg);
-
 struct manager *
 manager_new(struct stats *st, size_t max_groups)
 {
@@ -71,6 +75,7 @@ manager_new(struct stats *st, size_t max_groups)
 struct manager *
 manager_new_cluster(struct stats *st, size_t max_groups, struct cluster *cl)
 {
+	pthread_rwlockattr_t attr;
 	struct manager *m;
 	int err;
 
@@ -88,12 +93,21 @@ manager_new_cluster(struct stats *st, size_t max_groups, struct cluster *cl)
 		err = errno;
 		goto err0;
 	}
+	if ((err = pthread_rwlockattr_init(&attr)) != 0)
+		goto err1;
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	err = pthread_rwlock_init(&m->table_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (err != 0)
+		goto err1;
 	hashtab_init(&m->table);
 	if ((err = thread_start(&m->thread, "gc-manager", MANAGER_STACK,
 	    manager_main, m)) != 0)
-		goto err1;
+		goto err2;
 	return m;
 
+err2:
+	pthread_rwlock_destroy(&m->table_lock);
 err1:
 	chan_free(m->mailbox);
 err0:
@@ -117,6 +131,7 @@ manager_free(struct manager *m)
 			stats_sub(m->st, groups, 1);
 	}
 	hashtab_fini(&m->table);
+	pthread_rwlock_destroy(&m->table_lock);
 	chan_free(m->mailbox);
 	free(m);
 }
@@ -166,13 +181,18 @@ manager_delete(struct manager *m, const char *id, size_t len)
 struct group *
 manager_lookup(struct manager *m, const char *id, size_t len)
 {
-	struct manager_req req = {
-		.kind = MANAGER_REQ_LOOKUP, .id = id, .len = len,
-	};
+	struct manager_req req = { .id = id, .len = len };
+	struct hashtab_entry *e;
+	struct group *g = NULL;
+	uint64_t h;
 
-	if (manager_call(m, &req) == -1)
-		return NULL;
-	return req.g;
+	pthread_rwlock_rdlock(&m->table_lock);
+	if ((e = manager_find(m, &req, &h)) != NULL)
+		g = group_ref(e->item);
+	pthread_rwlock_unlock(&m->table_lock);
+	if (g == NULL)
+		errno = ENOENT;
+	return g;
 }
 
 long
@@ -221,6 +241,33 @@ manager_find(struct manager *m, const struct manager_req *req, uint64_t *h)
 	return hashtab_find(&m->table, *h, &k, manager_id_eq);
 }
 
+int
+manager_table_reserve(struct manager *m)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&m->table_lock);
+	rc = hashtab_reserve(&m->table);
+	pthread_rwlock_unlock(&m->table_lock);
+	return rc;
+}
+
+void
+manager_table_put(struct manager *m, uint64_t h, struct group *g, size_t value)
+{
+	pthread_rwlock_wrlock(&m->table_lock);
+	hashtab_put(&m->table, h, g, value);
+	pthread_rwlock_unlock(&m->table_lock);
+}
+
+void
+manager_table_del(struct manager *m, struct hashtab_entry *e)
+{
+	pthread_rwlock_wrlock(&m->table_lock);
+	hashtab_del(&m->table, e);
+	pthread_rwlock_unlock(&m->table_lock);
+}
+
 static void
 manager_do_create(struct manager *m, struct manager_req *req)
 {
@@ -237,13 +284,13 @@ manager_do_create(struct manager *m, struct manager_req *req)
 		req->result = MANAGER_FULL;
 		return;
 	}
-	if (hashtab_reserve(&m->table) == -1 ||
+	if (manager_table_reserve(m) == -1 ||
 	    (g = group_new(req->id, req->len, m->st)) == NULL) {
 		req->err = errno;
 		req->result = -1;
 		return;
 	}
-	hashtab_put(&m->table, h, g, 0);
+	manager_table_put(m, h, g, 0);
 	if (m->st != NULL)
 		stats_add(m->st, groups, 1);
 	req->result = MANAGER_CREATED;
@@ -260,27 +307,12 @@ manager_do_delete(struct manager *m, struct manager_req *req)
 	if ((e = manager_find(m, req, &h)) == NULL)
 		return;
 	g = e->item;
-	hashtab_del(&m->table, e);
+	manager_table_del(m, e);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 	group_unref(g);
 	if (m->st != NULL)
 		stats_sub(m->st, groups, 1);
 	req->result = MANAGER_DELETED;
-}
-
-static void
-manager_do_lookup(struct manager *m, struct manager_req *req)
-{
-	struct hashtab_entry *e;
-	uint64_t h;
-
-	if ((e = manager_find(m, req, &h)) == NULL) {
-		req->err = ENOENT;
-		req->result = -1;
-		return;
-	}
-	req->g = group_ref(e->item);
-	req->result = 0;
 }
 
 static void
@@ -333,9 +365,6 @@ manager_main(void *arg)
 			break;
 		case MANAGER_REQ_DELETE:
 			manager_do_delete(m, req);
-			break;
-		case MANAGER_REQ_LOOKUP:
-			manager_do_lookup(m, req);
 			break;
 		case MANAGER_REQ_LIST:
 			manager_do_list(m, req);

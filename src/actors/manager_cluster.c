@@ -11,8 +11,9 @@
  *    is a heap allocation the manager thread frees, since its sender
  *    does not wait for a reply.
  *  - manager_do_* and manager_unlist run on the manager thread, which
- *    alone touches the table (an entry's value is the group's users on
- *    this node). They call into groups only by their never-blocking
+ *    alone changes the table, through manager_table_* (an entry's value
+ *    is the group's users on this node, read and written by this thread
+ *    alone). They call into groups only by their never-blocking
  *    calls (group_subscribed, group_resync, group_refused,
  *    group_deliver, group_close) and into the subscriber by its
  *    non-blocking (un)subscribe.
@@ -140,7 +141,7 @@ manager_unlist(struct manager *m, struct hashtab_entry *e)
 	size_t len;
 	const char *id = group_id(g, &len);
 
-	hashtab_del(&m->table, e);
+	manager_table_del(m, e);
 	redis_sub_unsubscribe(cluster_sub(m->cl), id, len);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 	group_unref(g);
@@ -172,7 +173,7 @@ manager_do_serve(struct manager *m, struct manager_req *req)
 		req->result = -1;
 		return;
 	}
-	if (hashtab_reserve(&m->table) == -1 ||
+	if (manager_table_reserve(m) == -1 ||
 	    (g = group_new_cluster(req->id, req->len, m->st, m->cl)) == NULL) {
 		req->err = errno;
 		req->result = -1;
@@ -184,7 +185,7 @@ manager_do_serve(struct manager *m, struct manager_req *req)
 		group_unref(g);
 		return;
 	}
-	hashtab_put(&m->table, h, g, 1);
+	manager_table_put(m, h, g, 1);
 	if (m->st != NULL)
 		stats_add(m->st, groups, 1);
 	req->g = group_ref(g);

@@ -30,7 +30,6 @@ struct stats;
 enum manager_kind {
 	MANAGER_REQ_CREATE,
 	MANAGER_REQ_DELETE,
-	MANAGER_REQ_LOOKUP,
 	MANAGER_REQ_LIST,
 	MANAGER_REQ_CLOSE_ALL,
 	MANAGER_REQ_SERVE,
@@ -40,14 +39,14 @@ enum manager_kind {
 
 struct manager_req {
 	enum manager_kind kind;
-	const char *id;         /* CREATE, DELETE, LOOKUP */
+	const char *id;         /* CREATE, DELETE, SERVE, UNSERVE, EVENT */
 	size_t len;
 	uint16_t code;          /* CLOSE_ALL */
 	const char *reason;
 	sem_t done;             /* posted once the reply is filled in */
 	long result;            /* a manager_result, a count, or -1 */
 	int err;                /* errno when result is -1 */
-	struct group *g;        /* LOOKUP: a reference, or NULL */
+	struct group *g;        /* SERVE: a reference; UNSERVE: the group */
 	size_t max;             /* LIST: at most this many listed */
 	bool active_only;       /* LIST: only groups with members */
 	size_t omitted;         /* LIST: matched past max */
@@ -70,6 +69,7 @@ struct manager {
 	struct chan *mailbox;
 	pthread_t thread;
 	uint64_t key[2];
+	pthread_rwlock_t table_lock;
 	struct hashtab table;   /* items: group references */
 	size_t max_groups;      /* creates past it: MANAGER_FULL */
 	struct cluster *cl;     /* cluster mode, or NULL */
@@ -85,6 +85,12 @@ long manager_call(struct manager *m, struct manager_req *req);
 /* The entry of the request's id, or NULL; its hash in *h. Manager thread. */
 struct hashtab_entry *manager_find(struct manager *m, const struct manager_req *req,
     uint64_t *h);
+
+/* The table's changes, each under the write lock; manager thread. Only
+ * reserve fails: -1 with errno ENOMEM. */
+int manager_table_reserve(struct manager *m);
+void manager_table_put(struct manager *m, uint64_t h, struct group *g, size_t value);
+void manager_table_del(struct manager *m, struct hashtab_entry *e);
 
 /* ---- manager_cluster.c: on the manager thread ------------------------- */
 

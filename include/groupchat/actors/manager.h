@@ -59,7 +59,8 @@ int manager_create(struct manager *m, const char *id, size_t len);
 int manager_delete(struct manager *m, const char *id, size_t len);
 
 /* A counted reference to group id (release with group_unref), or NULL
- * if there is none (errno ENOENT) or the manager is stopping (EPIPE). */
+ * if there is none (errno ENOENT). Read on the caller's thread, without
+ * a round trip to the manager thread. */
 struct group *manager_lookup(struct manager *m, const char *id, size_t len);
 
 /* References to at most max registered groups, in no order; with
