@@ -194,6 +194,7 @@ struct bench_opts {
 	const char		*label;
 	const char		*start_meminfo;	/* before the server started */
 	int			 header, verbose;
+	int			 write_count;	/* 0: --no-write-count */
 };
 
 /* What the members counted during one scenario. */

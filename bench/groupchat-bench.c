@@ -540,6 +540,11 @@ usage(FILE *f)
 	    "                       perf tracepoint counter (root, tracefs "
 	    "mounted, a\n"
 	    "                       descriptor per server thread)\n"
+	    "  --no-write-count     count no write calls: the tracepoint puts "
+	    "every system\n"
+	    "                       call of the server on the kernel's "
+	    "tracing path, which\n"
+	    "                       the CPU figures then include\n"
 	    "  --redis-pid PID      the cluster's redis-server: its CPU per "
 	    "message sent,\n"
 	    "                       and messages per publish round trip from "
@@ -628,7 +633,7 @@ num(const char *s, double lo, double hi, double *v)
 enum {
 	O_HOST = 256, O_PORT, O_PID, O_REDIS_PID, O_SCENARIO, O_DURATION, O_WARMUP,
 	O_DRAIN, O_GROUPS, O_MEMBERS, O_SENDERS, O_WINDOW, O_RATE, O_COUNT,
-	O_SIZE, O_PARALLEL, O_CONNECT, O_LABEL, O_CSV, O_NOHEADER, O_FREE,
+	O_SIZE, O_PARALLEL, O_CONNECT, O_LABEL, O_CSV, O_NOHEADER, O_NOWRITES, O_FREE,
 	O_WAIT, O_SELF, O_LIST, O_START_MEMINFO
 };
 
@@ -653,6 +658,7 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, O_LABEL },
 	{ "csv", required_argument, NULL, O_CSV },
 	{ "no-header", no_argument, NULL, O_NOHEADER },
+	{ "no-write-count", no_argument, NULL, O_NOWRITES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "free-port", no_argument, NULL, O_FREE },
 	{ "wait-port", required_argument, NULL, O_WAIT },
@@ -762,6 +768,9 @@ parse_args(int argc, char **argv, struct bench_opts *o, double *wait)
 			break;
 		case O_NOHEADER:
 			o->header = 0;
+			break;
+		case O_NOWRITES:
+			o->write_count = 0;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -916,7 +925,7 @@ main(int argc, char **argv)
 		.host = "127.0.0.1", .port = 8080, .scenario = "all",
 		.duration = 10, .warmup = 1, .drain = 5,
 		.connect_timeout = 120, .window = 64, .count = -1,
-		.rate = -1, .size = 64, .header = 1,
+		.rate = -1, .size = 64, .header = 1, .write_count = 1,
 	};
 	struct bench_result *res;
 	FILE *csv = NULL;

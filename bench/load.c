@@ -1220,7 +1220,7 @@ count_writes(const struct run *r, struct bench_sys *sys)
 	long spare = 0;
 
 	/* One node's threads only: with several it would undercount. */
-	if (r->o->pid <= 0 || r->o->npids > 1)
+	if (r->o->pid <= 0 || r->o->npids > 1 || !r->o->write_count)
 		return;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		spare = (long)rl.rlim_cur - r->total - 64;
