@@ -3,7 +3,8 @@
  * records the thread it ran on (its kernel id) and can be held until the
  * test releases it, so "runs concurrently" and "reused" are observed
  * through what the tasks saw; that a thread ended is read from
- * /proc/self/task, waited for with a deadline.
+ * /proc/self/task, waited for with a deadline; which stack a thread ran
+ * on, from the address of the task's frame.
  */
 #include "groupchat/core/thread_pool.h"
 #include "support/test_main.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@ static int running;      /* tasks that started */
 struct task {
 	pid_t tid;           /* the thread it ran on */
 	char name[16];       /* that thread's name */
+	uintptr_t frame;     /* where on that thread's stack it ran */
 };
 
 static void
@@ -56,6 +59,7 @@ task_main(void *arg)
 	struct task *t = arg;
 
 	pthread_getname_np(pthread_self(), t->name, sizeof(t->name));
+	t->frame = (uintptr_t)__builtin_frame_address(0);
 	pthread_mutex_lock(&mu);
 	t->tid = gettid();
 	running++;
@@ -229,11 +233,13 @@ START_TEST(at_most_max_parked_wait_and_free_joins_them_all)
 }
 END_TEST
 
+#if !defined(__SANITIZE_THREAD__)
 /* A thread that cannot start leaves the task unrun and the pool as it
- * was (a stack below PTHREAD_STACK_MIN makes every start fail). */
+ * was (a stack of one page, below PTHREAD_STACK_MIN, makes every start
+ * fail). */
 START_TEST(a_thread_that_cannot_start_runs_nothing)
 {
-	struct thread_pool *p = thread_pool_new("t-pool", 1, 2);
+	struct thread_pool *p = thread_pool_new("t-pool", 4096, 2);
 	struct task a = { 0 };
 
 	ck_assert_ptr_nonnull(p);
@@ -243,6 +249,38 @@ START_TEST(a_thread_that_cannot_start_runs_nothing)
 	ck_assert_int_eq(running, 0);
 	ck_assert_uint_eq(thread_pool_parked(p), 0);
 	thread_pool_free(p);
+}
+END_TEST
+#endif
+
+/* With nothing parked a waited-for thread ends and is joined, and the
+ * next thread starts on the stack it left: a new thread at the same
+ * place (stacks are 64 KiB apart at least). */
+START_TEST(an_ended_threads_stack_serves_the_next)
+{
+	struct thread_pool *p = thread_pool_new("t-pool", 64 * 1024, 0);
+	struct task a = { 0 }, b = { 0 };
+	uintptr_t far;
+
+	ck_assert_ptr_nonnull(p);
+	thread_pool_wait(p, thread_pool_run(p, task_main, &a));
+	ck_assert(wait_gone(a.tid));
+	thread_pool_wait(p, thread_pool_run(p, task_main, &b));
+	ck_assert_int_ne(a.tid, b.tid);
+	far = a.frame > b.frame ? a.frame - b.frame : b.frame - a.frame;
+	ck_assert_msg(far < 64 * 1024, "frames %#lx and %#lx: another stack",
+	    (unsigned long)a.frame, (unsigned long)b.frame);
+	thread_pool_free(p);
+}
+END_TEST
+
+/* A stack size that is not a whole number of pages is refused (one past
+ * what sanitizer builds round a small stack up to). */
+START_TEST(a_stack_of_part_pages_is_refused)
+{
+	errno = 0;
+	ck_assert_ptr_null(thread_pool_new("t-pool", (2 << 20) + 1, 2));
+	ck_assert_int_eq(errno, EINVAL);
 }
 END_TEST
 
@@ -257,7 +295,13 @@ suite(void)
 	tcase_add_test(tc, a_parked_thread_runs_the_next_task);
 	tcase_add_test(tc, each_task_has_a_thread_of_its_own_until_waited_for);
 	tcase_add_test(tc, at_most_max_parked_wait_and_free_joins_them_all);
+#if !defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer builds round every pool stack up to 1 MiB
+	 * (THREAD_STACK_OWN), so a one-page stack cannot make them fail. */
 	tcase_add_test(tc, a_thread_that_cannot_start_runs_nothing);
+#endif
+	tcase_add_test(tc, an_ended_threads_stack_serves_the_next);
+	tcase_add_test(tc, a_stack_of_part_pages_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -55,6 +55,24 @@ out:
 }
 
 int
+thread_start_on(pthread_t *t, void *base, size_t stack,
+    void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	int err;
+
+	if ((err = pthread_attr_init(&attr)) != 0)
+		goto out;
+	if ((err = pthread_attr_setstack(&attr, base, stack)) == 0)
+		err = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+out:
+	if (err != 0)
+		errno = err;
+	return err;
+}
+
+int
 thread_plan(size_t threads)
 {
 	size_t slots = 16;

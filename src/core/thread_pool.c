@@ -16,6 +16,10 @@
  * The parked list is a stack: the thread parked last is handed the next
  * task, so the threads in use keep their stacks' pages warm and the ones
  * that stay parked go cold.
+ *
+ * Stacks come from the pool's stack_arena (its own lock), a thread's
+ * taken in pooled_start and put back once it is joined in pooled_end:
+ * starting a thread maps nothing, and ending one unmaps nothing.
  */
 #include "groupchat/core/thread_pool.h"
 
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/core/stack_arena.h"
 #include "groupchat/core/thread.h"
 
 struct pooled {
@@ -36,6 +41,7 @@ struct pooled {
 	void *arg;
 	bool busy;              /* a task is handed over and has not returned */
 	bool quit;
+	void *stack;            /* from the pool's arena, until joined */
 	struct pooled *next;    /* on the parked list */
 	const struct thread_pool *pool; /* for the name; fixed */
 };
@@ -46,8 +52,12 @@ struct thread_pool {
 	size_t nparked;
 	size_t max_parked;
 	size_t stack;
+	struct stack_arena *stacks;
 	char name[16];
 };
+
+/* Stacks reserved at a time: 64 x 68 KiB of address space for writers. */
+#define POOL_STACKS_PER_CHUNK 64
 
 struct thread_pool *
 thread_pool_new(const char *name, size_t stack, size_t max_parked)
@@ -57,7 +67,13 @@ thread_pool_new(const char *name, size_t stack, size_t max_parked)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	stack = THREAD_STACK_OWN(stack);
+	if ((p->stacks = stack_arena_new(stack, POOL_STACKS_PER_CHUNK)) == NULL) {
+		free(p);
+		return NULL;
+	}
 	if ((err = pthread_mutex_init(&p->lock, NULL)) != 0) {
+		stack_arena_free(p->stacks);
 		free(p);
 		errno = err;
 		return NULL;
@@ -123,12 +139,19 @@ pooled_start(struct thread_pool *p, void (*fn)(void *), void *arg)
 	t->arg = arg;
 	t->busy = true;
 	t->pool = p;
-	if ((err = thread_start(&t->tid, NULL, p->stack, pooled_main, t)) != 0) {
-		pooled_destroy(t);
-		errno = err;
-		return NULL;
+	if ((t->stack = stack_arena_get(p->stacks)) == NULL) {
+		err = errno;
+		goto err3;
+	}
+	if ((err = thread_start_on(&t->tid, t->stack, p->stack, pooled_main, t)) != 0) {
+		stack_arena_put(p->stacks, t->stack);
+		goto err3;
 	}
 	return t;
+err3:
+	pooled_destroy(t);
+	errno = err;
+	return NULL;
 err2:
 	pthread_cond_destroy(&t->go);
 err1:
@@ -139,15 +162,16 @@ err0:
 	return NULL;
 }
 
-/* Ends a thread without a task and joins it. */
+/* Ends a thread without a task, joins it and puts its stack back. */
 static void
-pooled_end(struct pooled *t)
+pooled_end(struct thread_pool *p, struct pooled *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->quit = true;
 	pthread_cond_signal(&t->go);
 	pthread_mutex_unlock(&t->lock);
 	pthread_join(t->tid, NULL);
+	stack_arena_put(p->stacks, t->stack);
 	pooled_destroy(t);
 }
 
@@ -190,7 +214,7 @@ thread_pool_wait(struct thread_pool *p, struct pooled *t)
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (t != NULL)
-		pooled_end(t);
+		pooled_end(p, t);
 }
 
 size_t
@@ -213,8 +237,9 @@ thread_pool_free(struct thread_pool *p)
 		return;
 	while ((t = p->parked) != NULL) {
 		p->parked = t->next;
-		pooled_end(t);
+		pooled_end(p, t);
 	}
+	stack_arena_free(p->stacks);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

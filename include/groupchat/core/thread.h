@@ -23,6 +23,24 @@
 int thread_start(pthread_t *t, const char *name, size_t stack,
     void *(*fn)(void *), void *arg);
 
+/* The stack to give thread_start_on for size bytes of the thread's own
+ * use: ThreadSanitizer keeps 128 KiB and its TLS of a thread's stack for
+ * itself and, unlike with thread_start, cannot enlarge a stack it is
+ * handed, so its builds give at least 1 MiB. */
+#if defined(__SANITIZE_THREAD__)
+#define THREAD_STACK_OWN(size) \
+	((size_t)(size) > ((size_t)1 << 20) ? (size_t)(size) : ((size_t)1 << 20))
+#else
+#define THREAD_STACK_OWN(size) ((size_t)(size))
+#endif
+
+/* As thread_start, on the caller's stack of stack bytes at base (the
+ * lowest address; glibc puts the thread's descriptor and TLS at its top
+ * and adds no guard page), with no name. The stack is the caller's to
+ * reuse once the thread is joined. */
+int thread_start_on(pthread_t *t, void *base, size_t stack,
+    void *(*fn)(void *), void *arg);
+
 /* Sizes this process's futex hash for about threads threads sleeping at
  * once (Linux 6.16 and later give each process its own hash, sized for
  * the CPU count, not the thread count). 0; or -1 with errno EINVAL where
