@@ -4,13 +4,17 @@
  * Who touches what: every field is guarded by the arena's lock; a stack
  * handed out is its thread's alone until stack_arena_put.
  *
- * A chunk is one mapping of per_chunk slots, each a guard page followed
- * by size bytes of stack, mapped PROT_NONE (address space only: no page
- * is touched and no memory is committed). A slot becomes writable the
- * first time it is handed out, and stays so: from then on it lives on
- * the free list between uses. The free list is a stack (the slot put
- * back last is handed out first) kept in an array of its own, so a free
- * slot's pages are not touched to link it.
+ * A chunk is one writable mapping of per_chunk slots, each a guard page
+ * followed by size bytes of stack (address space only: no page is touched
+ * and no memory is committed until a thread runs there). A slot's guard
+ * is installed the first time the slot is handed out, and stays: from
+ * then on the slot lives on the free list between uses. The guard is a
+ * guard region (MADV_GUARD_INSTALL, Linux 6.13 and later: a marker in the
+ * page table, taken under the address-space lock for reading, the mapping
+ * left whole), or where the kernel has none, the page made PROT_NONE
+ * (which splits the mapping and takes the lock for writing). The free
+ * list is a stack (the slot put back last is handed out first) kept in an
+ * array of its own, so a free slot's pages are not touched to link it.
  */
 #include "groupchat/core/stack_arena.h"
 
@@ -19,6 +23,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 struct stack_chunk {
 	struct stack_chunk *next;
@@ -73,7 +81,8 @@ stack_arena_grow(struct stack_arena *a)
 
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return -1;
-	base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
 		free(c);
 		errno = ENOMEM;
@@ -120,8 +129,8 @@ stack_arena_get(struct stack_arena *a)
 		goto out;
 	if (a->fresh == a->fresh_end && stack_arena_grow(a) == -1)
 		goto out;
-	/* The guard page stays PROT_NONE. */
-	if (mprotect(a->fresh + a->guard, a->size, PROT_READ | PROT_WRITE) == -1) {
+	if (madvise(a->fresh, a->guard, MADV_GUARD_INSTALL) == -1 &&
+	    mprotect(a->fresh, a->guard, PROT_NONE) == -1) {
 		errno = ENOMEM;
 		goto out;
 	}

@@ -8,9 +8,9 @@
  * unmaps them, holding its one stack-cache lock meanwhile; in a join storm
  * thousands of writer threads start at once and those calls serialise on
  * the process's address-space lock. A stack from the arena costs a
- * system call only the first time its slot is used (the mprotect that
- * makes it writable), and one when it is put back (the madvise that
- * gives its pages back, as glibc does).
+ * system call only the first time its slot is used (the one that
+ * installs its guard page), and one when it is put back (the madvise
+ * that gives its pages back, as glibc does).
  *
  * Thread-safe: one lock per arena. Errors: stack_arena_new and
  * stack_arena_get return NULL with errno ENOMEM (or EINVAL for a size
