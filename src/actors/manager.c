@@ -1,7 +1,7 @@
 /*
  * manager: the registry of groups and the one thread that owns it, with
- * the requests of a single node (create, delete, lookup, list,
- * close-all). Cluster mode's requests and events are manager_cluster.c's;
+ * the requests of a single node (create, delete, list, close-all) and
+ * the lookup that reads the registry on its caller's thread. Cluster mode's requests and events are manager_cluster.c's;
  * the struct and the requests are in manager_private.h.
  *
  * Who touches what:
@@ -28,8 +28,9 @@
  * thread: one relaxed atomic load (group_members) per registered group
  * and a reference to each group listed, at most the caller's max; groups
  * past max are only counted. With 100,000 registered groups that pass is
- * a few milliseconds during which creates and lookups queue behind it;
- * nothing is allocated per registered group.
+ * a few milliseconds during which creates and deletes queue behind it
+ * (lookups do not: the pass only reads); nothing is allocated per
+ * registered group.
  *
  * The manager never waits on a group's mailbox or members: group_close
  * records the code, sets the flag and closes the group's mailbox, all

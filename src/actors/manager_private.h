@@ -82,7 +82,8 @@ struct manager {
  * mailbox is closed). */
 long manager_call(struct manager *m, struct manager_req *req);
 
-/* The entry of the request's id, or NULL; its hash in *h. Manager thread. */
+/* The entry of the request's id, or NULL; its hash in *h. The manager
+ * thread, or any thread holding table_lock for reading. */
 struct hashtab_entry *manager_find(struct manager *m, const struct manager_req *req,
     uint64_t *h);
 

@@ -2,7 +2,9 @@
  * hashtab: open addressing with linear probing on caller-given hashes.
  *
  * Who touches what: the table's owner alone (the manager thread for the
- * registry, a group's thread for its roster); no locks here.
+ * registry, a group's thread for its roster); no locks here. hashtab_find
+ * only reads, so several may run at once while nobody changes the table
+ * (the registry's lookups, under its read lock).
  *
  * An entry's home is hash & (cap - 1). At most half full, so probe runs
  * stay short and a free slot always ends one. Deletion shifts later

@@ -11,15 +11,21 @@
  * then on the slot lives on the free list between uses. The guard is a
  * guard region (MADV_GUARD_INSTALL, Linux 6.13 and later: a marker in the
  * page table, taken under the address-space lock for reading, the mapping
- * left whole), or where the kernel has none, the page made PROT_NONE
- * (which splits the mapping and takes the lock for writing). The free
+ * left whole), or where the kernel has none (the first refusal is
+ * remembered), the page made PROT_NONE (which splits the mapping and
+ * takes the lock for writing). Chunks are mapped as stacks (MAP_STACK)
+ * and kept off transparent huge pages, so a stack never faults in a
+ * 2 MiB page shared with its neighbours. The free
  * list is a stack (the slot put back last is handed out first) kept in an
  * array of its own, so a free slot's pages are not touched to link it.
  */
 #include "groupchat/core/stack_arena.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -38,7 +44,9 @@ struct stack_arena {
 	pthread_mutex_t lock;
 	size_t size;            /* stack bytes per slot */
 	size_t guard;           /* a page */
+	size_t slot;            /* guard + size */
 	size_t per_chunk;
+	bool no_guard_regions;  /* MADV_GUARD_INSTALL was refused */
 	struct stack_chunk *chunks;
 	char *fresh;            /* the newest chunk's next slot never used */
 	char *fresh_end;
@@ -54,7 +62,9 @@ stack_arena_new(size_t size, size_t per_chunk)
 	struct stack_arena *a;
 	int err;
 
-	if (page <= 0 || size == 0 || size % (size_t)page != 0 || per_chunk == 0) {
+	if (page <= 0 || size == 0 || size % (size_t)page != 0 || per_chunk == 0 ||
+	    size > SIZE_MAX - (size_t)page ||
+	    per_chunk > SIZE_MAX / (size + (size_t)page)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -67,6 +77,7 @@ stack_arena_new(size_t size, size_t per_chunk)
 	}
 	a->size = size;
 	a->guard = (size_t)page;
+	a->slot = size + (size_t)page;
 	a->per_chunk = per_chunk;
 	return a;
 }
@@ -76,18 +87,20 @@ static int
 stack_arena_grow(struct stack_arena *a)
 {
 	struct stack_chunk *c;
-	size_t len = a->per_chunk * (a->guard + a->size);
+	size_t len = a->per_chunk * a->slot;
 	void *base;
 
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return -1;
 	base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED) {
 		free(c);
 		errno = ENOMEM;
 		return -1;
 	}
+	/* Advice only: without it a stack may share a huge page. */
+	madvise(base, len, MADV_NOHUGEPAGE);
 	c->base = base;
 	c->len = len;
 	c->next = a->chunks;
@@ -107,8 +120,10 @@ stack_arena_reserve_free(struct stack_arena *a)
 
 	if (a->used + 1 <= a->capfree)
 		return 0;
-	if ((p = realloc(a->free, cap * sizeof(*p))) == NULL)
+	if (cap > SIZE_MAX / sizeof(*p) || (p = realloc(a->free, cap * sizeof(*p))) == NULL) {
+		errno = ENOMEM;
 		return -1;
+	}
 	a->free = p;
 	a->capfree = cap;
 	return 0;
@@ -127,15 +142,17 @@ stack_arena_get(struct stack_arena *a)
 	}
 	if (stack_arena_reserve_free(a) == -1)
 		goto out;
-	if (a->fresh == a->fresh_end && stack_arena_grow(a) == -1)
+	if ((a->fresh == NULL || (size_t)(a->fresh_end - a->fresh) < a->slot) &&
+	    stack_arena_grow(a) == -1)
 		goto out;
-	if (madvise(a->fresh, a->guard, MADV_GUARD_INSTALL) == -1 &&
-	    mprotect(a->fresh, a->guard, PROT_NONE) == -1) {
+	if (!a->no_guard_regions && madvise(a->fresh, a->guard, MADV_GUARD_INSTALL) == -1)
+		a->no_guard_regions = true;
+	if (a->no_guard_regions && mprotect(a->fresh, a->guard, PROT_NONE) == -1) {
 		errno = ENOMEM;
 		goto out;
 	}
 	stack = a->fresh + a->guard;
-	a->fresh += a->guard + a->size;
+	a->fresh += a->slot;
 	a->used++;
 out:
 	pthread_mutex_unlock(&a->lock);
@@ -172,6 +189,8 @@ stack_arena_free(struct stack_arena *a)
 
 	if (a == NULL)
 		return;
+	/* A stack still out would be unmapped under its thread. */
+	assert(a->used == 0);
 	while ((c = a->chunks) != NULL) {
 		a->chunks = c->next;
 		munmap(c->base, c->len);

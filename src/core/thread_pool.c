@@ -26,8 +26,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "groupchat/core/stack_arena.h"
 #include "groupchat/core/thread.h"
@@ -62,12 +64,19 @@ struct thread_pool {
 struct thread_pool *
 thread_pool_new(const char *name, size_t stack, size_t max_parked)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	struct thread_pool *p;
 	int err;
 
+	/* Whole pages, as pthread_attr_setstacksize rounds them. */
+	stack = THREAD_STACK_OWN(stack);
+	if (stack > SIZE_MAX - page) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	stack = stack == 0 ? page : (stack + page - 1) / page * page;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	stack = THREAD_STACK_OWN(stack);
 	if ((p->stacks = stack_arena_new(stack, POOL_STACKS_PER_CHUNK)) == NULL) {
 		free(p);
 		return NULL;

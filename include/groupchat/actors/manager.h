@@ -1,10 +1,12 @@
 /*
  * manager: the actor that alone owns the registry of groups (id -> group).
  *
- * Callers never touch the registry: each request (create, delete, look
- * up, list, close all) is a message with a reply slot, sent to the
+ * Callers never change the registry: each change (create, delete) and
+ * each list or close-all is a message with a reply slot, sent to the
  * manager thread, and the caller waits for the reply. So "create unless
- * it exists" is atomic and no map is shared between threads.
+ * it exists" is atomic. A lookup only reads: it runs on the caller's
+ * thread under the registry's read lock, which the manager thread takes
+ * for writing around each change.
  *
  * Ids are byte strings of any length that may contain NUL.
  */

@@ -10,8 +10,10 @@
  * the hash: hashtab_siphash for keys an outsider picks (ids from the
  * network), hashtab_ptr for pointers.
  *
- * Not thread-safe: one owner thread per table. Only hashtab_reserve
- * allocates; it fails with -1 and errno ENOMEM, and nothing else fails.
+ * Not thread-safe: one owner thread per table, or readers calling only
+ * hashtab_find while nobody changes it (the caller's lock). Only
+ * hashtab_reserve allocates; it fails with -1 and errno ENOMEM, and
+ * nothing else fails.
  */
 #ifndef GROUPCHAT_HASHTAB_H
 #define GROUPCHAT_HASHTAB_H

@@ -28,6 +28,13 @@ int thread_start(pthread_t *t, const char *name, size_t stack,
  * itself and, unlike with thread_start, cannot enlarge a stack it is
  * handed, so its builds give at least 1 MiB. */
 #if defined(__SANITIZE_THREAD__)
+#define THREAD_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define THREAD_TSAN 1
+#endif
+#endif
+#if defined(THREAD_TSAN)
 #define THREAD_STACK_OWN(size) \
 	((size_t)(size) > ((size_t)1 << 20) ? (size_t)(size) : ((size_t)1 << 20))
 #else

@@ -24,10 +24,9 @@ struct thread_pool;
 /* One thread of the pool, as its task's handle. */
 struct pooled;
 
-/* A pool whose threads get stack bytes of stack (a multiple of the page
- * size) and the name name (at most 15 characters) and of which at most
- * max_parked wait parked. NULL with errno ENOMEM, or EINVAL for a stack
- * size that is not a whole number of pages. */
+/* A pool whose threads get stack bytes of stack (rounded up to whole
+ * pages) and the name name (at most 15 characters) and of which at most
+ * max_parked wait parked. NULL with errno ENOMEM. */
 struct thread_pool *thread_pool_new(const char *name, size_t stack,
                                     size_t max_parked);
 
