@@ -23,91 +23,108 @@
 _Static_assert(REFRESH_MAX + 2 <= REDIS_SCRIPT_ARGS_MAX, "refresh's batch fits one call");
 #define KEY_MAX 64
 
-/* Keys of one group: inc, seq, hist, and its channel; each malloc'd. */
+/* Keys of one group: inc, seq, hist, and its channel, in one allocation
+ * (a publish builds them once per message). */
 struct gkeys {
 	char *k[4];
 	size_t l[4];
 };
 
+/* Room for a group call's arguments: its keys and up to three more. */
+#define GROUP_ARGS_MAX 7
+
 static int
 gkeys_make(struct gkeys *g, const char *id, size_t len)
 {
 	static const char *const prefix[4] = { RK_INC, RK_SEQ, RK_HIST, RK_MSG };
+	size_t total = 0;
+	char *p;
 	int i;
 
 	for (i = 0; i < 4; i++) {
 		g->l[i] = strlen(prefix[i]) + len;
-		if ((g->k[i] = malloc(g->l[i])) == NULL) {
-			while (i-- > 0)
-				free(g->k[i]);
-			return -1;
-		}
-		redis_key(g->k[i], g->l[i], prefix[i], id, len);
+		total += g->l[i];
+	}
+	if ((p = malloc(total)) == NULL)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		g->k[i] = p;
+		redis_key(p, g->l[i], prefix[i], id, len);
+		p += g->l[i];
 	}
 	return 0;
-}
-
-/* The first n keys of g as script arguments argv[0..n-1]. */
-static void
-gkeys_args(const struct gkeys *g, int n, const char **argv, size_t *lens)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		argv[i] = g->k[i];
-		lens[i] = g->l[i];
-	}
 }
 
 static void
 gkeys_free(struct gkeys *g)
 {
+	free(g->k[0]);
+}
+
+/* argv: the first nkeys keys of g, then the nextra strings of extra. */
+static int
+group_args(const struct gkeys *g, int nkeys, const char *const *extra,
+    const size_t *extra_lens, int nextra, const char **argv, size_t *lens)
+{
 	int i;
 
-	for (i = 0; i < 4; i++)
-		free(g->k[i]);
+	for (i = 0; i < nkeys; i++) {
+		argv[i] = g->k[i];
+		lens[i] = g->l[i];
+	}
+	for (i = 0; i < nextra; i++) {
+		argv[nkeys + i] = extra[i];
+		lens[nkeys + i] = extra_lens[i];
+	}
+	return nkeys + nextra;
+}
+
+/*
+ * Runs script sc over group id's first nargs keys (of which the script
+ * declares nkeys as KEYS) and the extra arguments: the script's integer,
+ * or -1 with "what: reason" (or "out of memory") in err.
+ */
+static int64_t
+group_script(struct redis_link *l, struct redis_scripts *s, enum redis_script_id sc,
+    const char *id, size_t len, int nkeys, int nargs, const char *const *extra,
+    const size_t *extra_lens, int nextra, const char *what, char *err, size_t errlen)
+{
+	const char *argv[GROUP_ARGS_MAX];
+	size_t lens[GROUP_ARGS_MAX];
+	struct gkeys g;
+	int64_t v;
+	int argc;
+
+	if (gkeys_make(&g, id, len) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	argc = group_args(&g, nargs, extra, extra_lens, nextra, argv, lens);
+	v = redis_script_run_int(l, s, sc, nkeys, argc, argv, lens, what, err, errlen);
+	gkeys_free(&g);
+	return v;
 }
 
 int
 redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
                    size_t len, const char *inc, char *err, size_t errlen)
 {
-	struct gkeys g;
-	const char *argv[2];
-	size_t lens[2];
-	int64_t v;
+	const char *extra[1] = { inc };
+	size_t extra_lens[1] = { strlen(inc) };
 
-	if (gkeys_make(&g, id, len) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	gkeys_args(&g, 1, argv, lens);
-	argv[1] = inc;
-	lens[1] = strlen(inc);
-	v = redis_script_run_int(l, s, RS_CREATE, 1, 2, argv, lens, "create", err, errlen);
-	gkeys_free(&g);
-	return (int)v;
+	return (int)group_script(l, s, RS_CREATE, id, len, 1, 1, extra, extra_lens, 1,
+	    "create", err, errlen);
 }
 
 int
 redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id,
                    size_t len, const char *inc, char *err, size_t errlen)
 {
-	struct gkeys g;
-	const char *argv[5];
-	size_t lens[5];
-	int64_t v;
+	const char *extra[1] = { inc != NULL ? inc : "" };
+	size_t extra_lens[1] = { strlen(extra[0]) };
 
-	if (gkeys_make(&g, id, len) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	gkeys_args(&g, 4, argv, lens);
-	argv[4] = inc != NULL ? inc : "";
-	lens[4] = strlen(argv[4]);
-	v = redis_script_run_int(l, s, RS_DELETE, 3, 5, argv, lens, "delete", err, errlen);
-	gkeys_free(&g);
-	return (int)v;
+	return (int)group_script(l, s, RS_DELETE, id, len, 3, 4, extra, extra_lens, 1,
+	    "delete", err, errlen);
 }
 
 int
@@ -160,25 +177,34 @@ out:
 	return rc;
 }
 
+/* A publish's arguments after the group's four keys: the incarnation,
+ * the frame and the history length (written into h). */
+static void
+publish_extra(const char *inc, const void *frame, size_t flen, unsigned hist,
+    char h[16], const char *extra[3], size_t extra_lens[3])
+{
+	extra[0] = inc, extra_lens[0] = strlen(inc);
+	extra[1] = frame, extra_lens[1] = flen;
+	extra_lens[2] = (size_t)snprintf(h, 16, "%u", hist);
+	extra[2] = h;
+}
+
 int
 redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                            const char *id, size_t len, const char *inc,
                            const void *frame, size_t flen, unsigned hist)
 {
+	const char *argv[GROUP_ARGS_MAX], *extra[3];
+	size_t lens[GROUP_ARGS_MAX], extra_lens[3];
 	struct gkeys g;
-	const char *argv[7];
-	size_t lens[7];
 	char h[16];
 	int rc;
 
 	if (gkeys_make(&g, id, len) == -1)
 		return -1;
-	snprintf(h, sizeof(h), "%u", hist);
-	gkeys_args(&g, 4, argv, lens);
-	argv[4] = inc, lens[4] = strlen(inc);
-	argv[5] = frame, lens[5] = flen;
-	argv[6] = h, lens[6] = strlen(h);
-	rc = redis_script_append(l, s, RS_PUBLISH, 3, 7, argv, lens);
+	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
+	rc = redis_script_append(l, s, RS_PUBLISH, 3,
+	    group_args(&g, 4, extra, extra_lens, 3, argv, lens), argv, lens);
 	gkeys_free(&g);
 	return rc;
 }
@@ -188,24 +214,13 @@ redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *i
                     size_t len, const char *inc, const void *frame, size_t flen,
                     unsigned hist, char *err, size_t errlen)
 {
-	struct gkeys g;
-	const char *argv[7];
-	size_t lens[7];
+	const char *extra[3];
+	size_t extra_lens[3];
 	char h[16];
-	int64_t v;
 
-	if (gkeys_make(&g, id, len) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(h, sizeof(h), "%u", hist);
-	gkeys_args(&g, 4, argv, lens);
-	argv[4] = inc, lens[4] = strlen(inc);
-	argv[5] = frame, lens[5] = flen;
-	argv[6] = h, lens[6] = strlen(h);
-	v = redis_script_run_int(l, s, RS_PUBLISH, 3, 7, argv, lens, "publish", err, errlen);
-	gkeys_free(&g);
-	return v;
+	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
+	return group_script(l, s, RS_PUBLISH, id, len, 3, 4, extra, extra_lens, 3,
+	    "publish", err, errlen);
 }
 
 int64_t
@@ -213,23 +228,15 @@ redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char
                        size_t len, const char *inc, uint64_t last, char *err,
                        size_t errlen)
 {
-	struct gkeys g;
-	const char *argv[4];
-	size_t lens[4];
 	char lastbuf[24];
+	const char *extra[2] = { inc, lastbuf };
+	size_t extra_lens[2] = { strlen(inc),
+	    (size_t)snprintf(lastbuf, sizeof(lastbuf), "%" PRIu64, last) };
 	int64_t v;
 
-	if (gkeys_make(&g, id, len) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(lastbuf, sizeof(lastbuf), "%" PRIu64, last);
-	gkeys_args(&g, 2, argv, lens);
-	argv[2] = inc, lens[2] = strlen(inc);
-	argv[3] = lastbuf, lens[3] = strlen(lastbuf);
 	err[0] = '\0'; /* the script's -1 leaves it empty; a failure fills it */
-	v = redis_script_run_int(l, s, RS_REREGISTER, 2, 4, argv, lens, "reregister", err, errlen);
-	gkeys_free(&g);
+	v = group_script(l, s, RS_REREGISTER, id, len, 2, 2, extra, extra_lens, 2,
+	    "reregister", err, errlen);
 	return v == -1 && err[0] == '\0' ? -2 : v;
 }
 
