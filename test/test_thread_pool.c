@@ -6,6 +6,7 @@
  * /proc/self/task, waited for with a deadline; which stack a thread ran
  * on, from the address of the task's frame.
  */
+#include "groupchat/core/chan.h"
 #include "groupchat/core/thread_pool.h"
 #include "groupchat/core/thread.h"
 #include "support/test_main.h"
@@ -70,18 +71,6 @@ task_main(void *arg)
 	pthread_mutex_unlock(&mu);
 }
 
-static void
-deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* 1 if running reaches n within WAIT_MS. */
 static int
 wait_running(int n)
@@ -89,7 +78,7 @@ wait_running(int n)
 	struct timespec dl;
 	int ok;
 
-	deadline_in(&dl, WAIT_MS);
+	chan_deadline(&dl, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	while (running < n)
 		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
@@ -134,10 +123,10 @@ wait_gone(pid_t tid)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&never, &ca);
 	pthread_condattr_destroy(&ca);
-	deadline_in(&dl, WAIT_MS);
+	chan_deadline(&dl, WAIT_MS);
 	pthread_mutex_lock(&m);
 	while (!(gone = !thread_alive(tid))) {
-		deadline_in(&tick, 1);
+		chan_deadline(&tick, 1);
 		pthread_cond_timedwait(&never, &m, &tick);
 		clock_gettime(CLOCK_MONOTONIC, &tick);
 		if (tick.tv_sec > dl.tv_sec ||

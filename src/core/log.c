@@ -145,18 +145,27 @@ finish(struct buf *b, const char *first_key, const char *first_val,
 	buf_free(b);
 }
 
+/* One line: the event, the first field if any, then ap's pairs. */
+static void
+emit(enum log_level level, const char *event, const char *first_key,
+    const char *first_val, size_t first_len, va_list ap)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	start(&b, level, event);
+	finish(&b, first_key, first_val, first_len, ap);
+}
+
 void
 log_event(enum log_level level, const char *event, ...)
 {
-	struct buf b;
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
-	buf_init(&b, 1 << 20);
-	start(&b, level, event);
 	va_start(ap, event);
-	finish(&b, NULL, NULL, 0, ap);
+	emit(level, event, NULL, NULL, 0, ap);
 	va_end(ap);
 }
 
@@ -164,15 +173,12 @@ void
 log_event_id(enum log_level level, const char *event, const char *key,
     const char *val, size_t len, ...)
 {
-	struct buf b;
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
-	buf_init(&b, 1 << 20);
-	start(&b, level, event);
 	va_start(ap, len);
 	/* Ids may be long; a log line shows at most 256 bytes of one. */
-	finish(&b, key, val, len > 256 ? 256 : len, ap);
+	emit(level, event, key, val, len > 256 ? 256 : len, ap);
 	va_end(ap);
 }
