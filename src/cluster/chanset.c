@@ -1,8 +1,8 @@
 /*
  * chanset: a set of channel names in a glibc search tree (tsearch), keyed
- * by length then bytes. A lookup builds a key on the heap because a
- * tree node is a whole struct chname; a failed allocation reads as "not
- * there".
+ * by length then bytes. A member's name points into its own allocation;
+ * a lookup's key lives on the stack and points at the caller's bytes, so
+ * looking up a channel (once per message received) allocates nothing.
  *
  * Who touches what: a set belongs to the subscriber's thread; nothing
  * here locks.
@@ -15,10 +15,10 @@
 
 #include "groupchat/cluster/redis_link.h"
 
-/* A set member: a channel name. */
+/* A set member, or a lookup's key: a channel name. */
 struct chname {
 	size_t len;
-	char name[];
+	const char *name;       /* a member's: bytes right after the struct */
 };
 
 static int
@@ -39,7 +39,8 @@ chname_new(const char *name, size_t len)
 	if (c == NULL)
 		return NULL;
 	c->len = len;
-	memcpy(c->name, name, len);
+	memcpy(c + 1, name, len);
+	c->name = (const char *)(c + 1);
 	return c;
 }
 
@@ -47,13 +48,9 @@ chname_new(const char *name, size_t len)
 static struct chname *
 find(struct chanset *cs, const char *name, size_t len)
 {
-	struct chname *key = chname_new(name, len);
-	void **hit;
+	struct chname key = { .len = len, .name = name };
+	void **hit = tfind(&key, &cs->root, cmp);
 
-	if (key == NULL)
-		return NULL;
-	hit = tfind(key, &cs->root, cmp);
-	free(key);
 	return hit != NULL ? *hit : NULL;
 }
 

@@ -29,7 +29,7 @@ int chanset_has(struct chanset *cs, const char *name, size_t len);
 /* Adds name/len: 1 added, 0 already there, -1 out of memory. */
 int chanset_add(struct chanset *cs, const char *name, size_t len);
 
-/* Removes name/len: 1 removed, 0 not there (or out of memory). */
+/* Removes name/len: 1 removed, 0 not there. */
 int chanset_remove(struct chanset *cs, const char *name, size_t len);
 
 /* Queues SUBSCRIBE commands for every channel of the set on l, up to
