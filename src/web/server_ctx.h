@@ -37,7 +37,8 @@ struct redis_url;
 
 /* Frames up to this size are gathered into one buffer of at most this
  * size per connection, so a batch of small frames leaves in one send;
- * bigger frames are written straight from the shared frame bytes. */
+ * bigger frames, and a batch of one, are written straight from the
+ * shared frame bytes. */
 #define WS_GATHER_MAX (64 * 1024)
 
 /* One WebSocket connection: CivetWeb's worker reads it (ws_handlers.c),

@@ -65,14 +65,16 @@ ws_flush_gather(struct conn *cn)
 {
 	int rc = ws_write_all(cn, cn->gather.data, cn->gather.len);
 
-	cn->gather.len = 0;
+	buf_reset(&cn->gather);
 	return rc;
 }
 
 /*
  * CivetWeb has no writev. Small frames are gathered (at most WS_GATHER_MAX
  * bytes, a buffer kept per connection) so a batch leaves in few sends;
- * a frame bigger than that is written from the shared frame itself, never
+ * a frame that would leave in a send of its own (bigger than that, or
+ * the last of the batch with nothing gathered: a batch of one, the usual
+ * case at low rates) is written from the shared frame itself, never
  * copied. One lock for the whole batch keeps frames whole and in order.
  */
 static int
@@ -84,9 +86,10 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	mg_lock_connection(cn->mgc);
 	if (cn->close_sent)
 		rc = -1;
-	cn->gather.len = 0;
+	buf_reset(&cn->gather);
 	for (i = 0; i < iovcnt && rc == 0; i++) {
-		if (iov[i].iov_len > WS_GATHER_MAX) {
+		if (iov[i].iov_len > WS_GATHER_MAX ||
+		    (i == iovcnt - 1 && cn->gather.len == 0)) {
 			if ((rc = ws_flush_gather(cn)) == 0)
 				rc = ws_write_all(cn, iov[i].iov_base, iov[i].iov_len);
 			continue;
