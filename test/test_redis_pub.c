@@ -120,12 +120,15 @@ send_one(struct redis_pub *p, uint64_t tag)
 	char f[32];
 	int n = snprintf(f, sizeof(f), "t%llu", (unsigned long long)tag);
 
-	it.id = strdup("g");
-	it.frame = strdup(f);
+	/* The frame with the id after it, as cluster_publish builds it. */
 	it.flen = (size_t)n;
+	it.frame = malloc(it.flen + it.id_len);
+	ck_assert_ptr_nonnull(it.frame);
+	memcpy(it.frame, f, it.flen);
+	it.id = it.frame + it.flen;
+	it.id[0] = 'g';
 	memcpy(it.inc, inc, sizeof(inc));
 	if (redis_pub_send(p, &it) == -1) {
-		free(it.id);
 		free(it.frame);
 		return -1;
 	}

@@ -27,6 +27,7 @@
 #include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_pub.h"
+#include "groupchat/core/frame.h"
 #include "cluster_private.h"
 
 /*
@@ -128,19 +129,18 @@ cluster_publish(struct cluster *cl, const char *id, size_t len, const char *inc,
 	struct redis_pub_item it = { .id_len = len, .flen = 1 + plen + blen };
 
 	memcpy(it.inc, inc, sizeof(it.inc));
-	if ((it.id = malloc(len + 1)) == NULL || (it.frame = malloc(it.flen)) == NULL) {
-		free(it.id);
+	if ((it.frame = malloc(it.flen + len)) == NULL) {
 		member_close(sender, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 		return;
 	}
+	it.id = it.frame + it.flen;
 	memcpy(it.id, id, len);
-	it.frame[0] = opcode == 0x2 ? 'b' : 't';
+	it.frame[0] = opcode == FRAME_BINARY ? 'b' : 't';
 	memcpy(it.frame + 1, prefix, plen);
 	if (blen > 0)
 		memcpy(it.frame + 1 + plen, body, blen);
 	it.tag = (uint64_t)(uintptr_t)member_ref(sender);
 	if (redis_pub_send(cl->pub, &it) == -1) {
-		free(it.id);
 		free(it.frame);
 		member_close(sender, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 		member_unref(sender);

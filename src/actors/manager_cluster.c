@@ -109,8 +109,10 @@ manager_cluster_event(struct manager *m, enum manager_event ev, const char *id, 
 	char *p;
 	int rc;
 
-	if ((req = calloc(1, sizeof(*req) + len + plen + 1)) == NULL)
+	/* Once per message received: only the header needs zeroing. */
+	if ((req = malloc(sizeof(*req) + len + plen + 1)) == NULL)
 		return -1;
+	*req = (struct manager_req){ 0 };
 	p = (char *)(req + 1);
 	req->kind = MANAGER_REQ_EVENT;
 	req->ev = ev;

@@ -57,7 +57,6 @@ static void
 finish(struct redis_pub *p, struct redis_pub_item *it, int64_t seq)
 {
 	p->cb.result(p->cb.arg, it, seq);
-	free(it->id);
 	free(it->frame);
 }
 
@@ -87,12 +86,13 @@ err:
 	return -1;
 }
 
+/* Fails batch items from..n-1: not known to be relayed. */
 static void
-fail_batch(struct redis_pub *p, size_t n)
+fail_batch(struct redis_pub *p, size_t from, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = from; i < n; i++)
 		finish(p, &p->batch[i], -1);
 }
 
@@ -101,15 +101,14 @@ static int
 backoff(struct redis_pub *p, long ms)
 {
 	struct timespec dl;
-	ssize_t n, i;
+	ssize_t n;
 
 	chan_deadline(&dl, ms);
 	for (;;) {
 		n = chan_recv_batch(p->ch, p->batch, BATCH, &dl);
 		if (n == -1)
 			return errno == ETIMEDOUT ? 0 : -1;
-		for (i = 0; i < n; i++)
-			finish(p, &p->batch[i], -1);
+		fail_batch(p, 0, (size_t)n);
 	}
 }
 
@@ -150,8 +149,7 @@ publish_batch(struct redis_pub *p, size_t n)
 	p->trips++;
 	pthread_mutex_unlock(&p->mu);
 	if (j < n) {
-		for (i = j; i < n; i++)
-			finish(p, &p->batch[i], -1);
+		fail_batch(p, j, n);
 		drop_link(p, "publish", NULL);
 	} else if (noscript && redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
 		drop_link(p, "publish", err);
@@ -219,7 +217,7 @@ run(void *arg)
 			if (connect_link(p) == 0)
 				publish_batch(p, (size_t)n);
 			else
-				fail_batch(p, (size_t)n);
+				fail_batch(p, 0, (size_t)n);
 		}
 	}
 	redis_link_free(p->l);

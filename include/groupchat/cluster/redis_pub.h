@@ -23,8 +23,10 @@
 struct redis_connector;
 struct redis_pub;
 
-/* One message to publish. id and frame are malloc'd; the actor frees them
- * after cb->result. tag is the sender's, passed back untouched. */
+/* One message to publish. frame is malloc'd with the id right after its
+ * flen bytes (id points there: one allocation per message); the actor
+ * frees frame after cb->result. tag is the sender's, passed back
+ * untouched. */
 struct redis_pub_item {
 	char *id;
 	size_t id_len;
@@ -54,7 +56,8 @@ struct redis_pub *redis_pub_new(const struct redis_connector *conn, size_t cap,
 /* Starts the thread. 0, or -1 with errno. */
 int redis_pub_start(struct redis_pub *p);
 
-/* Queues *it without blocking; on success the actor owns id and frame.
+/* Queues *it without blocking; on success the actor owns frame (and the
+ * id in it).
  * -1 with EAGAIN when full, EPIPE once stopping. */
 int redis_pub_send(struct redis_pub *p, const struct redis_pub_item *it);
 
