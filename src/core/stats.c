@@ -6,6 +6,8 @@
  */
 #include "groupchat/core/stats.h"
 
+#include <string.h>
+
 static const uint16_t stats_codes[STATS_NCLOSE - 1] = STATS_CLOSE_CODES;
 
 void
@@ -13,6 +15,8 @@ stats_init(struct stats *st)
 {
 	unsigned i;
 
+	/* Every counter, those named below and any added since, starts at 0. */
+	memset(st, 0, sizeof(*st));
 	atomic_init(&st->groups, 0);
 	atomic_init(&st->members, 0);
 	atomic_init(&st->group_threads, 0);
