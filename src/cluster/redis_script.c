@@ -79,12 +79,6 @@ static const char *const sources[RS_COUNT] = {
 /* Most argv entries a call builds: EVALSHA sha nkeys, then its arguments. */
 #define ARGV_MAX (REDIS_SCRIPT_ARGS_MAX + 3)
 
-const char *
-redis_script_source(enum redis_script_id id)
-{
-	return sources[id];
-}
-
 int
 redis_scripts_load(struct redis_link *l, struct redis_scripts *s, char *err, size_t errlen)
 {

@@ -37,9 +37,6 @@ struct redis_scripts {
 	char sha[RS_COUNT][41];
 };
 
-/* The Lua text of a script. */
-const char *redis_script_source(enum redis_script_id id);
-
 /* SCRIPT LOADs every script into s. 0 or -1. */
 int redis_scripts_load(struct redis_link *l, struct redis_scripts *s, char *err, size_t errlen);
 
