@@ -24,6 +24,7 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/cluster/redis_cmd.h"
+#include "groupchat/core/clock.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/log.h"
 #include "group_private.h"
@@ -259,19 +260,25 @@ seq_refused(struct sequencer *s, struct member *c)
 	member_unref(c);
 }
 
-/* The baseline, tried for about 5 s while the command link may itself be
- * reconnecting. 0, or -1 if it could not be read. */
+/* How long the baseline is tried while the command link may itself be
+ * reconnecting, and the pause between tries. */
+#define BASELINE_TRY_MS 5000
+#define BASELINE_PAUSE_MS 100
+
+/* The baseline, tried for at most BASELINE_TRY_MS in all (each try bounded
+ * by what is left of it). 0, or -1 if it could not be read. */
 static int
 seq_read_baseline(struct sequencer *s, char inc[REDIS_INC_LEN + 1], uint64_t *seq)
 {
-	struct timespec pause = { 0, 100 * 1000 * 1000 };
-	int tries;
+	struct timespec pause = { 0, BASELINE_PAUSE_MS * 1000 * 1000 };
+	int64_t end = clock_now_ms() + BASELINE_TRY_MS, left;
 
-	for (tries = 0; tries < 50; tries++) {
+	while ((left = end - clock_now_ms()) > 0) {
 		if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, inc, seq,
-		    CLUSTER_WAIT_MS) == 0)
+		    left < CLUSTER_WAIT_MS ? (int)left : CLUSTER_WAIT_MS) == 0)
 			return 0;
-		nanosleep(&pause, NULL);
+		if (end - clock_now_ms() > BASELINE_PAUSE_MS)
+			nanosleep(&pause, NULL);
 	}
 	return -1;
 }
