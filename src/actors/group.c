@@ -20,9 +20,10 @@
  *    sequencer.c, which it calls); group_unref frees them once no thread
  *    runs.
  *  - the roster's published size and the counters: atomics, written by
- *    the group thread, read by anyone. msgs_in is bumped last, with release, so a reader
- *    that sees a broadcast counted in it also sees that broadcast's
- *    other counts.
+ *    the group thread (msgs_in also by group_broadcast, on the caller's
+ *    thread, for a message to a group with no members), read by anyone.
+ *    msgs_in is bumped last, with release, so a reader that sees a
+ *    broadcast counted in it also sees that broadcast's other counts.
  *  - everything in this file runs on the caller's thread.
  */
 #include "groupchat/actors/group.h"
@@ -204,15 +205,22 @@ group_enter(struct group *g)
  * not queued (-1, EPIPE) and its reference is the caller's to drop. The
  * thread does not free the mailbox while a sender is counted in.
  */
+/* Leaves the senders group_enter counted the caller among. */
+static void
+group_sender_done(struct group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->senders--;
+	pthread_cond_signal(&g->sent);
+	pthread_mutex_unlock(&g->lock);
+}
+
 int
 group_post(struct group *g, const struct group_req *req)
 {
 	int rc = chan_send(g->mailbox, req, NULL);
 
-	pthread_mutex_lock(&g->lock);
-	g->senders--;
-	pthread_cond_signal(&g->sent);
-	pthread_mutex_unlock(&g->lock);
+	group_sender_done(g);
 	if (rc == -1)
 		errno = EPIPE;
 	return rc;
@@ -233,10 +241,7 @@ group_try_post(struct group *g, const struct group_req *req)
 	}
 	pthread_mutex_unlock(&g->lock);
 	rc = chan_try_send(g->mailbox, req);
-	pthread_mutex_lock(&g->lock);
-	g->senders--;
-	pthread_cond_signal(&g->sent);
-	pthread_mutex_unlock(&g->lock);
+	group_sender_done(g);
 	return rc;
 }
 
@@ -257,7 +262,7 @@ group_join(struct group *g, struct member *c)
 		pthread_mutex_unlock(&g->lock);
 		log_event_id(LOG_ERROR, "group_thread_failed", "group", g->id, g->id_len,
 		    "error", strerror(err), NULL);
-		errno = err == EPIPE ? EAGAIN : err;
+		errno = err;
 		return -1;
 	}
 	pthread_mutex_unlock(&g->lock);
