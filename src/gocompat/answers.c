@@ -59,7 +59,7 @@ answer_no_group(struct mg_connection *conn, const struct buf *id, int head,
 
 /* Go's http.Redirect with 301: Location, and for GET a tiny HTML body
  * whose link route.c has already HTML-escaped the way Go does. */
-int
+static int
 answer_redirect(struct mg_connection *conn, const char *method, const struct route *r,
     int close)
 {
@@ -120,8 +120,15 @@ answer_bare_400(struct mg_connection *conn)
 	    .body = "400 Bad Request", .body_len = 15, .close = 1 });
 }
 
+int
+answer_redis_unavailable(struct mg_connection *conn)
+{
+	http_error(conn, 503, "redis unavailable", 17, 0, 1);
+	return 503;
+}
+
 /* Go's 405: the path exists, the method does not. */
-void
+static void
 answer_405(struct mg_connection *conn, const char *allow, int head, int close)
 {
 	char hdr[64];

@@ -36,7 +36,8 @@ http_status_text(int status)
 	}
 }
 
-void
+/* An RFC 7231 IMF-fixdate for now, e.g. "Fri, 27 Nov 2026 18:30:00 GMT". */
+static void
 http_date(char out[32])
 {
 	time_t now = time(NULL);
@@ -102,7 +103,7 @@ out:
 
 int
 http_error(struct mg_connection *conn, int status, const char *msg,
-    size_t frame_len, int head, int close)
+    size_t msg_len, int head, int close)
 {
 	struct buf body;
 	struct http_response r = {
@@ -115,7 +116,7 @@ http_error(struct mg_connection *conn, int status, const char *msg,
 	int rc = -1;
 
 	buf_init(&body, 0);
-	if (buf_append(&body, msg, frame_len) == 0 && buf_append(&body, "\n", 1) == 0) {
+	if (buf_append(&body, msg, msg_len) == 0 && buf_append(&body, "\n", 1) == 0) {
 		r.body = body.data;
 		r.body_len = body.len;
 		rc = http_send(conn, &r);

@@ -81,14 +81,6 @@ send_registry_error(struct mg_connection *conn)
 	return 500;
 }
 
-/* Cluster mode: Redis did not answer (down, slow, or an error). */
-static int
-send_redis_error(struct mg_connection *conn)
-{
-	http_error(conn, 503, "redis unavailable", 17, 0, 1);
-	return 503;
-}
-
 /* Cluster mode: exactly one of many racing creates, on any node, gets 201. */
 static int
 create_cluster(struct server *srv, struct mg_connection *conn, const struct buf *id)
@@ -102,7 +94,7 @@ create_cluster(struct server *srv, struct mg_connection *conn, const struct buf 
 		http_error(conn, 400, "id already exists", 17, 0, 0);
 		return 400;
 	default:
-		return send_redis_error(conn);
+		return answer_redis_unavailable(conn);
 	}
 }
 
@@ -120,7 +112,7 @@ delete_cluster(struct server *srv, struct mg_connection *conn, const struct buf 
 		answer_no_group(conn, id, 0, 0);
 		return 400;
 	default:
-		return send_redis_error(conn);
+		return answer_redis_unavailable(conn);
 	}
 }
 
@@ -194,7 +186,7 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 			answer_no_group(conn, id, head, 0);
 			return 400;
 		default:
-			return send_redis_error(conn);
+			return answer_redis_unavailable(conn);
 		}
 	} else if ((g = manager_lookup(srv->manager, (const char *)id->data, id->len)) == NULL) {
 		answer_no_group(conn, id, head, 0);

@@ -78,7 +78,7 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 			break;
 	}
 	if (cn->member == NULL) {
-		reject(conn, 503, "redis unavailable");
+		answer_redis_unavailable(conn);
 		return -1;
 	}
 	if (group_attach(cn->group, CLUSTER_WAIT_MS, cn->inc) == -1) {
@@ -86,7 +86,7 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 			*gone = 1;
 			answer_no_group(conn, id, 0, 1);
 		} else {
-			reject(conn, 503, "redis unavailable");
+			answer_redis_unavailable(conn);
 		}
 		return -1;
 	}
@@ -129,8 +129,10 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		if ((g = manager_serve(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
 			if (errno == ENOMEM)
 				reject(conn, 500, "Internal Server Error");
+			else if (errno == ENOSPC)
+				reject(conn, 503, "too many groups");
 			else
-				reject(conn, 503, errno == ENOSPC ? "too many groups" : "redis unavailable");
+				answer_redis_unavailable(conn);
 			goto fail;
 		}
 	} else if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {

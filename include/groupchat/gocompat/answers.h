@@ -21,19 +21,15 @@ int answer_json_message(struct mg_connection *conn, int status,
 int answer_no_group(struct mg_connection *conn, const struct buf *id,
     int head, int close);
 
-/* Go's http.Redirect with 301 to the route's location. */
-int answer_redirect(struct mg_connection *conn, const char *method,
-    const struct route *r, int close);
-
 /* gorilla/websocket's answer to a bad upgrade with status. */
 int answer_bad_upgrade(struct mg_connection *conn, int status, int head);
 
 /* Go's bare "400 Bad Request" to a request it cannot parse; closes. */
 void answer_bare_400(struct mg_connection *conn);
 
-/* Go's 405 with the Allow header. */
-void answer_405(struct mg_connection *conn, const char *allow, int head,
-    int close);
+/* Cluster mode's 503 "redis unavailable" (Redis down, slow, or in error),
+ * as http.Error writes it; closes. Returns 503. */
+int answer_redis_unavailable(struct mg_connection *conn);
 
 /* The mux's own answers before any handler (bad request line,
  * non-canonical path, unknown path, wrong method): the status sent, or 0

@@ -33,7 +33,7 @@ int http_send(struct mg_connection *conn, const struct http_response *r);
 
 /* Go's http.Error: status, "msg\n", text/plain with nosniff. */
 int http_error(struct mg_connection *conn, int status, const char *msg,
-               size_t frame_len, int head, int close);
+               size_t msg_len, int head, int close);
 
 /* 1 if header h's comma-separated tokens include tok (case-insensitive);
  * 0 if not, or if h is NULL. */
@@ -41,8 +41,5 @@ int http_header_has_token(const char *h, const char *tok);
 
 /* The reason phrase Go uses for status. */
 const char *http_status_text(int status);
-
-/* An RFC 7231 IMF-fixdate for now, e.g. "Fri, 27 Nov 2026 18:30:00 GMT". */
-void http_date(char out[32]);
 
 #endif
