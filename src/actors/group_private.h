@@ -1,13 +1,13 @@
 /*
  * group_private: the group actor's struct and the calls its files share.
- * Private to the group actor (group.c, group_cluster.c, group_thread.c
- * and sequencer.c include it; nothing else may).
+ * Private to the group actor (its files include it; nothing else may).
  *
- * The actor is four files: group.c (the object and the requests, on the
+ * The actor is six files: group.c (the object and the requests, on the
  * caller's thread), group_cluster.c (cluster mode's requests, on the
  * caller's thread), group_thread.c (the group thread: the loop and the
- * handling of each request) and sequencer.c (a cluster group's order,
- * on the group thread). Which thread may touch which field is said at
+ * handling of each request), and on the group thread roster.c (the
+ * member set), fanout.c (a run of broadcasts into every queue) and
+ * sequencer.c (a cluster group's order). Which thread may touch which field is said at
  * the field.
  */
 #ifndef GROUPCHAT_GROUP_PRIVATE_H

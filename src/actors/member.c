@@ -1,15 +1,17 @@
 /*
- * client: one member's id, send queue and writer thread.
+ * member: one member's id, send queue and writer thread.
  *
  * Who touches what:
  *  - queue: a chan of struct frame pointers, each one a counted reference.
- *    Anyone enqueues (try-send, never blocks); only the writer dequeues
+ *    Anyone enqueues (member_enqueue and _many try and never block;
+ *    member_enqueue_wait, the group thread's, waits up to its deadline
+ *    for room); only the writer dequeues
  *    while it runs, and the last member_unref drains what is left.
  *  - closing, code, reason: written under lock. The first member_close
  *    records code and reason and closes the queue under that lock, so
  *    whoever sees the queue closed also sees why. code is an atomic as
  *    well, so that member_close_code reads it without locking a const
- *    client.
+ *    member.
  *  - started, joined, pool, writer: guarded by join_lock, which is held
  *    across the wait for the writer so that a second joiner waits for the
  *    first to finish. The writer never takes join_lock.

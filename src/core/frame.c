@@ -1,6 +1,6 @@
 /*
  * frame: one allocation per frame, the header struct followed by the wire
- * bytes (frame header then payload). Only refs changes after frame_new*
+ * bytes (frame header then payload). Only refs changes after frame_new
  * returns; everything else is read-only, so any thread holding a
  * reference may read the bytes without a lock.
  */

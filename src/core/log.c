@@ -52,7 +52,8 @@ log_format_parse(const char *s)
 	return -1;
 }
 
-int
+/* 1 if a line at level would be written. */
+static int
 log_enabled(enum log_level level)
 {
 	return (int)level >= atomic_load_explicit(&log_threshold, memory_order_relaxed);

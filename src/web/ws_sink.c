@@ -4,8 +4,9 @@
  *
  * Who writes to the connection: the member's writer thread writes every
  * data frame (sink_write) and the close frame of a server-side close
- * (sink_end); the CivetWeb worker writes only pongs and the reply to the
- * peer's close (ws_send_locked, ws_send_close). Both go through
+ * (sink_end); the CivetWeb worker writes only pongs, the reply to the
+ * peer's close and the 1011 close when its ready handler cannot start
+ * the writer (ws_send_locked, ws_send_close). Both go through
  * mg_lock_connection, and close_sent (under that lock) makes sure nothing
  * follows a close frame. The gather buffer is the writer thread's alone.
  *

@@ -1,14 +1,15 @@
 /*
  * group: the actor that alone owns a group's member set.
  *
- * One mailbox (a bounded chan of tagged requests) carries join, leave,
- * broadcast and close in arrival order, so every member sees broadcasts
- * in the same order and a join is in effect before anything queued after
- * it. The group thread and its mailbox start on the first join and go
- * when the group has no members and nothing is pending; the next join
- * starts them again, so an idle group costs little more than its id. The "start if not running" and "exit if idle"
- * decisions are made under one lock together with a count of senders in
- * flight, so no request is ever stranded in the mailbox.
+ * One mailbox (a bounded chan of tagged requests) carries join, leave
+ * and broadcast in arrival order, so every member sees broadcasts in the
+ * same order and a join is in effect before anything queued after it; a
+ * close closes the mailbox itself (group_close). The group thread and its
+ * mailbox start on the first join and go when the group has no members
+ * and nothing is pending; the next join starts them again, so an idle
+ * group costs little more than its id. The "start if not running" and
+ * "exit if idle" decisions are made under one lock together with a count
+ * of senders in flight, so no request is ever stranded in the mailbox.
  *
  * Fan-out never waits on slow members for long: a run of broadcasts
  * waits at most GROUP_SLOW_WAIT_MS in all, however many members are full;

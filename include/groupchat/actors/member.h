@@ -1,5 +1,5 @@
 /*
- * client: one WebSocket member. It owns an id, a bounded send queue of
+ * member: one WebSocket member. It owns an id, a bounded send queue of
  * frames (struct frame references) and a writer thread, the only code that
  * writes data frames to the connection.
  *
@@ -7,11 +7,12 @@
  * hands it to the sink in one call (one syscall per batch, not per frame).
  * When the queue is closed it writes what was queued before the close,
  * then asks the sink to send one close frame with the close reason and
- * exits. The sink is the only thing the client knows of the network: the
+ * exits. The sink is the only thing the member knows of the network: the
  * server implements it with CivetWeb, the tests with a recording fake.
  *
  * Lifetime: reference counted. The connection holds one reference, the
- * group one while the client is a member.
+ * group one while it is a member, and in cluster mode a message in
+ * flight to Redis one for its sender (cluster_publish).
  */
 #ifndef GROUPCHAT_MEMBER_H
 #define GROUPCHAT_MEMBER_H
@@ -48,14 +49,14 @@ struct member_sink {
 
 struct member;
 
-/* A client with a fresh id from ids and a send queue of queue_cap frames.
+/* A member with a fresh id from ids and a send queue of queue_cap frames.
  * Reference count 1; the writer is not started yet. NULL with errno set
  * on failure. */
 struct member *member_new(struct cid_set *ids, size_t queue_cap);
 
 struct member *member_ref(struct member *c);
 
-/* Drops a reference; the last one releases the id and frees the client.
+/* Drops a reference; the last one releases the id and frees the member.
  * The writer must have been joined (member_join_writer) by then. */
 void member_unref(struct member *c);
 
@@ -74,15 +75,15 @@ int member_start_writer(struct member *c, struct thread_pool *pool,
                         const struct member_sink *sink);
 
 /* Queues a reference to m without blocking. 0 on success; -1 with EAGAIN
- * if the queue is full, EPIPE if the client is closed. The caller keeps
+ * if the queue is full, EPIPE if the member is closed. The caller keeps
  * its own reference either way. */
 int member_enqueue(struct member *c, struct frame *m);
 
 /* Queues as many of ms[0..n), in order, as there is room for, without
  * blocking, handing over one reference to each queued frame that the
  * caller has already taken (frame_ref_n); the caller keeps the references
- * of the rest. Returns how many were queued (fewer than n: the client is
- * too slow), or -1 with EPIPE if the client is closed. */
+ * of the rest. Returns how many were queued (fewer than n: the member is
+ * too slow), or -1 with EPIPE if the member is closed. */
 ssize_t member_enqueue_many(struct member *c, struct frame *const *ms, size_t n,
                             bool *wake);
 
@@ -95,12 +96,12 @@ void member_wake(struct member *c);
 
 /* Like member_enqueue_many, but waits for room until deadline (absolute,
  * CLOCK_MONOTONIC). Returns how many were queued (fewer than n: the
- * deadline passed), or -1 with EPIPE if the client closed before any. */
+ * deadline passed), or -1 with EPIPE if the member closed before any. */
 ssize_t member_enqueue_wait(struct member *c, struct frame *const *ms, size_t n,
                             const struct timespec *deadline);
 
 /* Closes the send queue with a reason: the first close wins and later
- * ones are ignored. reason must be a string that outlives the client
+ * ones are ignored. reason must be a string that outlives the member
  * (a literal). Returns 1 if this call closed the queue, 0 if it was
  * closed already. Never blocks. */
 int member_close(struct member *c, uint16_t code, const char *reason);

@@ -40,7 +40,7 @@ int chan_try_send(struct chan *ch, const void *elem);
 
 /* Copies as many of the n elements (an array) in, in order, as there is
  * room for now, under one lock; returns how many (0 when full), or -1
- * with EPIPE if closed. The group hands a member a run of broadcasts so. */
+ * with EPIPE if closed. */
 ssize_t chan_try_send_many(struct chan *ch, const void *elems, size_t n);
 
 /* As chan_try_send_many, but the receiver the run has to wake (one was

@@ -3,7 +3,7 @@
  *
  * A broadcast is framed once (unmasked, FIN set) and every receiver's send
  * queue holds a reference to the same bytes; the last frame_unref frees it.
- * The bytes never change after frame_new*, so readers need no lock.
+ * The bytes never change after frame_new, so readers need no lock.
  */
 #ifndef GROUPCHAT_FRAME_H
 #define GROUPCHAT_FRAME_H

@@ -18,9 +18,6 @@ void log_setup(enum log_level level, enum log_format format, int fd);
 int log_level_parse(const char *s);
 int log_format_parse(const char *s);
 
-/* 1 if a line at level would be written. */
-int log_enabled(enum log_level level);
-
 /* Logs event with fields given as alternating key and value strings,
  * ending with NULL: log_event(LOG_INFO, "join", "group", id, "client",
  * cid, NULL). Values are quoted and escaped when needed. */
