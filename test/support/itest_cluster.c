@@ -178,19 +178,14 @@ record(struct cl_peer *p, const struct it_frame *f)
 	if (p->ngot == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 64;
 		char **g = realloc(p->got, cap * sizeof(*g));
-		int *b;
 
 		ck_assert_ptr_nonnull(g);
 		p->got = g;
-		b = realloc(p->binary, cap * sizeof(*b));
-		ck_assert_ptr_nonnull(b);
-		p->binary = b;
 		p->cap = cap;
 	}
 	p->got[p->ngot] = malloc(f->len + 1);
 	ck_assert_ptr_nonnull(p->got[p->ngot]);
 	memcpy(p->got[p->ngot], f->payload, f->len + 1);
-	p->binary[p->ngot] = f->opcode == IT_OP_BINARY;
 	p->ngot++;
 }
 
@@ -269,6 +264,15 @@ cl_pump(struct cl_peer *ps, size_t n, int (*done)(void *), void *arg, int timeou
 	}
 }
 
+/* Forgets what p recorded. */
+static void
+cl_peer_forget(struct cl_peer *p)
+{
+	for (size_t i = 0; i < p->ngot; i++)
+		free(p->got[i]);
+	p->ngot = 0;
+}
+
 long
 cl_peer_find(const struct cl_peer *p, const char *body)
 {
@@ -330,19 +334,10 @@ cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms)
 }
 
 void
-cl_peer_forget(struct cl_peer *p)
-{
-	for (size_t i = 0; i < p->ngot; i++)
-		free(p->got[i]);
-	p->ngot = 0;
-}
-
-void
 cl_peer_free(struct cl_peer *p)
 {
 	cl_peer_forget(p);
 	free(p->got);
-	free(p->binary);
 	if (p->ws != NULL)
 		it_ws_free(p->ws);
 	memset(p, 0, sizeof(*p));

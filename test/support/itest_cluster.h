@@ -80,7 +80,6 @@ struct cl_peer {
 	int node;              /* index of the node it joined through */
 	char cid[7];           /* learnt by cl_peers_hello; "" before */
 	char **got;            /* payloads of data frames, in arrival order */
-	int *binary;           /* 1 where the frame was binary */
 	size_t ngot, cap;
 	int close_code;        /* 0 while open, -1 EOF without a close frame */
 	char close_reason[64];
@@ -109,9 +108,6 @@ int cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms);
 
 /* Index of the first recorded payload ending in " - body", or -1. */
 long cl_peer_find(const struct cl_peer *p, const char *body);
-
-/* Forgets what p recorded. */
-void cl_peer_forget(struct cl_peer *p);
 
 /* Closes (without a close frame) and frees the peer's buffers. */
 void cl_peer_free(struct cl_peer *p);
