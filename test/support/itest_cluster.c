@@ -287,15 +287,21 @@ cl_peer_find(const struct cl_peer *p, const char *body)
 	return -1;
 }
 
-struct hello {
-	struct cl_peer *ps;
-	size_t n;
-};
+int
+cl_all_closed(void *peers)
+{
+	struct cl_peers *a = peers;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ps[i].close_code == 0)
+			return 0;
+	return 1;
+}
 
 static int
 all_hellos(void *arg)
 {
-	struct hello *h = arg;
+	struct cl_peers *h = arg;
 	char body[48];
 
 	for (size_t i = 0; i < h->n; i++) {
@@ -313,7 +319,7 @@ all_hellos(void *arg)
 int
 cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms)
 {
-	struct hello h = { ps, n };
+	struct cl_peers h = { ps, n };
 	char body[48];
 
 	for (size_t i = 0; i < n; i++) {
@@ -544,6 +550,24 @@ cl_check_no_gap(const struct cl_peer *ps, size_t n, const int *sent)
 		}
 	}
 	return NULL;
+}
+
+void
+cl_expect_round(struct cl_peer *ps, size_t n, const int *sent, int timeout_ms,
+    const char *fmt, ...)
+{
+	char what[256];
+	char *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	ck_assert_msg(cl_wait_round(ps, n, sent, timeout_ms), "%s: not every open "
+	    "member got every sender's last message: %s", what,
+	    cl_round_missing(ps, n, sent));
+	err = cl_check_no_gap(ps, n, sent);
+	ck_assert_msg(err == NULL, "%s: %s", what, err);
 }
 
 /* ---- a whole cluster ------------------------------------------------- */
