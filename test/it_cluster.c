@@ -13,6 +13,8 @@
  * counts in /stats. Waits poll with deadlines, never sleep.
  */
 #include "support/itest.h"
+#include "support/itest_cluster.h"
+#include "support/itest_ws_extra.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -42,31 +44,6 @@ start_node(int i)
 	port[i] = it_server_port(node[i]);
 }
 
-static int
-status_of(int p, const char *method, const char *target)
-{
-	struct it_response r;
-	int st;
-
-	if (it_request(p, method, target, &r) == -1)
-		return -1;
-	st = r.status;
-	it_response_free(&r);
-	return st;
-}
-
-/* Waits until node i's /healthz answers want. */
-static int
-healthz_is(int i, int want)
-{
-	int64_t end = it_deadline(WAIT_MS);
-
-	while (it_left_ms(end) > 0)
-		if (status_of(port[i], "GET", "/healthz") == want)
-			return 1;
-	return 0;
-}
-
 static void
 up(void)
 {
@@ -74,7 +51,7 @@ up(void)
 	for (int i = 0; i < NODES; i++)
 		start_node(i);
 	for (int i = 0; i < NODES; i++)
-		ck_assert(healthz_is(i, 200));
+		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
 }
 
 static void
@@ -89,28 +66,21 @@ down(void)
 	rf = NULL;
 }
 
-/* Waits until Redis answers cmd with ":1". */
+/* Whether Redis answers the command cmd with ":1". */
 static int
-redis_has(struct redis_fixture *r, const char *cmd)
+redis_has(void *cmd)
 {
-	int64_t end = it_deadline(WAIT_MS);
 	char out[64];
 
-	while (it_left_ms(end) > 0)
-		if (rf_command(r, cmd, out, sizeof(out)) == 0 && strcmp(out, ":1") == 0)
-			return 1;
-	return 0;
+	return rf_command(rf, cmd, out, sizeof(out)) == 0 && strcmp(out, ":1") == 0;
 }
 
 static struct it_ws *
 join(int i, const char *id)
 {
-	char path[128];
 	int st = 0;
-	struct it_ws *ws;
+	struct it_ws *ws = itx_join(port[i], id, &st);
 
-	snprintf(path, sizeof(path), "/groups/%s", id);
-	ws = it_ws_connect(port[i], path, NULL, &st);
 	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
 	return ws;
 }
@@ -133,26 +103,6 @@ next_text(struct it_ws *ws)
 	return s;
 }
 
-/* The node's "redis_published" once it reaches want (or the last seen). */
-static int
-published_reaches(int p, int want)
-{
-	int64_t end = it_deadline(WAIT_MS);
-	int n = -1;
-
-	while (n != want && it_left_ms(end) > 0) {
-		struct it_response r;
-		const char *at;
-
-		ck_assert_int_eq(it_request(p, "GET", "/stats", &r), 0);
-		ck_assert_ptr_nonnull(at = strstr(r.body, "\"redis_published\":"));
-		n = atoi(at + strlen("\"redis_published\":"));
-		ck_assert_ptr_nonnull(strstr(r.body, "\"redis_round_trips\":"));
-		it_response_free(&r);
-	}
-	return n;
-}
-
 START_TEST(relay_one_order_on_every_node)
 {
 	enum { EACH = 20 };
@@ -161,7 +111,7 @@ START_TEST(relay_one_order_on_every_node)
 	int i, k, n;
 
 	up();
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=g"), 201);
+	ck_assert_int_eq(itx_create(port[0], "g"), 201);
 	for (i = 0; i < NODES; i++)
 		ws[i] = join(i, "g");
 	/* Everyone sends at once, interleaved. */
@@ -178,8 +128,14 @@ START_TEST(relay_one_order_on_every_node)
 			ck_assert_str_eq(seen[i][n], seen[0][n]);
 	/* Each node's publisher counts the messages its members sent (the
 	 * count follows the replies, so it may trail the deliveries). */
-	for (i = 0; i < NODES; i++)
-		ck_assert_int_eq(published_reaches(port[i], EACH), EACH);
+	for (i = 0; i < NODES; i++) {
+		long long published = -1, trips;
+
+		ck_assert_msg(itx_wait_total(port[i], "redis_published", EACH, WAIT_MS,
+		    &published) == 0, "node %d: redis_published %lld, want %d", i,
+		    published, EACH);
+		ck_assert_int_eq(itx_stats_total(port[i], "redis_round_trips", &trips), 0);
+	}
 	for (i = 0; i < NODES; i++) {
 		for (n = 0; n < NODES * EACH; n++)
 			free(seen[i][n]);
@@ -192,7 +148,7 @@ END_TEST
 struct creator {
 	int port;
 	int status;
-	const char *target;
+	const char *id;
 };
 
 static void *
@@ -200,7 +156,7 @@ create_main(void *arg)
 {
 	struct creator *c = arg;
 
-	c->status = status_of(c->port, "POST", c->target);
+	c->status = itx_create(c->port, c->id);
 	return NULL;
 }
 
@@ -208,14 +164,14 @@ START_TEST(racing_creates_one_201)
 {
 	struct creator c[NODES];
 	pthread_t t[NODES];
-	char target[64];
+	char id[16];
 	int round, i, created, exists;
 
 	up();
 	for (round = 0; round < 30; round++) {
-		snprintf(target, sizeof(target), "/create?id=race%d", round);
+		snprintf(id, sizeof(id), "race%d", round);
 		for (i = 0; i < NODES; i++) {
-			c[i] = (struct creator){ port[i], 0, target };
+			c[i] = (struct creator){ port[i], 0, id };
 			ck_assert_int_eq(pthread_create(&t[i], NULL, create_main, &c[i]), 0);
 		}
 		created = exists = 0;
@@ -237,18 +193,18 @@ START_TEST(delete_closes_everywhere_recreate_gets_nothing_old)
 	char *s;
 
 	up();
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=d"), 201);
+	ck_assert_int_eq(itx_create(port[0], "d"), 201);
 	a = join(0, "d");
 	b = join(1, "d");
 	ck_assert_int_eq(it_ws_send_wait(a, "before", b, NULL, WAIT_MS), 0);
-	ck_assert_int_eq(status_of(port[2], "DELETE", "/groups/d"), 200);
+	ck_assert_int_eq(itx_delete(port[2], "d", NULL, 0), 200);
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1000, "group deleted", WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close_reason(b, 1000, "group deleted", WAIT_MS), 0);
 	it_ws_free(a);
 	it_ws_free(b);
-	ck_assert_int_eq(status_of(port[2], "DELETE", "/groups/d"), 400);
+	ck_assert_int_eq(itx_delete(port[2], "d", NULL, 0), 400);
 	/* The id at once again: the new group starts empty. */
-	ck_assert_int_eq(status_of(port[1], "POST", "/create?id=d"), 201);
+	ck_assert_int_eq(itx_create(port[1], "d"), 201);
 	c = join(1, "d");
 	ck_assert_int_eq(it_ws_send_text(c, "fresh"), 0);
 	ck_assert_ptr_nonnull(s = next_text(c));
@@ -266,12 +222,12 @@ START_TEST(redis_unreachable_at_start_then_recovers)
 	ck_assert_ptr_nonnull(rf = rf_start(NULL));
 	ck_assert_int_eq(rf_kill(rf), 0);
 	start_node(0);
-	ck_assert(healthz_is(0, 503));
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=u"), 503);
-	ck_assert_int_eq(status_of(port[0], "DELETE", "/groups/u"), 503);
+	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(port[0], "u"), 503);
+	ck_assert_int_eq(itx_delete(port[0], "u", NULL, 0), 503);
 	ck_assert_int_eq(rf_restart(rf), 0);
-	ck_assert(healthz_is(0, 200));
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=u"), 201);
+	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(port[0], "u"), 201);
 	a = join(0, "u");
 	ck_assert_int_eq(it_ws_send_wait(a, "hi", a, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
@@ -284,20 +240,20 @@ START_TEST(redis_restarted_empty_members_stay)
 	struct it_ws *a, *b, *c;
 
 	up();
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=r"), 201);
+	ck_assert_int_eq(itx_create(port[0], "r"), 201);
 	a = join(0, "r");
 	b = join(1, "r");
 	ck_assert_int_eq(it_ws_send_wait(a, "one", b, NULL, WAIT_MS), 0);
 	/* Both nodes have fanned it out: nothing is in flight at the kill. */
 	ck_assert_int_eq(it_ws_expect_suffix(a, IT_OP_TEXT, " - one", 6, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(rf_kill(rf), 0);
-	ck_assert(healthz_is(0, 503));
+	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
 	ck_assert_int_eq(rf_restart(rf), 0);
 	for (int i = 0; i < NODES; i++)
-		ck_assert(healthz_is(i, 200));
+		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
 	/* The group is registered again by the nodes that serve it; then a
 	 * third node, which served nothing, can join it. */
-	ck_assert(redis_has(rf, "EXISTS gc:inc:r"));
+	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:r", WAIT_MS));
 	c = join(2, "r");
 	ck_assert_int_eq(it_ws_send_wait(c, "zero", a, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_send_wait(b, "two", a, NULL, WAIT_MS), 0);
@@ -320,6 +276,19 @@ START_TEST(join_of_a_group_nowhere_is_400)
 }
 END_TEST
 
+/* Tries to join group b on node 0 as *arg; a refusal must be the 503 of
+ * a full node. */
+static int
+joined_b(void *arg)
+{
+	struct it_ws **b = arg;
+	int st = 0;
+
+	*b = itx_join(port[0], "b", &st);
+	ck_assert(*b != NULL || st == 503);
+	return *b != NULL;
+}
+
 /* A join that would list a group past --max-groups on its node answers
  * as a create past the cap does, not as if Redis were away; a group the
  * node already serves still takes joins, and one leaving makes room. */
@@ -327,9 +296,7 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 {
 	struct config cfg;
 	struct it_response r;
-	struct it_ws *a, *a2, *b;
-	int64_t end;
-	int st = 0;
+	struct it_ws *a, *a2, *b = NULL;
 
 	ck_assert_ptr_nonnull(rf = rf_start(NULL));
 	it_config(&cfg);
@@ -337,9 +304,9 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
 	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
 	port[0] = it_server_port(node[0]);
-	ck_assert(healthz_is(0, 200));
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=a"), 201);
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=b"), 201);
+	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(port[0], "a"), 201);
+	ck_assert_int_eq(itx_create(port[0], "b"), 201);
 	a = join(0, "a");
 	ck_assert_ptr_null(it_ws_connect_resp(port[0], "/groups/b", NULL, &r));
 	ck_assert_int_eq(r.status, 503);
@@ -349,49 +316,28 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 	ck_assert_int_eq(it_ws_close(a2), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	/* The last member of a gone, b can be served once a's entry goes. */
-	end = it_deadline(WAIT_MS);
-	b = NULL;
-	while (b == NULL && it_left_ms(end) > 0) {
-		b = it_ws_connect(port[0], "/groups/b", NULL, &st);
-		ck_assert(b != NULL || st == 503);
-	}
+	it_wait_until(joined_b, &b, WAIT_MS);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(it_ws_close(b), 0);
 	down();
 }
 END_TEST
 
-/* The body of node i's /healthz. */
-static char *
-healthz_body(int i)
+#define HEALTHZ_LEN 256
+
+/* Reads node 0's /healthz into body (HEALTHZ_LEN bytes): whether it names
+ * WRONGPASS. */
+static int
+healthz_wrongpass(void *body)
 {
-	struct it_response r;
-	char *s;
-
-	ck_assert_int_eq(it_request(port[i], "GET", "/healthz", &r), 0);
-	s = strdup(r.body);
-	it_response_free(&r);
-	return s;
-}
-
-/* Node i's /healthz body once it names WRONGPASS (or the last one). */
-static char *
-wrongpass_body(int i)
-{
-	int64_t end = it_deadline(WAIT_MS);
-	char *body = healthz_body(i);
-
-	while (strstr(body, "WRONGPASS") == NULL && it_left_ms(end) > 0) {
-		free(body);
-		body = healthz_body(i);
-	}
-	return body;
+	ck_assert_int_ne(cl_healthz(port[0], body, HEALTHZ_LEN), -1);
+	return strstr(body, "WRONGPASS") != NULL;
 }
 
 START_TEST(password_wrong_then_right)
 {
 	struct config cfg;
-	char *body;
+	char body[HEALTHZ_LEN];
 
 	ck_assert_ptr_nonnull(rf = rf_start("s3cret"));
 	it_config(&cfg);
@@ -399,20 +345,19 @@ START_TEST(password_wrong_then_right)
 	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
 	port[0] = it_server_port(node[0]);
 	/* 503 at once ("connecting"), then with the reason Redis gave. */
-	body = wrongpass_body(0);
+	it_wait_until(healthz_wrongpass, body, WAIT_MS);
 	/* One line, the reason Redis gave, never the password. */
 	ck_assert_msg(strncmp(body, "redis: ", 7) == 0 && strstr(body, "WRONGPASS") != NULL &&
 	    strchr(body, '\n') == body + strlen(body) - 1 && strstr(body, "wrong") == NULL,
 	    "healthz said %s", body);
-	free(body);
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=p"), 503);
+	ck_assert_int_eq(itx_create(port[0], "p"), 503);
 	it_server_stop(node[0]);
 	/* GROUPCHAT_REDIS_PASSWORD wins over the URL's. */
 	ck_assert_int_eq(setenv("GROUPCHAT_REDIS_PASSWORD", "s3cret", 1), 0);
 	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
 	port[0] = it_server_port(node[0]);
-	ck_assert(healthz_is(0, 200));
-	ck_assert_int_eq(status_of(port[0], "POST", "/create?id=p"), 201);
+	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(port[0], "p"), 201);
 	down();
 }
 END_TEST

@@ -34,22 +34,6 @@ close_bound_ms(void)
 	return itx_sanitized() ? DELETE_CLOSE_SANITIZED_MS : DELETE_CLOSE_MS;
 }
 
-struct all_closed {
-	struct cl_peer *ps;
-	size_t n;
-};
-
-static int
-all_closed(void *arg)
-{
-	struct all_closed *a = arg;
-
-	for (size_t i = 0; i < a->n; i++)
-		if (a->ps[i].close_code == 0)
-			return 0;
-	return 1;
-}
-
 /* Members on the nodes in `on` (n of them) talk, then DELETE through
  * node `via` while they are still sending; every member must get 1000
  * "group deleted" within the bound, nothing after it, and what each saw
@@ -59,7 +43,7 @@ delete_closes_everyone(const int *on, size_t n, int via)
 {
 	struct cl_peer ps[6];
 	int sent[6] = { 0 };
-	struct all_closed a = { ps, n };
+	struct cl_peers a = { ps, n };
 	char body[128], *err;
 	int64_t t200;
 	int fd, st;
@@ -78,7 +62,7 @@ delete_closes_everyone(const int *on, size_t n, int via)
 	st = cl_read_status(fd, body, sizeof(body), WAIT_MS);
 	t200 = it_now_ms();
 	ck_assert_msg(st == 200, "DELETE on node %d: %d \"%s\"", via, st, body);
-	ck_assert_msg(cl_pump(ps, n, all_closed, &a, WAIT_MS), "not every member was closed");
+	ck_assert_msg(cl_pump(ps, n, cl_all_closed, &a, WAIT_MS), "not every member was closed");
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_msg(ps[i].close_code == 1000 &&
 		    strcmp(ps[i].close_reason, "group deleted") == 0,
@@ -210,7 +194,7 @@ both_have(void *arg)
 START_TEST(an_id_created_again_at_once_receives_nothing_of_the_old_group)
 {
 	struct cl_peer old[2], neu[2];
-	struct all_closed a = { old, 2 };
+	struct cl_peers a = { old, 2 };
 	struct got_n g = { neu, 2 };
 	int sent[2] = { 0 };
 	char body[128];
@@ -227,7 +211,7 @@ START_TEST(an_id_created_again_at_once_receives_nothing_of_the_old_group)
 	ck_assert_int_eq(itx_create(cl.node[1].port, "phoenix"), 201);
 	ck_assert_int_eq(cl_peer_join(&neu[0], cl.node[0].port, "phoenix", 0), 101);
 	ck_assert_int_eq(cl_peer_join(&neu[1], cl.node[1].port, "phoenix", 1), 101);
-	ck_assert(cl_pump(old, 2, all_closed, &a, WAIT_MS));
+	ck_assert(cl_pump(old, 2, cl_all_closed, &a, WAIT_MS));
 	for (int i = 0; i < 2; i++)
 		ck_assert_msg(old[i].close_code == 1000, "old member %d: close %d", i,
 		    old[i].close_code);

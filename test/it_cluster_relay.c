@@ -46,7 +46,6 @@ START_TEST(members_on_three_nodes_sending_at_once_see_one_complete_order)
 	struct cl_peer ps[N];
 	int sent[N] = { 0 };
 	int rounds = itx_sanitized() ? ROUNDS_SANITIZED : ROUNDS_PLAIN;
-	char *err;
 
 	cl_up(&cl, 3, NULL);
 	create_on(0, "room", 201);
@@ -57,10 +56,7 @@ START_TEST(members_on_three_nodes_sending_at_once_see_one_complete_order)
 		cl_send_round(ps, N, sent);
 		cl_pump(ps, N, NULL, NULL, 0);
 	}
-	ck_assert_msg(cl_wait_round(ps, N, sent, WAIT_MS), "not every message arrived: %s",
-	    cl_round_missing(ps, N, sent));
-	err = cl_check_no_gap(ps, N, sent);
-	ck_assert_msg(err == NULL, "%s", err);
+	cl_expect_round(ps, N, sent, WAIT_MS, "%d rounds from every member", rounds);
 	for (int i = 0; i < N; i++) {
 		ck_assert_msg(ps[i].close_code == 0, "peer %d closed %d \"%s\"", i,
 		    ps[i].close_code, ps[i].close_reason);
@@ -103,7 +99,6 @@ START_TEST(a_group_is_joinable_through_every_node_and_nowhere_once_deleted)
 	struct cl_peer ps[3];
 	int sent[3] = { 0 }, status;
 	char body[128];
-	char *err;
 
 	cl_up(&cl, 3, NULL);
 	create_on(1, "anywhere", 201);
@@ -113,9 +108,7 @@ START_TEST(a_group_is_joinable_through_every_node_and_nowhere_once_deleted)
 		ck_assert_int_eq(cl_peer_join(&ps[i], cl.node[i].port, "anywhere", i), 101);
 	ck_assert_int_eq(cl_peers_hello(ps, 3, WAIT_MS), 0);
 	cl_send_round(ps, 3, sent);
-	ck_assert(cl_wait_round(ps, 3, sent, WAIT_MS));
-	err = cl_check_no_gap(ps, 3, sent);
-	ck_assert_msg(err == NULL, "%s", err);
+	cl_expect_round(ps, 3, sent, WAIT_MS, "one member per node");
 
 	/* Nowhere: 400 found no group on every node. */
 	for (int i = 0; i < 3; i++) {

@@ -13,12 +13,12 @@
 
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/member.h"
-#include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_sink.h"
+#include "support/itest.h"
 #include "support/test_main.h"
 
 #define WAIT_MS 5000
@@ -31,17 +31,6 @@ struct test_member {
 static struct cid_set *ids;
 static struct thread_pool *writers;
 static struct stats st;
-
-static void
-cond_init_mono(pthread_cond_t *cv)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
 
 static void
 test_member_start(struct test_member *m, size_t cap, int hold)
@@ -76,40 +65,6 @@ bcast(struct group *g, const char *text)
 	rc = group_broadcast(g, m);
 	frame_unref(m);
 	return rc;
-}
-
-/*
- * Polls pred with short bounded waits on a private condition variable
- * until it holds or WAIT_MS pass; returns its last value.
- */
-static int
-wait_until(int (*pred)(void *), void *arg)
-{
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_cond_t cv;
-	struct timespec end, now, step;
-	int ok;
-
-	cond_init_mono(&cv);
-	chan_deadline(&end, WAIT_MS);
-	pthread_mutex_lock(&mu);
-	while (!(ok = pred(arg))) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-			break;
-		step = now;
-		step.tv_nsec += 100000;
-		if (step.tv_nsec >= 1000000000L) {
-			step.tv_sec++;
-			step.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&cv, &mu, &step);
-	}
-	pthread_mutex_unlock(&mu);
-	pthread_cond_destroy(&cv);
-	pthread_mutex_destroy(&mu);
-	return ok;
 }
 
 static int
@@ -211,7 +166,7 @@ START_TEST(test_thread_stops_and_restarts)
 	ck_assert_uint_eq(stats_get(&st, members), 1);
 
 	group_leave(g, a.c);
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	ck_assert_uint_eq(group_members(g), 0);
 	ck_assert_uint_eq(stats_get(&st, group_threads), 0);
 	ck_assert_uint_eq(stats_get(&st, members), 0);
@@ -223,12 +178,12 @@ START_TEST(test_thread_stops_and_restarts)
 	ck_assert_int_eq(bcast(g, "two"), 0);
 	w.g = g;
 	w.n = 2;
-	ck_assert(wait_until(pred_msgs_in, &w));
+	ck_assert(it_wait_until(pred_msgs_in, &w, WAIT_MS));
 	ck_assert_uint_eq(group_msgs_out(g), 2);
 	ck_assert_uint_eq(fake_wait_frames(&b.f, 1), 1);
 
 	group_leave(g, b.c);
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	ck_assert_uint_eq(a.f.nframes, 1);
 	test_member_end(&a);
 	test_member_end(&b);
@@ -254,7 +209,7 @@ START_TEST(test_leave_of_non_member)
 	ck_assert_uint_eq(group_members(g), 1);
 	group_leave(g, a.c);
 	group_leave(g, a.c);
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	test_member_end(&a);
 	test_member_end(&b);
 	group_unref(g);
@@ -325,7 +280,7 @@ START_TEST(test_join_races_last_leave)
 		pthread_barrier_wait(&l.done);
 		snprintf(text, sizeof(text), "%d", i);
 		ck_assert_int_eq(bcast(l.g, text), 0);
-		ck_assert_msg(wait_until(pred_queued, c),
+		ck_assert_msg(it_wait_until(pred_queued, c, WAIT_MS),
 		    "iteration %d: the newcomer is deaf", i);
 		ck_assert_uint_eq(group_members(l.g), 1);
 		member_join_writer(l.old);
@@ -334,7 +289,7 @@ START_TEST(test_join_races_last_leave)
 	}
 	pthread_join(t, NULL);
 	group_leave(l.g, l.old);
-	ck_assert(wait_until(pred_stopped, l.g));
+	ck_assert(it_wait_until(pred_stopped, l.g, WAIT_MS));
 	ck_assert_uint_ge(group_thread_starts(l.g), 1);
 	member_join_writer(l.old);
 	member_unref(l.old);
@@ -416,7 +371,7 @@ START_TEST(test_one_order_for_all)
 	ck_assert_uint_eq(stats_get(&st, slow_drops), 0);
 	for (i = 0; i < M; i++)
 		group_leave(g, m[i].c);
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	for (i = 0; i < M; i++)
 		test_member_end(&m[i]);
 	group_unref(g);
@@ -444,7 +399,7 @@ START_TEST(test_slow_member_dropped)
 	}
 	ck_assert_uint_eq(fake_wait_frames(&fast[0].f, N), N);
 	ck_assert_uint_eq(fake_wait_frames(&fast[1].f, N), N);
-	ck_assert(wait_until(pred_slow_closed, slow.c));
+	ck_assert(it_wait_until(pred_slow_closed, slow.c, WAIT_MS));
 	ck_assert_uint_eq(stats_get(&st, slow_drops), 1);
 	ck_assert_uint_eq(group_members(g), 2);
 	ck_assert_uint_eq(slow.f.closes, 0);
@@ -459,7 +414,7 @@ START_TEST(test_slow_member_dropped)
 	group_leave(g, slow.c);
 	group_leave(g, fast[0].c);
 	group_leave(g, fast[1].c);
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	test_member_end(&fast[0]);
 	test_member_end(&fast[1]);
 	test_member_end(&slow);
@@ -492,7 +447,7 @@ START_TEST(test_close_closes_every_member)
 		 * dropped, as Go drops them: a member gets none, one or both. */
 		ck_assert_uint_le(m[i].f.nframes, 2);
 	}
-	ck_assert(wait_until(pred_stopped, g));
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	ck_assert_uint_eq(group_members(g), 0);
 
 	for (i = 0; i < M; i++)

@@ -15,9 +15,9 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
-#include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/stats.h"
+#include "support/itest.h"
 #include "support/test_main.h"
 
 #define WAIT_MS 5000
@@ -48,44 +48,27 @@ teardown(void)
 	cid_set_free(ids);
 }
 
-/*
- * Polls pred with short bounded waits on a private condition variable
- * until it holds or WAIT_MS pass; returns its last value.
- */
-static int
-wait_until(int (*pred)(void *, uint16_t), void *arg, uint16_t want)
-{
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_condattr_t ca;
-	pthread_cond_t cv;
-	struct timespec end, step;
-	int ok;
+/* A member or group and the value a predicate waits for. */
+struct want {
+	void *of;
+	uint16_t v;
+};
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cv, &ca);
-	pthread_condattr_destroy(&ca);
-	chan_deadline(&end, WAIT_MS);
-	pthread_mutex_lock(&mu);
-	for (;;) {
-		if ((ok = pred(arg, want)))
-			break;
-		chan_deadline(&step, 1);
-		if (step.tv_sec > end.tv_sec ||
-		    (step.tv_sec == end.tv_sec && step.tv_nsec > end.tv_nsec))
-			break;
-		pthread_cond_timedwait(&cv, &mu, &step);
-	}
-	pthread_mutex_unlock(&mu);
-	pthread_cond_destroy(&cv);
-	pthread_mutex_destroy(&mu);
-	return ok;
+static int
+pred_close_code(void *arg)
+{
+	struct want *w = arg;
+
+	return member_close_code(w->of) == w->v;
 }
 
+/* 1 if c's close code becomes code within WAIT_MS. */
 static int
-pred_close_code(void *c, uint16_t code)
+closed_with(struct member *c, uint16_t code)
 {
-	return member_close_code(c) == code;
+	struct want w = { c, code };
+
+	return it_wait_until(pred_close_code, &w, WAIT_MS);
 }
 
 static struct member *
@@ -272,8 +255,8 @@ START_TEST(test_delete_closes_members)
 	a = join_new_client(g);
 	b = join_new_client(g);
 	ck_assert_int_eq(manager_delete(mgr, "room", 4), MANAGER_DELETED);
-	ck_assert(wait_until(pred_close_code, a, GROUP_DELETED_CODE));
-	ck_assert(wait_until(pred_close_code, b, GROUP_DELETED_CODE));
+	ck_assert(closed_with(a, GROUP_DELETED_CODE));
+	ck_assert(closed_with(b, GROUP_DELETED_CODE));
 	late = member_new(ids, 8);
 	ck_assert_ptr_nonnull(late);
 	ck_assert_int_eq(group_join(g, late), -1);
@@ -437,9 +420,11 @@ START_TEST(test_max_groups)
 END_TEST
 
 static int
-pred_members(void *g, uint16_t want)
+pred_members(void *arg)
 {
-	return group_members(g) == want;
+	struct want *w = arg;
+
+	return group_members(w->of) == w->v;
 }
 
 /* active_only lists groups with members only; max cuts the list and the
@@ -462,7 +447,7 @@ START_TEST(test_list_active_capped)
 	for (k = 0; k < 3; k++) {
 		g[k] = lookup_ok(names[k], 1);
 		c[k] = join_new_client(g[k]);
-		ck_assert(wait_until(pred_members, g[k], 1));
+		ck_assert(it_wait_until(pred_members, &(struct want){ g[k], 1 }, WAIT_MS));
 	}
 	n = manager_list(mgr, SIZE_MAX, true, &list, &omitted);
 	ck_assert_int_eq(n, 3);
@@ -501,8 +486,8 @@ START_TEST(test_close_all_keeps_groups)
 	a = join_new_client(g1);
 	b = join_new_client(g2);
 	manager_close_all(mgr, GROUP_SHUTDOWN_CODE, GROUP_SHUTDOWN_REASON);
-	ck_assert(wait_until(pred_close_code, a, GROUP_SHUTDOWN_CODE));
-	ck_assert(wait_until(pred_close_code, b, GROUP_SHUTDOWN_CODE));
+	ck_assert(closed_with(a, GROUP_SHUTDOWN_CODE));
+	ck_assert(closed_with(b, GROUP_SHUTDOWN_CODE));
 	ck_assert(group_closed(g1));
 	ck_assert(group_closed(g2));
 	ck_assert_int_eq(manager_create(mgr, "g1", 2), MANAGER_EXISTS);
@@ -538,8 +523,8 @@ START_TEST(test_free_with_groups_and_members)
 	 * joined, so its member is closed already. */
 	ck_assert_uint_eq(member_close_code(c), GROUP_SHUTDOWN_CODE);
 	ck_assert(group_closed(held));
-	ck_assert(wait_until(pred_close_code, a, GROUP_SHUTDOWN_CODE));
-	ck_assert(wait_until(pred_close_code, b, GROUP_SHUTDOWN_CODE));
+	ck_assert(closed_with(a, GROUP_SHUTDOWN_CODE));
+	ck_assert(closed_with(b, GROUP_SHUTDOWN_CODE));
 	hang_up(held, a);
 	hang_up(held, b);
 	group_unref(held);

@@ -213,23 +213,6 @@ START_TEST(test_enqueue_many_partial)
 }
 END_TEST
 
-/* Frames the sink has after waiting up to ms for n of them. */
-static size_t
-frames_within(struct fake *f, size_t n, long ms)
-{
-	struct timespec dl;
-	size_t got;
-
-	chan_deadline(&dl, ms);
-	pthread_mutex_lock(&f->mu);
-	while (f->nframes < n &&
-	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
-		;
-	got = f->nframes;
-	pthread_mutex_unlock(&f->mu);
-	return got;
-}
-
 /* With a wake flag, a run into the empty queue of a waiting writer wakes
  * nobody: the flag is set, the frame stays queued until member_wake. A
  * run into a non-empty queue never asks for a wake. */
@@ -263,7 +246,7 @@ START_TEST(test_enqueue_many_defers_the_wake)
 	frame_ref_n(m[1], 1);
 	ck_assert_int_eq(member_enqueue_many(c, m + 1, 1, &wake), 1);
 	ck_assert_msg(!wake, "a run into a non-empty queue asked for a wake");
-	ck_assert_uint_eq(frames_within(&f, written + 1, 100), written);
+	ck_assert_uint_eq(fake_wait_frames_ms(&f, written + 1, 100), written);
 	ck_assert_uint_eq(member_queued(c), 2);
 	member_wake(c);
 	ck_assert_uint_eq(fake_wait_frames(&f, written + 2), written + 2);

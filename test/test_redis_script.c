@@ -10,6 +10,7 @@
 #include "groupchat/cluster/redis_msg.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/itest.h"
+#include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
 
@@ -21,40 +22,16 @@
 #include <string.h>
 
 static struct redis_fixture *rf;
-
-/* A raw hiredis context: the tests' own subscriber. */
-static redisContext *
-raw_conn(void)
-{
-	char url[128], err[256];
-	const char *why;
-	struct redis_url *u;
-	redisContext *c;
-
-	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rf_port(rf));
-	u = redis_url_parse(url, strlen(url), NULL, &why);
-	ck_assert_ptr_nonnull(u);
-	c = redis_conn_open(u, 5000, err, sizeof(err));
-	ck_assert_msg(c != NULL, "%s", err);
-	redis_url_free(u);
-	return c;
-}
+static struct redis_url *srv_url; /* rf's, parsed once by up() */
 
 /* The link the scripts run over. */
 static struct redis_link *
-conn(const char *password)
+conn(void)
 {
-	char url[128], err[256];
-	const char *why;
-	struct redis_url *u;
-	struct redis_link *c;
+	char err[256];
+	struct redis_link *c = redis_link_open(srv_url, 5000, err, sizeof(err));
 
-	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rf_port(rf));
-	u = redis_url_parse(url, strlen(url), password, &why);
-	ck_assert_ptr_nonnull(u);
-	c = redis_link_open(u, 5000, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	redis_url_free(u);
 	return c;
 }
 
@@ -77,15 +54,22 @@ cmd(struct redis_link *c, int argc, const char **argv)
 static void
 up(void)
 {
+	char s[64];
+	const char *why;
+
 	rf = rf_start(NULL);
 	ck_assert_ptr_nonnull(rf);
+	snprintf(s, sizeof(s), "redis://127.0.0.1:%d", rf_port(rf));
+	srv_url = redis_url_parse(s, strlen(s), NULL, &why);
+	ck_assert_ptr_nonnull(srv_url);
 }
 
 static void
 down(void)
 {
-	rf_stop(rf);
+	ras_down(rf, srv_url);
 	rf = NULL;
+	srv_url = NULL;
 }
 
 /* ---- create among racing creators ------------------------------------ */
@@ -105,7 +89,7 @@ race(void *arg)
 	struct racer *r = arg;
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	int i;
 
 	if (redis_scripts_load(c, &sc, err, sizeof(err)) == -1)
@@ -128,7 +112,7 @@ START_TEST(create_once_among_racers)
 	pthread_t t[RACERS];
 	struct redis_scripts sc;
 	char err[256];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	int i, j, won;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
@@ -175,7 +159,7 @@ next_msg(redisContext *sub, struct redis_msg *m, redisReply **keep)
 static redisContext *
 subscribe(const char *id)
 {
-	redisContext *sub = raw_conn();
+	redisContext *sub = ras_raw(srv_url);
 	redisReply *r = redisCommand(sub, "SUBSCRIBE " RK_MSG "%s", id);
 
 	ck_assert_ptr_nonnull(r);
@@ -189,7 +173,7 @@ START_TEST(delete_publishes_event)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], got[REDIS_INC_LEN + 1];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	redisContext *sub = subscribe("g");
 	struct redis_msg m;
 	redisReply *keep;
@@ -246,7 +230,7 @@ publisher(void *arg)
 	struct pubarg *a = arg;
 	struct redis_scripts sc;
 	char err[256], frame[32];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	int i, n;
 
 	if (redis_scripts_load(c, &sc, err, sizeof(err)) == -1)
@@ -281,7 +265,7 @@ START_TEST(publish_sequence_history_delivery)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	redisContext *sub = subscribe("p q");
 	struct pubarg a[PUBLISHERS];
 	pthread_t t[PUBLISHERS];
@@ -338,7 +322,7 @@ START_TEST(history_is_capped_and_binary_safe)
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1];
 	static const char bin[] = { 'b', 0, ' ', 'm', ' ', '\r', '\n', (char)0xff };
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	redisContext *sub = subscribe("cap");
 	struct redis_msg m;
 	redisReply *keep;
@@ -376,7 +360,7 @@ START_TEST(noscript_falls_back_to_eval)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], reply[64];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	redisReply *r;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
@@ -402,7 +386,7 @@ START_TEST(reregister_after_empty_restart)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], reply[64];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
@@ -440,7 +424,7 @@ START_TEST(cid_claim_refresh_expiry)
 {
 	struct redis_scripts sc;
 	char err[256], reply[64];
-	struct redis_link *c = conn(NULL);
+	struct redis_link *c = conn();
 	uint32_t cids[3] = { 0xabc123, 0x000001, 0xffffff }, taken[3];
 	struct claim_wait w = { c, 0x000001 };
 	int64_t t0;

@@ -13,6 +13,7 @@
 #include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_sub.h"
 #include "groupchat/cluster/redis_url.h"
+#include "support/itest.h"
 #include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
@@ -221,22 +222,27 @@ pub_get(struct pubber *p, long *field)
 	return v;
 }
 
-/* Waits until the publisher has sent at least n (spins on its counter
- * with a deadline: the publisher only moves forward). */
+struct sent_want {
+	struct pubber *p;
+	long n;
+};
+
+static int
+pub_sent(void *arg)
+{
+	struct sent_want *w = arg;
+
+	return pub_get(w->p, &w->p->sent) >= w->n;
+}
+
+/* Waits until the publisher has sent at least n (polls its counter: the
+ * publisher only moves forward). */
 static int
 pub_wait_sent(struct pubber *p, long n)
 {
-	struct timespec dl, now;
+	struct sent_want w = { p, n };
 
-	chan_deadline(&dl, 10000);
-	for (;;) {
-		if (pub_get(p, &p->sent) >= n)
-			return 1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec > dl.tv_nsec))
-			return 0;
-		sched_yield();
-	}
+	return it_wait_until(pub_sent, &w, 10000);
 }
 
 /* ---- tests --------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread_pool.h"
 #include "groupchat/core/thread.h"
+#include "support/itest.h"
 #include "support/test_main.h"
 
 #include <check.h>
@@ -107,36 +108,20 @@ thread_alive(pid_t tid)
 	return stat(path, &sb) == 0;
 }
 
+static int
+thread_gone(void *arg)
+{
+	const pid_t *tid = arg;
+
+	return !thread_alive(*tid);
+}
+
 /* 1 if thread tid is gone within WAIT_MS. A joined thread has exited,
- * but its /proc entry may outlive the join by a moment: wait for it on a
- * private condition variable, a millisecond at a time. */
+ * but its /proc entry may outlive the join by a moment. */
 static int
 wait_gone(pid_t tid)
 {
-	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-	pthread_condattr_t ca;
-	pthread_cond_t never;
-	struct timespec dl, tick;
-	int gone;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&never, &ca);
-	pthread_condattr_destroy(&ca);
-	chan_deadline(&dl, WAIT_MS);
-	pthread_mutex_lock(&m);
-	while (!(gone = !thread_alive(tid))) {
-		chan_deadline(&tick, 1);
-		pthread_cond_timedwait(&never, &m, &tick);
-		clock_gettime(CLOCK_MONOTONIC, &tick);
-		if (tick.tv_sec > dl.tv_sec ||
-		    (tick.tv_sec == dl.tv_sec && tick.tv_nsec >= dl.tv_nsec))
-			break;
-	}
-	pthread_mutex_unlock(&m);
-	pthread_cond_destroy(&never);
-	pthread_mutex_destroy(&m);
-	return gone;
+	return it_wait_until(thread_gone, &tid, WAIT_MS);
 }
 
 /* The parked thread is reused, under the pool's name. */

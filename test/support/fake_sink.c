@@ -126,10 +126,16 @@ fake_release(struct fake *f)
 size_t
 fake_wait_frames(struct fake *f, size_t n)
 {
+	return fake_wait_frames_ms(f, n, FAKE_WAIT_MS);
+}
+
+size_t
+fake_wait_frames_ms(struct fake *f, size_t n, long ms)
+{
 	struct timespec dl;
 	size_t got;
 
-	chan_deadline(&dl, FAKE_WAIT_MS);
+	chan_deadline(&dl, ms);
 	pthread_mutex_lock(&f->mu);
 	while (f->nframes < n &&
 	    pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)

@@ -16,7 +16,7 @@
 
 #include "groupchat/actors/member.h"
 
-/* How long the fake_wait_* calls wait before giving up. */
+/* How long the fake_wait_* calls wait before giving up (unless told). */
 #define FAKE_WAIT_MS 5000
 
 struct fake {
@@ -46,6 +46,9 @@ void fake_release(struct fake *f);
 
 /* Waits until at least n frames were written; returns how many were. */
 size_t fake_wait_frames(struct fake *f, size_t n);
+
+/* fake_wait_frames giving up after ms instead of FAKE_WAIT_MS. */
+size_t fake_wait_frames_ms(struct fake *f, size_t n, long ms);
 
 /* Waits until the sink was closed; returns how many times it was. */
 unsigned fake_wait_closed(struct fake *f);

@@ -178,19 +178,14 @@ record(struct cl_peer *p, const struct it_frame *f)
 	if (p->ngot == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 64;
 		char **g = realloc(p->got, cap * sizeof(*g));
-		int *b;
 
 		ck_assert_ptr_nonnull(g);
 		p->got = g;
-		b = realloc(p->binary, cap * sizeof(*b));
-		ck_assert_ptr_nonnull(b);
-		p->binary = b;
 		p->cap = cap;
 	}
 	p->got[p->ngot] = malloc(f->len + 1);
 	ck_assert_ptr_nonnull(p->got[p->ngot]);
 	memcpy(p->got[p->ngot], f->payload, f->len + 1);
-	p->binary[p->ngot] = f->opcode == IT_OP_BINARY;
 	p->ngot++;
 }
 
@@ -269,6 +264,15 @@ cl_pump(struct cl_peer *ps, size_t n, int (*done)(void *), void *arg, int timeou
 	}
 }
 
+/* Forgets what p recorded. */
+static void
+cl_peer_forget(struct cl_peer *p)
+{
+	for (size_t i = 0; i < p->ngot; i++)
+		free(p->got[i]);
+	p->ngot = 0;
+}
+
 long
 cl_peer_find(const struct cl_peer *p, const char *body)
 {
@@ -283,15 +287,21 @@ cl_peer_find(const struct cl_peer *p, const char *body)
 	return -1;
 }
 
-struct hello {
-	struct cl_peer *ps;
-	size_t n;
-};
+int
+cl_all_closed(void *peers)
+{
+	struct cl_peers *a = peers;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ps[i].close_code == 0)
+			return 0;
+	return 1;
+}
 
 static int
 all_hellos(void *arg)
 {
-	struct hello *h = arg;
+	struct cl_peers *h = arg;
 	char body[48];
 
 	for (size_t i = 0; i < h->n; i++) {
@@ -309,7 +319,7 @@ all_hellos(void *arg)
 int
 cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms)
 {
-	struct hello h = { ps, n };
+	struct cl_peers h = { ps, n };
 	char body[48];
 
 	for (size_t i = 0; i < n; i++) {
@@ -330,19 +340,10 @@ cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms)
 }
 
 void
-cl_peer_forget(struct cl_peer *p)
-{
-	for (size_t i = 0; i < p->ngot; i++)
-		free(p->got[i]);
-	p->ngot = 0;
-}
-
-void
 cl_peer_free(struct cl_peer *p)
 {
 	cl_peer_forget(p);
 	free(p->got);
-	free(p->binary);
 	if (p->ws != NULL)
 		it_ws_free(p->ws);
 	memset(p, 0, sizeof(*p));
@@ -549,6 +550,24 @@ cl_check_no_gap(const struct cl_peer *ps, size_t n, const int *sent)
 		}
 	}
 	return NULL;
+}
+
+void
+cl_expect_round(struct cl_peer *ps, size_t n, const int *sent, int timeout_ms,
+    const char *fmt, ...)
+{
+	char what[256];
+	char *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	ck_assert_msg(cl_wait_round(ps, n, sent, timeout_ms), "%s: not every open "
+	    "member got every sender's last message: %s", what,
+	    cl_round_missing(ps, n, sent));
+	err = cl_check_no_gap(ps, n, sent);
+	ck_assert_msg(err == NULL, "%s: %s", what, err);
 }
 
 /* ---- a whole cluster ------------------------------------------------- */

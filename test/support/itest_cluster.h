@@ -6,9 +6,10 @@
  * so a test can compare what each member saw, message by message.
  *
  * Nothing here sleeps: waits poll sockets or processes until a condition
- * holds or a deadline passes. Calls named cl_node_* and cl_peers_join fail
- * the test (ck_assert) when the process or the member cannot be set up;
- * the rest return values for the test to judge.
+ * holds or a deadline passes. Calls named cl_node_* and cl_up fail the
+ * test (ck_assert) when a process cannot be set up, and cl_expect_round
+ * when a round breaks the rule; the rest return values for the test to
+ * judge.
  *
  * Who touches what: only the test process's one thread, in the forked
  * child Check runs each test in.
@@ -80,7 +81,6 @@ struct cl_peer {
 	int node;              /* index of the node it joined through */
 	char cid[7];           /* learnt by cl_peers_hello; "" before */
 	char **got;            /* payloads of data frames, in arrival order */
-	int *binary;           /* 1 where the frame was binary */
 	size_t ngot, cap;
 	int close_code;        /* 0 while open, -1 EOF without a close frame */
 	char close_reason[64];
@@ -110,8 +110,15 @@ int cl_peers_hello(struct cl_peer *ps, size_t n, int timeout_ms);
 /* Index of the first recorded payload ending in " - body", or -1. */
 long cl_peer_find(const struct cl_peer *p, const char *body);
 
-/* Forgets what p recorded. */
-void cl_peer_forget(struct cl_peer *p);
+/* n peers from ps, as the arg of a cl_pump done() predicate. */
+struct cl_peers {
+	struct cl_peer *ps;
+	size_t n;
+};
+
+/* cl_pump's done() for a struct cl_peers: whether every peer was closed
+ * (a close frame or EOF). */
+int cl_all_closed(void *peers);
 
 /* Closes (without a close frame) and frees the peer's buffers. */
 void cl_peer_free(struct cl_peer *p);
@@ -144,6 +151,14 @@ char *cl_round_missing(const struct cl_peer *ps, size_t n, const int *sent);
  * description of the first breach.
  */
 char *cl_check_no_gap(const struct cl_peer *ps, size_t n, const int *sent);
+
+/* cl_wait_round, then cl_check_no_gap: fails the test if the round does
+ * not arrive within timeout_ms (naming what cl_round_missing finds) or
+ * the rule is broken (naming the breach), the message starting with the
+ * printf-style context fmt. */
+void cl_expect_round(struct cl_peer *ps, size_t n, const int *sent,
+                     int timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* ---- Redis state ----------------------------------------------------- */
 
