@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "groupchat/actors/keepalive.h"
+#include "groupchat/cluster/redis_keys.h"
 #include "groupchat/config.h"
 #include "groupchat/core/buf.h"
 #include "groupchat/core/stats.h"
@@ -57,7 +58,7 @@ struct conn {
 	                               * loop itself: the writer then leaves
 	                               * CivetWeb's keep-alive flag alone */
 	struct keepalive_link ka;     /* tracked from ready to close */
-	char inc[33];                 /* cluster: the group's incarnation */
+	char inc[REDIS_INC_LEN + 1];  /* cluster: the group's incarnation */
 };
 
 struct server {
