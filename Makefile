@@ -24,11 +24,11 @@ Q         := $(if $(V),,@)
 
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
+CPPFLAGS  += -Iinclude -I$(CW_OUT)/include -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"'
 BASEFLAGS := -std=c11 $(WARN) -pthread -MMD -MP
 JWT_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null || echo -ljwt)
 HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
-LDLIBS    := -lcivetweb $(JWT_LIBS) $(HIREDIS_LIBS) -lpthread
+LDLIBS    := $(JWT_LIBS) $(HIREDIS_LIBS) -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 ifeq ($(VARIANT),release)
@@ -43,12 +43,30 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(BASEFLAGS) $(VFLAGS) $(CFLAGS)
 
+# CivetWeb, in the tree (third_party/civetweb/README.md): the pristine
+# release is copied to $(CW_OUT), the patch queue applied there in the
+# order of patches/series, and civetweb.c built with the features
+# groupchat uses and nothing else (no TLS, CGI, files, Lua, caching).
+CW_DIR     := third_party/civetweb
+CW_OUT     := $(BUILD)/civetweb
+CW_SERIES  := $(CW_DIR)/patches/series
+CW_PATCHES := $(addprefix $(CW_DIR)/patches/,$(shell cat $(CW_SERIES) 2>/dev/null))
+CW_STAMP   := $(CW_OUT)/.patched
+CW_OBJ     := $(CW_OUT)/civetweb.o
+CW_DEFS    := -DUSE_WEBSOCKET -DNO_SSL -DNO_CGI -DNO_FILES -DNO_CACHING -DUSE_STACK_SIZE=102400
+# The TSan build leaves CivetWeb uninstrumented, as the Debian .so was:
+# 1.15 reads and writes stop_flag and must_close as plain ints across
+# threads (upstream made stop_flag atomic after 1.16), so TSan would
+# report CivetWeb's own design rather than ours.
+CW_VFLAGS  := $(if $(filter tsan,$(VARIANT)),-O1 -g,$(VFLAGS))
+CW_CFLAGS  := -std=c11 -pthread -Wall -Wextra -Werror $(CW_VFLAGS) $(CFLAGS)
+
 # One folder per layer under src/ (core, cluster, actors, web, gocompat); the
 # program itself (main.c, config.c) sits at the top. Objects mirror the paths.
 LIB_SRC     := $(wildcard src/*/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
 # The web page, turned into C by scripts/embed.sh and served by src/web/webui.c.
 WEBUI_C     := $(BUILD)/gen/webui_page.c
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEBUI_C:.c=.o)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEBUI_C:.c=.o) $(CW_OBJ)
 SUPPORT_SRC := $(wildcard test/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC    := $(wildcard test/test_*.c)
@@ -96,7 +114,16 @@ $(BUILD)/test/%: $(BUILD)/test/%.o $(SUPPORT_OBJ) $(LIB_OBJ)
 # The files that print VERSION rebuild when it changes.
 $(BUILD)/src/config.o $(BUILD)/src/main.o: Makefile
 
-$(BUILD)/%.o: %.c
+$(CW_STAMP): $(CW_SERIES) $(CW_PATCHES) $(wildcard $(CW_DIR)/src/* $(CW_DIR)/include/*)
+	@echo "  PATCH   $(CW_OUT)"
+	$(Q)scripts/civetweb-patch.sh $(CW_DIR) $(CW_OUT)
+	$(Q)touch $@
+
+$(CW_OBJ): $(CW_STAMP) Makefile
+	@echo "  CC      $@"
+	$(Q)$(CC) -D_GNU_SOURCE $(CW_DEFS) -I$(CW_OUT)/include $(CW_CFLAGS) -c -o $@ $(CW_OUT)/src/civetweb.c
+
+$(BUILD)/%.o: %.c | $(CW_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -106,7 +133,7 @@ $(WEBUI_C): web/index.html scripts/embed.sh
 	@echo "  GEN     $@"
 	$(Q)scripts/embed.sh webui_page_data web/index.html >$@
 
-$(WEBUI_C:.c=.o): $(WEBUI_C)
+$(WEBUI_C:.c=.o): $(WEBUI_C) | $(CW_STAMP)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -121,9 +148,15 @@ bench: deps build/bench/groupchat-bench
 
 # libFuzzer targets, built with clang against the library sources.
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"' -Iinclude -g -O1 -pthread \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEBUI_C)
+FUZZ_SAN   := -g -O1 -pthread -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DGROUPCHAT_VERSION='"$(VERSION)"' -Iinclude \
+	-I$(CW_OUT)/include $(FUZZ_SAN) -fsanitize=fuzzer
+# The patched CivetWeb of the release build, compiled once with clang.
+build/fuzz/civetweb.o: $(CW_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)clang -std=c11 -Wall -Wextra -Werror -Wno-null-pointer-subtraction -D_GNU_SOURCE $(CW_DEFS) -I$(CW_OUT)/include $(FUZZ_SAN) -c -o $@ $(CW_OUT)/src/civetweb.c
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(WEBUI_C) build/fuzz/civetweb.o
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ-LD $@"
 	$(Q)clang $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)

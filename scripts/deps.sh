@@ -5,7 +5,7 @@
 # Prints what it installs; does nothing when everything is present.
 set -eu
 
-want_build="gcc make pkg-config libcivetweb-dev libjwt-dev libhiredis-dev check"
+want_build="gcc make pkg-config patch libjwt-dev libhiredis-dev check"
 want_redis="redis-server haproxy"
 want_fuzz="clang libclang-rt-14-dev"
 want_docs="graphviz"
