@@ -154,6 +154,23 @@ START_TEST(healthz_index_and_router_answers_stay_open)
 }
 END_TEST
 
+/* A 401 is written as Go writes an http.Error with one more header: the
+ * handler's headers sorted by name, then Date and Content-Length. */
+#define WIRE_401(body_len, body) "HTTP/1.1 401 Unauthorized\r\n" \
+	"Content-Type: text/plain; charset=utf-8\r\n" \
+	"WWW-Authenticate: Bearer realm=\"groupchat\"\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Date: *\r\nContent-Length: " body_len "\r\nConnection: close\r\n\r\n" body
+
+START_TEST(admin_401_is_written_in_go_header_order)
+{
+	itf_wire(port, "POST /create?id=r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    WIRE_401("31", ADMIN_401));
+	itf_wire(port, "HEAD /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    WIRE_401("31", ""));
+}
+END_TEST
+
 /* A join token for grp expiring in ttl seconds (nbf: not before now+nbf). */
 static char *
 token(const char *grp, long ttl, long nbf)
@@ -229,6 +246,9 @@ START_TEST(bad_join_tokens_get_401_before_the_upgrade)
 	/* A plain GET is a join attempt too; HEAD has no body. */
 	expect_auth("GET", "/groups/room", NULL, 401, JOIN_401);
 	expect_auth("HEAD", "/groups/room", NULL, 401, JOIN_401);
+	itf_wire(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n", WIRE_401("30", JOIN_401));
 	/* Nobody joined. */
 	ck_assert(it_wait_until(no_members, NULL, IT_TIMEOUT_MS));
 	free(other);
@@ -281,6 +301,7 @@ auth_suite(void)
 	tcase_add_test(ta, delete_needs_the_admin_token);
 	tcase_add_test(ta, stats_and_metrics_need_the_admin_token);
 	tcase_add_test(ta, healthz_index_and_router_answers_stay_open);
+	tcase_add_test(ta, admin_401_is_written_in_go_header_order);
 	suite_add_tcase(s, ta);
 	tcase_add_checked_fixture(tj, setup_join, teardown);
 	tcase_set_timeout(tj, 60);
