@@ -20,8 +20,9 @@
 #include "support/itest_fixture.h"
 #include "support/test_main.h"
 
-#define ADMIN "adm1n-t0ken"
-#define SECRET "join-s3cret"
+/* 32 bytes each, the shortest the server takes. */
+#define ADMIN "adm1n-t0ken-adm1n-t0ken-adm1n-t0"
+#define SECRET "join-s3cret-join-s3cret-join-s3c"
 
 static int port;
 
@@ -89,7 +90,7 @@ expect_auth(const char *method, const char *target, const char *authz, int statu
 #define RIGHT "Bearer " ADMIN
 
 static const char *const wrong[] = {
-	NULL, "Bearer", "Bearer wrong", "Bearer " ADMIN "x", "Bearer adm1n-t0keN",
+	NULL, "Bearer", "Bearer wrong", "Bearer " ADMIN "x", "Bearer adm1n-t0ken-adm1n-t0ken-adm1n-T0",
 	"Basic " ADMIN, ADMIN,
 };
 #define NWRONG (sizeof(wrong) / sizeof(wrong[0]))
@@ -218,14 +219,15 @@ no_members(void *arg)
 
 START_TEST(bad_join_tokens_get_401_before_the_upgrade)
 {
-	char *other = token("room2", 60, 0), *expired = token("room", -1, 0);
+	char *other = token("room2", 60, 0), *expired = token("room", -(AUTH_CLOCK_LEEWAY + 2), 0);
 	char *early = token("room", 120, 60), *good = token("room", 60, 0);
 	char path[4096], hdr[4096];
 	struct auth_key wrongkey;
 	char err[64], *wk;
 	const char *none = "eyJhbGciOiJub25lIn0.eyJncnAiOiJyb29tIiwiZXhwIjo0MDAwMDAwMDAwfQ.";
 
-	ck_assert_int_eq(auth_key_set(&wrongkey, AUTH_JOIN_SECRET, "nope", 4, err, sizeof(err)), 0);
+	ck_assert_int_eq(auth_key_set(&wrongkey, AUTH_JOIN_SECRET, SECRET "x", strlen(SECRET) + 1,
+	    err, sizeof(err)), 0);
 	wk = auth_join_mint(&wrongkey, "room", 4, (long)time(NULL) + 60, 0);
 	ck_assert_ptr_nonnull(wk);
 	expect_auth("POST", "/create?id=room", NULL, 201, NULL);

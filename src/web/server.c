@@ -81,6 +81,8 @@ start_cluster(struct server *srv, char *err, size_t errlen)
 		    errno == ENOMEM ? "out of memory" : why);
 		return -1;
 	}
+	/* The parsed URL keeps the password for the links; the text's goes. */
+	redis_url_mask_password(srv->cfg.redis, strlen(srv->cfg.redis));
 	if ((srv->cluster = cluster_new(srv->redis_url)) == NULL ||
 	    (srv->manager = manager_new_cluster(&srv->stats, srv->cfg.max_groups,
 	    srv->cluster)) == NULL ||
