@@ -577,12 +577,35 @@ static const struct {
 	    "Content-Length: 15\r\n" CLOSE "400 Bad Request" },
 	{ REQ("OPTIONS *"), "HTTP/1.1 200 OK\r\n" DATE "Content-Length: 0\r\n" CLOSE },
 	{ REQ("GET *"), "HTTP/1.1 400 Bad Request\r\n" DATE "Content-Length: 0\r\n" CLOSE },
+	{ "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
+	    CT DATE "Content-Length: 30\r\n" CLOSE "505 HTTP Version Not Supported" },
 };
 
 START_TEST(whole_answers_are_go_byte_for_byte)
 {
 	for (size_t i = 0; i < sizeof(wire_cases) / sizeof(wire_cases[0]); i++)
 		itf_wire(port, wire_cases[i].req, wire_cases[i].want);
+}
+END_TEST
+
+/* The pages whose bodies change (/stats, /metrics) or are long (/): their
+ * headers, in the order of the rule above. */
+START_TEST(document_headers_are_in_go_order)
+{
+	static const char *const paths[] = { "/stats", "/metrics", "/" };
+	static const char *const order[] = { "Content-Type", "Date", "Content-Length",
+		"Connection" };
+	struct it_response r;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		r = expect("GET", paths[i], 200, NULL, 0);
+		ck_assert_uint_eq(r.nheaders, 4);
+		for (size_t k = 0; k < 4; k++)
+			ck_assert_msg(strcmp(r.headers[k].name, order[k]) == 0,
+			    "%s: header %zu is %s, want %s", paths[i], k, r.headers[k].name,
+			    order[k]);
+		it_response_free(&r);
+	}
 }
 END_TEST
 
@@ -608,6 +631,7 @@ routes_suite(void)
 	tcase_add_test(tc, star_and_absolute_form_targets_get_go_answers);
 	tcase_add_test(tc, head_redirect_has_no_content_length);
 	tcase_add_test(tc, whole_answers_are_go_byte_for_byte);
+	tcase_add_test(tc, document_headers_are_in_go_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

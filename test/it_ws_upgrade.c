@@ -325,6 +325,14 @@ START_TEST(allowed_origins_admit_listed_and_refuse_others_with_403)
 	ck_assert_msg(ws == NULL, "no Origin: admitted");
 	check_bad_upgrade(&r, 403, "Forbidden\n", "no Origin");
 	it_response_free(&r);
+	/* Whole, in Go's header order: gorilla's http.Error with its
+	 * Sec-Websocket-Version, sorted by name, then Date and length. */
+	itf_wire(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n",
+	    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Sec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Date: *\r\nContent-Length: 10\r\nConnection: close\r\n\r\nForbidden\n");
 	check_still_serving_with("refused origins", "Origin: http://a.example\r\n");
 }
 END_TEST
