@@ -137,7 +137,8 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = &srv->cfg;
 	struct mg_callbacks cb;
-	char ports[96], threads[24], backlog[24], header_deadline[24], err_text[256] = "";
+	char ports[96], threads[24], backlog[24], header_deadline[24], payload_ms[24];
+	char err_text[256] = "";
 	long nthreads = cfg->max_clients + SERVER_HTTP_RESERVE;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
@@ -149,6 +150,7 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	snprintf(header_deadline, sizeof(header_deadline), "%d", SERVER_HEADER_DEADLINE_MS);
 	snprintf(backlog, sizeof(backlog), "%ld",
 	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
+	snprintf(payload_ms, sizeof(payload_ms), "%ld", cfg->ping_interval * 1000);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
@@ -174,6 +176,11 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		 * that every control frame reaches our checks). */
 		"websocket_timeout_ms", WS_TICK_MS_STR,
 		"enable_websocket_ping_pong", "no",
+		/* A frame's payload that stops coming for a ping interval ends
+		 * its connection (our patch 0001): the peer cannot answer a
+		 * ping from inside a frame either. 0 (--ping-interval 0): never,
+		 * as the keepalive. */
+		"websocket_payload_timeout_ms", payload_ms,
 		NULL,
 	};
 	memset(&cb, 0, sizeof(cb));
