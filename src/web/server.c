@@ -138,7 +138,7 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	const struct config *cfg = &srv->cfg;
 	struct mg_callbacks cb;
 	char ports[96], threads[24], backlog[24], header_deadline[24], payload_ms[24];
-	char err_text[256] = "";
+	char max_frame[24], err_text[256] = "";
 	long nthreads = cfg->max_clients + SERVER_HTTP_RESERVE;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
@@ -151,6 +151,7 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	snprintf(backlog, sizeof(backlog), "%ld",
 	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
 	snprintf(payload_ms, sizeof(payload_ms), "%ld", cfg->ping_interval * 1000);
+	snprintf(max_frame, sizeof(max_frame), "%zu", cfg->max_message);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
@@ -181,6 +182,10 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		 * ping from inside a frame either. 0 (--ping-interval 0): never,
 		 * as the keepalive. */
 		"websocket_payload_timeout_ms", payload_ms,
+		/* No frame is longer than its message: a frame declared over
+		 * --max-message is closed with 1009 at its header, before
+		 * CivetWeb allocates anything (our patch 0002). */
+		"websocket_max_frame_size", max_frame,
 		NULL,
 	};
 	memset(&cb, 0, sizeof(cb));

@@ -8,7 +8,9 @@
  * peer's close and the 1011 close when its ready handler cannot start
  * the writer (ws_send_locked, ws_send_close). Both go through
  * mg_lock_connection, and close_sent (under that lock) makes sure nothing
- * follows a close frame. The gather buffer is the writer thread's alone.
+ * follows a close frame. CivetWeb sends one close frame of its own, 1009
+ * at the header of a frame over --max-message, also under that lock:
+ * mg_get_websocket_close_code counts as close_sent. The gather buffer is the writer thread's alone.
  *
  * Who ends the read loop: the worker itself (its data handler returns 0,
  * or its ready handler failed) whenever it decides, and then it sets
@@ -48,13 +50,21 @@ ws_write_all(struct conn *cn, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* A close frame went out, ours or CivetWeb's; the connection lock is
+ * held. */
+static int
+closed_locked(const struct conn *cn)
+{
+	return cn->close_sent || mg_get_websocket_close_code(cn->mgc) != 0;
+}
+
 int
 ws_send_locked(struct conn *cn, const void *p, size_t len)
 {
 	int rc = -1;
 
 	mg_lock_connection(cn->mgc);
-	if (!cn->close_sent)
+	if (!closed_locked(cn))
 		rc = ws_write_all(cn, p, len);
 	mg_unlock_connection(cn->mgc);
 	return rc;
@@ -85,7 +95,7 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	int rc = 0, i;
 
 	mg_lock_connection(cn->mgc);
-	if (cn->close_sent)
+	if (closed_locked(cn))
 		rc = -1;
 	buf_reset(&cn->gather);
 	for (i = 0; i < iovcnt && rc == 0; i++) {
@@ -118,7 +128,7 @@ ws_send_close(struct conn *cn, uint16_t code, const char *reason)
 	int sent = 1;
 
 	mg_lock_connection(cn->mgc);
-	if (!cn->close_sent) {
+	if (!closed_locked(cn)) {
 		sent = ws_write_all(cn, frame, len) == 0;
 		cn->close_sent = sent;
 	}
