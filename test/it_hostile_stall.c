@@ -134,6 +134,58 @@ START_TEST(a_member_stuck_mid_frame_is_released_by_a_delete)
 END_TEST
 
 /*
+ * A member that never reads again while the group talks: the slow-consumer
+ * rule closes it (1008), and its slot is free within a ping interval and
+ * a second of that, however full its socket is: a write that makes no
+ * progress for a ping interval fails, and no close frame is then tried
+ * behind it. With --ping-interval 2, a send queue of 8 and --max-clients
+ * 2: a third member gets in once the slot is free.
+ */
+START_TEST(a_slow_consumer_that_never_reads_frees_its_slot)
+{
+	static char msg[60000];
+	struct config cfg;
+	struct itx_raw slow;
+	struct it_ws *talker, *next = NULL;
+	char *path = itx_group_path("ok");
+	long long drops = 0;
+	int64_t t0, took;
+	int sent = 0;
+
+	it_config(&cfg);
+	cfg.ping_interval = 2;
+	cfg.send_queue = 8;
+	cfg.max_clients = 2;
+	port = itf_up(&cfg);
+	ck_assert_int_eq(itx_create(port, "ok"), 201);
+	ck_assert_int_eq(itx_raw_connect(&slow, port, path, 4096), 0);
+	talker = itf_join(port, "ok");
+	memset(msg, 's', sizeof(msg) - 1);
+	/* The talker reads its own relays; the slow member reads nothing. A
+	 * bounded number: the kernel's buffers take a few MB. */
+	while (drops == 0 && sent < 1000) {
+		ck_assert_int_eq(it_ws_send_wait(talker, msg, talker, NULL, IT_TIMEOUT_MS), 0);
+		if (++sent % 8 == 0)
+			ck_assert_int_eq(itx_stats_total(port, "slow_consumer_drops", &drops), 0);
+	}
+	ck_assert_msg(drops == 1, "no drop after %d messages", sent);
+	t0 = it_now_ms();
+	ck_assert_msg(it_wait_until(try_join, &next, 2000 + 1000 + LOAD_MS + 25000),
+	    "the slow member kept its slot");
+	took = it_now_ms() - t0;
+	fprintf(stderr, "slow consumer's slot free %lld ms after its drop (%d messages)\n",
+	    (long long)took, sent);
+	ck_assert_msg(took <= 2000 + 1000 + LOAD_MS, "slot free after %lld ms",
+	    (long long)took);
+	expect_served(next, "the next member");
+	it_ws_free(next);
+	it_ws_free(talker);
+	itx_raw_free(&slow);
+	free(path);
+}
+END_TEST
+
+/*
  * A frame header cut short (one byte of it) is no frame yet: the member
  * is silent, so the keepalive closes it with 1001 after 2 to 2.5 ping
  * intervals, and its slot is free a tick later.
@@ -240,6 +292,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, three_clients_stalled_in_half_frames_cannot_keep_a_fourth_out);
 	tcase_add_test(tc, a_member_stuck_mid_frame_is_released_by_a_delete);
+	tcase_add_test(tc, a_slow_consumer_that_never_reads_frees_its_slot);
 	tcase_add_test(tc, a_member_stuck_mid_header_is_closed_by_the_keepalive);
 	tcase_add_test(tc, a_message_that_never_finishes_is_closed_by_the_keepalive);
 	tcase_add_test(tc, hundreds_of_idle_members_cost_little_and_block_no_one);

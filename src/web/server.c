@@ -186,6 +186,11 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		 * --max-message is closed with 1009 at its header, before
 		 * CivetWeb allocates anything (our patch 0002). */
 		"websocket_max_frame_size", max_frame,
+		/* A member whose connection takes no byte for a ping interval
+		 * fails its write (our patch 0004), as it would fail to answer
+		 * a ping: its writer, and the close handler that joins it, are
+		 * held that long at most. 0: request_timeout_ms. */
+		"websocket_write_timeout_ms", payload_ms,
 		NULL,
 	};
 	memset(&cb, 0, sizeof(cb));
