@@ -1,0 +1,157 @@
+/*
+ * it_workers: CivetWeb's workers as patch 0020 makes them: a trickle of
+ * connections, one after the other, is served by the worker that went
+ * idle last rather than by every idle worker in turn. The server runs in-process, so its threads are this
+ * process's: CivetWeb names its workers "civetweb-worker", and a worker
+ * serving a WebSocket "civetweb-wsock".
+ *
+ * Who touches what: each test's forked child alone (its server, its
+ * sockets, its reads of /proc/self/task).
+ */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/config.h"
+#include "support/itest.h"
+#include "support/itest_fixture.h"
+#include "support/test_main.h"
+
+/* Connections made one after the other, and the
+ * workers they may wake between them: the worker back from a
+ * connection is on top of the idle stack unless the next connection came
+ * before it got there, so a few at most; handed out in arrival order,
+ * every one of the 33 idle workers would serve in turn. */
+#define TRICKLE 40
+#define TRICKLE_WORKERS_MAX 4
+
+/* One thread of this process: its id and voluntary context switches. */
+struct task {
+	long tid;
+	long switches;
+};
+
+/* Reads /proc/self/task/TID/FILE into buf (NUL-terminated); 0 or -1. */
+static int
+task_read(long tid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/%s", tid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Lists this process's threads into out (at most max; all of them when
+ * workers is 0, CivetWeb's workers only otherwise); returns how many
+ * there are, which may exceed max. */
+static int
+tasks(struct task *out, int max, int workers)
+{
+	char buf[2048], *p;
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+	long tid;
+
+	ck_assert_ptr_nonnull(d = opendir("/proc/self/task"));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		tid = strtol(e->d_name, NULL, 10);
+		/* A thread may end between readdir and the read. */
+		if (workers && (task_read(tid, "comm", buf, sizeof(buf)) == -1 ||
+		    (strcmp(buf, "civetweb-worker\n") != 0 &&
+		    strcmp(buf, "civetweb-wsock\n") != 0)))
+			continue;
+		if (n < max) {
+			out[n].tid = tid;
+			out[n].switches = -1;
+			if (task_read(tid, "status", buf, sizeof(buf)) == 0 &&
+			    (p = strstr(buf, "voluntary_ctxt_switches:")) != NULL)
+				out[n].switches = strtol(p + 24, NULL, 10);
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* it_wait_until's predicate: at least *arg CivetWeb workers exist. */
+static int
+workers_at_least(void *arg)
+{
+	return tasks(NULL, 0, 1) >= *(const int *)arg;
+}
+
+/* Sends one GET /healthz on a connection of its own and reads the reply
+ * to the end (the server closes). */
+static void
+one_request(int port)
+{
+	struct it_response r;
+
+	ck_assert_int_eq(it_request(port, "GET", "/healthz", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	it_response_free(&r);
+}
+
+START_TEST(a_trickle_of_connections_is_served_by_the_worker_idle_last)
+{
+	struct task before[64], after[64];
+	struct config cfg;
+	int port, nb, na, want = 32, woken = 0;
+
+	it_config(&cfg);
+	cfg.max_clients = 1;
+	port = itf_up(&cfg);
+	ck_assert_int_eq(it_wait_until(workers_at_least, &want, IT_TIMEOUT_MS), 1);
+	/* One request first, so that the worker serving it has settled. */
+	one_request(port);
+	nb = tasks(before, 64, 1);
+	ck_assert_int_le(nb, 64);
+	for (int i = 0; i < TRICKLE; i++)
+		one_request(port);
+	na = tasks(after, 64, 1);
+	ck_assert_int_le(na, 64);
+	/* A worker that served a connection blocked (and so switched) at
+	 * least once more; one that stayed idle never woke. */
+	for (int i = 0; i < na; i++) {
+		int j = 0;
+
+		while (j < nb && before[j].tid != after[i].tid)
+			j++;
+		if (j == nb || after[i].switches != before[j].switches)
+			woken++;
+	}
+	ck_assert_msg(woken >= 1 && woken <= TRICKLE_WORKERS_MAX,
+	    "%d of %d workers woke for %d connections in a row", woken, na, TRICKLE);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("it_workers");
+	TCase *tc = tcase_create("workers");
+
+	tcase_add_checked_fixture(tc, NULL, itf_down);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, a_trickle_of_connections_is_served_by_the_worker_idle_last);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run(suite());
+}
