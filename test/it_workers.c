@@ -1,7 +1,10 @@
 /*
- * it_workers: CivetWeb's workers as patch 0020 makes them: a trickle of
- * connections, one after the other, is served by the worker that went
- * idle last rather than by every idle worker in turn. The server runs in-process, so its threads are this
+ * it_workers: CivetWeb's workers as patches 0020 and 0021 make them. A
+ * server with room for 10,000 members starts a few dozen threads, not a
+ * worker per member, and members past the workers it started still join
+ * and hear each other; a trickle of connections, one after the other, is
+ * served by the worker that went idle last rather than by every idle
+ * worker in turn. The server runs in-process, so its threads are this
  * process's: CivetWeb names its workers "civetweb-worker", and a worker
  * serving a WebSocket "civetweb-wsock".
  *
@@ -17,9 +20,18 @@
 #include "groupchat/config.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
+#include "support/itest_ws_extra.h"
 #include "support/test_main.h"
 
-/* Connections made one after the other, and the
+/* What an idle server may hold in threads at most (issue 20), with room
+ * for the test's own. */
+#define THREADS_IDLE_MAX 64
+
+/* Members joined in the first test: more than the workers prespawned
+ * (32, src/web/server.c), fewer than 1024 descriptors for both ends. */
+#define MEMBERS 48
+
+/* Connections made one after the other in the second test, and the
  * workers they may wake between them: the worker back from a
  * connection is on top of the idle stack unless the next connection came
  * before it got there, so a few at most; handed out in arrival order,
@@ -104,6 +116,35 @@ one_request(int port)
 	it_response_free(&r);
 }
 
+START_TEST(an_idle_server_for_10000_members_has_few_threads_and_joins_past_them)
+{
+	struct it_ws *m[MEMBERS];
+	struct config cfg;
+	char cid[8];
+	int port, n;
+
+	it_config(&cfg);
+	cfg.max_clients = 10000;
+	port = itf_up(&cfg);
+	/* Before anyone joins: no worker per member (1.15 started 10,032). */
+	n = tasks(NULL, 0, 0);
+	ck_assert_msg(n <= THREADS_IDLE_MAX, "%d threads idle", n);
+	ck_assert_int_eq(itx_create(port, "room"), 201);
+	for (int i = 0; i < MEMBERS; i++)
+		m[i] = itf_join(port, "room");
+	/* Each member holds a worker, so workers were started on demand. */
+	n = tasks(NULL, 0, 1);
+	ck_assert_msg(n >= MEMBERS, "%d workers for %d members", n, MEMBERS);
+	/* The last to join hears itself and the first hears it. */
+	ck_assert_int_eq(it_ws_send_wait(m[MEMBERS - 1], "hello", m[MEMBERS - 1], cid,
+	    IT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(it_ws_send_wait(m[MEMBERS - 1], "again", m[0], NULL,
+	    IT_TIMEOUT_MS), 0);
+	for (int i = 0; i < MEMBERS; i++)
+		ck_assert_int_eq(it_ws_close(m[i]), 0);
+}
+END_TEST
+
 START_TEST(a_trickle_of_connections_is_served_by_the_worker_idle_last)
 {
 	struct task before[64], after[64];
@@ -114,7 +155,8 @@ START_TEST(a_trickle_of_connections_is_served_by_the_worker_idle_last)
 	cfg.max_clients = 1;
 	port = itf_up(&cfg);
 	ck_assert_int_eq(it_wait_until(workers_at_least, &want, IT_TIMEOUT_MS), 1);
-	/* One request first, so that the worker serving it has settled. */
+	/* One request first, so that the worker serving it (the 33rd,
+	 * started for it, or one of the 32) has settled. */
 	one_request(port);
 	nb = tasks(before, 64, 1);
 	ck_assert_int_le(nb, 64);
@@ -145,6 +187,7 @@ suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, itf_down);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, an_idle_server_for_10000_members_has_few_threads_and_joins_past_them);
 	tcase_add_test(tc, a_trickle_of_connections_is_served_by_the_worker_idle_last);
 	suite_add_tcase(s, tc);
 	return s;
