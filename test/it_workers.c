@@ -4,7 +4,8 @@
  * worker per member, and members past the workers it started still join
  * and hear each other; a trickle of connections, one after the other, is
  * served by the worker that went idle last rather than by every idle
- * worker in turn. The server runs in-process, so its threads are this
+ * worker in turn; workers left idle beyond the bound (256) end, and their
+ * slots take new workers when connections need them again. The server runs in-process, so its threads are this
  * process's: CivetWeb names its workers "civetweb-worker", and a worker
  * serving a WebSocket "civetweb-wsock".
  *
@@ -13,9 +14,12 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "groupchat/config.h"
 #include "support/itest.h"
@@ -38,6 +42,12 @@
  * every one of the 33 idle workers would serve in turn. */
 #define TRICKLE 40
 #define TRICKLE_WORKERS_MAX 4
+
+/* Idle workers kept (WORKERS_IDLE, src/web/server.c), and the connections
+ * held at once in the third test: more than that, fewer than 1024
+ * descriptors for both ends. */
+#define IDLE_KEPT 256
+#define HELD 300
 
 /* One thread of this process: its id and voluntary context switches. */
 struct task {
@@ -102,6 +112,37 @@ static int
 workers_at_least(void *arg)
 {
 	return tasks(NULL, 0, 1) >= *(const int *)arg;
+}
+
+/* it_wait_until's predicate: at most *arg CivetWeb workers exist. */
+static int
+workers_at_most(void *arg)
+{
+	return tasks(NULL, 0, 1) <= *(const int *)arg;
+}
+
+/* Sends a GET /healthz on fd, an open connection, and checks that a 200
+ * comes back. */
+static void
+expect_served(int fd)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	int64_t deadline = it_deadline(IT_TIMEOUT_MS);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	while (got < 12 && it_left_ms(deadline) > 0) {
+		if (poll(&p, 1, it_left_ms(deadline)) <= 0)
+			continue;
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		ck_assert_msg(n > 0, "connection ended unanswered");
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "got \"%s\"", buf);
 }
 
 /* Sends one GET /healthz on a connection of its own and reads the reply
@@ -179,6 +220,37 @@ START_TEST(a_trickle_of_connections_is_served_by_the_worker_idle_last)
 }
 END_TEST
 
+START_TEST(workers_idle_past_the_bound_end_and_their_slots_serve_again)
+{
+	struct config cfg;
+	int fds[HELD], port, want;
+
+	it_config(&cfg);
+	cfg.max_clients = 400;
+	port = itf_up(&cfg);
+	/* Each connection that says nothing holds a worker (for the request
+	 * timeout, 10 s), so HELD of them need HELD workers. */
+	for (int i = 0; i < HELD; i++)
+		ck_assert_int_ge(fds[i] = it_connect(port), 0);
+	want = HELD;
+	ck_assert_msg(it_wait_until(workers_at_least, &want, IT_TIMEOUT_MS),
+	    "%d workers for %d connections", tasks(NULL, 0, 1), HELD);
+	/* They all come back; those beyond the bound end. */
+	for (int i = 0; i < HELD; i++)
+		close(fds[i]);
+	want = IDLE_KEPT;
+	ck_assert_msg(it_wait_until(workers_at_most, &want, IT_TIMEOUT_MS),
+	    "%d workers left idle", tasks(NULL, 0, 1));
+	/* Again: the kept workers and new ones on the ended slots serve. */
+	for (int i = 0; i < HELD; i++)
+		ck_assert_int_ge(fds[i] = it_connect(port), 0);
+	for (int i = 0; i < HELD; i++) {
+		expect_served(fds[i]);
+		close(fds[i]);
+	}
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -189,6 +261,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, an_idle_server_for_10000_members_has_few_threads_and_joins_past_them);
 	tcase_add_test(tc, a_trickle_of_connections_is_served_by_the_worker_idle_last);
+	tcase_add_test(tc, workers_idle_past_the_bound_end_and_their_slots_serve_again);
 	suite_add_tcase(s, tc);
 	return s;
 }
