@@ -32,6 +32,14 @@
  * (about 8 KiB), so this bounds what the pool holds when members go. */
 #define WRITERS_PARKED 256
 
+/* CivetWeb workers started with the server, and kept idle for the next
+ * connections at most (patch 0021): the rest of the max_clients +
+ * HTTP_RESERVE allowed start as connections need them. An idle worker
+ * costs its kernel stack (16 KiB), the stack pages it touched and the
+ * first page of its request buffer. */
+#define WORKERS_PRESPAWNED "32"
+#define WORKERS_IDLE "256"
+
 /* The kernel's accept queue at least: CivetWeb's default (200) drops the
  * SYNs of a join storm, which then wait out a 1 s retransmission. Linux
  * caps it at net.core.somaxconn (4096 by default). */
@@ -155,6 +163,8 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
+		"prespawn_threads", WORKERS_PRESPAWNED,
+		"max_idle_threads", WORKERS_IDLE,
 		/* Accepted sockets waiting for a worker: one slot per worker,
 		 * so the master never stops accepting while a worker may still
 		 * come free (the default, 20, stalled it in every join storm).
