@@ -36,6 +36,7 @@ static struct thread_pool *writers;
 static struct group *g;
 static struct member *c;
 static struct fake sink;
+static const struct cluster_limits lim = { 100, { 100, 1 << 20 }, 1 << 20 };
 
 /* The group reads its baseline: incarnation INC, sequence seq. */
 static void
@@ -60,7 +61,7 @@ setup(void)
 
 	ck_assert_ptr_nonnull(fr = fake_redis_new());
 	conn = fake_redis_connector(fr);
-	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn));
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn, &lim));
 	ck_assert_int_eq(cluster_start(cl, NULL), 0);
 	ck_assert_ptr_nonnull(ids = cid_set_new());
 	ck_assert_ptr_nonnull(writers = member_writer_pool_new(1));

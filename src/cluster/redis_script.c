@@ -16,33 +16,77 @@
 
 #include "groupchat/cluster/redis_link.h"
 
-/* KEYS = [inc]; ARGV = [inc]. 1 created, 0 exists. */
+/* KEYS = [inc, groups]; ARGV = [inc, max]. 1 created, 0 exists, 2 Redis
+ * holds max groups already. groups counts the incarnation keys: this
+ * script and reregister add one, delete takes one away. */
 static const char create_lua[] =
-	"if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end\n"
-	"return 0\n";
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then\n"
+	"  return 2\n"
+	"end\n"
+	"redis.call('SET', KEYS[1], ARGV[1])\n"
+	"redis.call('INCR', KEYS[2])\n"
+	"return 1\n";
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc or '']. 1 deleted, 0 none. */
+/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [channel, inc or ''].
+ * 1 deleted, 0 none. */
 static const char delete_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
-	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])\n"
+	"if redis.call('DECR', KEYS[5]) < 0 then redis.call('SET', KEYS[5], 0) end\n"
 	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur)\n"
 	"return 1\n";
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history].
- * The sequence number, or 0 if the incarnation is not current. */
+/*
+ * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes].
+ * The sequence number, or 0 if the incarnation is not current.
+ *
+ * The history keeps at least len entries and at most bytes frame bytes:
+ * hbytes holds the total of the frames in hist, so the oldest entries
+ * are dropped (XRANGE COUNT, XDEL) while the history is past either
+ * bound; an entry larger than bytes goes at once, leaving the history
+ * empty rather than holed. The count is trimmed when it passes len + len
+ * / 8, in one batch, so that a publish pays for a trim one time in
+ * len / 8 (the bytes are trimmed whenever passed). len 0 keeps no
+ * history. A total gone wrong (an hbytes key from before a restart that
+ * lost the stream) is reset when the history empties.
+ */
 static const char publish_lua[] =
 	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
 	"local seq = redis.call('INCR', KEYS[2])\n"
-	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'f', ARGV[3])\n"
+	"local n, b = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+	"if n == 0 then redis.call('DEL', KEYS[3], KEYS[4]) else\n"
+	"  redis.call('XADD', KEYS[3], seq .. '-0', 'f', ARGV[3])\n"
+	"  local held = redis.call('INCRBY', KEYS[4], #ARGV[3])\n"
+	"  local len = redis.call('XLEN', KEYS[3])\n"
+	"  if len > n + math.floor(n / 8) or held > b then\n"
+	"    while len > 0 and (len > n or held > b) do\n"
+	"      local k = math.min(math.max(len - n, 1), 128)\n"
+	"      local es = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', k)\n"
+	"      local ids = {}\n"
+	"      for _, e in ipairs(es) do\n"
+	"        if len <= n and held <= b then break end\n"
+	"        ids[#ids + 1] = e[1]\n"
+	"        held = held - #e[2][2]\n"
+	"        len = len - 1\n"
+	"      end\n"
+	"      if #ids == 0 then break end\n"
+	"      redis.call('XDEL', KEYS[3], unpack(ids))\n"
+	"    end\n"
+	"    if len == 0 or held < 0 then held = 0 end\n"
+	"    redis.call('SET', KEYS[4], held)\n"
+	"  end\n"
+	"end\n"
 	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
 
-/* KEYS = [inc, seq]; ARGV = [inc, last]. The sequence, or -1 if the id
- * holds another incarnation. */
+/* KEYS = [inc, seq, groups]; ARGV = [inc, last]. The sequence, or -1 if
+ * the id holds another incarnation. A live group registers again past
+ * the count of groups: it must not vanish. */
 static const char reregister_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur then redis.call('SET', KEYS[1], ARGV[1])\n"
+	"if not cur then redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[3])\n"
 	"elseif cur ~= ARGV[1] then return -1 end\n"
 	"local seq = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
 	"local last = tonumber(ARGV[2])\n"
