@@ -154,7 +154,7 @@ START_TEST(gap_repaired_from_history)
 		for (i = 0; i < n; i++) {
 			ck_assert_int_eq(fake_redis_command(fr, i, cmd, sizeof(cmd)), 0);
 			if (strncmp(cmd, "XRANGE", 6) == 0)
-				ck_assert_str_eq(cmd, "XRANGE gc:hist:g 7-0 8-0");
+				ck_assert_str_eq(cmd, "XRANGE gc:hist:g 7-0 8-0 COUNT 128");
 		}
 	}
 	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
