@@ -298,9 +298,11 @@ history_page(struct redis_link *l, const struct gkeys *g, uint64_t from, uint64_
 	}
 	for (i = 0; i < r->elements; i++) {
 		e = r->element[i];
+		/* [id, [f, frame, c, count]]: the frame is the first field */
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING ||
-		    (f = e->element[1])->type != REDIS_REPLY_ARRAY || f->elements != 2) {
+		    (f = e->element[1])->type != REDIS_REPLY_ARRAY || f->elements < 2 ||
+		    f->element[1]->type != REDIS_REPLY_STRING) {
 			snprintf(err, errlen, "XRANGE: malformed entry");
 			goto out;
 		}

@@ -42,40 +42,47 @@ static const char delete_lua[] =
  * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes].
  * The sequence number, or 0 if the incarnation is not current.
  *
- * The history keeps at least len entries and at most bytes frame bytes:
- * hbytes holds the total of the frames in hist, so the oldest entries
- * are dropped (XRANGE COUNT, XDEL) while the history is past either
- * bound; an entry larger than bytes goes at once, leaving the history
- * empty rather than holed. The count is trimmed when it passes len + len
- * / 8, in one batch, so that a publish pays for a trim one time in
- * len / 8 (the bytes are trimmed whenever passed). len 0 keeps no
- * history. A total gone wrong (an hbytes key from before a restart that
- * lost the stream) is reset when the history empties.
+ * The count is XADD's own MAXLEN ~ len: Redis drops whole stream nodes,
+ * so at least len entries stay and at most a node more (100 entries by
+ * default). The bytes: hbytes counts every frame byte ever added, and
+ * each entry carries that count as it stood before it (field c beside
+ * the frame f), so the history holds hbytes minus the oldest entry's c.
+ * That entry is read each time another bytes / 8 have been added, so
+ * most publishes pay one INCRBY and no read. When past bytes, the oldest
+ * entries go (XTRIM MINID), read a page of 8 at a time, their c fields
+ * saying where to cut. Between two checks less than bytes / 8 came in (a
+ * frame of bytes / 8 or more always crosses one), so the history holds
+ * less than bytes + bytes / 8, and at most bytes right after a check. A
+ * frame larger than bytes empties the history, which is never holed,
+ * only shorter; len 0 keeps none. An entry without a c field (written
+ * before these bounds) counts as 0: it goes at the first trim.
  */
 static const char publish_lua[] =
 	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
 	"local seq = redis.call('INCR', KEYS[2])\n"
-	"local n, b = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+	"local n, b, l = tonumber(ARGV[4]), tonumber(ARGV[5]), #ARGV[3]\n"
 	"if n == 0 then redis.call('DEL', KEYS[3], KEYS[4]) else\n"
-	"  redis.call('XADD', KEYS[3], seq .. '-0', 'f', ARGV[3])\n"
-	"  local held = redis.call('INCRBY', KEYS[4], #ARGV[3])\n"
-	"  local len = redis.call('XLEN', KEYS[3])\n"
-	"  if len > n + math.floor(n / 8) or held > b then\n"
-	"    while len > 0 and (len > n or held > b) do\n"
-	"      local k = math.min(math.max(len - n, 1), 128)\n"
-	"      local es = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', k)\n"
-	"      local ids = {}\n"
+	"  local c = redis.call('INCRBY', KEYS[4], l)\n"
+	"  redis.call('XADD', KEYS[3], 'MAXLEN', '~', n, seq .. '-0', 'f', ARGV[3], 'c', c - l)\n"
+	"  local step, page = math.max(math.floor(b / 8), 1), 1\n"
+	"  if math.floor(c / step) ~= math.floor((c - l) / step) then\n"
+	"    while true do\n"
+	"      local es = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', page)\n"
+	"      local keep\n"
 	"      for _, e in ipairs(es) do\n"
-	"        if len <= n and held <= b then break end\n"
-	"        ids[#ids + 1] = e[1]\n"
-	"        held = held - #e[2][2]\n"
-	"        len = len - 1\n"
+	"        if c - tonumber(e[2][4] or '0') <= b then keep = e; break end\n"
 	"      end\n"
-	"      if #ids == 0 then break end\n"
-	"      redis.call('XDEL', KEYS[3], unpack(ids))\n"
+	"      if keep then\n"
+	"        if keep ~= es[1] then redis.call('XTRIM', KEYS[3], 'MINID', keep[1]) end\n"
+	"        break\n"
+	"      elseif #es < page then\n"
+	"        redis.call('DEL', KEYS[3])\n"
+	"        break\n"
+	"      end\n"
+	"      local last = string.match(es[page][1], '^%d+')\n"
+	"      redis.call('XTRIM', KEYS[3], 'MINID', (tonumber(last) + 1) .. '-0')\n"
+	"      page = 8\n"
 	"    end\n"
-	"    if len == 0 or held < 0 then held = 0 end\n"
-	"    redis.call('SET', KEYS[4], held)\n"
 	"  end\n"
 	"end\n"
 	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. seq .. ' ' .. ARGV[3])\n"

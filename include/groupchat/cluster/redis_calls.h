@@ -41,8 +41,9 @@ int redis_group_baseline(struct redis_link *l, const char *id, size_t len,
                          char *err, size_t errlen);
 
 /* The history a group keeps in Redis: its last len messages at least
- * (up to len + len / 8 between trims) whose frames hold at most bytes
- * between them; oldest go first. len 0 keeps none. */
+ * (up to a stream node, 100 entries, more: MAXLEN ~), and their frames
+ * at most bytes (less than bytes / 8 more between two checks); oldest go
+ * first. len 0 keeps none. */
 struct redis_history {
 	unsigned len;
 	size_t bytes;
