@@ -19,7 +19,8 @@
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_OPEN_CONTROL_PLANE, OPT_TRUSTED_PROXIES,
-	OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS };
+	OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS, OPT_HISTORY, OPT_HISTORY_BYTES,
+	OPT_MAX_CLUSTER_GROUPS };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
@@ -67,6 +68,15 @@ static const struct opt {
 	    "redis://[:password@]host[:port][/db]; GROUPCHAT_REDIS_PASSWORD "
 	    "overrides the password; prefer it, argv is visible to every user "
 	    "(default off: one node)"},
+	{"max-cluster-groups", "GROUPCHAT_MAX_CLUSTER_GROUPS", OPT_MAX_CLUSTER_GROUPS, "N",
+	    "groups the cluster holds in Redis at once; more creates get 503 "
+	    "(cluster mode; default 100000)"},
+	{"history", "GROUPCHAT_HISTORY", OPT_HISTORY, "N",
+	    "messages each group keeps in Redis to repair gaps (cluster mode); "
+	    "0: none, a gap closes 1013 (default 100)"},
+	{"history-bytes", "GROUPCHAT_HISTORY_BYTES", OPT_HISTORY_BYTES, "BYTES",
+	    "bytes of messages each group keeps in Redis at most, suffix k/m/g "
+	    "allowed; oldest go first (default 1m)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -82,6 +92,9 @@ config_defaults(struct config *cfg)
 	cfg->max_message = 1 << 20;
 	cfg->send_queue = MEMBER_QUEUE_DEFAULT;
 	cfg->ping_interval = 30;
+	cfg->max_cluster_groups = MANAGER_MAX_GROUPS_DEFAULT;
+	cfg->history = CONFIG_HISTORY_DEFAULT;
+	cfg->history_bytes = CONFIG_HISTORY_BYTES_DEFAULT;
 	cfg->log_level = LOG_INFO;
 	cfg->log_format = LOG_TEXT;
 }
@@ -238,6 +251,21 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 		if (parse_num(val, 1, 0x7FFF0000LL, 1, &v) == -1)
 			goto bad;
 		cfg->max_message = (size_t)v;
+		return 0;
+	case OPT_MAX_CLUSTER_GROUPS:
+		if (parse_num(val, 1, 100000000, 0, &v) == -1)
+			goto bad;
+		cfg->max_cluster_groups = (size_t)v;
+		return 0;
+	case OPT_HISTORY:
+		if (parse_num(val, 0, 1000000, 0, &v) == -1)
+			goto bad;
+		cfg->history = (unsigned)v;
+		return 0;
+	case OPT_HISTORY_BYTES:
+		if (parse_num(val, 0, 1LL << 40, 1, &v) == -1)
+			goto bad;
+		cfg->history_bytes = (size_t)v;
 		return 0;
 	case OPT_SEND_QUEUE:
 		if (parse_num(val, 1, 1 << 20, 0, &v) == -1)

@@ -323,6 +323,36 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 }
 END_TEST
 
+/* Redis holds at most --max-cluster-groups groups, counted across the
+ * nodes: a create past it on any node answers 503 too many groups, and a
+ * delete on another makes room. */
+START_TEST(create_past_max_cluster_groups_is_too_many_groups)
+{
+	struct config cfg;
+	struct it_response r;
+	int i;
+
+	ck_assert_ptr_nonnull(rf = rf_start(NULL));
+	it_config(&cfg);
+	cfg.max_cluster_groups = 2;
+	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
+	for (i = 0; i < 2; i++) {
+		ck_assert_ptr_nonnull(node[i] = it_server_start(&cfg));
+		port[i] = it_server_port(node[i]);
+		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
+	}
+	ck_assert_int_eq(itx_create(port[0], "a"), 201);
+	ck_assert_int_eq(itx_create(port[1], "b"), 201);
+	ck_assert_int_eq(it_request(port[1], "POST", "/create?id=c", &r), 0);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "too many groups\n");
+	it_response_free(&r);
+	ck_assert_int_eq(itx_delete(port[1], "a", NULL, 0), 200);
+	ck_assert_int_eq(itx_create(port[0], "c"), 201);
+	down();
+}
+END_TEST
+
 #define HEALTHZ_LEN 256
 
 /* Reads node 0's /healthz into body (HEALTHZ_LEN bytes): whether it names
@@ -377,6 +407,7 @@ suite(void)
 	tcase_add_test(tc, join_of_a_group_nowhere_is_400);
 	tcase_add_test(tc, password_wrong_then_right);
 	tcase_add_test(tc, join_past_max_groups_is_too_many_groups);
+	tcase_add_test(tc, create_past_max_cluster_groups_is_too_many_groups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -107,11 +107,15 @@ expect_working(struct cl_peer *ps, int *sent, const char *why)
 		cl_peer_free(&fresh[i]);
 }
 
+/* The history every node keeps here: more than the 180 messages the
+ * longest test sends, so that what a node missed is always in it. */
+static const char *const node_env[] = { "GROUPCHAT_HISTORY=1000", NULL };
+
 /* The cluster with group "talk", two members per node, a few rounds. */
 static void
 conversation(struct cl_peer *ps, int *sent)
 {
-	cl_up(&cl, 3, NULL);
+	cl_up_env(&cl, 3, NULL, node_env);
 	ck_assert_int_eq(itx_create(cl.node[0].port, "talk"), 201);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(cl_peer_join(&ps[i], cl.node[i % 3].port, "talk", i % 3), 101);

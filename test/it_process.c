@@ -182,6 +182,9 @@ START_TEST(bad_flag_value_exits_2_with_one_line)
 		{ "--ping-interval", "-5", NULL },
 		{ "--log-level", "loud", NULL },
 		{ "--log-format", "xml", NULL },
+		{ "--history", "-1", NULL },
+		{ "--history-bytes", "1t", NULL },
+		{ "--max-cluster-groups", "0", NULL },
 		{ "--port", NULL, NULL },
 	};
 
@@ -247,9 +250,11 @@ START_TEST(bad_env_value_exits_2_naming_the_variable)
 	static const char *const args[] = { "--listen", "127.0.0.1", NULL };
 	static const char *const env_port[] = { "GROUPCHAT_PORT=eighty", NULL };
 	static const char *const env_level[] = { "GROUPCHAT_LOG_LEVEL=chatty", NULL };
+	static const char *const env_hist[] = { "GROUPCHAT_HISTORY_BYTES=lots", NULL };
 
 	expect_usage_error(args, env_port, "GROUPCHAT_PORT");
 	expect_usage_error(args, env_level, "GROUPCHAT_LOG_LEVEL");
+	expect_usage_error(args, env_hist, "GROUPCHAT_HISTORY_BYTES");
 }
 END_TEST
 

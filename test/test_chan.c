@@ -819,6 +819,100 @@ START_TEST(test_deadline_normalised)
 }
 END_TEST
 
+/* A byte-bounded channel: the bytes held (sent, not yet released) are a
+ * bound beside the entries; a receive alone does not free them. */
+START_TEST(test_bytes_bound)
+{
+	struct chan *ch = chan_new_bytes(10, sizeof(int), 100);
+	int i = 1, v;
+
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 60), 0);
+	errno = 0;
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 50), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 40), 0);
+	ck_assert_uint_eq(chan_bytes(ch), 100);
+	/* Elements that name no size pass while entries are free. */
+	ck_assert_int_eq(chan_try_send(ch, &i), 0);
+	ck_assert_uint_eq(chan_len(ch), 3);
+
+	ck_assert_int_eq(chan_recv(ch, &v, NULL), 0);
+	errno = 0;
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 10), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	chan_release(ch, 60);
+	ck_assert_uint_eq(chan_bytes(ch), 40);
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 60), 0);
+
+	errno = 0;
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 101), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	errno = 0;
+	ck_assert_int_eq(chan_send_bytes(ch, &i, 101, NULL), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	chan_close(ch);
+	errno = 0;
+	ck_assert_int_eq(chan_try_send_bytes(ch, &i, 1), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	chan_free(ch);
+}
+END_TEST
+
+struct bytes_call {
+	struct chan *ch;
+	size_t bytes;
+	int rc;
+	struct flag *started;
+	struct flag *done;
+};
+
+static void *
+send_bytes_main(void *arg)
+{
+	struct bytes_call *c = arg;
+	int v = 7;
+
+	flag_add(c->started);
+	c->rc = chan_send_bytes(c->ch, &v, c->bytes, NULL);
+	flag_add(c->done);
+	return NULL;
+}
+
+/* A blocking send waits for bytes as for a slot: a release wakes it,
+ * a receive alone does not; and its deadline holds. */
+START_TEST(test_bytes_send_waits_for_release)
+{
+	struct chan *ch = chan_new_bytes(10, sizeof(int), 100);
+	struct flag started, done;
+	struct bytes_call c = { .ch = ch, .bytes = 50, .started = &started, .done = &done };
+	struct timespec dl;
+	pthread_t tid;
+	int i = 1, v;
+
+	flag_init(&started);
+	flag_init(&done);
+	ck_assert_int_eq(chan_send_bytes(ch, &i, 80, NULL), 0);
+	chan_deadline(&dl, 50);
+	errno = 0;
+	ck_assert_int_eq(chan_send_bytes(ch, &i, 30, &dl), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+
+	ck_assert_int_eq(pthread_create(&tid, NULL, send_bytes_main, &c), 0);
+	ck_assert(flag_wait(&started, 1, 5000));
+	ck_assert_int_eq(chan_recv(ch, &v, NULL), 0);
+	ck_assert_msg(!flag_wait(&done, 1, 100), "send returned with the bytes still held");
+	chan_release(ch, 80);
+	ck_assert_msg(flag_wait(&done, 1, 5000), "send not woken by a release");
+	pthread_join(tid, NULL);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_uint_eq(chan_bytes(ch), 50);
+	chan_free(ch);
+	flag_destroy(&started);
+	flag_destroy(&done);
+}
+END_TEST
+
 static Suite *
 chan_suite(void)
 {
@@ -846,6 +940,8 @@ chan_suite(void)
 	tcase_add_test(tc, test_len);
 	tcase_add_test(tc, test_wide_elements);
 	tcase_add_test(tc, test_many_producers_consumers);
+	tcase_add_test(tc, test_bytes_bound);
+	tcase_add_test(tc, test_bytes_send_waits_for_release);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -36,6 +36,7 @@ static struct thread_pool *writers;
 static struct group *g;
 static struct member *c;
 static struct fake sink;
+static const struct cluster_limits lim = { 100, { 100, 1 << 20 }, 1 << 20 };
 
 /* The group reads its baseline: incarnation INC, sequence seq. */
 static void
@@ -60,7 +61,7 @@ setup(void)
 
 	ck_assert_ptr_nonnull(fr = fake_redis_new());
 	conn = fake_redis_connector(fr);
-	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn));
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn, &lim));
 	ck_assert_int_eq(cluster_start(cl, NULL), 0);
 	ck_assert_ptr_nonnull(ids = cid_set_new());
 	ck_assert_ptr_nonnull(writers = member_writer_pool_new(1));
@@ -153,7 +154,7 @@ START_TEST(gap_repaired_from_history)
 		for (i = 0; i < n; i++) {
 			ck_assert_int_eq(fake_redis_command(fr, i, cmd, sizeof(cmd)), 0);
 			if (strncmp(cmd, "XRANGE", 6) == 0)
-				ck_assert_str_eq(cmd, "XRANGE gc:hist:g 7-0 8-0");
+				ck_assert_str_eq(cmd, "XRANGE gc:hist:g 7-0 8-0 COUNT 128");
 		}
 	}
 	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);

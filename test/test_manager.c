@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/stats.h"
+#include "support/fake_redis.h"
 #include "support/itest.h"
 #include "support/test_main.h"
 
@@ -533,6 +535,45 @@ START_TEST(test_free_with_groups_and_members)
 }
 END_TEST
 
+/* A message event of 1,000 payload bytes handed to the manager. */
+static int
+event_taken(void *arg)
+{
+	static char payload[1000] = "m ";
+
+	return manager_cluster_event(arg, MANAGER_EV_MESSAGE, "g", 1, payload,
+	    sizeof(payload)) == 0;
+}
+
+/* A cluster manager's mailbox is bounded in bytes as well as entries: an
+ * event past the byte bound is lost as on a full mailbox (the group sees
+ * a gap), and the bytes come back once the manager thread is done with
+ * an event, so a steady trickle is never refused. */
+START_TEST(test_cluster_mailbox_bytes)
+{
+	static const struct cluster_limits lim = { 100, { 100, 1 << 20 }, 4096 };
+	static char big[5000] = "m ";
+	struct fake_redis *fr = fake_redis_new();
+	struct redis_connector conn;
+	struct cluster *cl;
+	struct manager *m;
+	int i;
+
+	ck_assert_ptr_nonnull(fr);
+	conn = fake_redis_connector(fr);
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn, &lim));
+	ck_assert_ptr_nonnull(m = manager_new_cluster(NULL, 10, cl));
+	ck_assert_int_eq(manager_cluster_event(m, MANAGER_EV_MESSAGE, "g", 1, big,
+	    sizeof(big)), -1);
+	for (i = 0; i < 20; i++)
+		ck_assert_msg(it_wait_until(event_taken, m, 5000),
+		    "event %d refused: the bytes of earlier ones never came back", i);
+	manager_free(m);
+	cluster_free(cl);
+	fake_redis_free(fr);
+}
+END_TEST
+
 static Suite *
 manager_suite(void)
 {
@@ -553,6 +594,7 @@ manager_suite(void)
 	tcase_add_test(tc, test_list_active_capped);
 	tcase_add_test(tc, test_close_all_keeps_groups);
 	tcase_add_test(tc, test_free_with_groups_and_members);
+	tcase_add_test(tc, test_cluster_mailbox_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }

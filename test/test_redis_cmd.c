@@ -25,6 +25,9 @@
 #include <string.h>
 #include <time.h>
 
+/* The history the publishes below keep. */
+static const struct redis_history hist100 = { 100, 1 << 20 };
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -148,8 +151,8 @@ START_TEST(requests_end_to_end)
 
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_cmd_create(c, "g 1", 3, inc, 2000), 1);
-	ck_assert_int_eq(redis_cmd_create(c, "g 1", 3, inc, 2000), 0);
+	ck_assert_int_eq(redis_cmd_create(c, "g 1", 3, inc, 100, 2000), 1);
+	ck_assert_int_eq(redis_cmd_create(c, "g 1", 3, inc, 100, 2000), 0);
 	ck_assert_int_eq(redis_cmd_lookup(c, "g 1", 3, got, 2000), 1);
 	ck_assert_str_eq(got, inc);
 	ck_assert_int_eq(redis_cmd_lookup(c, "nope", 4, got, 2000), 0);
@@ -160,7 +163,7 @@ START_TEST(requests_end_to_end)
 	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(redis_group_publish(l, &sc, "g 1", 3, inc, i == 1 ? "t\0b" : "tx",
-		    i == 1 ? 3 : 2, 100, err, sizeof(err)), i + 1);
+		    i == 1 ? 3 : 2, &hist100, err, sizeof(err)), i + 1);
 	redis_link_free(l);
 	ck_assert_int_eq(redis_cmd_baseline(c, "g 1", 3, got, &seq, 2000), 0);
 	ck_assert_str_eq(got, inc);
@@ -226,15 +229,15 @@ START_TEST(killed_restarted_empty)
 
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 2000), 1);
+	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 100, 2000), 1);
 	ck_assert_int_eq(rf_kill(rf), 0);
 	/* the first request finds the link broken; then it is down */
-	rc = redis_cmd_create(c, "h", 1, inc, 2000);
+	rc = redis_cmd_create(c, "h", 1, inc, 100, 2000);
 	ck_assert_int_eq(rc, -1);
 	ck_assert_msg(errno == EIO || errno == ENOTCONN, "%d", errno);
 	ck_assert(wait_for(&rec.downs, 1, 5000));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(redis_cmd_create(c, "h", 1, inc, 5000), -1);
+	ck_assert_int_eq(redis_cmd_create(c, "h", 1, inc, 100, 5000), -1);
 	ck_assert_int_eq(errno, ENOTCONN);      /* fails fast while down */
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -242,7 +245,7 @@ START_TEST(killed_restarted_empty)
 	ck_assert_int_eq(rf_restart(rf), 0);
 	ck_assert(wait_for(&rec.ups, 2, 10000));
 	ck_assert(wait_for(&rec.restarts, 1, 5000));
-	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 2000), 1);  /* empty indeed */
+	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 100, 2000), 1);  /* empty indeed */
 	redis_cmd_stop(c);
 	ck_assert_int_eq(rec.restarts, 1);
 }
@@ -307,12 +310,12 @@ START_TEST(fake_drop_under_request)
 	inc[REDIS_INC_LEN] = '\0';
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	fake_redis_drop(fake);
-	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 5000), -1);
+	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 100, 5000), -1);
 	ck_assert_int_eq(errno, EIO);
 	ck_assert(wait_for(&rec.downs, 1, 5000));
 	ck_assert(wait_for(&rec.ups, 2, 5000));
 	fake_redis_reply(fake, ":1\r\n");
-	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 5000), 1);
+	ck_assert_int_eq(redis_cmd_create(c, "g", 1, inc, 100, 5000), 1);
 	ck_assert_int_eq(fake_redis_opens(fake), 2);
 	redis_cmd_stop(c);
 	ck_assert_int_eq(rec.restarts, 0);   /* same run_id: not a restart */

@@ -18,6 +18,7 @@
 #include "support/test_main.h"
 
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@
 #include <time.h>
 
 #define N 2000
+/* The publish channel's byte bound in these tests, and the history kept. */
+#define PUB_BYTES (1 << 20)
+static const struct redis_history hist = { .len = 100, .bytes = 1 << 20 };
 
 struct rec {
 	pthread_mutex_t mu;
@@ -95,7 +99,7 @@ create_group(void)
 	ck_assert_msg(l != NULL, "%s", err);
 	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, 100, err, sizeof(err)), 1);
 	redis_link_free(l);
 }
 
@@ -137,7 +141,7 @@ send_one(struct redis_pub *p, uint64_t tag)
 
 START_TEST(order_and_pipelining)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, N, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, N, PUB_BYTES, &hist, 2000, &cb);
 	redisContext *sub = ras_raw(url);
 	redisReply *r;
 	struct redis_msg m;
@@ -178,7 +182,7 @@ END_TEST
 
 START_TEST(killed_and_restarted)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 64, PUB_BYTES, &hist, 1000, &cb);
 
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.ups, 1));
@@ -209,7 +213,7 @@ END_TEST
 
 START_TEST(paused_then_resumed)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 64, 100, 300, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 64, PUB_BYTES, &hist, 300, &cb);
 
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.ups, 1));
@@ -234,7 +238,7 @@ START_TEST(wrong_password)
 	struct redis_url *bad = ras_wrong_password(&rf, &rconn);
 	struct redis_pub *p;
 
-	p = redis_pub_new(&rconn, 64, 100, 1000, &cb);
+	p = redis_pub_new(&rconn, 64, PUB_BYTES, &hist, 1000, &cb);
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.downs, 1));
 	ras_assert_wrongpass(&rec.mu, rec.reason);
@@ -250,7 +254,7 @@ END_TEST
 
 START_TEST(stop_fails_queued)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 1000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 1000, &cb);
 	int i;
 
 	for (i = 0; i < 8; i++)
@@ -260,6 +264,44 @@ START_TEST(stop_fails_queued)
 	ck_assert_int_eq(rec.nres, 8);
 	for (i = 0; i < 8; i++)
 		ck_assert_int_eq(rec.seq[i], -1);
+}
+END_TEST
+
+/* Sends one message of flen frame bytes (and the id "g") tagged tag. */
+static int
+send_sized(struct redis_pub *p, uint64_t tag, size_t flen)
+{
+	struct redis_pub_item it = { .id_len = 1, .flen = flen, .tag = tag };
+
+	ck_assert_ptr_nonnull(it.frame = malloc(flen + 1));
+	memset(it.frame, 't', flen);
+	it.id = it.frame + flen;
+	it.id[0] = 'g';
+	memcpy(it.inc, inc, sizeof(inc));
+	if (redis_pub_send(p, &it) == -1) {
+		free(it.frame);
+		return -1;
+	}
+	return 0;
+}
+
+/* The channel is bounded in bytes (frame and id) as well as entries:
+ * past the byte bound a send fails as on a full channel (EAGAIN: the
+ * sender is closed 1013), long before the 4096 entries. */
+START_TEST(bytes_bound)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 4096, 10000, &hist, 1000, &cb);
+	int i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < 9; i++)
+		ck_assert_int_eq(send_sized(p, (uint64_t)i, 1000), 0);
+	errno = 0;
+	ck_assert_int_eq(send_sized(p, 9, 1000), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(send_sized(p, 9, 990), 0);  /* 10,000 bytes exactly */
+	redis_pub_stop(p);                           /* never started */
+	ck_assert_int_eq(rec.nres, 10);
 }
 END_TEST
 
@@ -285,7 +327,7 @@ fake_down(void)
 
 START_TEST(fake_error_inside_batch)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 2000, &cb);
 	int flushes;
 
 	fake_redis_reply(fake, ":1\r\n");
@@ -310,7 +352,7 @@ END_TEST
 
 START_TEST(fake_drop_mid_batch)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 2000, &cb);
 
 	fake_redis_reply(fake, ":1\r\n");
 	fake_redis_drop(fake);
@@ -338,7 +380,7 @@ END_TEST
 
 START_TEST(fake_reply_never_comes)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 200, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 200, &cb);
 
 	ck_assert_int_eq(send_one(p, 0), 0);
 	ck_assert_int_eq(redis_pub_start(p), 0);
@@ -355,7 +397,7 @@ END_TEST
 
 START_TEST(fake_noscript_fails_and_reloads)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 2000, &cb);
 
 	fake_redis_reply(fake, "-NOSCRIPT No matching script.\r\n");
 	fake_redis_reply(fake, ":7\r\n");
@@ -374,7 +416,7 @@ END_TEST
 
 START_TEST(fake_refused_then_up)
 {
-	struct redis_pub *p = redis_pub_new(&rconn, 8, 100, 2000, &cb);
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 2000, &cb);
 
 	fake_redis_refuse(fake, 3, "connect: Connection refused");
 	ck_assert_int_eq(redis_pub_start(p), 0);
@@ -402,6 +444,7 @@ suite(void)
 	tc = tcase_create("fake");
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, fake_up, fake_down);
+	tcase_add_test(tc, bytes_bound);
 	tcase_add_test(tc, fake_error_inside_batch);
 	tcase_add_test(tc, fake_drop_mid_batch);
 	tcase_add_test(tc, fake_reply_never_comes);

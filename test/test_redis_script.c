@@ -22,6 +22,10 @@
 #include <string.h>
 
 static struct redis_fixture *rf;
+/* History bounds: entries, with bytes to spare. */
+static const struct redis_history h10 = { 10, 1 << 20 };
+static const struct redis_history h50 = { 50, 1 << 20 };
+static const struct redis_history h1000 = { 1000, 1 << 20 };
 static struct redis_url *srv_url; /* rf's, parsed once by up() */
 
 /* The link the scripts run over. */
@@ -97,7 +101,7 @@ race(void *arg)
 	for (i = 0; i < ROUNDS; i++) {
 		redis_inc_new(inc);
 		pthread_barrier_wait(r->bar); /* all start the round together */
-		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, err, sizeof(err));
+		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, 100, err, sizeof(err));
 		pthread_barrier_wait(r->bar); /* the main thread deletes */
 		pthread_barrier_wait(r->bar);
 	}
@@ -182,9 +186,9 @@ START_TEST(delete_publishes_event)
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, 100, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, &h10, err, sizeof(err)), 1);
 	/* the wrong incarnation deletes nothing */
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, other, err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
@@ -202,10 +206,10 @@ START_TEST(delete_publishes_event)
 	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
 	ck_assert_str_eq(got, "");
 	ck_assert_uint_eq(seq, 0);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, &h10, err, sizeof(err)), 1);
 	/* a publish to the old incarnation is refused and leaves no trace */
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, 10, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, &h10, err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
 	ck_assert_str_eq(got, other);
 	ck_assert_uint_eq(seq, 1);
@@ -237,7 +241,7 @@ publisher(void *arg)
 		abort();
 	for (i = 0; i < PER_PUB; i++) {
 		n = snprintf(frame, sizeof(frame), "t%p %d", (void *)a, i);
-		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, 1000,
+		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, &h1000,
 		    err, sizeof(err)) <= 0)
 			a->fails++;
 	}
@@ -276,7 +280,7 @@ START_TEST(publish_sequence_history_delivery)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, 100, err, sizeof(err)), 1);
 	for (i = 0; i < PUBLISHERS; i++) {
 		a[i].inc = inc;
 		a[i].fails = 0;
@@ -332,26 +336,158 @@ START_TEST(history_is_capped_and_binary_safe)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), 50,
+	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), &h50,
 	    err, sizeof(err)), 1);
 	next_msg(sub, &m, &keep);
 	ck_assert_uint_eq(m.flen, sizeof(bin));
 	ck_assert_mem_eq(m.frame, bin, sizeof(bin));
 	freeReplyObject(keep);
 	for (i = 2; i <= 400; i++)
-		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, 50,
+		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, &h50,
 		    err, sizeof(err)), i);
-	/* MAXLEN ~ trims whole stream nodes: at least 50 stay, not all 400 */
+	/* MAXLEN ~ drops whole stream nodes (100 entries): 50 to 150 stay */
 	n = redis_group_history(c, "cap", 3, 1, 400, count_cb, &last, err, sizeof(err));
 	ck_assert_int_ge(n, 50);
-	ck_assert_int_lt(n, 400);
+	ck_assert_int_le(n, 150);
 	ck_assert_uint_eq(last, 400);
 	/* a range that was trimmed away comes back empty, not as an error */
 	last = 0;
 	ck_assert_int_eq(redis_group_history(c, "cap", 3, 1, 2, count_cb, &last, err,
 	    sizeof(err)), 0);
 	redisFree(sub);
+	redis_link_free(c);
+}
+END_TEST
+
+/* The integer reply of a command sent raw (rf_command), or -1. */
+static long long
+rf_int(const char *command)
+{
+	char reply[64];
+
+	ck_assert_int_eq(rf_command(rf, command, reply, sizeof(reply)), 0);
+	return reply[0] == ':' ? strtoll(reply + 1, NULL, 10) : -1;
+}
+
+/* The history is bounded in bytes as well as entries: checked each time
+ * another eighth of the budget came in (here 125 bytes), the oldest go
+ * first, a frame larger than the whole budget leaves it empty (never
+ * holed), and a delete takes the byte count away with it. */
+START_TEST(history_bytes_bound)
+{
+	static const struct redis_history hb = { 1000, 1000 };
+	static const struct redis_history none = { 0, 1000 };
+	struct redis_scripts sc;
+	char err[256], inc[REDIS_INC_LEN + 1], frame[1001];
+	struct redis_link *c = conn();
+	uint64_t last = 0;
+	int i;
+
+	memset(frame, 't', sizeof(frame));
+	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	redis_inc_new(inc);
+	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc, 100, err, sizeof(err)), 1);
+	for (i = 1; i <= 30; i++)
+		ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 100, &hb,
+		    err, sizeof(err)), i);
+	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 10);   /* checked at 30: 1,000 */
+	ck_assert_int_eq(redis_group_history(c, "b", 1, 1, 30, count_cb, &last, err,
+	    sizeof(err)), 10);
+	ck_assert_uint_eq(last, 30);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 250, &hb,
+	    err, sizeof(err)), 31);
+	/* 250 more: the three oldest of 100 go */
+	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 8);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 1001, &hb,
+	    err, sizeof(err)), 32);
+	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb,
+	    err, sizeof(err)), 33);
+	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 1);
+	ck_assert_int_eq(rf_int("INCRBY gc:hbytes:b 0"), 30 * 100 + 250 + 1001 + 10);
+	/* len 0: no history at all */
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &none,
+	    err, sizeof(err)), 34);
+	ck_assert_int_eq(rf_int("EXISTS gc:hist:b gc:hbytes:b"), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb,
+	    err, sizeof(err)), 35);
+	ck_assert_int_eq(rf_int("EXISTS gc:hist:b gc:hbytes:b"), 2);
+	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(rf_int("EXISTS gc:inc:b gc:seq:b gc:hist:b gc:hbytes:b"), 0);
+	redis_link_free(c);
+}
+END_TEST
+
+/* Redis holds at most max groups: a create past it answers 2 and writes
+ * nothing, a delete makes room, and a live group registering again after
+ * Redis lost it is counted but never refused. */
+START_TEST(groups_counted_and_capped)
+{
+	struct redis_scripts sc;
+	char err[256], inc[3][REDIS_INC_LEN + 1];
+	struct redis_link *c = conn();
+	int i;
+
+	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	for (i = 0; i < 3; i++)
+		redis_inc_new(inc[i]);
+	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[0], 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc[1], 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[2], 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], 2, err, sizeof(err)), 2);
+	ck_assert_int_eq(rf_int("EXISTS gc:inc:c"), 0);
+	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, NULL, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(rf_int("INCRBY gc:groups 0"), 2);
+	/* Redis lost b's keys (not its count): b comes back past the cap */
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "b", 1, inc[1], 5, err, sizeof(err)), 5);
+	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], 3, err, sizeof(err)), 2);
+	ck_assert_int_eq(redis_group_delete(c, &sc, "a", 1, NULL, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], 3, err, sizeof(err)), 1);
+	redis_link_free(c);
+}
+END_TEST
+
+/* Every XRANGE a history read sends carries COUNT: a long range is read
+ * in pages (seen in Redis's slow log, which logs every command here). */
+START_TEST(history_read_in_pages)
+{
+	struct redis_scripts sc;
+	char err[256], inc[REDIS_INC_LEN + 1];
+	struct redis_link *c = conn();
+	redisReply *r, *args;
+	uint64_t last = 0;
+	size_t i, j, xranges = 0;
+	int k, counted;
+
+	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	redis_inc_new(inc);
+	ck_assert_int_eq(redis_group_create(c, &sc, "pg", 2, inc, 100, err, sizeof(err)), 1);
+	for (k = 1; k <= 300; k++)
+		ck_assert_int_eq(redis_group_publish(c, &sc, "pg", 2, inc, "tx", 2, &h1000,
+		    err, sizeof(err)), k);
+	freeReplyObject(cmd(c, 4, (const char *[]){ "CONFIG", "SET",
+	    "slowlog-log-slower-than", "0" }));
+	freeReplyObject(cmd(c, 2, (const char *[]){ "SLOWLOG", "RESET" }));
+	ck_assert_int_eq(redis_group_history(c, "pg", 2, 2, 300, count_cb, &last, err,
+	    sizeof(err)), 299);
+	ck_assert_uint_eq(last, 300);
+	r = cmd(c, 3, (const char *[]){ "SLOWLOG", "GET", "100" });
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	for (i = 0; i < r->elements; i++) {
+		args = r->element[i]->element[3];
+		if (strcmp(args->element[0]->str, "XRANGE") != 0)
+			continue;
+		xranges++;
+		counted = 0;
+		for (j = 1; j < args->elements; j++)
+			counted |= strcmp(args->element[j]->str, "COUNT") == 0;
+		ck_assert_msg(counted, "an XRANGE without COUNT");
+	}
+	ck_assert_uint_eq(xranges, 3); /* 128 + 128 + 43 */
+	freeReplyObject(r);
 	redis_link_free(c);
 }
 END_TEST
@@ -372,7 +508,7 @@ START_TEST(noscript_falls_back_to_eval)
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_int_eq(strncmp(r->str, "NOSCRIPT", 8), 0);
 	freeReplyObject(r);
-	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, 100, err, sizeof(err)), 1);
 	/* and the fallback loaded everything again */
 	r = cmd(c, 4, (const char *[]){ "SCRIPT", "EXISTS", sc.sha[RS_CREATE], sc.sha[RS_PUBLISH] });
 	ck_assert_int_eq(r->element[0]->integer, 1);
@@ -391,14 +527,14 @@ START_TEST(reregister_after_empty_restart)
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 1);
 	ck_assert_int_eq(rf_command(rf, "FLUSHALL", reply, sizeof(reply)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 7, err, sizeof(err)), 7);
 	/* a second node that saw less does not lower it */
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 3, err, sizeof(err)), 7);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 8);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 8);
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, 1, err, sizeof(err)), -2);
 	redis_link_free(c);
 }
@@ -551,6 +687,9 @@ suite(void)
 	tcase_add_test(tc, delete_publishes_event);
 	tcase_add_test(tc, publish_sequence_history_delivery);
 	tcase_add_test(tc, history_is_capped_and_binary_safe);
+	tcase_add_test(tc, history_bytes_bound);
+	tcase_add_test(tc, groups_counted_and_capped);
+	tcase_add_test(tc, history_read_in_pages);
 	tcase_add_test(tc, noscript_falls_back_to_eval);
 	tcase_add_test(tc, reregister_after_empty_restart);
 	tcase_add_test(tc, cid_claim_refresh_expiry);

@@ -31,10 +31,16 @@ struct config {
 	char redis[1024];         /* --redis URL; empty: one node, no Redis */
 	int redis_password_argv;  /* the --redis flag's URL held a password: argv's
 	                           * copy is masked, and the server warns */
+	size_t max_cluster_groups; /* groups in Redis at once; creates past it get 503 */
+	unsigned history;         /* messages a group keeps in Redis; 0: none */
+	size_t history_bytes;     /* bytes of messages a group keeps in Redis */
 };
 
 /* The default of --stats-groups. */
 #define CONFIG_STATS_GROUPS_DEFAULT 1000
+/* The defaults of --history and --history-bytes. */
+#define CONFIG_HISTORY_DEFAULT 100
+#define CONFIG_HISTORY_BYTES_DEFAULT ((size_t)1 << 20)
 
 enum config_result {
 	CONFIG_OK,

@@ -44,9 +44,13 @@
 #define CMD_CAP 256
 /* Connect, read and write bound of every link. */
 #define LINK_TIMEOUT_MS 1000
-/* History entries kept per group, and a claim's lifetime. */
-#define HIST_LEN 1000
+/* A claim's lifetime. */
 #define CLAIM_TTL_MS 15000
+/* The queues' byte bound: at least this, and room for this many
+ * messages of the largest size (the frame and event headers, the id). */
+#define QUEUE_BYTES_MIN ((size_t)64 << 20)
+#define QUEUE_BYTES_MESSAGES 8
+#define QUEUE_BYTES_SLACK ((size_t)64 << 10)
 
 static const char *const link_name[LINK_COUNT] = { "pub", "sub", "cmd" };
 
@@ -165,16 +169,32 @@ cmd_restarted(void *arg)
 	cluster_event(cl, MANAGER_EV_RESYNC, NULL, 0, NULL, 0);
 }
 
-struct cluster *
-cluster_new(const struct redis_url *u)
+size_t
+cluster_queue_bytes(size_t max_message)
 {
-	struct redis_connector conn = redis_link_hiredis(u);
+	size_t per = max_message + QUEUE_BYTES_SLACK;
 
-	return cluster_new_on(&conn);
+	if (per > QUEUE_BYTES_MIN / QUEUE_BYTES_MESSAGES)
+		return per * QUEUE_BYTES_MESSAGES;
+	return QUEUE_BYTES_MIN;
+}
+
+size_t
+cluster_mailbox_bytes(const struct cluster *cl)
+{
+	return cl->lim.queue_bytes;
 }
 
 struct cluster *
-cluster_new_on(const struct redis_connector *conn)
+cluster_new(const struct redis_url *u, const struct cluster_limits *lim)
+{
+	struct redis_connector conn = redis_link_hiredis(u);
+
+	return cluster_new_on(&conn, lim);
+}
+
+struct cluster *
+cluster_new_on(const struct redis_connector *conn, const struct cluster_limits *lim)
 {
 	struct cluster *cl;
 	uint8_t raw[REDIS_NODE_LEN / 2];
@@ -202,13 +222,15 @@ cluster_new_on(const struct redis_connector *conn)
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
 	cl->conn = *conn;
+	cl->lim = *lim;
 	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link, .arg = cl };
 	scb = (struct redis_sub_cb){ .subscribed = sub_subscribed, .message = sub_message,
 	    .link = sub_link, .arg = cl };
 	ccb = (struct redis_cmd_cb){ .link = cmd_link, .restarted = cmd_restarted,
 	    .held = cluster_claims_held,
 	    .taken = cluster_claims_taken, .arg = cl };
-	if ((cl->pub = redis_pub_new(&cl->conn, PUB_CAP, HIST_LEN, LINK_TIMEOUT_MS, &pcb)) == NULL ||
+	if ((cl->pub = redis_pub_new(&cl->conn, PUB_CAP, lim->queue_bytes,
+	    &lim->history, LINK_TIMEOUT_MS, &pcb)) == NULL ||
 	    (cl->sub = redis_sub_new(&cl->conn, SUB_CAP, LINK_TIMEOUT_MS, &scb)) == NULL ||
 	    (cl->cmd = redis_cmd_new(&cl->conn, cl->node, CMD_CAP, LINK_TIMEOUT_MS,
 	    CLAIM_TTL_MS, &ccb)) == NULL) {

@@ -87,9 +87,9 @@ cluster_create(struct cluster *cl, const char *id, size_t len)
 
 	if (redis_inc_new(inc) == -1)
 		return -1;
-	rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
+	rc = redis_cmd_create(cl->cmd, id, len, inc, cl->lim.max_groups, CLUSTER_WAIT_MS);
 	if (rc == -1 && errno == EIO &&
-	    (rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS)) == 0 &&
+	    (rc = redis_cmd_create(cl->cmd, id, len, inc, cl->lim.max_groups, CLUSTER_WAIT_MS)) == 0 &&
 	    cluster_lookup(cl, id, len, now) == 1 && strcmp(now, inc) == 0)
 		rc = 1;
 	if (rc == -1 && (errno == ETIMEDOUT || errno == EIO)) {

@@ -40,6 +40,7 @@ struct claim {
 struct cluster {
 	struct redis_connector conn;
 	char node[REDIS_NODE_LEN + 1];  /* set by cluster_new_on, then read-only */
+	struct cluster_limits lim;      /* likewise */
 	pthread_mutex_t m_lock;
 	struct manager *m;      /* under m_lock; NULL once detached */
 	struct redis_pub *pub;

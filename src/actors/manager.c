@@ -49,6 +49,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/hashtab.h"
@@ -61,7 +62,10 @@
 #define MANAGER_STACK (128 * 1024)
 
 /* Requests queued for the manager thread before senders block; in
- * cluster mode every message from the subscriber passes through too. */
+ * cluster mode every message from the subscriber passes through too,
+ * and the events' allocations are bounded in bytes as well
+ * (cluster_mailbox_bytes): past either bound a message is dropped (a gap
+ * its group repairs) and a control event waits as for a slot. */
 #define MANAGER_MAILBOX 256
 #define MANAGER_MAILBOX_CLUSTER 4096
 
@@ -89,8 +93,10 @@ manager_new_cluster(struct stats *st, size_t max_groups, struct cluster *cl)
 		err = errno != 0 ? errno : EIO;
 		goto err0;
 	}
-	if ((m->mailbox = chan_new(cl != NULL ? MANAGER_MAILBOX_CLUSTER : MANAGER_MAILBOX,
-	    sizeof(struct manager_req *))) == NULL) {
+	if ((m->mailbox = cl != NULL ?
+	    chan_new_bytes(MANAGER_MAILBOX_CLUSTER, sizeof(struct manager_req *),
+	    cluster_mailbox_bytes(cl)) :
+	    chan_new(MANAGER_MAILBOX, sizeof(struct manager_req *))) == NULL) {
 		err = errno;
 		goto err0;
 	}
@@ -379,10 +385,14 @@ manager_main(void *arg)
 		case MANAGER_REQ_UNSERVE:
 			manager_do_unserve(m, req);
 			break;
-		case MANAGER_REQ_EVENT:
+		case MANAGER_REQ_EVENT: {
+			size_t bytes = req->bytes;
+
 			manager_do_event(m, req);
 			manager_event_free(req);
+			chan_release(m->mailbox, bytes);
 			continue;
+		}
 		}
 		sem_post(&req->done);
 	}

@@ -85,8 +85,9 @@ manager_cluster_refused(struct manager *m, const char *id, size_t len, struct me
 		memcpy(req + 1, id, len);
 	req->len = len;
 	req->c = c;
+	req->bytes = sizeof(*req) + len + 1;
 	chan_deadline(&deadline, MANAGER_EVENT_WAIT_MS);
-	if (chan_send(m->mailbox, &req, &deadline) == -1) {
+	if (chan_send_bytes(m->mailbox, &req, req->bytes, &deadline) == -1) {
 		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 		manager_event_free(req);
 		return -1;
@@ -96,9 +97,11 @@ manager_cluster_refused(struct manager *m, const char *id, size_t len, struct me
 
 /*
  * The request and copies of the id and payload in one allocation, freed
- * by the manager thread. A message is handed over only if there is room
- * (a lost one is a gap its group repairs); a confirmation or a delete
- * event waits a little for room, since nothing would repair its loss.
+ * by the manager thread, which holds its size in the mailbox's byte
+ * bound until then. A message is handed over only if there is room, in
+ * entries and in bytes (a lost one is a gap its group repairs); a
+ * confirmation or a delete event waits a little for room, since nothing
+ * would repair its loss.
  */
 int
 manager_cluster_event(struct manager *m, enum manager_event ev, const char *id, size_t len,
@@ -113,6 +116,7 @@ manager_cluster_event(struct manager *m, enum manager_event ev, const char *id, 
 	if ((req = malloc(sizeof(*req) + len + plen + 1)) == NULL)
 		return -1;
 	*req = (struct manager_req){ 0 };
+	req->bytes = sizeof(*req) + len + plen + 1;
 	p = (char *)(req + 1);
 	req->kind = MANAGER_REQ_EVENT;
 	req->ev = ev;
@@ -125,10 +129,10 @@ manager_cluster_event(struct manager *m, enum manager_event ev, const char *id, 
 	req->payload = p + len;
 	req->plen = plen;
 	if (ev == MANAGER_EV_MESSAGE && plen > 0 && payload[0] == 'm') {
-		rc = chan_try_send(m->mailbox, &req);
+		rc = chan_try_send_bytes(m->mailbox, &req, req->bytes);
 	} else {
 		chan_deadline(&deadline, MANAGER_EVENT_WAIT_MS);
-		rc = chan_send(m->mailbox, &req, &deadline);
+		rc = chan_send_bytes(m->mailbox, &req, req->bytes, &deadline);
 	}
 	if (rc == -1)
 		free(req);

@@ -56,6 +56,8 @@ struct manager_req {
 	enum manager_event ev;  /* EVENT: heap-allocated, freed by the manager */
 	const char *payload;    /* EVENT: points into the same allocation */
 	size_t plen;
+	size_t bytes;           /* EVENT: the allocation, held in the mailbox's
+	                         * byte bound until the manager frees it */
 };
 
 /* An id being looked up in the table. */

@@ -18,38 +18,61 @@
 #include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_link.h"
 
+/* A history read asks for at most this many entries per XRANGE. */
+#define HIST_PAGE 128
 /* A refresh sends at most this many cid keys per script call. */
 #define REFRESH_MAX 512
 _Static_assert(REFRESH_MAX + 2 <= REDIS_SCRIPT_ARGS_MAX, "refresh's batch fits one call");
 #define KEY_MAX 64
 
-/* Keys of one group: inc, seq, hist, and its channel, in one allocation
- * (a publish builds them once per message). */
+/* Keys of one group: inc, seq, hist, hbytes, the count of groups (one
+ * key for all) and its channel, in one allocation (a publish builds them
+ * once per message). */
+enum { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GROUPS, GK_MSG, GKEYS };
 struct gkeys {
-	char *k[4];
-	size_t l[4];
+	char *k[GKEYS];
+	size_t l[GKEYS];
 };
 
-/* Room for a group call's arguments: its keys and up to three more. */
-#define GROUP_ARGS_MAX 7
+/* Which of them a script takes, in order: its KEYS (the first nkeys),
+ * then the channel when it publishes. */
+struct gscript {
+	enum redis_script_id id;
+	const char *what;
+	int nkeys, n;
+	int k[GKEYS];
+};
+
+static const struct gscript create_sc = { RS_CREATE, "create", 2, 2,
+	{ GK_INC, GK_GROUPS } };
+static const struct gscript delete_sc = { RS_DELETE, "delete", 5, 6,
+	{ GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GROUPS, GK_MSG } };
+static const struct gscript publish_sc = { RS_PUBLISH, "publish", 4, 5,
+	{ GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_MSG } };
+static const struct gscript reregister_sc = { RS_REREGISTER, "reregister", 3, 3,
+	{ GK_INC, GK_SEQ, GK_GROUPS } };
+
+/* Room for a group call's arguments: its keys and up to four more. */
+#define GROUP_ARGS_MAX (GKEYS + 4)
 
 static int
 gkeys_make(struct gkeys *g, const char *id, size_t len)
 {
-	static const char *const prefix[4] = { RK_INC, RK_SEQ, RK_HIST, RK_MSG };
+	static const char *const prefix[GKEYS] = { RK_INC, RK_SEQ, RK_HIST, RK_HBYTES,
+	    RK_GROUPS, RK_MSG };
 	size_t total = 0;
 	char *p;
 	int i;
 
-	for (i = 0; i < 4; i++) {
-		g->l[i] = strlen(prefix[i]) + len;
+	for (i = 0; i < GKEYS; i++) {
+		g->l[i] = strlen(prefix[i]) + (i == GK_GROUPS ? 0 : len);
 		total += g->l[i];
 	}
 	if ((p = malloc(total)) == NULL)
 		return -1;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < GKEYS; i++) {
 		g->k[i] = p;
-		redis_key(p, g->l[i], prefix[i], id, len);
+		redis_key(p, g->l[i], prefix[i], id, i == GK_GROUPS ? 0 : len);
 		p += g->l[i];
 	}
 	return 0;
@@ -61,33 +84,32 @@ gkeys_free(struct gkeys *g)
 	free(g->k[0]);
 }
 
-/* argv: the first nkeys keys of g, then the nextra strings of extra. */
+/* argv: the keys of g script sc takes, then the nextra strings of extra. */
 static int
-group_args(const struct gkeys *g, int nkeys, const char *const *extra,
+group_args(const struct gkeys *g, const struct gscript *sc, const char *const *extra,
     const size_t *extra_lens, int nextra, const char **argv, size_t *lens)
 {
 	int i;
 
-	for (i = 0; i < nkeys; i++) {
-		argv[i] = g->k[i];
-		lens[i] = g->l[i];
+	for (i = 0; i < sc->n; i++) {
+		argv[i] = g->k[sc->k[i]];
+		lens[i] = g->l[sc->k[i]];
 	}
 	for (i = 0; i < nextra; i++) {
-		argv[nkeys + i] = extra[i];
-		lens[nkeys + i] = extra_lens[i];
+		argv[sc->n + i] = extra[i];
+		lens[sc->n + i] = extra_lens[i];
 	}
-	return nkeys + nextra;
+	return sc->n + nextra;
 }
 
 /*
- * Runs script sc over group id's first nargs keys (of which the script
- * declares nkeys as KEYS) and the extra arguments: the script's integer,
- * or -1 with "what: reason" (or "out of memory") in err.
+ * Runs script sc over group id's keys and the extra arguments: the
+ * script's integer, or -1 with "what: reason" (or "out of memory") in err.
  */
 static int64_t
-group_script(struct redis_link *l, struct redis_scripts *s, enum redis_script_id sc,
-    const char *id, size_t len, int nkeys, int nargs, const char *const *extra,
-    const size_t *extra_lens, int nextra, const char *what, char *err, size_t errlen)
+group_script(struct redis_link *l, struct redis_scripts *s, const struct gscript *sc,
+    const char *id, size_t len, const char *const *extra, const size_t *extra_lens,
+    int nextra, char *err, size_t errlen)
 {
 	const char *argv[GROUP_ARGS_MAX];
 	size_t lens[GROUP_ARGS_MAX];
@@ -99,21 +121,24 @@ group_script(struct redis_link *l, struct redis_scripts *s, enum redis_script_id
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	argc = group_args(&g, nargs, extra, extra_lens, nextra, argv, lens);
-	v = redis_script_run_int(l, s, sc, nkeys, argc, argv, lens, what, err, errlen);
+	argc = group_args(&g, sc, extra, extra_lens, nextra, argv, lens);
+	v = redis_script_run_int(l, s, sc->id, sc->nkeys, argc, argv, lens, sc->what, err,
+	    errlen);
 	gkeys_free(&g);
 	return v;
 }
 
 int
 redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                   size_t len, const char *inc, char *err, size_t errlen)
+                   size_t len, const char *inc, size_t max, char *err, size_t errlen)
 {
-	const char *extra[1] = { inc };
-	size_t extra_lens[1] = { strlen(inc) };
+	char maxbuf[24];
+	const char *extra[2] = { inc, maxbuf };
+	size_t extra_lens[2] = { strlen(inc),
+	    (size_t)snprintf(maxbuf, sizeof(maxbuf), "%zu", max) };
 
-	return (int)group_script(l, s, RS_CREATE, id, len, 1, 1, extra, extra_lens, 1,
-	    "create", err, errlen);
+	return (int)group_script(l, s, &create_sc, id, len, extra, extra_lens, 2, err,
+	    errlen);
 }
 
 int
@@ -123,8 +148,8 @@ redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id
 	const char *extra[1] = { inc != NULL ? inc : "" };
 	size_t extra_lens[1] = { strlen(extra[0]) };
 
-	return (int)group_script(l, s, RS_DELETE, id, len, 3, 4, extra, extra_lens, 1,
-	    "delete", err, errlen);
+	return (int)group_script(l, s, &delete_sc, id, len, extra, extra_lens, 1, err,
+	    errlen);
 }
 
 int
@@ -177,34 +202,38 @@ out:
 	return rc;
 }
 
-/* A publish's arguments after the group's four keys: the incarnation,
- * the frame and the history length (written into h). */
+/* A publish's arguments after the group's keys and channel: the
+ * incarnation, the frame and the history's bounds (written into h). */
 static void
-publish_extra(const char *inc, const void *frame, size_t flen, unsigned hist,
-    char h[16], const char *extra[3], size_t extra_lens[3])
+publish_extra(const char *inc, const void *frame, size_t flen,
+    const struct redis_history *hist, char h[2][24], const char *extra[4],
+    size_t extra_lens[4])
 {
 	extra[0] = inc, extra_lens[0] = strlen(inc);
 	extra[1] = frame, extra_lens[1] = flen;
-	extra_lens[2] = (size_t)snprintf(h, 16, "%u", hist);
-	extra[2] = h;
+	extra_lens[2] = (size_t)snprintf(h[0], sizeof(h[0]), "%u", hist->len);
+	extra[2] = h[0];
+	extra_lens[3] = (size_t)snprintf(h[1], sizeof(h[1]), "%zu", hist->bytes);
+	extra[3] = h[1];
 }
 
 int
 redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                            const char *id, size_t len, const char *inc,
-                           const void *frame, size_t flen, unsigned hist)
+                           const void *frame, size_t flen,
+                           const struct redis_history *hist)
 {
-	const char *argv[GROUP_ARGS_MAX], *extra[3];
-	size_t lens[GROUP_ARGS_MAX], extra_lens[3];
+	const char *argv[GROUP_ARGS_MAX], *extra[4];
+	size_t lens[GROUP_ARGS_MAX], extra_lens[4];
 	struct gkeys g;
-	char h[16];
+	char h[2][24];
 	int rc;
 
 	if (gkeys_make(&g, id, len) == -1)
 		return -1;
 	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
-	rc = redis_script_append(l, s, RS_PUBLISH, 3,
-	    group_args(&g, 4, extra, extra_lens, 3, argv, lens), argv, lens);
+	rc = redis_script_append(l, s, RS_PUBLISH, publish_sc.nkeys,
+	    group_args(&g, &publish_sc, extra, extra_lens, 4, argv, lens), argv, lens);
 	gkeys_free(&g);
 	return rc;
 }
@@ -212,15 +241,14 @@ redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
 int64_t
 redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                     size_t len, const char *inc, const void *frame, size_t flen,
-                    unsigned hist, char *err, size_t errlen)
+                    const struct redis_history *hist, char *err, size_t errlen)
 {
-	const char *extra[3];
-	size_t extra_lens[3];
-	char h[16];
+	const char *extra[4];
+	size_t extra_lens[4];
+	char h[2][24];
 
 	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
-	return group_script(l, s, RS_PUBLISH, id, len, 3, 4, extra, extra_lens, 3,
-	    "publish", err, errlen);
+	return group_script(l, s, &publish_sc, id, len, extra, extra_lens, 4, err, errlen);
 }
 
 int64_t
@@ -235,11 +263,60 @@ redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char
 	int64_t v;
 
 	err[0] = '\0'; /* the script's -1 leaves it empty; a failure fills it */
-	v = group_script(l, s, RS_REREGISTER, id, len, 2, 2, extra, extra_lens, 2,
-	    "reregister", err, errlen);
+	v = group_script(l, s, &reregister_sc, id, len, extra, extra_lens, 2, err, errlen);
 	return v == -1 && err[0] == '\0' ? -2 : v;
 }
 
+/* Reads one page of history, entries from..last, at most HIST_PAGE,
+ * calling fn for each. How many, or -1. The last entry's seq in *seen. */
+static long
+history_page(struct redis_link *l, const struct gkeys *g, uint64_t from, uint64_t last,
+    void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen), void *arg,
+    uint64_t *seen, char *err, size_t errlen)
+{
+	char lo[32], hi[32], count[16];
+	const char *argv[6];
+	size_t lens[6];
+	redisReply *r, *e, *f;
+	size_t i;
+	long n = -1;
+
+	snprintf(lo, sizeof(lo), "%" PRIu64 "-0", from);
+	snprintf(hi, sizeof(hi), "%" PRIu64 "-0", last);
+	snprintf(count, sizeof(count), "%d", HIST_PAGE);
+	argv[0] = "XRANGE", lens[0] = 6;
+	argv[1] = g->k[GK_HIST], lens[1] = g->l[GK_HIST];
+	argv[2] = lo, lens[2] = strlen(lo);
+	argv[3] = hi, lens[3] = strlen(hi);
+	argv[4] = "COUNT", lens[4] = 5;
+	argv[5] = count, lens[5] = strlen(count);
+	if ((r = redis_link_command(l, "XRANGE", 6, argv, lens, err, errlen)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		redis_reply_error(r, "XRANGE", err, errlen);
+		goto out;
+	}
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		/* [id, [f, frame, c, count]]: the frame is the first field */
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    (f = e->element[1])->type != REDIS_REPLY_ARRAY || f->elements < 2 ||
+		    f->element[1]->type != REDIS_REPLY_STRING) {
+			snprintf(err, errlen, "XRANGE: malformed entry");
+			goto out;
+		}
+		*seen = strtoull(e->element[0]->str, NULL, 10);
+		fn(arg, *seen, f->element[1]->str, f->element[1]->len);
+	}
+	n = (long)r->elements;
+out:
+	freeReplyObject(r);
+	return n;
+}
+
+/* Pages of HIST_PAGE entries: a reply is never more than a page, however
+ * long the range (each page one round trip). */
 long
 redis_group_history(struct redis_link *l, const char *id, size_t len, uint64_t first,
                     uint64_t last,
@@ -247,46 +324,23 @@ redis_group_history(struct redis_link *l, const char *id, size_t len, uint64_t f
                     void *arg, char *err, size_t errlen)
 {
 	struct gkeys g;
-	char from[32], to[32];
-	const char *argv[4];
-	size_t lens[4];
-	redisReply *r, *e, *f;
-	size_t i;
-	long n = -1;
+	uint64_t from = first, seen = 0;
+	long n, total = 0;
 
 	if (gkeys_make(&g, id, len) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(from, sizeof(from), "%" PRIu64 "-0", first);
-	snprintf(to, sizeof(to), "%" PRIu64 "-0", last);
-	argv[0] = "XRANGE", lens[0] = 6;
-	argv[1] = g.k[2], lens[1] = g.l[2];
-	argv[2] = from, lens[2] = strlen(from);
-	argv[3] = to, lens[3] = strlen(to);
-	r = redis_link_command(l, "XRANGE", 4, argv, lens, err, errlen);
-	if (r == NULL)
-		goto out;
-	if (r->type != REDIS_REPLY_ARRAY) {
-		redis_reply_error(r, "XRANGE", err, errlen);
-		goto out;
-	}
-	for (i = 0; i < r->elements; i++) {
-		e = r->element[i];
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-		    e->element[0]->type != REDIS_REPLY_STRING ||
-		    (f = e->element[1])->type != REDIS_REPLY_ARRAY || f->elements != 2) {
-			snprintf(err, errlen, "XRANGE: malformed entry");
-			goto out;
+	do {
+		if ((n = history_page(l, &g, from, last, fn, arg, &seen, err, errlen)) == -1) {
+			total = -1;
+			break;
 		}
-		fn(arg, strtoull(e->element[0]->str, NULL, 10), f->element[1]->str,
-		    f->element[1]->len);
-	}
-	n = (long)r->elements;
-out:
-	freeReplyObject(r);
+		total += n;
+		from = seen + 1;
+	} while (n == HIST_PAGE && seen < last);
 	gkeys_free(&g);
-	return n;
+	return total;
 }
 
 static size_t

@@ -38,7 +38,7 @@ struct creq {
 	char *id;
 	size_t len;
 	char inc[REDIS_INC_LEN + 1];    /* in: create, delete ("" any), reregister; out: baseline */
-	uint64_t a, b;                  /* seq range, last, or cid */
+	uint64_t a, b;                  /* seq range, last, cid, or create's max */
 	/* under rmu once queued */
 	int done, abandoned;
 	int64_t rv;

@@ -83,7 +83,8 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 
 	switch (q->op) {
 	case OP_CREATE:
-		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, err, sizeof(err));
+		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, (size_t)q->a, err,
+		    sizeof(err));
 		break;
 	case OP_DELETE:
 		rv = redis_group_delete(c->l, &c->sc, q->id, q->len,
@@ -213,9 +214,14 @@ call_simple(struct redis_cmd *c, struct creq *q, int ms)
 }
 
 int
-redis_cmd_create(struct redis_cmd *c, const char *id, size_t len, const char *inc, int ms)
+redis_cmd_create(struct redis_cmd *c, const char *id, size_t len, const char *inc,
+                 size_t max, int ms)
 {
-	return (int)call_simple(c, req_new(OP_CREATE, id, len, inc), ms);
+	struct creq *q = req_new(OP_CREATE, id, len, inc);
+
+	if (q != NULL)
+		q->a = max;
+	return (int)call_simple(c, q, ms);
 }
 
 int

@@ -39,7 +39,7 @@ struct redis_pub {
 	struct redis_connector conn;
 	struct chan *ch;            /* struct redis_pub_item */
 	struct redis_pub_cb cb;
-	unsigned hist;
+	struct redis_history hist;
 	int timeout_ms;
 	pthread_t thread;
 	int started;
@@ -53,11 +53,13 @@ struct redis_pub {
 	struct redis_pub_item *batch;
 };
 
+/* Reports an item's fate and gives its bytes back to the channel. */
 static void
 finish(struct redis_pub *p, struct redis_pub_item *it, int64_t seq)
 {
 	p->cb.result(p->cb.arg, it, seq);
 	free(it->frame);
+	chan_release(p->ch, it->flen + it->id_len);
 }
 
 /* Frees the link and reports err (or the link's own reason for what). */
@@ -126,7 +128,7 @@ publish_batch(struct redis_pub *p, size_t n)
 		struct redis_pub_item *it = &p->batch[i];
 
 		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
-		    it->frame, it->flen, p->hist) == -1)
+		    it->frame, it->flen, &p->hist) == -1)
 			break;
 	}
 	if (i > 0 && redis_link_flush(p->l) == 0) {
@@ -226,8 +228,9 @@ run(void *arg)
 }
 
 struct redis_pub *
-redis_pub_new(const struct redis_connector *conn, size_t cap, unsigned hist,
-              int timeout_ms, const struct redis_pub_cb *cb)
+redis_pub_new(const struct redis_connector *conn, size_t cap, size_t max_bytes,
+              const struct redis_history *hist, int timeout_ms,
+              const struct redis_pub_cb *cb)
 {
 	struct redis_pub *p;
 
@@ -235,13 +238,13 @@ redis_pub_new(const struct redis_connector *conn, size_t cap, unsigned hist,
 		return NULL;
 	p->conn = *conn;
 	p->cb = *cb;
-	p->hist = hist;
+	p->hist = *hist;
 	p->timeout_ms = timeout_ms;
 	p->ls.link = cb->link;
 	p->ls.arg = cb->arg;
 	if ((p->batch = calloc(BATCH, sizeof(*p->batch))) == NULL)
 		goto err_p;
-	if ((p->ch = chan_new(cap, sizeof(struct redis_pub_item))) == NULL)
+	if ((p->ch = chan_new_bytes(cap, sizeof(struct redis_pub_item), max_bytes)) == NULL)
 		goto err_batch;
 	if ((errno = pthread_mutex_init(&p->mu, NULL)) != 0)
 		goto err_ch;
@@ -266,10 +269,15 @@ redis_pub_start(struct redis_pub *p)
 	return 0;
 }
 
+/* An item too large for the whole byte bound fails as a full channel. */
 int
 redis_pub_send(struct redis_pub *p, const struct redis_pub_item *it)
 {
-	return chan_try_send(p->ch, it);
+	if (chan_try_send_bytes(p->ch, it, it->flen + it->id_len) == 0)
+		return 0;
+	if (errno == EMSGSIZE)
+		errno = EAGAIN;
+	return -1;
 }
 
 void

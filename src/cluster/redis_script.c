@@ -16,33 +16,84 @@
 
 #include "groupchat/cluster/redis_link.h"
 
-/* KEYS = [inc]; ARGV = [inc]. 1 created, 0 exists. */
+/* KEYS = [inc, groups]; ARGV = [inc, max]. 1 created, 0 exists, 2 Redis
+ * holds max groups already. groups counts the incarnation keys: this
+ * script and reregister add one, delete takes one away. */
 static const char create_lua[] =
-	"if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end\n"
-	"return 0\n";
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then\n"
+	"  return 2\n"
+	"end\n"
+	"redis.call('SET', KEYS[1], ARGV[1])\n"
+	"redis.call('INCR', KEYS[2])\n"
+	"return 1\n";
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc or '']. 1 deleted, 0 none. */
+/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [channel, inc or ''].
+ * 1 deleted, 0 none. */
 static const char delete_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
-	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])\n"
+	"if redis.call('DECR', KEYS[5]) < 0 then redis.call('SET', KEYS[5], 0) end\n"
 	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur)\n"
 	"return 1\n";
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history].
- * The sequence number, or 0 if the incarnation is not current. */
+/*
+ * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes].
+ * The sequence number, or 0 if the incarnation is not current.
+ *
+ * The count is XADD's own MAXLEN ~ len: Redis drops whole stream nodes,
+ * so at least len entries stay and at most a node more (100 entries by
+ * default). The bytes: hbytes counts every frame byte ever added, and
+ * each entry carries that count as it stood before it (field c beside
+ * the frame f), so the history holds hbytes minus the oldest entry's c.
+ * That entry is read each time another bytes / 8 have been added, so
+ * most publishes pay one INCRBY and no read. When past bytes, the oldest
+ * entries go (XTRIM MINID), read a page of 8 at a time, their c fields
+ * saying where to cut. Between two checks less than bytes / 8 came in (a
+ * frame of bytes / 8 or more always crosses one), so the history holds
+ * less than bytes + bytes / 8, and at most bytes right after a check. A
+ * frame larger than bytes empties the history, which is never holed,
+ * only shorter; len 0 keeps none. An entry without a c field (written
+ * before these bounds) counts as 0: it goes at the first trim.
+ */
 static const char publish_lua[] =
 	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
 	"local seq = redis.call('INCR', KEYS[2])\n"
-	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'f', ARGV[3])\n"
+	"local n, b, l = tonumber(ARGV[4]), tonumber(ARGV[5]), #ARGV[3]\n"
+	"if n == 0 then redis.call('DEL', KEYS[3], KEYS[4]) else\n"
+	"  local c = redis.call('INCRBY', KEYS[4], l)\n"
+	"  redis.call('XADD', KEYS[3], 'MAXLEN', '~', n, seq .. '-0', 'f', ARGV[3], 'c', c - l)\n"
+	"  local step, page = math.max(math.floor(b / 8), 1), 1\n"
+	"  if math.floor(c / step) ~= math.floor((c - l) / step) then\n"
+	"    while true do\n"
+	"      local es = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', page)\n"
+	"      local keep\n"
+	"      for _, e in ipairs(es) do\n"
+	"        if c - tonumber(e[2][4] or '0') <= b then keep = e; break end\n"
+	"      end\n"
+	"      if keep then\n"
+	"        if keep ~= es[1] then redis.call('XTRIM', KEYS[3], 'MINID', keep[1]) end\n"
+	"        break\n"
+	"      elseif #es < page then\n"
+	"        redis.call('DEL', KEYS[3])\n"
+	"        break\n"
+	"      end\n"
+	"      local last = string.match(es[page][1], '^%d+')\n"
+	"      redis.call('XTRIM', KEYS[3], 'MINID', (tonumber(last) + 1) .. '-0')\n"
+	"      page = 8\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
 	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
 
-/* KEYS = [inc, seq]; ARGV = [inc, last]. The sequence, or -1 if the id
- * holds another incarnation. */
+/* KEYS = [inc, seq, groups]; ARGV = [inc, last]. The sequence, or -1 if
+ * the id holds another incarnation. A live group registers again past
+ * the count of groups: it must not vanish. */
 static const char reregister_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur then redis.call('SET', KEYS[1], ARGV[1])\n"
+	"if not cur then redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[3])\n"
 	"elseif cur ~= ARGV[1] then return -1 end\n"
 	"local seq = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
 	"local last = tonumber(ARGV[2])\n"

@@ -19,6 +19,16 @@
  * out after the unlock, so the woken receiver does not run into the
  * mutex its waker still holds. That is safe because no thread frees a
  * channel while another still sends on it (chan.h).
+ *
+ * The byte bound: held counts the bytes of elements sent with a size
+ * until chan_release, so it covers payloads a receiver took but still
+ * works on (the publisher's batch on the wire). Room means a free slot
+ * and the bytes fitting under max_bytes; a channel without a byte bound
+ * has max_bytes SIZE_MAX and every unsized send counts 0, so its checks
+ * are the entry bound's alone. A release broadcasts to the senders,
+ * since the freed bytes may fit several; a receive in a byte-bounded
+ * channel does too, since a sender woken for a slot may still lack
+ * bytes while one waiting only for a slot stays asleep.
  */
 #include "groupchat/core/chan.h"
 
@@ -36,6 +46,8 @@ struct chan {
 	size_t elem_size;         /* bytes per element; fixed */
 	size_t head;              /* index of the oldest element */
 	size_t len;               /* elements queued */
+	size_t max_bytes;         /* byte bound; SIZE_MAX: none; fixed */
+	size_t held;              /* bytes sent with a size, not released */
 	unsigned sendw;           /* senders waiting on not_full */
 	unsigned recvw;           /* receivers waiting on not_empty */
 	int closed;
@@ -45,10 +57,16 @@ struct chan {
 struct chan *
 chan_new(size_t cap, size_t elem_size)
 {
+	return chan_new_bytes(cap, elem_size, SIZE_MAX);
+}
+
+struct chan *
+chan_new_bytes(size_t cap, size_t elem_size, size_t max_bytes)
+{
 	struct chan *ch;
 	pthread_condattr_t ca;
 
-	if (cap == 0 || elem_size == 0) {
+	if (cap == 0 || elem_size == 0 || max_bytes == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -62,6 +80,8 @@ chan_new(size_t cap, size_t elem_size)
 	ch->elem_size = elem_size;
 	ch->head = 0;
 	ch->len = 0;
+	ch->max_bytes = max_bytes;
+	ch->held = 0;
 	ch->sendw = 0;
 	ch->recvw = 0;
 	ch->closed = 0;
@@ -138,13 +158,21 @@ chan_push(struct chan *ch, const void *elem)
 	return ch->len++ == 0 && ch->recvw > 0;
 }
 
+/* 1 if an element of bytes fits now (mu held). */
+static int
+chan_room(const struct chan *ch, size_t bytes)
+{
+	return ch->len < ch->cap && bytes <= ch->max_bytes - ch->held;
+}
+
 int
-chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
+chan_send_bytes(struct chan *ch, const void *elem, size_t bytes,
+    const struct timespec *deadline)
 {
 	int rc = 0, wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
-	while (!ch->closed && ch->len == ch->cap) {
+	while (!ch->closed && bytes <= ch->max_bytes && !chan_room(ch, bytes)) {
 		if (chan_wait(ch, &ch->not_full, &ch->sendw, deadline) ==
 		    ETIMEDOUT)
 			break;
@@ -152,11 +180,47 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 	if (ch->closed) {
 		errno = EPIPE;
 		rc = -1;
-	} else if (ch->len == ch->cap) {
+	} else if (bytes > ch->max_bytes) {
+		errno = EMSGSIZE;
+		rc = -1;
+	} else if (!chan_room(ch, bytes)) {
 		errno = ETIMEDOUT;
 		rc = -1;
-	} else
+	} else {
+		ch->held += bytes;
 		wake = chan_push(ch, elem);
+	}
+	pthread_mutex_unlock(&ch->mu);
+	if (wake)
+		pthread_cond_signal(&ch->not_empty);
+	return rc;
+}
+
+int
+chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
+{
+	return chan_send_bytes(ch, elem, 0, deadline);
+}
+
+int
+chan_try_send_bytes(struct chan *ch, const void *elem, size_t bytes)
+{
+	int rc = 0, wake = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	if (ch->closed) {
+		errno = EPIPE;
+		rc = -1;
+	} else if (bytes > ch->max_bytes) {
+		errno = EMSGSIZE;
+		rc = -1;
+	} else if (!chan_room(ch, bytes)) {
+		errno = EAGAIN;
+		rc = -1;
+	} else {
+		ch->held += bytes;
+		wake = chan_push(ch, elem);
+	}
 	pthread_mutex_unlock(&ch->mu);
 	if (wake)
 		pthread_cond_signal(&ch->not_empty);
@@ -171,6 +235,16 @@ chan_try_send(struct chan *ch, const void *elem)
 	if (n == 0)
 		errno = EAGAIN;
 	return n == 1 ? 0 : -1;
+}
+
+void
+chan_release(struct chan *ch, size_t bytes)
+{
+	pthread_mutex_lock(&ch->mu);
+	ch->held -= bytes;
+	if (ch->sendw > 0)
+		pthread_cond_broadcast(&ch->not_full);
+	pthread_mutex_unlock(&ch->mu);
 }
 
 ssize_t
@@ -238,6 +312,10 @@ chan_pop(struct chan *ch, unsigned char *out, size_t n)
 	    (n - first) * ch->elem_size);
 	ch->head = (ch->head + n) % ch->cap;
 	ch->len -= n;
+	if (ch->max_bytes != SIZE_MAX && ch->sendw > 0) {
+		pthread_cond_broadcast(&ch->not_full);
+		return;
+	}
 	wake = n < ch->sendw ? n : ch->sendw;
 	while (wake-- > 0)
 		pthread_cond_signal(&ch->not_full);
@@ -288,6 +366,17 @@ chan_len(struct chan *ch)
 
 	pthread_mutex_lock(&ch->mu);
 	n = ch->len;
+	pthread_mutex_unlock(&ch->mu);
+	return n;
+}
+
+size_t
+chan_bytes(struct chan *ch)
+{
+	size_t n;
+
+	pthread_mutex_lock(&ch->mu);
+	n = ch->held;
 	pthread_mutex_unlock(&ch->mu);
 	return n;
 }

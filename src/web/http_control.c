@@ -93,6 +93,9 @@ create_cluster(struct server *srv, struct mg_connection *conn, const struct buf 
 	case 0:
 		http_error(conn, 400, "id already exists", 17, 0, 0);
 		return 400;
+	case 2:
+		http_error(conn, 503, "too many groups", 15, 0, 0);
+		return 503;
 	default:
 		return answer_redis_unavailable(conn);
 	}

@@ -82,6 +82,11 @@ static int
 start_cluster(struct server *srv, char *err, size_t errlen)
 {
 	const char *why = "invalid";
+	struct cluster_limits lim = {
+		.max_groups = srv->cfg.max_cluster_groups,
+		.history = { srv->cfg.history, srv->cfg.history_bytes },
+		.queue_bytes = cluster_queue_bytes(srv->cfg.max_message),
+	};
 
 	if ((srv->redis_url = redis_url_parse(srv->cfg.redis, strlen(srv->cfg.redis),
 	    getenv("GROUPCHAT_REDIS_PASSWORD"), &why)) == NULL) {
@@ -91,7 +96,7 @@ start_cluster(struct server *srv, char *err, size_t errlen)
 	}
 	/* The parsed URL keeps the password for the links; the text's goes. */
 	redis_url_mask_password(srv->cfg.redis, strlen(srv->cfg.redis));
-	if ((srv->cluster = cluster_new(srv->redis_url)) == NULL ||
+	if ((srv->cluster = cluster_new(srv->redis_url, &lim)) == NULL ||
 	    (srv->manager = manager_new_cluster(&srv->stats, srv->cfg.max_groups,
 	    srv->cluster)) == NULL ||
 	    cluster_start(srv->cluster, srv->manager) == -1) {

@@ -575,6 +575,12 @@ cl_expect_round(struct cl_peer *ps, size_t n, const int *sent, int timeout_ms,
 void
 cl_up(struct cl_cluster *c, int n, const char *password)
 {
+	cl_up_env(c, n, password, NULL);
+}
+
+void
+cl_up_env(struct cl_cluster *c, int n, const char *password, const char *const *env)
+{
 	ck_assert_int_le(n, CL_MAX_NODES);
 	memset(c, 0, sizeof(*c));
 	c->rf = rf_start(password);
@@ -582,7 +588,7 @@ cl_up(struct cl_cluster *c, int n, const char *password)
 	cl_url(c->url, sizeof(c->url), rf_port(c->rf), password);
 	c->n = n;
 	for (int i = 0; i < n; i++)
-		cl_node_start(&c->node[i], c->url, NULL);
+		cl_node_start(&c->node[i], c->url, env);
 	for (int i = 0; i < n; i++) {
 		char body[256];
 		int st = 0;

@@ -185,6 +185,11 @@ struct cl_cluster {
  * Fails the test on any error. */
 void cl_up(struct cl_cluster *c, int n, const char *password);
 
+/* cl_up with the nodes' extra environment env ("NAME=value" strings, NULL
+ * last). */
+void cl_up_env(struct cl_cluster *c, int n, const char *password,
+               const char *const *env);
+
 /* Kills every node still running and Redis. */
 void cl_down(struct cl_cluster *c);
 

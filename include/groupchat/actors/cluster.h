@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_keys.h"
 
 struct cluster;
@@ -42,13 +43,32 @@ struct stats;
  * baseline) waits for Redis before it is answered 503. */
 #define CLUSTER_WAIT_MS 2000
 
-/* A cluster node on Redis u (which must outlive it), with the three
- * actors built but not started. NULL with errno. */
-struct cluster *cluster_new(const struct redis_url *u);
+/* What the cluster keeps for its groups: at most max_groups groups in
+ * Redis (creates past it are refused), the history each keeps there,
+ * and on each node the byte bound of each of the two queues every
+ * message passes, the publish channel and the manager's mailbox
+ * (payloads queued or on their way, beside their entry bounds). */
+struct cluster_limits {
+	size_t max_groups;
+	struct redis_history history;
+	size_t queue_bytes;
+};
+
+/* The queue byte bound a node with --max-message max_message uses:
+ * room for many messages of the largest size, at least 64 MiB. */
+size_t cluster_queue_bytes(size_t max_message);
+
+/* A cluster node on Redis u (which must outlive it) with limits lim
+ * (copied), with the three actors built but not started. NULL with errno. */
+struct cluster *cluster_new(const struct redis_url *u, const struct cluster_limits *lim);
 
 /* The same on any connector (the unit tests' fake); its arg must outlive
  * the cluster. */
-struct cluster *cluster_new_on(const struct redis_connector *conn);
+struct cluster *cluster_new_on(const struct redis_connector *conn,
+                               const struct cluster_limits *lim);
+
+/* The byte bound of the manager's mailbox (lim->queue_bytes). */
+size_t cluster_mailbox_bytes(const struct cluster *cl);
 
 /* Starts the actors; their events go to m. 0, or -1 with errno (what
  * started is stopped by cluster_free). */
@@ -87,7 +107,8 @@ unsigned cluster_epoch(struct cluster *cl);
 struct redis_cmd *cluster_cmd(struct cluster *cl);
 struct redis_sub *cluster_sub(struct cluster *cl);
 
-/* Registers group id with a fresh incarnation: 1 created, 0 exists, -1. */
+/* Registers group id with a fresh incarnation: 1 created, 0 exists, 2
+ * Redis holds lim->max_groups groups already, -1. */
 int cluster_create(struct cluster *cl, const char *id, size_t len);
 
 /* Deletes group id everywhere: 1 deleted, 0 none, -1. */

@@ -42,7 +42,7 @@ struct manager *manager_new(struct stats *st, size_t max_groups);
 /* The manager of a cluster node: its registry holds the groups this node
  * serves (those with joins or members here), each subscribed to through
  * cl while it is listed. Creates and deletes go to Redis (cluster.h), not
- * through it. */
+ * through it. Its mailbox is bounded in bytes too (cluster_mailbox_bytes). */
 struct manager *manager_new_cluster(struct stats *st, size_t max_groups,
                                     struct cluster *cl);
 
@@ -98,7 +98,8 @@ enum manager_event {
 
 /* From the Redis actors' threads: hands an event to the manager thread
  * (id and payload copied). Never waits for a message; a confirmation or
- * a delete waits at most a second for room. 0, or -1 (lost). */
+ * a delete waits at most a second for room. Room is an entry and the
+ * event's bytes under the mailbox's byte bound. 0, or -1 (lost). */
 int manager_cluster_event(struct manager *m, enum manager_event ev, const char *id,
                           size_t len, const char *payload, size_t plen);
 

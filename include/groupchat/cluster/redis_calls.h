@@ -21,10 +21,12 @@
 
 /* ---- the group calls --------------------------------------------------- */
 
-/* Registers group id with incarnation inc if absent: 1 created, 0 the id
- * exists, -1 error. */
+/* Registers group id with incarnation inc if absent and Redis holds
+ * fewer than max groups: 1 created, 0 the id exists, 2 Redis holds max
+ * groups already, -1 error. */
 int redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                       size_t len, const char *inc, char *err, size_t errlen);
+                       size_t len, const char *inc, size_t max, char *err,
+                       size_t errlen);
 
 /* Deletes group id (only if its incarnation is inc, when inc is not NULL)
  * and publishes the "d" event: 1 deleted, 0 no such group, -1 error. */
@@ -38,18 +40,29 @@ int redis_group_baseline(struct redis_link *l, const char *id, size_t len,
                          char inc[REDIS_INC_LEN + 1], uint64_t *seq,
                          char *err, size_t errlen);
 
-/* Queues one publish of frame to group id/inc, keeping hist entries of
- * history. Its reply: an integer, the sequence number, or 0 if the group
- * is gone. 0, or -1 if out of memory. */
+/* The history a group keeps in Redis: its last len messages at least
+ * (up to a stream node, 100 entries, more: MAXLEN ~), and their frames
+ * at most bytes (less than bytes / 8 more between two checks); oldest go
+ * first. len 0 keeps none. */
+struct redis_history {
+	unsigned len;
+	size_t bytes;
+};
+
+/* Queues one publish of frame to group id/inc, keeping hist of history.
+ * Its reply: an integer, the sequence number, or 0 if the group is gone.
+ * 0, or -1 if out of memory. */
 int redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                                const char *id, size_t len, const char *inc,
-                               const void *frame, size_t flen, unsigned hist);
+                               const void *frame, size_t flen,
+                               const struct redis_history *hist);
 
 /* Runs the publish at once: the sequence number, 0 if the group is gone,
  * -1 error. */
 int64_t redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                             size_t len, const char *inc, const void *frame,
-                            size_t flen, unsigned hist, char *err, size_t errlen);
+                            size_t flen, const struct redis_history *hist,
+                            char *err, size_t errlen);
 
 /* Re-registers a group after Redis came back empty: the group's sequence
  * (raised to at least last), or -2 if the id now holds another

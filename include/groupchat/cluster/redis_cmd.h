@@ -58,9 +58,10 @@ int redis_cmd_start(struct redis_cmd *c);
 
 /* Each call below waits at most ms for its reply. */
 
-/* Registers group id with incarnation inc: 1 created, 0 exists, -1. */
+/* Registers group id with incarnation inc unless Redis holds max groups:
+ * 1 created, 0 exists, 2 full, -1. */
 int redis_cmd_create(struct redis_cmd *c, const char *id, size_t len,
-                     const char *inc, int ms);
+                     const char *inc, size_t max, int ms);
 
 /* Deletes group id (only incarnation inc, unless inc is NULL) and
  * publishes its "d" event: 1 deleted, 0 no such group, -1. */

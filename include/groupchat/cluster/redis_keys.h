@@ -21,8 +21,11 @@ int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
 #define RK_INC "gc:inc:"
 #define RK_SEQ "gc:seq:"
 #define RK_HIST "gc:hist:"
+#define RK_HBYTES "gc:hbytes:"
 #define RK_CID "gc:cid:"
 #define RK_MSG "gc:msg:"
+/* and one key, not a prefix: how many groups Redis holds */
+#define RK_GROUPS "gc:groups"
 size_t redis_key(char *out, size_t n, const char *prefix, const char *id, size_t len);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_keys.h"
 
 struct redis_connector;
@@ -46,19 +47,20 @@ struct redis_pub_cb {
 };
 
 /* A publisher opening its link with conn (copied; its arg must outlive
- * the publisher) with a channel of cap items, keeping hist history
- * entries per group, and timeout_ms as the bound of every connect, read
- * and write. Not started. NULL with errno. */
+ * the publisher) with a channel of cap items holding at most max_bytes
+ * of frames and ids (queued or on the wire, until their result),
+ * keeping *hist (copied) of history per group, and timeout_ms as the
+ * bound of every connect, read and write. Not started. NULL with errno. */
 struct redis_pub *redis_pub_new(const struct redis_connector *conn, size_t cap,
-                                unsigned hist, int timeout_ms,
-                                const struct redis_pub_cb *cb);
+                                size_t max_bytes, const struct redis_history *hist,
+                                int timeout_ms, const struct redis_pub_cb *cb);
 
 /* Starts the thread. 0, or -1 with errno. */
 int redis_pub_start(struct redis_pub *p);
 
 /* Queues *it without blocking; on success the actor owns frame (and the
  * id in it).
- * -1 with EAGAIN when full, EPIPE once stopping. */
+ * -1 with EAGAIN when full (cap items, or max_bytes), EPIPE once stopping. */
 int redis_pub_send(struct redis_pub *p, const struct redis_pub_item *it);
 
 /* Messages answered and round trips made so far (a snapshot). */

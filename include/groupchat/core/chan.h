@@ -6,10 +6,17 @@
  * small tagged structs needs no allocation per item. Blocking calls take an
  * absolute CLOCK_MONOTONIC deadline; NULL means wait forever.
  *
+ * A channel may also bound the bytes its elements stand for (the
+ * payloads they point to): a send that names its size counts it in until
+ * the receiver, done with the payload, releases it. Such a channel is
+ * full when either bound would be passed; a send waits or fails at the
+ * byte bound exactly as at the entry bound.
+ *
  * Errors are returned as -1 with errno set:
  *   EPIPE      send after close; receive on a closed and drained channel
  *   ETIMEDOUT  the deadline passed first
  *   EAGAIN     a non-blocking call would have blocked
+ *   EMSGSIZE   a send names more bytes than the whole byte bound
  */
 #ifndef GROUPCHAT_CHAN_H
 #define GROUPCHAT_CHAN_H
@@ -24,6 +31,11 @@ struct chan;
  * NULL with errno ENOMEM or EINVAL. */
 struct chan *chan_new(size_t cap, size_t elem_size);
 
+/* As chan_new, and the elements sent with a size (chan_send_bytes,
+ * chan_try_send_bytes) hold at most max_bytes (> 0) between them until
+ * released. NULL with errno ENOMEM or EINVAL. */
+struct chan *chan_new_bytes(size_t cap, size_t elem_size, size_t max_bytes);
+
 /* Releases the channel. No thread may still use it: close it and join
  * its users first. Elements still queued are discarded unseen. */
 void chan_free(struct chan *ch);
@@ -37,6 +49,17 @@ int chan_send(struct chan *ch, const void *elem, const struct timespec *deadline
 
 /* Copies *elem in if there is room now; EAGAIN if full. */
 int chan_try_send(struct chan *ch, const void *elem);
+
+/* As chan_send and chan_try_send, holding bytes of the byte bound until
+ * chan_release; EMSGSIZE if bytes exceed the bound. The calls without a
+ * size count 0 bytes. */
+int chan_send_bytes(struct chan *ch, const void *elem, size_t bytes,
+                    const struct timespec *deadline);
+int chan_try_send_bytes(struct chan *ch, const void *elem, size_t bytes);
+
+/* Gives back bytes a send held (the receiver is done with the payload)
+ * and wakes the senders waiting for room. */
+void chan_release(struct chan *ch, size_t bytes);
 
 /* Copies as many of the n elements (an array) in, in order, as there is
  * room for now, under one lock; returns how many (0 when full), or -1
@@ -65,6 +88,9 @@ ssize_t chan_recv_batch(struct chan *ch, void *elems, size_t max,
 
 /* Elements queued now (a snapshot). */
 size_t chan_len(struct chan *ch);
+
+/* Bytes held now: sent with a size and not yet released (a snapshot). */
+size_t chan_bytes(struct chan *ch);
 
 /* The bound given at creation. */
 size_t chan_cap(const struct chan *ch);
