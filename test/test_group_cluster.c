@@ -28,6 +28,8 @@
 
 #define INC "0123456789abcdef0123456789abcdef"
 #define OTHER "ffffffffffffffffffffffffffffffff"
+#define EP "00000000000000e1"
+#define EP2 "00000000000000e2"
 
 static struct fake_redis *fr;
 static struct cluster *cl;
@@ -37,18 +39,23 @@ static struct group *g;
 static struct member *c;
 static struct fake sink;
 
-/* The group reads its baseline: incarnation INC, sequence seq. */
+/* The next baseline read answers incarnation inc ("" none), epoch ep,
+ * sequence seq, and whether a tombstone says it was deleted. */
+static void
+script_stand(const char *inc, const char *ep, unsigned seq, int gone)
+{
+	char r[160];
+
+	snprintf(r, sizeof(r), "*4\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%u\r\n:%d\r\n",
+	    strlen(inc), inc, strlen(ep), ep, seq, gone);
+	fake_redis_reply(fr, r);
+}
+
+/* The group reads its baseline: incarnation inc in epoch EP, sequence seq. */
 static void
 script_baseline(const char *inc, unsigned seq)
 {
-	char exec[128];
-
-	fake_redis_reply(fr, "+OK\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	snprintf(exec, sizeof(exec), "*2\r\n$%zu\r\n%s\r\n$%zu\r\n%u\r\n", strlen(inc), inc,
-	    (size_t)snprintf(NULL, 0, "%u", seq), seq);
-	fake_redis_reply(fr, exec);
+	script_stand(inc, EP, seq, 0);
 }
 
 static void
@@ -90,17 +97,23 @@ teardown(void)
 	fake_redis_free(fr);
 }
 
-/* Hands the group what the subscriber would: "m <inc> <seq> t<text>". */
+/* Hands group gr what the subscriber would: "m <inc> <ep> <seq> t<text>". */
 static int
-deliver(const char *inc, unsigned seq, const char *text)
+deliver_to(struct group *gr, const char *inc, const char *ep, unsigned seq, const char *text)
 {
 	char payload[128];
 	struct redis_msg msg;
 	int n;
 
-	n = snprintf(payload, sizeof(payload), "m %s %u t%s", inc, seq, text);
+	n = snprintf(payload, sizeof(payload), "m %s %s %u t%s", inc, ep, seq, text);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
-	return group_deliver(g, &msg);
+	return group_deliver(gr, &msg);
+}
+
+static int
+deliver(const char *inc, unsigned seq, const char *text)
+{
+	return deliver_to(g, inc, EP, seq, text);
 }
 
 static void
@@ -136,8 +149,8 @@ END_TEST
 START_TEST(gap_repaired_from_history)
 {
 	fake_redis_reply(fr, "*2\r\n"
-	    "*2\r\n$3\r\n7-0\r\n*2\r\n$1\r\nf\r\n$6\r\ntseven\r\n"
-	    "*2\r\n$3\r\n8-0\r\n*2\r\n$1\r\nf\r\n$6\r\nteight\r\n");
+	    "*2\r\n$3\r\n7-0\r\n*4\r\n$1\r\nf\r\n$6\r\ntseven\r\n$1\r\ne\r\n$16\r\n" EP "\r\n"
+	    "*2\r\n$3\r\n8-0\r\n*4\r\n$1\r\nf\r\n$6\r\nteight\r\n$1\r\ne\r\n$16\r\n" EP "\r\n");
 	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
 	ck_assert_int_eq(deliver(INC, 9, "nine"), 0);
 	ck_assert_int_eq(deliver(INC, 10, "ten"), 0);
@@ -194,8 +207,8 @@ START_TEST(delete_event_closes_1000)
 END_TEST
 
 /* Redis ran the member's publish but found no group; the group is still
- * there (Redis restarted empty, the group registered again): 1013, and
- * the group goes on. */
+ * there (registered again by another node meanwhile): 1013, and the
+ * group goes on. */
 START_TEST(refused_publish_group_still_there_closes_sender_1013)
 {
 	script_baseline(INC, 5);
@@ -207,18 +220,110 @@ START_TEST(refused_publish_group_still_there_closes_sender_1013)
 }
 END_TEST
 
+/* Redis lost the group (no incarnation, no tombstone: a restart or a
+ * flush, not a delete): the group registers it again and goes on, so a
+ * group with members never vanishes; the sender gets 1013. */
+START_TEST(refused_publish_group_lost_registers_again)
+{
+	script_stand("", "", 0, 0);
+	fake_redis_reply(fr, ":1\r\n");
+	script_stand(INC, EP2, 5, 0);
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+	ck_assert_int_eq(fake_redis_count(fr, "EVALSHA", NULL), 4); /* baseline x3, reregister */
+}
+END_TEST
+
+/* A message of another epoch: Redis lost or rewound the group's data
+ * meanwhile, so what the member saw and what comes are not one history:
+ * 1013, and the group goes on in the new epoch. */
+START_TEST(another_epoch_closes_1013)
+{
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver_to(g, INC, EP2, 4, "four, again"), 0);
+	expect_text(0, "six");
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert_uint_eq(sink.nframes, 1);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
+/* A resync whose baseline is below what was fanned out (a restart from
+ * a snapshot, seen before any new message): 1013. */
+START_TEST(rewound_baseline_closes_1013)
+{
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	script_stand(INC, EP2, 3, 0);
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
 /* The same, but the group is gone: deleted, and everyone hears so. */
 START_TEST(refused_publish_group_gone_closes_1000)
 {
-	fake_redis_reply(fr, "+OK\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "*2\r\n$-1\r\n$-1\r\n");
+	script_stand("", "", 0, 1);
 	member_ref(c);
 	group_refused(g, c);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
 	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* The fixture without the group's first join. */
+static void
+setup_bare(void)
+{
+	struct redis_connector conn;
+	struct member_sink s;
+
+	ck_assert_ptr_nonnull(fr = fake_redis_new());
+	conn = fake_redis_connector(fr);
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn));
+	ck_assert_int_eq(cluster_start(cl, NULL), 0);
+	ck_assert_ptr_nonnull(ids = cid_set_new());
+	ck_assert_ptr_nonnull(writers = member_writer_pool_new(1));
+	ck_assert_ptr_nonnull(g = group_new_cluster("g", 1, NULL, cl));
+	fake_init(&sink);
+	s = fake_sink(&sink);
+	ck_assert_ptr_nonnull(c = member_new(ids, 64));
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
+}
+
+static void
+teardown_bare(void)
+{
+	teardown();
+}
+
+/*
+ * Messages that come between the subscription and the baseline are
+ * parked; those of another incarnation (deleted and created again
+ * meanwhile) must not move the group's number: the new group's first
+ * message is fanned out, and no history read chases the old numbers.
+ */
+START_TEST(parked_before_baseline_filtered)
+{
+	char inc[REDIS_INC_LEN + 1];
+
+	group_subscribed(g);
+	ck_assert_int_eq(deliver_to(g, OTHER, EP, 40, "old group"), 0);
+	ck_assert_int_eq(deliver_to(g, INC, EP2, 3, "an older epoch"), 0);
+	script_baseline(INC, 5);
+	ck_assert_int_eq(group_attach(g, 5000, inc), 0);
+	ck_assert_int_eq(group_join(g, c), 0);
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 0);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
 }
 END_TEST
 
@@ -235,6 +340,13 @@ suite(void)
 	tcase_add_test(tc, delete_event_closes_1000);
 	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
 	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
+	tcase_add_test(tc, refused_publish_group_lost_registers_again);
+	tcase_add_test(tc, another_epoch_closes_1013);
+	tcase_add_test(tc, rewound_baseline_closes_1013);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("before the baseline");
+	tcase_add_checked_fixture(tc, setup_bare, teardown_bare);
+	tcase_add_test(tc, parked_before_baseline_filtered);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -95,7 +95,7 @@ create_group(void)
 	ck_assert_msg(l != NULL, "%s", err);
 	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, "r", err, sizeof(err)), 1);
 	redis_link_free(l);
 }
 

@@ -24,6 +24,11 @@
 static struct redis_fixture *rf;
 static struct redis_url *srv_url; /* rf's, parsed once by up() */
 
+/* Two run_ids, as two Redis processes would give, and an epoch offered. */
+#define RUN "1111111111111111111111111111111111111111"
+#define RUN2 "2222222222222222222222222222222222222222"
+#define EP "00000000000000e1"
+
 /* The link the scripts run over. */
 static struct redis_link *
 conn(void)
@@ -97,7 +102,7 @@ race(void *arg)
 	for (i = 0; i < ROUNDS; i++) {
 		redis_inc_new(inc);
 		pthread_barrier_wait(r->bar); /* all start the round together */
-		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, err, sizeof(err));
+		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, RUN, err, sizeof(err));
 		pthread_barrier_wait(r->bar); /* the main thread deletes */
 		pthread_barrier_wait(r->bar);
 	}
@@ -172,19 +177,19 @@ subscribe(const char *id)
 START_TEST(delete_publishes_event)
 {
 	struct redis_scripts sc;
-	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], got[REDIS_INC_LEN + 1];
+	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1];
 	struct redis_link *c = conn();
 	redisContext *sub = subscribe("g");
 	struct redis_msg m;
+	struct redis_base b;
 	redisReply *keep;
-	uint64_t seq;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, RUN, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, 10, RUN, EP, err, sizeof(err)), 1);
 	/* the wrong incarnation deletes nothing */
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, other, err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
@@ -199,16 +204,18 @@ START_TEST(delete_publishes_event)
 	freeReplyObject(keep);
 
 	/* every key went: a new incarnation starts at sequence 1 */
-	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
-	ck_assert_str_eq(got, "");
-	ck_assert_uint_eq(seq, 0);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "g", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.inc, "");
+	ck_assert_uint_eq(b.seq, 0);
+	ck_assert_int_eq(b.gone, 1);    /* the delete left its tombstone */
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, 10, RUN, EP, err, sizeof(err)), 1);
 	/* a publish to the old incarnation is refused and leaves no trace */
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, 10, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
-	ck_assert_str_eq(got, other);
-	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, 10, RUN, EP, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "g", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.inc, other);
+	ck_assert_uint_eq(b.seq, 1);
+	ck_assert_int_eq(b.gone, 0);
 	redisFree(sub);
 	redis_link_free(c);
 }
@@ -237,7 +244,7 @@ publisher(void *arg)
 		abort();
 	for (i = 0; i < PER_PUB; i++) {
 		n = snprintf(frame, sizeof(frame), "t%p %d", (void *)a, i);
-		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, 1000,
+		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, 1000, RUN, EP,
 		    err, sizeof(err)) <= 0)
 			a->fails++;
 	}
@@ -252,11 +259,12 @@ struct hist {
 };
 
 static void
-hist_cb(void *arg, uint64_t seq, const char *frame, size_t flen)
+hist_cb(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	struct hist *h = arg;
 
-	if (seq != h->next || flen >= 32 || memcmp(h->frames[seq - 1], frame, flen) != 0)
+	if (seq != h->next || flen >= 32 || memcmp(h->frames[seq - 1], frame, flen) != 0 ||
+	    strlen(ep) != REDIS_EP_LEN)
 		h->bad++;
 	h->next++;
 }
@@ -276,7 +284,7 @@ START_TEST(publish_sequence_history_delivery)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, RUN, err, sizeof(err)), 1);
 	for (i = 0; i < PUBLISHERS; i++) {
 		a[i].inc = inc;
 		a[i].fails = 0;
@@ -307,10 +315,11 @@ START_TEST(publish_sequence_history_delivery)
 END_TEST
 
 static void
-count_cb(void *arg, uint64_t seq, const char *frame, size_t flen)
+count_cb(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	uint64_t *last = arg;
 
+	(void)ep;
 	(void)frame;
 	(void)flen;
 	ck_assert_uint_gt(seq, *last);
@@ -332,15 +341,15 @@ START_TEST(history_is_capped_and_binary_safe)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), 50,
+	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), 50, RUN, EP,
 	    err, sizeof(err)), 1);
 	next_msg(sub, &m, &keep);
 	ck_assert_uint_eq(m.flen, sizeof(bin));
 	ck_assert_mem_eq(m.frame, bin, sizeof(bin));
 	freeReplyObject(keep);
 	for (i = 2; i <= 400; i++)
-		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, 50,
+		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, 50, RUN, EP,
 		    err, sizeof(err)), i);
 	/* MAXLEN ~ trims whole stream nodes: at least 50 stay, not all 400 */
 	n = redis_group_history(c, "cap", 3, 1, 400, count_cb, &last, err, sizeof(err));
@@ -372,7 +381,7 @@ START_TEST(noscript_falls_back_to_eval)
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_int_eq(strncmp(r->str, "NOSCRIPT", 8), 0);
 	freeReplyObject(r);
-	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, RUN, err, sizeof(err)), 1);
 	/* and the fallback loaded everything again */
 	r = cmd(c, 4, (const char *[]){ "SCRIPT", "EXISTS", sc.sha[RS_CREATE], sc.sha[RS_PUBLISH] });
 	ck_assert_int_eq(r->element[0]->integer, 1);
@@ -382,24 +391,79 @@ START_TEST(noscript_falls_back_to_eval)
 }
 END_TEST
 
-START_TEST(reregister_after_empty_restart)
+/* The epoch check: a group whose data another Redis process wrote (here:
+ * another run_id) begins a new epoch, above the hash's and the history's
+ * last number, and every message and history entry names its epoch. */
+START_TEST(epoch_follows_the_redis_process)
+{
+	struct redis_scripts sc;
+	char err[256], inc[REDIS_INC_LEN + 1], ep1[REDIS_EP_LEN + 1];
+	struct redis_link *c = conn();
+	redisContext *sub = subscribe("e");
+	struct redis_base b;
+	struct redis_msg m;
+	redisReply *keep;
+
+	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	redis_inc_new(inc);
+	ck_assert_int_eq(redis_group_create(c, &sc, "e", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "e", 1, RUN, &b, err, sizeof(err)), 0);
+	memcpy(ep1, b.ep, sizeof(ep1));
+	ck_assert_str_ne(ep1, EP);
+	/* same process: the epoch the create drew, whatever the caller offers */
+	ck_assert_int_eq(redis_group_publish(c, &sc, "e", 1, inc, "ta", 2, 10, RUN, EP, err,
+	    sizeof(err)), 1);
+	next_msg(sub, &m, &keep);
+	ck_assert_str_eq(m.ep, ep1);
+	freeReplyObject(keep);
+	/* another process: a new epoch, the numbers go on */
+	ck_assert_int_eq(redis_group_publish(c, &sc, "e", 1, inc, "tb", 2, 10, RUN2, EP, err,
+	    sizeof(err)), 2);
+	next_msg(sub, &m, &keep);
+	ck_assert_str_eq(m.ep, EP);
+	ck_assert_uint_eq(m.seq, 2);
+	freeReplyObject(keep);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "e", 1, RUN2, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.ep, EP);
+	ck_assert_uint_eq(b.seq, 2);
+	/* the hash lost (evicted) while the history stayed: a new epoch above
+	 * the history's last entry */
+	ck_assert_int_eq(rf_command(rf, "DEL gc:seq:e", err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "e", 1, RUN2, &b, err, sizeof(err)), 0);
+	ck_assert_str_ne(b.ep, EP);
+	ck_assert_uint_eq(b.seq, 2);
+	redisFree(sub);
+	redis_link_free(c);
+}
+END_TEST
+
+START_TEST(reregister_after_data_loss)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], reply[64];
 	struct redis_link *c = conn();
+	struct redis_base b;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, RUN, EP, err,
+	    sizeof(err)), 1);
 	ck_assert_int_eq(rf_command(rf, "FLUSHALL", reply, sizeof(reply)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 7, err, sizeof(err)), 7);
-	/* a second node that saw less does not lower it */
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 3, err, sizeof(err)), 7);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, err, sizeof(err)), 8);
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, 1, err, sizeof(err)), -2);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, RUN, EP, err,
+	    sizeof(err)), 0);
+	/* no tombstone: lost, not deleted */
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "r", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(b.gone, 0);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, 10, RUN, EP, err,
+	    sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, RUN, err, sizeof(err)), 0);
+	/* deleted: the tombstone keeps it from coming back */
+	ck_assert_int_eq(redis_group_delete(c, &sc, "r", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 0);
 	redis_link_free(c);
 }
 END_TEST
@@ -513,10 +577,11 @@ START_TEST(msg_parse)
 	struct redis_msg m;
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "m %s 42 t123456 - hi there", inc);
+	n = snprintf(buf, sizeof(buf), "m %s %s 42 t123456 - hi there", inc, EP);
 	ck_assert_int_eq(redis_msg_parse(buf, (size_t)n, &m), 0);
 	ck_assert_int_eq(m.kind, RE_MESSAGE);
 	ck_assert_str_eq(m.inc, inc);
+	ck_assert_str_eq(m.ep, EP);
 	ck_assert_uint_eq(m.seq, 42);
 	ck_assert_uint_eq(m.flen, strlen("t123456 - hi there"));
 	ck_assert_mem_eq(m.frame, "t123456 - hi there", m.flen);
@@ -525,11 +590,12 @@ START_TEST(msg_parse)
 	ck_assert_int_eq(m.kind, RE_DELETED);
 
 	static const char *const bad[] = {
-		"", "m", "x 0123456789abcdef0123456789abcdef 1 t",
-		"m 0123456789abcdef0123456789abcdef 0 t", /* seq 0 */
-		"m 0123456789abcdef0123456789abcdef x t",
-		"m 0123456789abcdef0123456789abcdef 1", /* no frame separator */
-		"m 0123456789abcdef0123456789abcdef 99999999999999999999 t",
+		"", "m", "x 0123456789abcdef0123456789abcdef 00000000000000e1 1 t",
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 0 t", /* seq 0 */
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 x t",
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 1", /* no frame separator */
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 99999999999999999999 t",
+		"m 0123456789abcdef0123456789abcdef 1 t",       /* no epoch */
 		"d 0123456789abcdef0123456789abcdef ", "d 0123456789abcdef",
 		"m 0123456789abcdef 123456789abcdef 1 t",
 	};
@@ -552,7 +618,8 @@ suite(void)
 	tcase_add_test(tc, publish_sequence_history_delivery);
 	tcase_add_test(tc, history_is_capped_and_binary_safe);
 	tcase_add_test(tc, noscript_falls_back_to_eval);
-	tcase_add_test(tc, reregister_after_empty_restart);
+	tcase_add_test(tc, epoch_follows_the_redis_process);
+	tcase_add_test(tc, reregister_after_data_loss);
 	tcase_add_test(tc, cid_claim_refresh_expiry);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tp, msg_parse);

@@ -4,14 +4,14 @@
  * usable" state their link callbacks report (/healthz), forwards the
  * subscriber's and the command link's events to the manager, and stops
  * the actors in the order shutdown needs. The calls on the caller's
- * thread are in cluster_calls.c, the claimed ids in cluster_claims.c;
- * the struct they share is in cluster_private.h.
+ * thread are in cluster_calls.c, the claimed ids in cluster_claims.c,
+ * the groups kept in mind in cluster_keep.c; the struct they share is in
+ * cluster_private.h.
  *
  * Who touches what:
  *  - up[], reason[], stale, pending: written by the actors' threads in
  *    their link callbacks, the manager (settle) and group threads
  *    (resync done), read by CivetWeb workers (/healthz); guarded by lock.
- *  - epoch: atomic, bumped by the command thread, read by group threads.
  *  - m: set before the actors start; their callbacks use it under
  *    m_lock, and cluster_detach clears it before the manager goes.
  *  - node, pub, sub, cmd, started: set by new and start on the thread
@@ -30,6 +30,7 @@
 #include <sys/random.h>
 
 #include "groupchat/actors/manager.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_pub.h"
@@ -154,14 +155,16 @@ sub_message(void *arg, const char *id, size_t len, const char *payload, size_t p
 	cluster_event(arg, MANAGER_EV_MESSAGE, id, len, payload, plen);
 }
 
-/* Redis came back empty: every group with members registers again. */
+/* Another Redis process answers (restarted, empty or from a snapshot, or
+ * a promoted replica): every group served here reads its baseline again,
+ * whose epoch check tells whether its history went on unbroken. */
 static void
 cmd_restarted(void *arg)
 {
 	struct cluster *cl = arg;
 
-	atomic_fetch_add(&cl->epoch, 1);
 	log_event(LOG_WARN, "redis_restarted", NULL);
+	cluster_keep_restarted(cl);
 	cluster_event(cl, MANAGER_EV_RESYNC, NULL, 0, NULL, 0);
 }
 
@@ -197,7 +200,7 @@ cluster_new_on(const struct redis_connector *conn)
 	pthread_mutex_init(&cl->lock, NULL);
 	pthread_mutex_init(&cl->m_lock, NULL);
 	pthread_mutex_init(&cl->claims_lock, NULL);
-	atomic_init(&cl->epoch, 0);
+	pthread_mutex_init(&cl->kept_lock, NULL);
 	cl->stale = true;
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
@@ -234,16 +237,17 @@ cluster_start(struct cluster *cl, struct manager *m)
 }
 
 /* The subscriber first. The releases of the members that just left go out
- * before the command link stops: a lookup queued behind them is answered
- * only after them. The publisher fails what is queued, which closes and
+ * before the command link stops: a baseline read queued behind them is
+ * answered only after them. The publisher fails what is queued, which closes and
  * releases those senders. */
 void
 cluster_free(struct cluster *cl)
 {
-	char inc[REDIS_INC_LEN + 1], why[8];
+	struct redis_base b;
+	char why[8];
 
 	if (cl->started && atomic_load(&cl->released) && cluster_up(cl, why, sizeof(why)))
-		redis_cmd_lookup(cl->cmd, "", 0, inc, LINK_TIMEOUT_MS);
+		redis_cmd_baseline(cl->cmd, "", 0, &b, LINK_TIMEOUT_MS);
 	if (cl->sub != NULL)
 		redis_sub_stop(cl->sub);
 	if (cl->cmd != NULL)
@@ -251,6 +255,7 @@ cluster_free(struct cluster *cl)
 	if (cl->pub != NULL)
 		redis_pub_stop(cl->pub);
 	free(cl->claims);
+	cluster_keep_free(cl);
 	pthread_mutex_destroy(&cl->claims_lock);
 	pthread_mutex_destroy(&cl->m_lock);
 	pthread_mutex_destroy(&cl->lock);
@@ -298,12 +303,6 @@ const char *
 cluster_node(const struct cluster *cl)
 {
 	return cl->node;
-}
-
-unsigned
-cluster_epoch(struct cluster *cl)
-{
-	return atomic_load(&cl->epoch);
 }
 
 struct redis_cmd *

@@ -1,7 +1,7 @@
 /*
  * cluster_calls: the node's cluster calls that run on the caller's
  * thread, and the publisher's answer to them. A control request's round
- * trip to Redis (create, delete, a lookup) runs on the HTTP worker that
+ * trip to Redis (create, delete, a baseline) runs on the HTTP worker that
  * asked, through the command actor, with a deadline (CLUSTER_WAIT_MS); a
  * member's message is handed to the publisher without waiting, and the
  * 1013 rule holds for it: a message not known to be relayed closes its
@@ -60,16 +60,28 @@ cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 	member_unref(c);
 }
 
-/* The group's incarnation; a read, so tried again once when the link
- * broke under it (an idle link may be stale after Redis restarted). */
+/* The one place a call is sent again when the link broke under it: a
+ * baseline may be read twice (its epoch check writes at most once). */
+int
+cluster_baseline(struct cluster *cl, const char *id, size_t len, struct redis_base *b, int ms)
+{
+	int rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
+
+	if (rc == -1 && errno == EIO)
+		rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
+	return rc;
+}
+
+/* The group's incarnation into inc: 1 there, 0 none, -1. */
 static int
 cluster_lookup(struct cluster *cl, const char *id, size_t len, char inc[REDIS_INC_LEN + 1])
 {
-	int rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
+	struct redis_base b;
 
-	if (rc == -1 && errno == EIO)
-		rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-	return rc;
+	if (cluster_baseline(cl, id, len, &b, CLUSTER_WAIT_MS) == -1)
+		return -1;
+	memcpy(inc, b.inc, sizeof(b.inc));
+	return inc[0] != '\0';
 }
 
 /*

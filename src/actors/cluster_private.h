@@ -1,14 +1,16 @@
 /*
  * cluster_private: the cluster object's struct and the callbacks its
  * files share. Private to the node's side of cluster mode (cluster.c,
- * cluster_calls.c and cluster_claims.c include it; nothing else may).
+ * cluster_calls.c, cluster_claims.c and cluster_keep.c include it;
+ * nothing else may).
  *
  * cluster.c holds the node's lifecycle (new, start, detach, free), the
  * actors' link and event callbacks, up/healthz and settle;
  * cluster_calls.c the calls on the caller's thread (create, delete,
  * exists, publish with its 1013 rule, and the publisher's result);
  * cluster_claims.c the claimed connection ids (claim, release and the
- * command link's held/taken callbacks). Which thread may touch which
+ * command link's held/taken callbacks); cluster_keep.c the groups kept in
+ * mind after their last member here left. Which thread may touch which
  * field, and under which lock, is said at the field.
  */
 #ifndef GROUPCHAT_CLUSTER_PRIVATE_H
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "groupchat/cluster/redis_cmd.h"
+#include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_link.h"
 
 struct manager;
@@ -30,6 +33,14 @@ struct redis_pub_item;
 struct redis_sub;
 
 enum { LINK_PUB, LINK_SUB, LINK_CMD, LINK_COUNT };
+
+/* A group no longer served here, kept in mind until until (ms). */
+struct kept {
+	char *id;
+	size_t len;
+	char inc[REDIS_INC_LEN + 1];
+	int64_t until;
+};
 
 /* A connection id this node holds in Redis, with its member. */
 struct claim {
@@ -56,9 +67,12 @@ struct cluster {
 	struct claim *claims;
 	size_t nclaims, cap;
 
-	atomic_uint epoch;      /* bumped by the command thread */
 	bool started;           /* cluster_start ran; the freeing thread's */
 	atomic_bool released;   /* a release was queued since the start */
+
+	pthread_mutex_t kept_lock;      /* guards kept, nkept */
+	struct kept *kept;              /* at most KEPT_MAX, oldest first */
+	size_t nkept;
 };
 
 /* ---- cluster_calls.c: the publisher's thread ---------------------------- */
@@ -67,6 +81,18 @@ struct cluster {
  * sender's reference; refused (0) goes to the manager; failed (-1)
  * closes the sender with 1013. */
 void cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq);
+
+/* ---- cluster_keep.c --------------------------------------------------- */
+
+/* The most groups kept in mind at once; the oldest go first. */
+#define KEPT_MAX 1024
+
+/* The command thread's restart callback: registers every kept group
+ * again on its own link (redis_cmd_reregister_here). */
+void cluster_keep_restarted(struct cluster *cl);
+
+/* Frees the kept groups (cluster_free). */
+void cluster_keep_free(struct cluster *cl);
 
 /* ---- cluster_claims.c: the command thread ------------------------------- */
 

@@ -49,7 +49,8 @@ struct group_req {
 	union {
 		struct frame *m;        /* GROUP_BROADCAST: a reference */
 		struct seq_msg *gm;     /* GROUP_DELIVER: owned */
-		uint64_t seq;           /* GROUP_BASE; GROUP_RESYNC: counted */
+		uint64_t seq;           /* GROUP_BASE: the last number */
+		bool counted;           /* GROUP_RESYNC: reports its end */
 	};
 };
 
@@ -87,6 +88,7 @@ struct group {
 	bool subscribed;
 	enum group_attach_state att;
 	char inc[REDIS_INC_LEN + 1];    /* set once, on ATT_READY */
+	char ep[REDIS_EP_LEN + 1];      /* the baseline's epoch, with inc */
 	char dead_inc[REDIS_INC_LEN + 1]; /* a delete seen before ATT_READY */
 
 	atomic_ullong msgs_in;

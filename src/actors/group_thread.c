@@ -115,12 +115,13 @@ group_check_closed(struct group *g)
 static void
 group_base(struct group *g, uint64_t seq)
 {
-	char inc[REDIS_INC_LEN + 1];
+	char inc[REDIS_INC_LEN + 1], ep[REDIS_EP_LEN + 1];
 
 	pthread_mutex_lock(&g->lock);
 	memcpy(inc, g->inc, sizeof(inc));
+	memcpy(ep, g->ep, sizeof(ep));
 	pthread_mutex_unlock(&g->lock);
-	seq_base(&g->seq, inc, seq);
+	seq_base(&g->seq, inc, ep, seq);
 }
 
 /* A request of cluster mode; once the members were closed for good
@@ -141,7 +142,7 @@ group_handle_cluster(struct group *g, struct group_req *req)
 	case GROUP_RESYNC:
 		if (!g->close_seen)
 			seq_resync(&g->seq);
-		if (req->seq)
+		if (req->counted)
 			cluster_resync_done(g->cl);
 		break;
 	case GROUP_REFUSED:

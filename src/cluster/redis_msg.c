@@ -1,7 +1,8 @@
 /*
  * redis_msg: the channel payload parser. The incarnation is exactly
- * REDIS_INC_LEN lowercase hex digits, as redis_inc_new draws them (so no
- * NUL, space or other byte can make two incarnations compare equal); a sequence number is decimal and
+ * REDIS_INC_LEN lowercase hex digits and the epoch REDIS_EP_LEN, as
+ * redis_inc_new and redis_ep_new draw them (so no NUL, space or other
+ * byte can make two of them compare equal); a sequence number is decimal and
  * above 0, and one long enough to risk overflowing 64 bits is refused;
  * the frame is every byte after the space that ends the sequence
  * number, possibly none, but that space must be there.
@@ -14,11 +15,11 @@
 #include <string.h>
 
 static int
-is_inc(const char *p)
+is_hex(const char *p, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < REDIS_INC_LEN; i++)
+	for (i = 0; i < n; i++)
 		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
 			return 0;
 	return 1;
@@ -46,7 +47,7 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 	size_t used;
 
 	if (n < 2 + REDIS_INC_LEN || p[1] != ' ' || (p[0] != 'm' && p[0] != 'd') ||
-	    !is_inc(p + 2))
+	    !is_hex(p + 2, REDIS_INC_LEN))
 		goto bad;
 	memcpy(m->inc, p + 2, REDIS_INC_LEN);
 	m->inc[REDIS_INC_LEN] = '\0';
@@ -54,6 +55,7 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 		if (n != 2 + REDIS_INC_LEN)
 			goto bad;
 		m->kind = RE_DELETED;
+		m->ep[0] = '\0';
 		m->seq = 0;
 		m->frame = NULL;
 		m->flen = 0;
@@ -61,6 +63,12 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 	}
 	p += 2 + REDIS_INC_LEN;
 	n -= 2 + REDIS_INC_LEN;
+	if (n < 1 + REDIS_EP_LEN || p[0] != ' ' || !is_hex(p + 1, REDIS_EP_LEN))
+		goto bad;
+	memcpy(m->ep, p + 1, REDIS_EP_LEN);
+	m->ep[REDIS_EP_LEN] = '\0';
+	p += 1 + REDIS_EP_LEN;
+	n -= 1 + REDIS_EP_LEN;
 	if (n < 3 || p[0] != ' ' || parse_seq(p + 1, n - 1, &m->seq, &used) == -1 ||
 	    used + 1 >= n)
 		goto bad;

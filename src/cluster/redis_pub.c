@@ -49,6 +49,7 @@ struct redis_pub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
+	char run[REDIS_RUN_LEN + 1];    /* the run_id of the process l talks to */
 	struct redis_linkstate ls;
 	struct redis_pub_item *batch;
 };
@@ -74,7 +75,8 @@ connect_link(struct redis_pub *p)
 
 	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
 		goto err;
-	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1 ||
+	    redis_run_id(p->l, p->run, err, sizeof(err)) == -1) {
 		redis_link_free(p->l);
 		p->l = NULL;
 		goto err;
@@ -112,7 +114,8 @@ backoff(struct redis_pub *p, long ms)
 	}
 }
 
-/* One round trip for n items. */
+/* One round trip for n items. The batch carries one fresh epoch, which
+ * the script takes only for a group whose epoch it finds stale. */
 static void
 publish_batch(struct redis_pub *p, size_t n)
 {
@@ -120,13 +123,17 @@ publish_batch(struct redis_pub *p, size_t n)
 	size_t i, j = 0;
 	int64_t seq;
 	int noscript = 0;
-	char err[256];
+	char err[256], ep[REDIS_EP_LEN + 1];
 
+	if (redis_ep_new(ep) == -1) {
+		fail_batch(p, 0, n);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		struct redis_pub_item *it = &p->batch[i];
 
 		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
-		    it->frame, it->flen, p->hist) == -1)
+		    it->frame, it->flen, p->hist, p->run, ep) == -1)
 			break;
 	}
 	if (i > 0 && redis_link_flush(p->l) == 0) {

@@ -16,38 +16,81 @@
 
 #include "groupchat/cluster/redis_link.h"
 
-/* KEYS = [inc]; ARGV = [inc]. 1 created, 0 exists. */
-static const char create_lua[] =
-	"if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end\n"
-	"return 0\n";
+/*
+ * The epoch check that publish and baseline share (docs/design.md,
+ * "Continuity"). KEYS[2] is the group's hash (n: the last sequence
+ * number, run: the run_id of the Redis process that began the epoch, ep:
+ * the epoch), KEYS[3] its history. An epoch lives as long as one Redis
+ * process keeps the group's data: when the hash was written by another
+ * process (a restart from a snapshot or an AOF, a promoted replica) or is
+ * gone (evicted), whatever that data lost is unknown, so a new epoch
+ * begins, with the number above both the hash's and the history's last.
+ */
+#define EPOCH_LUA \
+	"local function top(h)\n" \
+	"  local e = redis.call('XREVRANGE', h, '+', '-', 'COUNT', 1)\n" \
+	"  if e[1] then return tonumber(string.match(e[1][1], '^%d+')) end\n" \
+	"  return 0\n" \
+	"end\n" \
+	"local function epoch(s, h, run, ep)\n" \
+	"  local v = redis.call('HMGET', s, 'run', 'ep')\n" \
+	"  if v[1] == run and v[2] then return v[2] end\n" \
+	"  local n = tonumber(redis.call('HGET', s, 'n') or '0')\n" \
+	"  local t = top(h)\n" \
+	"  if t > n then n = t end\n" \
+	"  redis.call('HSET', s, 'run', run, 'ep', ep, 'n', n)\n" \
+	"  return ep\n" \
+	"end\n"
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc or '']. 1 deleted, 0 none. */
+/* KEYS = [inc, seq, hist]; ARGV = [inc, run, ep]. 1 created, 0 exists. */
+static const char create_lua[] =
+	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end\n"
+	"redis.call('DEL', KEYS[2], KEYS[3])\n"
+	"redis.call('HSET', KEYS[2], 'run', ARGV[2], 'ep', ARGV[3], 'n', 0)\n"
+	"return 1\n";
+
+/* KEYS = [inc, seq, hist, gone]; ARGV = [channel, inc or '', gone ttl ms].
+ * 1 deleted, 0 none. */
 static const char delete_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
 	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+	"redis.call('SET', KEYS[4], cur, 'PX', ARGV[3])\n"
 	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur)\n"
 	"return 1\n";
 
-/* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history].
+/* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history, run, ep].
  * The sequence number, or 0 if the incarnation is not current. */
 static const char publish_lua[] =
+	EPOCH_LUA
 	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
-	"local seq = redis.call('INCR', KEYS[2])\n"
-	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'f', ARGV[3])\n"
-	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. seq .. ' ' .. ARGV[3])\n"
+	"local ep = epoch(KEYS[2], KEYS[3], ARGV[5], ARGV[6])\n"
+	"local seq = redis.call('HINCRBY', KEYS[2], 'n', 1)\n"
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'f', ARGV[3], 'e', ep)\n"
+	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. ep .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
 
-/* KEYS = [inc, seq]; ARGV = [inc, last]. The sequence, or -1 if the id
- * holds another incarnation. */
+/* KEYS = [inc, seq, hist, gone]; ARGV = [run, ep]. {inc, epoch, sequence,
+ * tombstone}: {'', '', 0, 1 if deleted lately} when the id holds no group. */
+static const char baseline_lua[] =
+	EPOCH_LUA
+	"local inc = redis.call('GET', KEYS[1])\n"
+	"if not inc then return {'', '', 0, redis.call('EXISTS', KEYS[4])} end\n"
+	"local ep = epoch(KEYS[2], KEYS[3], ARGV[1], ARGV[2])\n"
+	"return {inc, ep, tonumber(redis.call('HGET', KEYS[2], 'n')), 0}\n";
+
+/* KEYS = [inc, seq, hist, gone]; ARGV = [inc, run, ep]. 1 if the group is
+ * there (again), 0 if the id holds another incarnation or was deleted
+ * lately (its tombstone). A group registered again begins a new epoch
+ * above whatever history survived. */
 static const char reregister_lua[] =
+	EPOCH_LUA
 	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur then redis.call('SET', KEYS[1], ARGV[1])\n"
-	"elseif cur ~= ARGV[1] then return -1 end\n"
-	"local seq = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"local last = tonumber(ARGV[2])\n"
-	"if last > seq then redis.call('SET', KEYS[2], ARGV[2]); seq = last end\n"
-	"return seq\n";
+	"if cur then if cur == ARGV[1] then return 1 end return 0 end\n"
+	"if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
+	"redis.call('SET', KEYS[1], ARGV[1])\n"
+	"redis.call('HSET', KEYS[2], 'run', ARGV[2], 'ep', ARGV[3], 'n', top(KEYS[3]))\n"
+	"return 1\n";
 
 /* KEYS = [cid...]; ARGV = [node, ttl ms]. The keys another node holds. */
 static const char refresh_lua[] =
@@ -71,6 +114,7 @@ static const char *const sources[RS_COUNT] = {
 	[RS_CREATE] = create_lua,
 	[RS_DELETE] = delete_lua,
 	[RS_PUBLISH] = publish_lua,
+	[RS_BASELINE] = baseline_lua,
 	[RS_REREGISTER] = reregister_lua,
 	[RS_REFRESH] = refresh_lua,
 	[RS_RELEASE] = release_lua,
