@@ -6,7 +6,10 @@
  * the members with 1013, another incarnation's messages ignored, and the
  * delete event closing everyone with 1000, and a publish Redis refused
  * for want of the group: 1013 for the sender if the group is still there,
- * 1000 for everyone if it is gone. The subscriber is played by
+ * 1000 for everyone if it is gone, and registered again if Redis lost it;
+ * another epoch or a rewound baseline closing the members 1013 (a break
+ * of continuity); a lost last message or delete found by the group's
+ * tick; messages parked before the baseline sorted by incarnation. The subscriber is played by
  * the test, which calls what the manager thread would (group_subscribed,
  * group_deliver). Waits are on conditions with deadlines.
  */
@@ -21,6 +24,7 @@
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_msg.h"
 #include "groupchat/core/cid.h"
+#include "groupchat/core/clock.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_redis.h"
 #include "support/fake_sink.h"
@@ -30,6 +34,10 @@
 #define OTHER "ffffffffffffffffffffffffffffffff"
 #define EP "00000000000000e1"
 #define EP2 "00000000000000e2"
+/* A group's tick comes within a second (GROUP_TICK_MS, private to the
+ * group actor), its resync within two round trips; a loaded or sanitized
+ * machine gets slack: the bound of "about 2 s". */
+#define TICK_REPAIR_MS 3000
 
 static struct fake_redis *fr;
 static struct cluster *cl;
@@ -266,6 +274,38 @@ START_TEST(rewound_baseline_closes_1013)
 }
 END_TEST
 
+/* The last message of a burst lost inside the node (the manager could
+ * not take it) with nothing after it: the group's tick resyncs within
+ * GROUP_TICK_MS and repairs it from the history. */
+START_TEST(lost_tail_repaired_at_the_tick)
+{
+	int64_t t0;
+
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	script_baseline(INC, 7);
+	fake_redis_reply(fr, "*1\r\n"
+	    "*2\r\n$3\r\n7-0\r\n*4\r\n$1\r\nf\r\n$6\r\ntseven\r\n$1\r\ne\r\n$16\r\n" EP "\r\n");
+	t0 = clock_now_ms();
+	cluster_note_lost(cl);
+	expect_text(1, "seven");
+	ck_assert_int_le(clock_now_ms() - t0, TICK_REPAIR_MS);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+}
+END_TEST
+
+/* A delete event lost inside the node: the tick's resync finds the
+ * tombstone and closes everyone 1000, so the group does not stay ready. */
+START_TEST(lost_delete_found_at_the_tick)
+{
+	script_stand("", "", 0, 1);
+	cluster_note_lost(cl);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
 /* The same, but the group is gone: deleted, and everyone hears so. */
 START_TEST(refused_publish_group_gone_closes_1000)
 {
@@ -343,6 +383,8 @@ suite(void)
 	tcase_add_test(tc, refused_publish_group_lost_registers_again);
 	tcase_add_test(tc, another_epoch_closes_1013);
 	tcase_add_test(tc, rewound_baseline_closes_1013);
+	tcase_add_test(tc, lost_tail_repaired_at_the_tick);
+	tcase_add_test(tc, lost_delete_found_at_the_tick);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("before the baseline");
 	tcase_add_checked_fixture(tc, setup_bare, teardown_bare);

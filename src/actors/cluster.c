@@ -12,6 +12,8 @@
  *  - up[], reason[], stale, pending: written by the actors' threads in
  *    their link callbacks, the manager (settle) and group threads
  *    (resync done), read by CivetWeb workers (/healthz); guarded by lock.
+ *  - lost: atomic, bumped by whichever thread failed to hand an event
+ *    over, read by group threads.
  *  - m: set before the actors start; their callbacks use it under
  *    m_lock, and cluster_detach clears it before the manager goes.
  *  - node, pub, sub, cmd, started: set by new and start on the thread
@@ -91,7 +93,7 @@ static void
 sub_link(void *arg, int up, const char *reason)
 {
 	struct cluster *cl = arg;
-	int sent = 0;
+	int sent = 0, lost = 0;
 
 	if (!up) {
 		pthread_mutex_lock(&cl->lock);
@@ -102,11 +104,15 @@ sub_link(void *arg, int up, const char *reason)
 	if (!up)
 		return;
 	pthread_mutex_lock(&cl->m_lock);
-	if (cl->m != NULL)
+	if (cl->m != NULL) {
 		sent = manager_cluster_event(cl->m, MANAGER_EV_SETTLE, NULL, 0, NULL, 0) == 0;
+		lost = !sent;
+	}
 	pthread_mutex_unlock(&cl->m_lock);
 	if (!sent)
 		cluster_settle(cl, 0);
+	if (lost)
+		cluster_note_lost(cl);
 }
 
 void
@@ -132,15 +138,32 @@ cmd_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_CMD, up, reason);
 }
 
-/* Hands an event to the manager unless it is going. */
+/* Hands an event to the manager unless it is going; one it cannot take
+ * is counted as lost, and every group resyncs (cluster_note_lost). */
 static void
 cluster_event(struct cluster *cl, enum manager_event ev, const char *id, size_t len,
     const char *payload, size_t plen)
 {
+	int lost = 0;
+
 	pthread_mutex_lock(&cl->m_lock);
 	if (cl->m != NULL)
-		manager_cluster_event(cl->m, ev, id, len, payload, plen);
+		lost = manager_cluster_event(cl->m, ev, id, len, payload, plen) == -1;
 	pthread_mutex_unlock(&cl->m_lock);
+	if (lost)
+		cluster_note_lost(cl);
+}
+
+void
+cluster_note_lost(struct cluster *cl)
+{
+	atomic_fetch_add(&cl->lost, 1);
+}
+
+unsigned
+cluster_lost(struct cluster *cl)
+{
+	return atomic_load(&cl->lost);
 }
 
 static void
@@ -201,6 +224,7 @@ cluster_new_on(const struct redis_connector *conn)
 	pthread_mutex_init(&cl->m_lock, NULL);
 	pthread_mutex_init(&cl->claims_lock, NULL);
 	pthread_mutex_init(&cl->kept_lock, NULL);
+	atomic_init(&cl->lost, 0);
 	cl->stale = true;
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");

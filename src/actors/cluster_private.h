@@ -67,6 +67,7 @@ struct cluster {
 	struct claim *claims;
 	size_t nclaims, cap;
 
+	atomic_uint lost;       /* events the manager could not take, so far */
 	bool started;           /* cluster_start ran; the freeing thread's */
 	atomic_bool released;   /* a release was queued since the start */
 

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
@@ -83,8 +84,10 @@ group_create(const char *id, size_t id_len, struct stats *st, struct cluster *cl
 	atomic_init(&g->msgs_in, 0);
 	atomic_init(&g->msgs_out, 0);
 	atomic_init(&g->starts, 0);
+	atomic_init(&g->lost, false);
 	roster_init(&g->roster, st);
 	seq_init(&g->seq, g, cl, g->id, g->id_len);
+	g->lost_seen = cl != NULL ? cluster_lost(cl) : 0;
 	g->st = st;
 	g->cl = cl;
 	return g;

@@ -12,7 +12,9 @@
  *    attach. inc and ep are written once, when att becomes ATT_READY,
  *    and the group thread copies them from there (GROUP_BASE).
  *  - the requests go through the mailbox as group.c's do (group_enter,
- *    group_post, group_try_post), so the senders count holds for them.
+ *    group_post, group_try_post), so the senders count holds for them;
+ *    one that finds the mailbox full sets lost (atomic), which the
+ *    group thread takes at its next tick.
  *  - the command link (cluster_baseline) is thread-safe; a joiner
  *    reads the baseline with the lock released (att is ATT_BUSY then, so
  *    the others wait).
@@ -21,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "groupchat/actors/cluster.h"
@@ -127,8 +130,8 @@ group_subscribed(struct group *g)
 	pthread_mutex_unlock(&g->lock);
 	/* Again, after the subscriber reconnected: what was published
 	 * meanwhile is repaired from the history. */
-	if (ready)
-		group_try_post(g, &req);
+	if (ready && group_try_post(g, &req) == -1)
+		atomic_store(&g->lost, true);
 }
 
 int
@@ -140,7 +143,12 @@ group_resync(struct group *g, bool counted)
 	pthread_mutex_lock(&g->lock);
 	ready = g->att == ATT_READY;
 	pthread_mutex_unlock(&g->lock);
-	return ready && group_try_post(g, &req) == 0;
+	if (!ready)
+		return 0;
+	if (group_try_post(g, &req) == 0)
+		return 1;
+	atomic_store(&g->lost, true);   /* uncounted, at the next tick */
+	return 0;
 }
 
 void
@@ -183,8 +191,11 @@ group_deliver(struct group *g, const struct redis_msg *msg)
 		return 0;
 	req.gm = gm;
 	/* Full: the message is lost here and its number is a gap the next
-	 * one shows; the thread repairs it from the history. */
-	if (group_try_post(g, &req) == -1)
+	 * one shows, or, if none comes, the thread's next tick (a resync);
+	 * either way it is repaired from the history. */
+	if (group_try_post(g, &req) == -1) {
 		seq_msg_free(gm);
+		atomic_store(&g->lost, true);
+	}
 	return 0;
 }

@@ -31,6 +31,11 @@ struct stats;
 
 /* Requests taken from the mailbox at once. */
 #define GROUP_BATCH 64
+
+/* How often a cluster group's thread, idle or not, looks whether a
+ * request for it was lost (its tail would otherwise go unnoticed until a
+ * later message shows the gap). */
+#define GROUP_TICK_MS 1000
 _Static_assert(SEQ_RUN == GROUP_BATCH, "a sequencer run is a broadcast run");
 
 enum group_kind {
@@ -81,6 +86,7 @@ struct group {
 	uint16_t close_code;
 	const char *close_reason;
 	struct sequencer seq;           /* cluster mode only */
+	unsigned lost_seen;             /* cluster_lost at the last resync */
 
 	/* Cluster mode (cl != NULL). Under lock: */
 	struct cluster *cl;
@@ -90,6 +96,10 @@ struct group {
 	char inc[REDIS_INC_LEN + 1];    /* set once, on ATT_READY */
 	char ep[REDIS_EP_LEN + 1];      /* the baseline's epoch, with inc */
 	char dead_inc[REDIS_INC_LEN + 1]; /* a delete seen before ATT_READY */
+
+	/* Cluster mode: a request for the thread was lost (mailbox full); set
+	 * by any thread, taken by the group thread, which then resyncs. */
+	atomic_bool lost;
 
 	atomic_ullong msgs_in;
 	atomic_ullong msgs_out;

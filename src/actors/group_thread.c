@@ -6,11 +6,12 @@
  * (sequencer.c), and once the group is closed every member is closed and
  * the thread exits when the mailbox is drained. With no members, nothing
  * queued and no sender in flight it exits too, and the next request
- * starts a new one (group_enter, group.c).
+ * starts a new one (group_enter, group.c). A cluster group's thread also
+ * wakes every GROUP_TICK_MS to look whether a request for it was lost.
  *
  * Who touches what: everything here runs on the group thread. It alone
- * touches the roster, close_seen with its code and reason, and the
- * sequencer; it reads closed and its code and reason, and decides to
+ * touches the roster, close_seen with its code and reason, lost_seen and
+ * the sequencer; it takes the lost flag (atomic); it reads closed and its code and reason, and decides to
  * exit, under lock (group.c's note says why that strands nothing). The
  * counters are atomics it bumps for readers on any thread.
  */
@@ -253,19 +254,48 @@ group_finish(struct group *g)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/*
+ * A cluster group's tick, after each batch and at least every
+ * GROUP_TICK_MS: a request for this group was lost (its mailbox was
+ * full), or an event for some group (the manager's mailbox was full), so
+ * the group resyncs: a lost tail is repaired from the history or closes
+ * the members 1013, a lost delete is found and closes them 1000.
+ */
+static void
+group_tick(struct group *g)
+{
+	unsigned lost = cluster_lost(g->cl);
+
+	if (!atomic_exchange(&g->lost, false) && lost == g->lost_seen)
+		return;
+	g->lost_seen = lost;
+	if (!g->close_seen) {
+		log_event_id(LOG_INFO, "group_resync_lost", "group", g->id, g->id_len, NULL);
+		seq_resync(&g->seq);
+		seq_flush(&g->seq);
+	}
+}
+
 void *
 group_main(void *arg)
 {
 	struct group *g = arg;
 	struct group_req batch[GROUP_BATCH];
+	struct timespec tick, *dl = g->cl != NULL ? &tick : NULL;
 	ssize_t n;
 
 	for (;;) {
-		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
+		if (dl != NULL)
+			chan_deadline(dl, GROUP_TICK_MS);
+		n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, dl);
+		if (n == -1 && errno != ETIMEDOUT) {
 			group_finish(g);
 			return NULL;
 		}
-		group_handle(g, batch, (size_t)n);
+		if (n > 0)
+			group_handle(g, batch, (size_t)n);
+		if (dl != NULL)
+			group_tick(g);
 		if (g->roster.n == 0 && group_idle(g))
 			return NULL;
 	}

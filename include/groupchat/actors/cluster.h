@@ -78,6 +78,13 @@ void cluster_counts(struct cluster *cl, struct stats *st);
 void cluster_settle(struct cluster *cl, long n);
 void cluster_resync_done(struct cluster *cl);
 
+/* An event of the subscriber (a message, a confirmation, a delete, a
+ * resync) could not be handed over: which group it concerned is unknown,
+ * so every group served here resyncs within GROUP_TICK_MS
+ * (cluster_lost tells them: a count that changed). */
+void cluster_note_lost(struct cluster *cl);
+unsigned cluster_lost(struct cluster *cl);
+
 /* The node id, 16 hex digits. */
 const char *cluster_node(const struct cluster *cl);
 
