@@ -13,6 +13,7 @@
 #include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_url.h"
 #include "support/fake_redis.h"
+#include "support/itest.h"
 #include "support/redis_actor_support.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
@@ -229,6 +230,40 @@ START_TEST(heartbeat_keeps_claims_and_reports_taken)
 }
 END_TEST
 
+/* it_wait_until's predicate: the command arg answers :1. */
+static int
+claimed(void *arg)
+{
+	char reply[64];
+
+	return rf_command(rf, arg, reply, sizeof(reply)) == 0 && strcmp(reply, ":1") == 0;
+}
+
+/* Redis restarted empty forgot the claims; a check (what the node sends
+ * when its subscriber is back) makes the idle link notice and claim them
+ * again at once, not at the next heartbeat (ttl/3 = 5 s here). */
+START_TEST(check_claims_again_after_restart)
+{
+	struct redis_cmd *c = redis_cmd_new(&rconn, "00000000000000aa", 16, 1000, 15000, &cb);
+	char reply[64];
+
+	ck_assert_int_eq(redis_cmd_start(c), 0);
+	ck_assert_int_eq(redis_cmd_claim(c, 0x000abc, 2000), 1);
+	pthread_mutex_lock(&rec.mu);
+	rec.held[0] = 0x000abc;
+	rec.nheld = 1;
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert_int_eq(rf_kill(rf), 0);
+	ck_assert_int_eq(rf_restart(rf), 0);
+	ck_assert_int_eq(rf_command(rf, "EXISTS gc:cid:000abc", reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, ":0");
+	ck_assert_int_eq(redis_cmd_check(c), 0);
+	ck_assert(wait_for(&rec.restarts, 1, 2000));
+	ck_assert(it_wait_until(claimed, "EXISTS gc:cid:000abc", 2000));
+	redis_cmd_stop(c);
+}
+END_TEST
+
 START_TEST(killed_restarted_empty)
 {
 	struct redis_cmd *c = redis_cmd_new(&rconn, "00000000000000aa", 16, 1000, 15000, &cb);
@@ -360,6 +395,7 @@ suite(void)
 	tcase_add_test(tc, requests_end_to_end);
 	tcase_add_test(tc, heartbeat_keeps_claims_and_reports_taken);
 	tcase_add_test(tc, killed_restarted_empty);
+	tcase_add_test(tc, check_claims_again_after_restart);
 	tcase_add_test(tc, wrong_password);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fake");

@@ -103,6 +103,10 @@ sub_link(void *arg, int up, const char *reason)
 	cluster_link(cl, LINK_SUB, up, reason);
 	if (!up)
 		return;
+	/* Redis may have restarted meanwhile: the command link, idle, would
+	 * notice (and claim the node's ids again) only at its next heartbeat,
+	 * while another node could hand out one of them. */
+	redis_cmd_check(cl->cmd);
 	pthread_mutex_lock(&cl->m_lock);
 	if (cl->m != NULL) {
 		sent = manager_cluster_event(cl->m, MANAGER_EV_SETTLE, NULL, 0, NULL, 0) == 0;
@@ -229,7 +233,8 @@ cluster_new_on(const struct redis_connector *conn)
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
 	cl->conn = *conn;
-	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link, .arg = cl };
+	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link,
+	    .stale = cluster_pub_stale, .arg = cl };
 	scb = (struct redis_sub_cb){ .subscribed = sub_subscribed, .message = sub_message,
 	    .link = sub_link, .arg = cl };
 	ccb = (struct redis_cmd_cb){ .link = cmd_link, .restarted = cmd_restarted,

@@ -11,8 +11,9 @@
  *  - create, delete, exists and publish run on CivetWeb workers; they
  *    read only cl->cmd and cl->pub, set before any worker runs, and the
  *    actors make their own calls thread-safe.
- *  - cluster_pub_result runs on the publisher's thread; it reads cl->m
- *    under m_lock only (the manager may be detached meanwhile).
+ *  - cluster_pub_result and cluster_pub_stale run on the publisher's
+ *    thread; the first reads cl->m under m_lock only (the manager may be
+ *    detached meanwhile), the second a sender's close code (atomic).
  *  - a published item's tag holds a reference to its sender from
  *    cluster_publish until cluster_pub_result drops it or hands it on.
  */
@@ -58,6 +59,18 @@ cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 	}
 	member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	member_unref(c);
+}
+
+/* A message whose sender is closed (an earlier one of its failed and it
+ * was told 1013, or it is going) is not sent: nobody sees its m3
+ * without its m2. */
+int
+cluster_pub_stale(void *arg, const struct redis_pub_item *it)
+{
+	struct member *c = (struct member *)(uintptr_t)it->tag;
+
+	(void)arg;
+	return member_close_code(c) != MEMBER_CLOSE_SILENT;
 }
 
 /* The one place a call is sent again when the link broke under it: a

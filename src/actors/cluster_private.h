@@ -83,6 +83,9 @@ struct cluster {
  * closes the sender with 1013. */
 void cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq);
 
+/* Whether the message's sender was closed: then it does not go out. */
+int cluster_pub_stale(void *arg, const struct redis_pub_item *it);
+
 /* ---- cluster_keep.c --------------------------------------------------- */
 
 /* The most groups kept in mind at once; the oldest go first. */

@@ -292,14 +292,16 @@ seq_gone(struct sequencer *s)
 #define BASELINE_PAUSE_MS 100
 
 /* The baseline, tried for at most BASELINE_TRY_MS in all (each try bounded
- * by what is left of it). 0, or -1 if it could not be read. */
+ * by what is left of it), and no more once the group is closed (a delete
+ * must reach the members within a second, not after the retries). 0, or
+ * -1 if it could not be read. */
 static int
 seq_read_baseline(struct sequencer *s, struct redis_base *b)
 {
 	struct timespec pause = { 0, BASELINE_PAUSE_MS * 1000 * 1000 };
 	int64_t end = clock_now_ms() + BASELINE_TRY_MS, left;
 
-	while ((left = end - clock_now_ms()) > 0) {
+	while ((left = end - clock_now_ms()) > 0 && !group_closed(s->g)) {
 		if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, b,
 		    left < CLUSTER_WAIT_MS ? (int)left : CLUSTER_WAIT_MS) == 0)
 			return 0;
@@ -313,7 +315,8 @@ seq_read_baseline(struct sequencer *s, struct redis_base *b)
  * Where the group stands in Redis, with the group registered again if
  * Redis lost it (no incarnation and no tombstone: a delete leaves one, a
  * restart or a flush does not). 1 read into *b; 0 the group is gone (it
- * was closed); -1 it could not be read (its members were told).
+ * was closed); -1 it could not be read (its members were told, 1013, or
+ * by the group's own close if it closed meanwhile).
  */
 static int
 seq_stand(struct sequencer *s, struct redis_base *b)
@@ -337,7 +340,8 @@ seq_stand(struct sequencer *s, struct redis_base *b)
 	}
 	return 1;
 fail:
-	seq_close_members(s);
+	if (!group_closed(s->g))        /* else its own close tells them */
+		seq_close_members(s);
 	return -1;
 }
 

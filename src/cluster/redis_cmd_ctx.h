@@ -26,7 +26,7 @@ struct chan;
 #define HELD_MAX 65536
 
 enum op { OP_CREATE, OP_DELETE, OP_BASELINE, OP_HISTORY, OP_REREGISTER, OP_CLAIM,
-	OP_RELEASE };
+	OP_RELEASE, OP_CHECK };
 
 struct hent {
 	uint64_t seq;

@@ -1,6 +1,6 @@
 /*
  * redis_cmd_req: the command actor's request kinds (create, delete,
- * baseline, history, reregister, claim, release) and its
+ * baseline, history, reregister, claim, release, check) and its
  * heartbeat. The caller's side builds a request, queues it and waits on
  * rcv until the actor marks it done or the caller's deadline passes
  * (then it marks it abandoned and leaves); the actor's side runs it on
@@ -112,6 +112,9 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 	case OP_RELEASE:
 		rv = redis_cid_release(c->l, &c->sc, (uint32_t)q->a, c->node, err, sizeof(err));
 		break;
+	case OP_CHECK:
+		cmd_heartbeat(c);       /* drops the link itself if it fails */
+		return 0;
 	}
 	if (rv == -1)
 		cmd_drop_link(c, err);
@@ -303,6 +306,23 @@ redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms)
 	if (q != NULL)
 		q->a = cid;
 	return (int)call_simple(c, q, ms);
+}
+
+int
+redis_cmd_check(struct redis_cmd *c)
+{
+	struct creq *q = req_new(OP_CHECK, NULL, 0, NULL);
+
+	if (q == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	q->abandoned = q->later = 1;
+	if (chan_try_send(c->ch, &q) == -1) {
+		cmd_req_free(q);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -10,6 +10,13 @@
  * replies are read in order, each within the timeout. Messages queued
  * meanwhile form the next batch, so the batch grows with the load.
  *
+ * An item whose sender was told an earlier message failed (cb->stale) is
+ * failed too before the batch goes out: a sender's later message never
+ * overtakes its lost one. (Inside one round trip, a message that Redis
+ * answers with an error while a later one of the same sender succeeds
+ * is not caught: the errors that can happen, NOSCRIPT, OOM or READONLY,
+ * hit every script of the round trip alike.)
+ *
  * NOSCRIPT (an operator's SCRIPT FLUSH) fails that message (-1: its
  * sender is closed, never silently dropped) and the scripts are loaded
  * again after the batch. Resending it with EVAL inside the batch would
@@ -129,6 +136,14 @@ publish_batch(struct redis_pub *p, size_t n)
 		fail_batch(p, 0, n);
 		return;
 	}
+	for (i = j = 0; i < n; i++) {
+		if (p->cb.stale != NULL && p->cb.stale(p->cb.arg, &p->batch[i]))
+			finish(p, &p->batch[i], -1);
+		else
+			p->batch[j++] = p->batch[i];
+	}
+	n = j;
+	j = 0;
 	for (i = 0; i < n; i++) {
 		struct redis_pub_item *it = &p->batch[i];
 

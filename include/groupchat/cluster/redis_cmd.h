@@ -97,6 +97,12 @@ int redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len,
 /* Claims cid for this node for the ttl: 1 claimed, 0 held elsewhere, -1. */
 int redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms);
 
+/* Queues a heartbeat now, without waiting: an idle link that went stale
+ * (Redis restarted) is found broken and reopened at once, and the claims
+ * are made again, instead of at the next heartbeat. 0, or -1 with EAGAIN
+ * / EPIPE / ENOMEM. */
+int redis_cmd_check(struct redis_cmd *c);
+
 /* Queues the release of cid (if this node holds it) without waiting:
  * 0, or -1 with EAGAIN / EPIPE / ENOMEM. A release that is lost expires
  * with the ttl, since cb->held no longer lists it. */
