@@ -82,10 +82,10 @@ pub_link(void *arg, int up, const char *reason)
 }
 
 /*
- * While the subscriber was away, Redis may have restarted empty or
- * dropped messages: the node is not usable until every group it serves
- * has read its baseline again (which also makes the command link notice
- * a restart and the groups register again). So the node is "stale" from
+ * While the subscriber was away, Redis may have lost data (restarted,
+ * empty or from a snapshot) or messages: the node is not usable until
+ * every group it serves has read its baseline again (whose epoch check
+ * tells a break, and which registers a lost group again). So the node is "stale" from
  * the subscriber's loss until the manager has queued those resyncs and
  * they are done.
  */

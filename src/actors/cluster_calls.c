@@ -34,8 +34,8 @@
 /*
  * A publish not known to be relayed closes its sender: never a silent
  * drop. One Redis ran but found no group for (0) goes to the group, which
- * tells a delete (1000 for everyone) from a Redis that restarted empty
- * and has not seen the group registered again yet (1013 for the sender).
+ * tells a delete (its tombstone: 1000 for everyone) from a Redis that lost
+ * the group (registered again; 1013 for the sender).
  */
 void
 cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
@@ -73,14 +73,19 @@ cluster_pub_stale(void *arg, const struct redis_pub_item *it)
 	return member_close_code(c) != MEMBER_CLOSE_SILENT;
 }
 
-/* The one place a call is sent again when the link broke under it: a
- * baseline may be read twice (its epoch check writes at most once). */
+int
+cluster_link_broke(int rc)
+{
+	return rc == -1 && errno == EIO;
+}
+
+/* A baseline may be read twice (its epoch check writes at most once). */
 int
 cluster_baseline(struct cluster *cl, const char *id, size_t len, struct redis_base *b, int ms)
 {
 	int rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
 
-	if (rc == -1 && errno == EIO)
+	if (cluster_link_broke(rc))
 		rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
 	return rc;
 }
@@ -113,7 +118,7 @@ cluster_create(struct cluster *cl, const char *id, size_t len)
 	if (redis_inc_new(inc) == -1)
 		return -1;
 	rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-	if (rc == -1 && errno == EIO &&
+	if (cluster_link_broke(rc) &&
 	    (rc = redis_cmd_create(cl->cmd, id, len, inc, CLUSTER_WAIT_MS)) == 0 &&
 	    cluster_lookup(cl, id, len, now) == 1 && strcmp(now, inc) == 0)
 		rc = 1;

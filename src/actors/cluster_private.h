@@ -76,6 +76,14 @@ struct cluster {
 	size_t nkept;
 };
 
+/* ---- cluster_calls.c ---------------------------------------------------- */
+
+/* Whether a call failed because the link broke under it (EIO): an idle
+ * link may be stale after Redis restarted, so a call that may run twice
+ * (a baseline, a SET NX claim, a create with the same incarnation) is
+ * sent once more. The one place that decides it. */
+int cluster_link_broke(int rc);
+
 /* ---- cluster_calls.c: the publisher's thread ---------------------------- */
 
 /* The publisher's result for one message: relayed (seq > 0) drops the

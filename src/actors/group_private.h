@@ -131,12 +131,12 @@ void *group_main(void *arg);
  * were closed for good (close_seen). The caller keeps its references. */
 void group_fanout(struct group *g, struct frame *const *ms, size_t k);
 
-/* Closes every member with code and reason and empties the roster; the
- * group stays open and later joins are taken. */
-void group_drop_members(struct group *g, uint16_t code, const char *reason);
+/* The members it has now: each is closed with code and reason and the
+ * roster emptied; the group stays open and later joins are taken. */
+void group_close_current(struct group *g, uint16_t code, const char *reason);
 
-/* As group_drop_members, for good: queued and later joins are closed the
- * same way, and broadcasts are dropped. */
-void group_close_members(struct group *g, uint16_t code, const char *reason);
+/* As group_close_current, for good: queued and later joins are closed the
+ * same way, and broadcasts are dropped (the group itself closed). */
+void group_close_for_good(struct group *g, uint16_t code, const char *reason);
 
 #endif

@@ -69,7 +69,7 @@ group_fanout(struct group *g, struct frame *const *ms, size_t k)
 }
 
 void
-group_drop_members(struct group *g, uint16_t code, const char *reason)
+group_close_current(struct group *g, uint16_t code, const char *reason)
 {
 	size_t i;
 
@@ -80,12 +80,12 @@ group_drop_members(struct group *g, uint16_t code, const char *reason)
 
 /* Joins that were already queued meet the same fate. */
 void
-group_close_members(struct group *g, uint16_t code, const char *reason)
+group_close_for_good(struct group *g, uint16_t code, const char *reason)
 {
 	g->close_seen = true;
 	g->close_code = code;
 	g->close_reason = reason;
-	group_drop_members(g, code, reason);
+	group_close_current(g, code, reason);
 }
 
 /*
@@ -109,7 +109,7 @@ group_check_closed(struct group *g)
 	reason = g->closed_reason;
 	pthread_mutex_unlock(&g->lock);
 	if (closed)
-		group_close_members(g, code, reason);
+		group_close_for_good(g, code, reason);
 }
 
 /* The baseline is known: the sequencer follows its incarnation. */

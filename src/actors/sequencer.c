@@ -107,13 +107,14 @@ seq_emit(struct sequencer *s, struct frame *m)
 		seq_flush(s);
 }
 
-/* Closes every member but keeps the group open for later joins: they
- * start from the number the group has reached. */
+/* Tells the current members to try again (1013), after what was gathered
+ * in order went out; the group stays open for later joins, which start
+ * from the number it has reached. */
 static void
-seq_close_members(struct sequencer *s)
+seq_retry_current(struct sequencer *s)
 {
 	seq_flush(s);
-	group_drop_members(s->g, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	group_close_current(s->g, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 }
 
 /* Keeps gm (a number above last + 1) in order; on no memory it is lost
@@ -189,7 +190,7 @@ seq_repair(struct sequencer *s, uint64_t upto)
 		    seq_hist_entry, s, CLUSTER_WAIT_MS);
 	if (s->last < upto) {
 		log_event_id(LOG_WARN, "group_gap_lost", "group", s->id, s->id_len, NULL);
-		seq_close_members(s);
+		seq_retry_current(s);
 		s->last = upto;
 	}
 	seq_unpark(s);
@@ -208,7 +209,7 @@ seq_break(struct sequencer *s, const char ep[REDIS_EP_LEN + 1], uint64_t last)
 	size_t i, k = 0;
 
 	log_event_id(LOG_WARN, "group_continuity_lost", "group", s->id, s->id_len, NULL);
-	seq_close_members(s);
+	seq_retry_current(s);
 	memcpy(s->ep, ep, sizeof(s->ep));
 	s->last = last;
 	for (i = 0; i < s->nparked; i++) {
@@ -283,7 +284,7 @@ seq_gone(struct sequencer *s)
 {
 	seq_flush(s);
 	group_close(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
-	group_close_members(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	group_close_for_good(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
 }
 
 /* How long the baseline is tried while the command link may itself be
@@ -341,7 +342,7 @@ seq_stand(struct sequencer *s, struct redis_base *b)
 	return 1;
 fail:
 	if (!group_closed(s->g))        /* else its own close tells them */
-		seq_close_members(s);
+		seq_retry_current(s);
 	return -1;
 }
 

@@ -18,7 +18,7 @@
  * handed over between successive threads as the roster is; only
  * seq_msg_new runs elsewhere (on the manager thread, before the request
  * is queued). The sequencer reaches its members only through the group
- * (group_fanout, group_drop_members, group_close_members, group_close),
+ * (group_fanout, group_close_current, group_close_for_good, group_close),
  * and Redis only through the command link, with CLUSTER_WAIT_MS.
  * Nothing here fails in a way the caller must handle: a failure is a gap
  * and is repaired, or its members are told.
