@@ -28,6 +28,7 @@ struct redis_fixture {
 	int logfd;
 	int port;
 	char password[128]; /* "" when none */
+	char dir[256];      /* --dir; "" when none */
 };
 
 static void
@@ -80,7 +81,7 @@ spawn(struct redis_fixture *rf)
 {
 	char port[16];
 	int pfd[2];
-	const char *argv[16];
+	const char *argv[20];
 	int argc = 0;
 
 	snprintf(port, sizeof(port), "%d", rf->port);
@@ -93,6 +94,12 @@ spawn(struct redis_fixture *rf)
 	argv[argc++] = "";
 	argv[argc++] = "--appendonly";
 	argv[argc++] = "no";
+	if (rf->dir[0] != '\0') {
+		argv[argc++] = "--dir";
+		argv[argc++] = rf->dir;
+		argv[argc++] = "--dbfilename";
+		argv[argc++] = "dump.rdb";
+	}
 	if (rf->password[0] != '\0') {
 		argv[argc++] = "--requirepass";
 		argv[argc++] = rf->password;
@@ -188,6 +195,12 @@ check_pong(struct redis_fixture *rf)
 struct redis_fixture *
 rf_start(const char *password)
 {
+	return rf_start_dir(password, NULL);
+}
+
+struct redis_fixture *
+rf_start_dir(const char *password, const char *dir)
+{
 	struct redis_fixture *rf;
 	int attempt;
 
@@ -196,6 +209,8 @@ rf_start(const char *password)
 	rf->logfd = -1;
 	if (password != NULL)
 		snprintf(rf->password, sizeof(rf->password), "%s", password);
+	if (dir != NULL)
+		snprintf(rf->dir, sizeof(rf->dir), "%s", dir);
 	/* another process may take the port between probe and bind: retry */
 	for (attempt = 0; attempt < 5; attempt++) {
 		if ((rf->port = it_free_port()) == -1)

@@ -1,8 +1,10 @@
 /*
  * redis_fixture: a real redis-server for one test, as a child process on a
- * free 127.0.0.1 port, without persistence (--save '' --appendonly no),
- * optionally with --requirepass. The test can pause it (SIGSTOP), resume
- * it, kill it (SIGKILL) and start it again, empty, on the same port.
+ * free 127.0.0.1 port, without automatic persistence (--save ''
+ * --appendonly no), optionally with --requirepass. The test can pause it
+ * (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
+ * port: empty, or (rf_start_dir) from the snapshot an explicit SAVE left
+ * in its directory.
  *
  * The child dies with the test process (PR_SET_PDEATHSIG), so a crashing
  * test leaves no server behind; rf_stop is still the normal end. Waits
@@ -23,6 +25,10 @@ struct redis_fixture;
 /* Starts redis-server; password NULL means none. NULL on failure. */
 struct redis_fixture *rf_start(const char *password);
 
+/* rf_start with --dir dir: the server loads dir/dump.rdb when it starts
+ * (rf_restart included) and writes it on SAVE. The caller owns dir. */
+struct redis_fixture *rf_start_dir(const char *password, const char *dir);
+
 int rf_port(const struct redis_fixture *rf);
 
 /* SIGSTOP / SIGCONT the server. 0 or -1. */
@@ -32,7 +38,8 @@ int rf_resume(struct redis_fixture *rf);
 /* SIGKILLs the server and reaps it. 0 or -1. */
 int rf_kill(struct redis_fixture *rf);
 
-/* Starts a new, empty server on the same port after rf_kill. 0 or -1. */
+/* Starts a new server on the same port after rf_kill: empty, or from
+ * dir/dump.rdb when there is one. 0 or -1. */
 int rf_restart(struct redis_fixture *rf);
 
 /* Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") over a fresh
