@@ -31,7 +31,7 @@ static struct fc_talk t;
 static void
 talk3(void)
 {
-	fc_up(&c, 3, 0);
+	fc_up(&c, 3);
 	ck_assert_int_eq(itx_create(c.node[0].port, "talk"), 201);
 	for (int i = 0; i < 6; i++)
 		fc_join_ok(&t, &c, i % 3, "talk");

@@ -23,9 +23,9 @@ static struct fc_talk t;
 
 /* Three nodes, two members each in "talk", three rounds. */
 static void
-talk3(int persist)
+talk3(void)
 {
-	fc_up(&c, 3, persist);
+	fc_up(&c, 3);
 	ck_assert_int_eq(itx_create(c.node[0].port, "talk"), 201);
 	for (int i = 0; i < 6; i++)
 		fc_join_ok(&t, &c, i % 3, "talk");
@@ -54,7 +54,7 @@ newcomers(const char *why)
 
 START_TEST(redis_paused)
 {
-	talk3(0);
+	talk3();
 	ck_assert_int_eq(rf_pause(c.rf), 0);
 	fc_send(&t, 0, 2);
 	fc_send(&t, 3, 2);
@@ -69,7 +69,7 @@ END_TEST
 
 START_TEST(redis_killed_and_restarted_empty)
 {
-	talk3(0);
+	talk3();
 	ck_assert_int_eq(rf_kill(c.rf), 0);
 	fc_send(&t, 0, 2);
 	fc_wait_health(&c, 503, "killed");
@@ -83,12 +83,12 @@ END_TEST
 
 START_TEST(redis_restarted_with_all_its_data)
 {
-	talk3(1);
+	talk3();
 	/* Quiet, then a snapshot of everything, then the restart. */
 	ck_assert_int_eq(fc_save(&c), 0);
 	ck_assert_int_eq(rf_kill(c.rf), 0);
 	fc_wait_health(&c, 503, "killed");
-	ck_assert_int_eq(rf_restart(c.rf), 0);
+	ck_assert_int_eq(rf_restart_saved(c.rf), 0);
 	fc_wait_health(&c, 200, "restarted");
 	newcomers("restarted with data");
 	fc_judge(&t, &c, "Redis restarted with its data", NULL);

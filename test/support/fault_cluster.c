@@ -13,22 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "history_check.h"
 #include "itest_ws_extra.h"
 #include "redis_fixture.h"
 
 void
-fc_up(struct fc *c, int n, int persist)
+fc_up(struct fc *c, int n)
 {
 	ck_assert_int_le(n, CL_MAX_NODES);
 	memset(c, 0, sizeof(*c));
-	if (persist) {
-		snprintf(c->dir, sizeof(c->dir), "/tmp/gc-fault-XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(c->dir));
-	}
-	c->rf = rf_start_dir(NULL, persist ? c->dir : NULL);
+	c->rf = rf_start(NULL);
 	ck_assert_msg(c->rf != NULL, "cannot start redis-server");
 	c->n = n;
 	for (int i = 0; i < n; i++) {
@@ -56,10 +51,6 @@ fc_down(struct fc *c)
 	}
 	rf_stop(c->rf);
 	c->rf = NULL;
-	if (c->dir[0] != '\0') {
-		fc_forget_snapshot(c);
-		rmdir(c->dir);
-	}
 }
 
 void
@@ -87,15 +78,6 @@ fc_save(struct fc *c)
 	if (rf_command(c->rf, "SAVE", reply, sizeof(reply)) == -1)
 		return -1;
 	return strcmp(reply, "+OK") == 0 ? 0 : -1;
-}
-
-void
-fc_forget_snapshot(struct fc *c)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path), "%s/dump.rdb", c->dir);
-	unlink(path);
 }
 
 /* ---- a conversation ------------------------------------------------- */
@@ -211,7 +193,7 @@ void
 fc_judge(struct fc_talk *t, struct fc *c, const char *why, const int *allowed)
 {
 	struct hc_member m[FC_MAX_PEERS];
-	char tags[FC_MAX_PEERS][16];
+	char tags[FC_MAX_PEERS][24];
 	struct hc_report r;
 	int settled;
 	long v;

@@ -1,7 +1,7 @@
 /*
  * fault_cluster: what the fault-injection scenarios (test/it_fault_*.c)
- * share: a redis-server (optionally with a data directory, for
- * snapshots), one fault_proxy per node between that node and Redis, the
+ * share: a redis-server (redis_fixture: a SAVE leaves a snapshot that
+ * rf_restart_saved starts from), one fault_proxy per node between that node and Redis, the
  * nodes as processes (itest_cluster's cl_node), and a conversation of
  * members ("talk") whose every frame is recorded and, at the end, judged
  * by history_check.
@@ -34,18 +34,17 @@
 
 struct fc {
 	struct redis_fixture *rf;
-	char dir[64];                           /* Redis's data directory, or "" */
 	struct fault_proxy *fp[CL_MAX_NODES];   /* node i reaches Redis through fp[i] */
 	char url[CL_MAX_NODES][64];
 	struct cl_node node[CL_MAX_NODES];      /* p NULL while stopped */
 	int n;
 };
 
-/* Starts Redis (with a fresh data directory when persist is set), a
- * proxy per node and n nodes, and waits until every /healthz says 200. */
-void fc_up(struct fc *c, int n, int persist);
+/* Starts Redis, a proxy per node and n nodes, and waits until every
+ * /healthz says 200. */
+void fc_up(struct fc *c, int n);
 
-/* Stops every node, proxy and Redis; removes the data directory. */
+/* Stops every node, proxy and Redis. */
 void fc_down(struct fc *c);
 
 /* Starts node i again (after a kill or term), through its proxy. */
@@ -56,9 +55,6 @@ void fc_wait_health(struct fc *c, int want, const char *why);
 
 /* SAVE on Redis (a snapshot in its directory): 0 or -1. */
 int fc_save(struct fc *c);
-
-/* Removes the snapshot, so that the next rf_restart starts empty. */
-void fc_forget_snapshot(struct fc *c);
 
 /* ---- a conversation ------------------------------------------------- */
 

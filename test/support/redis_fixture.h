@@ -1,10 +1,10 @@
 /*
  * redis_fixture: a real redis-server for one test, as a child process on a
- * free 127.0.0.1 port, without automatic persistence (--save ''
- * --appendonly no), optionally with --requirepass. The test can pause it
- * (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
- * port: empty, or (rf_start_dir) from the snapshot an explicit SAVE left
- * in its directory.
+ * free 127.0.0.1 port, without persistence of its own (--save ''
+ * --appendonly no; a SAVE the test sends writes a dump file in a directory
+ * of the fixture's own), optionally with --requirepass. The test can pause
+ * it (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
+ * port, empty or from the last SAVE.
  *
  * The child dies with the test process (PR_SET_PDEATHSIG), so a crashing
  * test leaves no server behind; rf_stop is still the normal end. Waits
@@ -25,10 +25,6 @@ struct redis_fixture;
 /* Starts redis-server; password NULL means none. NULL on failure. */
 struct redis_fixture *rf_start(const char *password);
 
-/* rf_start with --dir dir: the server loads dir/dump.rdb when it starts
- * (rf_restart included) and writes it on SAVE. The caller owns dir. */
-struct redis_fixture *rf_start_dir(const char *password, const char *dir);
-
 int rf_port(const struct redis_fixture *rf);
 
 /* SIGSTOP / SIGCONT the server. 0 or -1. */
@@ -38,9 +34,14 @@ int rf_resume(struct redis_fixture *rf);
 /* SIGKILLs the server and reaps it. 0 or -1. */
 int rf_kill(struct redis_fixture *rf);
 
-/* Starts a new server on the same port after rf_kill: empty, or from
- * dir/dump.rdb when there is one. 0 or -1. */
+/* Starts a new, empty server on the same port after rf_kill (the dump
+ * file of a SAVE is removed first). 0 or -1. */
 int rf_restart(struct redis_fixture *rf);
+
+/* Starts a new server on the same port after rf_kill that loads what the
+ * last SAVE wrote, as a crashed Redis that persists does. 0, or -1 (also
+ * when nothing was saved). */
+int rf_restart_saved(struct redis_fixture *rf);
 
 /* Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") over a fresh
  * connection, authenticating first when needed, and copies the first line
