@@ -4,7 +4,7 @@
  * real redis-server through its own fault proxy, members talking all
  * along, and history_check judging every member's received sequence at
  * the end. One node's link cut (three times, mid-conversation, while its
- * members listen); its
+ * members listen; then again while they send); its
  * requests black-holed (node to Redis), then its replies and messages
  * black-holed (Redis to node), each long enough for the node to call
  * the link down; its link stalled both ways, then released at once; a
@@ -87,7 +87,7 @@ START_TEST(link_cut_three_times_under_listeners)
 {
 	/* Node 0's members listen while their link is cut: whatever they
 	 * missed is in the history. (Their sending through the cut is
-	 * it_fault_link's link_cut_three_times on branch faults-wip.) */
+	 * link_cut_three_times below.) */
 	talk3();
 	for (int k = 0; k < 3; k++) {
 		others_send(3);
@@ -180,6 +180,21 @@ START_TEST(node_stopped)
 }
 END_TEST
 
+START_TEST(link_cut_three_times)
+{
+	talk3();
+	for (int k = 0; k < 3; k++) {
+		fc_rounds(&t, 3);
+		fp_cut(c.fp[0]);
+		fc_rounds(&t, 3);
+		cl_pump(t.ps, t.n, NULL, NULL, 0);
+	}
+	fc_wait_health(&c, 200, "after the cuts");
+	fc_judge(&t, &c, "node 0's link cut three times", NULL);
+	end();
+}
+END_TEST
+
 static Suite *
 fault_link_suite(void)
 {
@@ -194,6 +209,7 @@ fault_link_suite(void)
 	tcase_add_test(tc, slow_link);
 	tcase_add_test(tc, node_killed_and_started_again);
 	tcase_add_test(tc, node_stopped);
+	tcase_add_test(tc, link_cut_three_times);
 	suite_add_tcase(s, tc);
 	return s;
 }
