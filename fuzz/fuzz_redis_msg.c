@@ -1,10 +1,10 @@
 /*
  * redis_msg: on any bytes, redis_msg_parse either refuses them (EINVAL)
- * or returns an event that is exactly the bytes it came from: "d <inc>",
- * or "m <inc> <ep> <seq> <frame>" with the frame the tail of the input.
- * The incarnation is REDIS_INC_LEN lowercase hex digits, the epoch
- * REDIS_EP_LEN; the sequence number is decimal digits
- * (leading zeros allowed) whose value is above 0.
+ * or returns an event that is exactly the bytes it came from: "d <inc>
+ * <last>", or "m <inc> <ep> <seq> <frame>" with the frame the tail of the
+ * input. The incarnation is REDIS_INC_LEN lowercase hex digits, the epoch
+ * REDIS_EP_LEN; the numbers are decimal digits (leading zeros allowed), a
+ * message's above 0.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -47,7 +47,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    m.inc[REDIS_INC_LEN] != '\0' || strspn(m.inc, "0123456789abcdef") != REDIS_INC_LEN)
 		abort();
 	if (m.kind == RE_DELETED) {
-		if (p[0] != 'd' || size != head || m.seq != 0 || m.frame != NULL ||
+		/* " <last>" after the incarnation, and nothing more */
+		if (p[0] != 'd' || size < head + 2 || p[head] != ' ' ||
+		    !is_seq(p + head + 1, size - head - 1, m.seq) || m.frame != NULL ||
 		    m.flen != 0 || m.ep[0] != '\0')
 			abort();
 		return 0;

@@ -204,15 +204,46 @@ START_TEST(delete_event_closes_1000)
 	char payload[64];
 	int n;
 
-	n = snprintf(payload, sizeof(payload), "d %s", OTHER);
+	n = snprintf(payload, sizeof(payload), "d %s 5", OTHER);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	ck_assert_int_eq(group_deliver(g, &msg), 0);   /* not ours */
-	n = snprintf(payload, sizeof(payload), "d %s", INC);
+	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	ck_assert_int_eq(group_deliver(g, &msg), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
 	ck_assert_str_eq(sink.reason, GROUP_DELETED_REASON);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* The delete event says the group's last number was 8; this node fanned
+ * out 6 (7 and 8 were lost on the way, and the history went with the
+ * group): its member missed something for good, so 1013, not 1000. */
+START_TEST(delete_after_missed_messages_closes_1013)
+{
+	struct redis_msg msg;
+	char payload[64];
+	int n;
+
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	n = snprintf(payload, sizeof(payload), "d %s 8", INC);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* The same found by a resync: the tombstone says 8. */
+START_TEST(tombstone_after_missed_messages_closes_1013)
+{
+	script_stand("", "", 8, 1);
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
 	ck_assert(group_closed(g));
 }
 END_TEST
@@ -321,7 +352,7 @@ START_TEST(delete_during_baseline_retries_is_prompt)
 
 	ck_assert_int_eq(group_resync(g, false), 1);
 	ck_assert(fake_redis_wait(fr, "EVALSHA", 2, 5000));     /* the resync's first try */
-	n = snprintf(payload, sizeof(payload), "d %s", INC);
+	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	t0 = clock_now_ms();
 	ck_assert_int_eq(group_deliver(g, &msg), 1);
@@ -403,6 +434,8 @@ suite(void)
 	tcase_add_test(tc, gap_repaired_from_history);
 	tcase_add_test(tc, gap_gone_from_history_closes_1013);
 	tcase_add_test(tc, delete_event_closes_1000);
+	tcase_add_test(tc, delete_after_missed_messages_closes_1013);
+	tcase_add_test(tc, tombstone_after_missed_messages_closes_1013);
 	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
 	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
 	tcase_add_test(tc, refused_publish_group_lost_registers_again);

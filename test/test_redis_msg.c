@@ -24,7 +24,7 @@ parse(const char *p, size_t n, struct redis_msg *m)
 START_TEST(message_and_delete)
 {
 	static const char msg[] = "m " INC " " EP " 42 tab12cd - hi there";
-	static const char del[] = "d " INC;
+	static const char del[] = "d " INC " 17";
 	struct redis_msg m;
 
 	ck_assert_int_eq(parse(msg, sizeof(msg) - 1, &m), 0);
@@ -37,6 +37,7 @@ START_TEST(message_and_delete)
 	ck_assert_int_eq(parse(del, sizeof(del) - 1, &m), 0);
 	ck_assert_int_eq(m.kind, RE_DELETED);
 	ck_assert_str_eq(m.inc, INC);
+	ck_assert_uint_eq(m.seq, 17);
 }
 END_TEST
 
@@ -48,14 +49,17 @@ static const char *const bad[] = {
 	"m " INC " " EP " 1",                                   /* no space before the frame */
 	"m " INC " " EP " 99999999999999999999 tf",             /* past 64 bits */
 	"m " INC " " EP " 1x tf",
-	"d " INC " ",                                    /* nothing after a delete */
+	"d " INC,                                        /* no last number */
+	"d " INC " ",
+	"d " INC " 4x",
+	"d " INC " 4 ",                                  /* nothing after it */
 	"m 0123456789ABCDEF0123456789abcdef " EP " 1 tf", /* upper case */
 	"m 0123456789abcdeg0123456789abcdef " EP " 1 tf", /* not hex */
 	"m 0123456789abcde 0123456789abcdef " EP " 1 tf", /* a space inside */
 	"m " INC " 1 tf",                                /* no epoch */
 	"m " INC " 00000000000000E1 1 tf",               /* an upper-case epoch */
 	"m " INC " 0000000000000e1 1 tf",                /* one digit short */
-	"d 0123456789abcdef0123456789abcde",             /* one digit short */
+	"d 0123456789abcdef0123456789abcde 1",           /* one digit short */
 };
 
 START_TEST(refused)

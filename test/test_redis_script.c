@@ -201,12 +201,13 @@ START_TEST(delete_publishes_event)
 	next_msg(sub, &m, &keep);
 	ck_assert_int_eq(m.kind, RE_DELETED);
 	ck_assert_str_eq(m.inc, inc);
+	ck_assert_uint_eq(m.seq, 1);
 	freeReplyObject(keep);
 
 	/* every key went: a new incarnation starts at sequence 1 */
 	ck_assert_int_eq(redis_group_baseline(c, &sc, "g", 1, RUN, &b, err, sizeof(err)), 0);
 	ck_assert_str_eq(b.inc, "");
-	ck_assert_uint_eq(b.seq, 0);
+	ck_assert_uint_eq(b.seq, 1);    /* the deleted group's last number */
 	ck_assert_int_eq(b.gone, 1);    /* the delete left its tombstone */
 	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, RUN, err, sizeof(err)), 1);
 	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, 10, RUN, EP, err, sizeof(err)), 1);
@@ -585,7 +586,7 @@ START_TEST(msg_parse)
 	ck_assert_uint_eq(m.seq, 42);
 	ck_assert_uint_eq(m.flen, strlen("t123456 - hi there"));
 	ck_assert_mem_eq(m.frame, "t123456 - hi there", m.flen);
-	n = snprintf(buf, sizeof(buf), "d %s", inc);
+	n = snprintf(buf, sizeof(buf), "d %s 0", inc);
 	ck_assert_int_eq(redis_msg_parse(buf, (size_t)n, &m), 0);
 	ck_assert_int_eq(m.kind, RE_DELETED);
 
@@ -596,7 +597,8 @@ START_TEST(msg_parse)
 		"m 0123456789abcdef0123456789abcdef 00000000000000e1 1", /* no frame separator */
 		"m 0123456789abcdef0123456789abcdef 00000000000000e1 99999999999999999999 t",
 		"m 0123456789abcdef0123456789abcdef 1 t",       /* no epoch */
-		"d 0123456789abcdef0123456789abcdef ", "d 0123456789abcdef",
+		"d 0123456789abcdef0123456789abcdef ", "d 0123456789abcdef 1",
+		"d 0123456789abcdef0123456789abcdef", /* no last number */
 		"m 0123456789abcdef 123456789abcdef 1 t",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -334,6 +334,13 @@ void
 group_close(struct group *g, uint16_t code, const char *reason)
 {
 	pthread_mutex_lock(&g->lock);
+	group_close_locked(g, code, reason);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+group_close_locked(struct group *g, uint16_t code, const char *reason)
+{
 	if (!g->closed) {
 		g->closed = true;
 		g->closed_code = code;
@@ -341,7 +348,6 @@ group_close(struct group *g, uint16_t code, const char *reason)
 		if (g->running)
 			chan_close(g->mailbox);
 	}
-	pthread_mutex_unlock(&g->lock);
 }
 
 bool

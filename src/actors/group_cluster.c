@@ -104,6 +104,18 @@ group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1])
 	return 0;
 }
 
+void
+group_close_deleted(struct group *g, uint64_t last)
+{
+	pthread_mutex_lock(&g->lock);
+	if (!g->closed) {
+		g->closed_deleted = true;
+		g->closed_last = last;
+	}
+	group_close_locked(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	pthread_mutex_unlock(&g->lock);
+}
+
 bool
 group_incarnation(struct group *g, char inc[REDIS_INC_LEN + 1])
 {
@@ -180,7 +192,7 @@ group_deliver(struct group *g, const struct redis_msg *msg)
 	if (msg->kind == RE_DELETED) {
 		if (!mine)
 			return 0;
-		group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+		group_close_deleted(g, msg->seq);
 		return 1;
 	}
 	/* A message of another incarnation is dropped here once the group

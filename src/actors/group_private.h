@@ -76,6 +76,8 @@ struct group {
 	bool closed;
 	uint16_t closed_code;   /* what group_close recorded */
 	const char *closed_reason;
+	bool closed_deleted;    /* cluster: by its delete event, whose */
+	uint64_t closed_last;   /* last number is this */
 	unsigned senders;
 	pthread_t thread;
 
@@ -121,6 +123,14 @@ int group_post(struct group *g, const struct group_req *req);
  * which must never wait on a group. 0, or -1 (closed, full, or the
  * thread cannot start): req was not queued. */
 int group_try_post(struct group *g, const struct group_req *req);
+
+/* group_close with lock held: the first close wins. */
+void group_close_locked(struct group *g, uint16_t code, const char *reason);
+
+/* Cluster mode: closes the group as its delete event says (1000 "group
+ * deleted"), with the group's last number, so the thread can tell
+ * members who missed messages before it (they get 1013 instead). */
+void group_close_deleted(struct group *g, uint64_t last);
 
 /* ---- group_thread.c: the group thread -------------------------------- */
 

@@ -95,11 +95,13 @@ group_close_for_good(struct group *g, uint16_t code, const char *reason)
  * drops them: a deleted group's members go within one fan-out deadline.
  */
 static void
-group_check_closed(struct group *g)
+group_check_closed(struct group *g, struct group_req *batch, size_t n)
 {
 	uint16_t code;
 	const char *reason;
-	bool closed;
+	bool closed, deleted;
+	uint64_t last;
+	size_t i;
 
 	if (g->close_seen)
 		return;
@@ -107,9 +109,29 @@ group_check_closed(struct group *g)
 	closed = g->closed;
 	code = g->closed_code;
 	reason = g->closed_reason;
+	deleted = g->closed_deleted;
+	last = g->closed_last;
 	pthread_mutex_unlock(&g->lock);
-	if (closed)
-		group_close_for_good(g, code, reason);
+	if (!closed)
+		return;
+	if (deleted) {
+		/* The messages of this batch came before the delete event:
+		 * out first, then whoever has not reached the group's last
+		 * number missed something and is told so. */
+		for (i = 0; i < n; i++)
+			if (batch[i].kind == GROUP_DELIVER && batch[i].gm != NULL) {
+				seq_accept(&g->seq, batch[i].gm);
+				batch[i].gm = NULL;
+			}
+		seq_flush(&g->seq);
+		if (g->seq.have_base && g->seq.last < last) {
+			log_event_id(LOG_WARN, "group_deleted_gap", "group", g->id, g->id_len,
+			    NULL);
+			code = CLUSTER_RETRY_CODE;
+			reason = CLUSTER_RETRY_REASON;
+		}
+	}
+	group_close_for_good(g, code, reason);
 }
 
 /* The baseline is known: the sequencer follows its incarnation. */
@@ -135,6 +157,8 @@ group_handle_cluster(struct group *g, struct group_req *req)
 		group_base(g, req->seq);
 		break;
 	case GROUP_DELIVER:
+		if (req->gm == NULL)
+			break;          /* taken by group_check_closed */
 		if (g->close_seen)
 			seq_msg_free(req->gm);
 		else
@@ -171,7 +195,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 	struct frame *run[GROUP_BATCH];
 	size_t i = 0, j, k;
 
-	group_check_closed(g);
+	group_check_closed(g, batch, n);
 	while (i < n) {
 		struct group_req *req = &batch[i];
 
@@ -246,7 +270,7 @@ group_idle(struct group *g)
 static void
 group_finish(struct group *g)
 {
-	group_check_closed(g);
+	group_check_closed(g, NULL, 0);
 	pthread_mutex_lock(&g->lock);
 	while (g->senders > 0)
 		pthread_cond_wait(&g->sent, &g->lock);

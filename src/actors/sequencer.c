@@ -278,13 +278,23 @@ seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1],
 	free(early);
 }
 
-/* The group is gone from Redis: as a delete event would. */
+/* The group is gone from Redis: as a delete event would (1000), but a
+ * member who had not reached the deleted group's last number (last;
+ * known from its tombstone) missed something for good: 1013. */
 static void
-seq_gone(struct sequencer *s)
+seq_gone(struct sequencer *s, bool known, uint64_t last)
 {
+	uint16_t code = GROUP_DELETED_CODE;
+	const char *reason = GROUP_DELETED_REASON;
+
 	seq_flush(s);
-	group_close(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
-	group_close_for_good(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	if (known && s->last < last) {
+		log_event_id(LOG_WARN, "group_deleted_gap", "group", s->id, s->id_len, NULL);
+		code = CLUSTER_RETRY_CODE;
+		reason = CLUSTER_RETRY_REASON;
+	}
+	group_close(s->g, code, reason);
+	group_close_for_good(s->g, code, reason);
 }
 
 /* How long the baseline is tried while the command link may itself be
@@ -336,7 +346,7 @@ seq_stand(struct sequencer *s, struct redis_base *b)
 			    NULL);
 	}
 	if (strcmp(b->inc, s->inc) != 0) {
-		seq_gone(s);
+		seq_gone(s, b->inc[0] == '\0' && b->gone, b->seq);
 		return 0;
 	}
 	return 1;

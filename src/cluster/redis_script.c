@@ -50,13 +50,15 @@ static const char create_lua[] =
 	"return 1\n";
 
 /* KEYS = [inc, seq, hist, gone]; ARGV = [channel, inc or '', gone ttl ms].
- * 1 deleted, 0 none. */
+ * 1 deleted, 0 none. The tombstone and the event carry the group's last
+ * number: a node that fanned out less tells its members (1013). */
 static const char delete_lua[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
+	"local n = redis.call('HGET', KEYS[2], 'n') or '0'\n"
 	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
-	"redis.call('SET', KEYS[4], cur, 'PX', ARGV[3])\n"
-	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur)\n"
+	"redis.call('SET', KEYS[4], cur .. ' ' .. n, 'PX', ARGV[3])\n"
+	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur .. ' ' .. n)\n"
 	"return 1\n";
 
 /* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history, run, ep].
@@ -71,11 +73,16 @@ static const char publish_lua[] =
 	"return seq\n";
 
 /* KEYS = [inc, seq, hist, gone]; ARGV = [run, ep]. {inc, epoch, sequence,
- * tombstone}: {'', '', 0, 1 if deleted lately} when the id holds no group. */
+ * tombstone}: when the id holds no group, {'', '', the deleted group's
+ * last number, 1} if it was deleted lately, else {'', '', 0, 0}. */
 static const char baseline_lua[] =
 	EPOCH_LUA
 	"local inc = redis.call('GET', KEYS[1])\n"
-	"if not inc then return {'', '', 0, redis.call('EXISTS', KEYS[4])} end\n"
+	"if not inc then\n"
+	"  local t = redis.call('GET', KEYS[4])\n"
+	"  if not t then return {'', '', 0, 0} end\n"
+	"  return {'', '', tonumber(string.match(t, '(%d+)$')) or 0, 1}\n"
+	"end\n"
 	"local ep = epoch(KEYS[2], KEYS[3], ARGV[1], ARGV[2])\n"
 	"return {inc, ep, tonumber(redis.call('HGET', KEYS[2], 'n')), 0}\n";
 

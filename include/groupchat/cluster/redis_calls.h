@@ -32,7 +32,8 @@
 struct redis_base {
 	char inc[REDIS_INC_LEN + 1];    /* "" when the id holds no group */
 	char ep[REDIS_EP_LEN + 1];      /* its epoch; "" with no group */
-	uint64_t seq;                   /* the last number given */
+	uint64_t seq;                   /* the last number given (gone: the
+	                                 * deleted group's last) */
 	int gone;                       /* no group, and deleted lately */
 };
 
