@@ -203,7 +203,9 @@ push(struct fault_proxy *fp, struct conn *c, int w, int64_t now)
 	ssize_t n;
 
 	while ((k = way->head) != NULL && k->due <= now) {
-		n = write(c->fd[!w], k->data + k->off, k->len - k->off);
+		/* MSG_NOSIGNAL: a side that went away must not SIGPIPE the
+		 * test process the proxy lives in. */
+		n = send(c->fd[!w], k->data + k->off, k->len - k->off, MSG_NOSIGNAL);
 		if (n <= 0) {
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				return;
