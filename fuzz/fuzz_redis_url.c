@@ -2,8 +2,11 @@
  * redis_url: on any input, redis_url_parse either refuses it (EINVAL and
  * a reason) or returns a URL whose parts are in range, whose password is
  * the environment's when one is given, and whose redacted text is built
- * from host, port and db alone, so it cannot carry a password byte. Input: one byte b; if b is odd, the rest up to the first NUL
- * is the environment password and the bytes after it the URL.
+ * from host, port and db alone, so it cannot carry a password byte. And
+ * redis_url_mask_password changes only '*'-filled bytes, and masks a
+ * password wherever the parser took one from the URL. Input: one byte b;
+ * if b is odd, the rest up to the first NUL is the environment password
+ * and the bytes after it the URL.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char env[64], text[600], want[600];
+	char env[64], text[600], want[600], masked[1024];
+	int had;
 	const char *why, *pw, *url;
 	struct redis_url *u;
 	size_t n, need, plen;
@@ -38,6 +42,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		url = (const char *)nul + 1;
 	}
 
+	if (n > sizeof(masked))
+		return 0;
+	memcpy(masked, url, n);
+	had = redis_url_mask_password(masked, n);
+	for (size_t i = 0; i < n; i++)
+		if (masked[i] != url[i] && masked[i] != '*')
+			abort();
 	errno = 0;
 	u = redis_url_parse(url, n, data[0] & 1 ? env : NULL, &why);
 	if (u == NULL) {
@@ -45,6 +56,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	if (!(data[0] & 1) && redis_url_has_password(u) &&
+	    redis_url_password(u, &plen)[0] != '\0' && !had)
+		abort();
 	if (why != NULL || redis_url_port(u) < 1 || redis_url_port(u) > 65535 ||
 	    redis_url_db(u) < 0 || redis_url_host(u)[0] == '\0' ||
 	    strlen(redis_url_host(u)) > REDIS_URL_HOST_MAX)

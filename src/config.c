@@ -18,13 +18,14 @@
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS };
+	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_OPEN_CONTROL_PLANE, OPT_TRUSTED_PROXIES,
+	OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
 	const char *env;
 	enum opt_kind kind;
-	const char *arg;
+	const char *arg;   /* NULL: a switch, set by the flag alone */
 	const char *help;
 } opts[] = {
 	{"port", "GROUPCHAT_PORT", OPT_PORT, "N",
@@ -55,10 +56,17 @@ static const struct opt {
 	{"join-secret-file", "GROUPCHAT_JOIN_SECRET", OPT_JOIN_SECRET, "PATH",
 	    "require a join token (HS256 JWT) signed with this secret; "
 	    "the variable holds the secret itself (default off)"},
+	{"open-control-plane", "GROUPCHAT_OPEN_CONTROL_PLANE", OPT_OPEN_CONTROL_PLANE, NULL,
+	    "with a join secret but no admin token, leave /create, DELETE, /stats "
+	    "and /metrics open (else refused at start); the variable is 1 or 0"},
+	{"trusted-proxies", "GROUPCHAT_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES, "LIST",
+	    "comma-separated A.B.C.D or A.B.C.D/N: proxies whose X-Forwarded-For "
+	    "names the client in logs (default none: logs name the TCP peer)"},
 	{"redis", "GROUPCHAT_REDIS", OPT_REDIS, "URL",
 	    "cluster mode: share groups with every node on this Redis, "
 	    "redis://[:password@]host[:port][/db]; GROUPCHAT_REDIS_PASSWORD "
-	    "overrides the password (default off: one node)"},
+	    "overrides the password; prefer it, argv is visible to every user "
+	    "(default off: one node)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -176,6 +184,20 @@ apply_redis(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 }
 
 static int
+apply_proxies(struct config *cfg, const struct opt *o, const char *val, FILE *err,
+    const char *from)
+{
+	const char *why;
+
+	if (cidr_set_parse(&cfg->trusted_proxies, val, strlen(val), &why) == -1) {
+		fprintf(err, "groupchat: invalid value '%s' for %s%s: %s (%s)\n", val, from,
+		    from[0] == '-' ? o->flag : "", why, o->help);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
     const char *from)
 {
@@ -244,6 +266,14 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 	case OPT_ADMIN_TOKEN:
 	case OPT_JOIN_SECRET:
 		return apply_secret(cfg, o, val, err, from);
+	case OPT_OPEN_CONTROL_PLANE:
+		/* A switch: 1 or 0 in its variable or after "=". */
+		if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0)
+			goto bad;
+		cfg->open_control_plane = val[0] == '1';
+		return 0;
+	case OPT_TRUSTED_PROXIES:
+		return apply_proxies(cfg, o, val, err, from);
 	case OPT_REDIS:
 		return apply_redis(cfg, o, val, err, from);
 	}
@@ -265,7 +295,8 @@ usage(FILE *out)
 	    "flags (each also read from the environment variable shown):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[48];
-		snprintf(left, sizeof(left), "--%s %s", opts[i].flag, opts[i].arg);
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].flag,
+		    opts[i].arg != NULL ? " " : "", opts[i].arg != NULL ? opts[i].arg : "");
 		fprintf(out, "  %-26s %s\n  %-26s [%s]\n", left, opts[i].help, "",
 		    opts[i].env);
 	}
@@ -305,7 +336,8 @@ config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 			return CONFIG_EXIT_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *name, *val, *eq;
+		char *a = argv[i], *val, *eq, on[] = "1";
+		const char *name;
 		size_t nlen;
 		const struct opt *o = NULL;
 
@@ -334,6 +366,8 @@ config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 		}
 		if (eq != NULL) {
 			val = eq + 1;
+		} else if (o->arg == NULL) {
+			val = on;
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
@@ -343,6 +377,16 @@ config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 		}
 		if (apply(cfg, o, val, err, "--") == -1)
 			return CONFIG_EXIT_USAGE;
+		/* Every user sees argv in /proc/PID/cmdline: the copy taken,
+		 * the password leaves it at once (the server then warns). */
+		if (o->kind == OPT_REDIS && redis_url_mask_password(val, strlen(val)))
+			cfg->redis_password_argv = 1;
+	}
+	if (cfg->join_secret.len > 0 && cfg->admin_token.len == 0 && !cfg->open_control_plane) {
+		fprintf(err, "groupchat: a join secret without an admin token leaves /create, "
+		    "DELETE, /stats and /metrics open to anyone: set --admin-token-file, or "
+		    "--open-control-plane if that is meant\n");
+		return CONFIG_EXIT_USAGE;
 	}
 	return CONFIG_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * groupchat: parse the configuration, block every signal (CivetWeb 1.15
  * drops a WebSocket whose worker is interrupted, and every thread inherits
- * this mask), start the server, and wait for SIGINT or SIGTERM on this
+ * this mask), start the server (then mask the Redis password in our copy
+ * of the configuration), and wait for SIGINT or SIGTERM on this
  * thread alone. Then shut down cleanly and exit 0. "groupchat token ..."
  * mints a join token instead (auth.c) and exits.
  */
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/cluster/redis_url.h"
 #include "groupchat/config.h"
 #include "groupchat/core/log.h"
 #include "groupchat/web/auth.h"
@@ -36,6 +38,10 @@ main(int argc, char **argv)
 		break;
 	}
 	log_setup(cfg.log_level, cfg.log_format, 2);
+	if (cfg.redis_password_argv)
+		log_event(LOG_WARN, "redis_password_on_command_line", "hint",
+		    "other users may have read it in /proc/PID/cmdline before it was "
+		    "masked; give it in GROUPCHAT_REDIS_PASSWORD", NULL);
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
@@ -43,7 +49,10 @@ main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 
-	if ((srv = server_start(&cfg, err, sizeof(err))) == NULL) {
+	srv = server_start(&cfg, err, sizeof(err));
+	/* The server keeps what it needs; this copy's password goes. */
+	redis_url_mask_password(cfg.redis, strlen(cfg.redis));
+	if (srv == NULL) {
 		fprintf(stderr, "groupchat: %s\n", err);
 		return 1;
 	}

@@ -20,8 +20,9 @@
 #include "support/itest_fixture.h"
 #include "support/test_main.h"
 
-#define ADMIN "adm1n-t0ken"
-#define SECRET "join-s3cret"
+/* 32 bytes each, the shortest the server takes. */
+#define ADMIN "adm1n-t0ken-adm1n-t0ken-adm1n-t0"
+#define SECRET "join-s3cret-join-s3cret-join-s3c"
 
 static int port;
 
@@ -89,7 +90,7 @@ expect_auth(const char *method, const char *target, const char *authz, int statu
 #define RIGHT "Bearer " ADMIN
 
 static const char *const wrong[] = {
-	NULL, "Bearer", "Bearer wrong", "Bearer " ADMIN "x", "Bearer adm1n-t0keN",
+	NULL, "Bearer", "Bearer wrong", "Bearer " ADMIN "x", "Bearer adm1n-t0ken-adm1n-t0ken-adm1n-T0",
 	"Basic " ADMIN, ADMIN,
 };
 #define NWRONG (sizeof(wrong) / sizeof(wrong[0]))
@@ -154,6 +155,23 @@ START_TEST(healthz_index_and_router_answers_stay_open)
 }
 END_TEST
 
+/* A 401 is written as Go writes an http.Error with one more header: the
+ * handler's headers sorted by name, then Date and Content-Length. */
+#define WIRE_401(body_len, body) "HTTP/1.1 401 Unauthorized\r\n" \
+	"Content-Type: text/plain; charset=utf-8\r\n" \
+	"WWW-Authenticate: Bearer realm=\"groupchat\"\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Date: *\r\nContent-Length: " body_len "\r\nConnection: close\r\n\r\n" body
+
+START_TEST(admin_401_is_written_in_go_header_order)
+{
+	itf_wire(port, "POST /create?id=r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    WIRE_401("31", ADMIN_401));
+	itf_wire(port, "HEAD /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    WIRE_401("31", ""));
+}
+END_TEST
+
 /* A join token for grp expiring in ttl seconds (nbf: not before now+nbf). */
 static char *
 token(const char *grp, long ttl, long nbf)
@@ -201,14 +219,15 @@ no_members(void *arg)
 
 START_TEST(bad_join_tokens_get_401_before_the_upgrade)
 {
-	char *other = token("room2", 60, 0), *expired = token("room", -1, 0);
+	char *other = token("room2", 60, 0), *expired = token("room", -(AUTH_CLOCK_LEEWAY + 2), 0);
 	char *early = token("room", 120, 60), *good = token("room", 60, 0);
 	char path[4096], hdr[4096];
 	struct auth_key wrongkey;
 	char err[64], *wk;
 	const char *none = "eyJhbGciOiJub25lIn0.eyJncnAiOiJyb29tIiwiZXhwIjo0MDAwMDAwMDAwfQ.";
 
-	ck_assert_int_eq(auth_key_set(&wrongkey, AUTH_JOIN_SECRET, "nope", 4, err, sizeof(err)), 0);
+	ck_assert_int_eq(auth_key_set(&wrongkey, AUTH_JOIN_SECRET, SECRET "x", strlen(SECRET) + 1,
+	    err, sizeof(err)), 0);
 	wk = auth_join_mint(&wrongkey, "room", 4, (long)time(NULL) + 60, 0);
 	ck_assert_ptr_nonnull(wk);
 	expect_auth("POST", "/create?id=room", NULL, 201, NULL);
@@ -229,6 +248,9 @@ START_TEST(bad_join_tokens_get_401_before_the_upgrade)
 	/* A plain GET is a join attempt too; HEAD has no body. */
 	expect_auth("GET", "/groups/room", NULL, 401, JOIN_401);
 	expect_auth("HEAD", "/groups/room", NULL, 401, JOIN_401);
+	itf_wire(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n", WIRE_401("30", JOIN_401));
 	/* Nobody joined. */
 	ck_assert(it_wait_until(no_members, NULL, IT_TIMEOUT_MS));
 	free(other);
@@ -281,6 +303,7 @@ auth_suite(void)
 	tcase_add_test(ta, delete_needs_the_admin_token);
 	tcase_add_test(ta, stats_and_metrics_need_the_admin_token);
 	tcase_add_test(ta, healthz_index_and_router_answers_stay_open);
+	tcase_add_test(ta, admin_401_is_written_in_go_header_order);
 	suite_add_tcase(s, ta);
 	tcase_add_checked_fixture(tj, setup_join, teardown);
 	tcase_set_timeout(tj, 60);

@@ -518,6 +518,97 @@ START_TEST(head_redirect_has_no_content_length)
 }
 END_TEST
 
+/*
+ * Whole answers, header order included, as Go 1.22+ net/http writes them
+ * (chunkWriter.writeHeader): the status line, the headers the handler set
+ * sorted by name, then Date, Content-Length, a sniffed Content-Type and
+ * Connection. The Date value is masked.
+ */
+#define REQ(line) line " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+#define UPGRADE(path, version) "GET " path " HTTP/1.1\r\nHost: x\r\n" \
+	"Upgrade: websocket\r\nConnection: Upgrade\r\n" \
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+	"Sec-WebSocket-Version: " version "\r\n\r\n"
+#define CT "Content-Type: text/plain; charset=utf-8\r\n"
+#define NOSNIFF "X-Content-Type-Options: nosniff\r\n"
+#define DATE "Date: *\r\n"
+#define CLOSE "Connection: close\r\n\r\n"
+#define ERR(status, len, body) "HTTP/1.1 " status "\r\n" CT NOSNIFF DATE \
+	"Content-Length: " len "\r\n" CLOSE body
+
+static const struct {
+	const char *req, *want;
+} wire_cases[] = {
+	{ REQ("POST /create?id=w"), "HTTP/1.1 201 Created\r\n" DATE
+	    "Content-Length: 38\r\n" CT CLOSE "{\"message\":\"created group with id: w\"}" },
+	{ REQ("POST /create?id=w"), ERR("400 Bad Request", "18", "id already exists\n") },
+	{ REQ("POST /create?id="), ERR("400 Bad Request", "11", "invalid id\n") },
+	{ REQ("GET /groups/w"), "HTTP/1.1 400 Bad Request\r\n" CT
+	    "Sec-Websocket-Version: 13\r\n" NOSNIFF DATE "Content-Length: 12\r\n" CLOSE
+	    "Bad Request\n" },
+	{ UPGRADE("/groups/w", "8"), "HTTP/1.1 400 Bad Request\r\n" CT
+	    "Sec-Websocket-Version: 13\r\n" NOSNIFF DATE "Content-Length: 12\r\n" CLOSE
+	    "Bad Request\n" },
+	{ UPGRADE("/groups/none", "13"),
+	    ERR("400 Bad Request", "33", "found no group with the id: none\n") },
+	{ REQ("HEAD /groups/none"),
+	    ERR("400 Bad Request", "33", "") },
+	{ REQ("DELETE /groups/w"), "HTTP/1.1 200 OK\r\n" DATE
+	    "Content-Length: 38\r\n" CT CLOSE "{\"message\":\"deleted group with id: w\"}" },
+	{ REQ("DELETE /groups/w"), ERR("400 Bad Request", "30", "found no group with the id: w\n") },
+	{ REQ("GET /nope"), ERR("404 Not Found", "19", "404 page not found\n") },
+	{ REQ("GET /create"), "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\n" CT
+	    NOSNIFF DATE "Content-Length: 19\r\n" CLOSE "Method Not Allowed\n" },
+	{ REQ("HEAD /create"), "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\n" CT
+	    NOSNIFF DATE "Content-Length: 19\r\n" CLOSE },
+	{ REQ("PUT /groups/w"), "HTTP/1.1 405 Method Not Allowed\r\n"
+	    "Allow: DELETE, GET, HEAD\r\n" CT NOSNIFF DATE "Content-Length: 19\r\n" CLOSE
+	    "Method Not Allowed\n" },
+	{ REQ("GET //create?id=q"), "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\nLocation: /create?id=q\r\n" DATE
+	    "Content-Length: 47\r\n" CLOSE "<a href=\"/create?id=q\">Moved Permanently</a>.\n\n" },
+	{ REQ("HEAD //create"), "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\nLocation: /create\r\n" DATE CLOSE },
+	{ REQ("POST //create"), "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Location: /create\r\n" DATE "Content-Length: 0\r\n" CLOSE },
+	{ REQ("GET /healthz"), "HTTP/1.1 200 OK\r\n" CT DATE "Content-Length: 3\r\n"
+	    CLOSE "ok\n" },
+	{ REQ("GET /a b"), "HTTP/1.1 400 Bad Request\r\n" CT DATE
+	    "Content-Length: 15\r\n" CLOSE "400 Bad Request" },
+	{ REQ("OPTIONS *"), "HTTP/1.1 200 OK\r\n" DATE "Content-Length: 0\r\n" CLOSE },
+	{ REQ("GET *"), "HTTP/1.1 400 Bad Request\r\n" DATE "Content-Length: 0\r\n" CLOSE },
+	{ "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
+	    CT DATE "Content-Length: 30\r\n" CLOSE "505 HTTP Version Not Supported" },
+};
+
+START_TEST(whole_answers_are_go_byte_for_byte)
+{
+	for (size_t i = 0; i < sizeof(wire_cases) / sizeof(wire_cases[0]); i++)
+		itf_wire(port, wire_cases[i].req, wire_cases[i].want);
+}
+END_TEST
+
+/* The pages whose bodies change (/stats, /metrics) or are long (/): their
+ * headers, in the order of the rule above. */
+START_TEST(document_headers_are_in_go_order)
+{
+	static const char *const paths[] = { "/stats", "/metrics", "/" };
+	static const char *const order[] = { "Content-Type", "Date", "Content-Length",
+		"Connection" };
+	struct it_response r;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		r = expect("GET", paths[i], 200, NULL, 0);
+		ck_assert_uint_eq(r.nheaders, 4);
+		for (size_t k = 0; k < 4; k++)
+			ck_assert_msg(strcmp(r.headers[k].name, order[k]) == 0,
+			    "%s: header %zu is %s, want %s", paths[i], k, r.headers[k].name,
+			    order[k]);
+		it_response_free(&r);
+	}
+}
+END_TEST
+
 static Suite *
 routes_suite(void)
 {
@@ -539,6 +630,8 @@ routes_suite(void)
 	tcase_add_test(tc, request_line_with_a_stray_space_is_the_bare_400);
 	tcase_add_test(tc, star_and_absolute_form_targets_get_go_answers);
 	tcase_add_test(tc, head_redirect_has_no_content_length);
+	tcase_add_test(tc, whole_answers_are_go_byte_for_byte);
+	tcase_add_test(tc, document_headers_are_in_go_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

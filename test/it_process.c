@@ -35,6 +35,12 @@
  * member slot up front, which is slow under TSan for the default 1000. */
 #define SMALL "8"
 
+/* Secrets and tokens of 32 bytes or more, the shortest the server takes. */
+#define ENV_TOKEN "from-env-from-env-from-env-from-env"
+#define FILE_TOKEN "from-file-from-file-from-file-from"
+#define ENV_SECRET "env-secret-env-secret-env-secret-env"
+#define FILE_SECRET "file-secret-file-secret-file-secret"
+
 /* Runs the binary to completion; returns the process for its output. */
 static struct it_proc *
 run(const char *const *args, const char *const *env, int *status)
@@ -538,10 +544,54 @@ START_TEST(bad_secrets_exit_2_without_showing_them)
 }
 END_TEST
 
+/* A join secret alone leaves create and delete open to anyone (and "id
+ * already exists" tells anyone which groups do): the server refuses it
+ * unless --open-control-plane says so. Short secrets and tokens too. */
+START_TEST(join_secret_without_admin_token_needs_open_control_plane)
+{
+	char secret[64], shortf[64];
+	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=" ENV_SECRET, NULL };
+	static const char *const env_open[] = { "GROUPCHAT_JOIN_SECRET=" ENV_SECRET,
+		"GROUPCHAT_OPEN_CONTROL_PLANE=1", NULL };
+	static const char *const env_short[] = {
+		"GROUPCHAT_ADMIN_TOKEN=0123456789012345678901234567890", NULL };
+	const char *const by_file[] = { "--listen", "127.0.0.1", "--join-secret-file", secret, NULL };
+	const char *const by_env[] = { "--listen", "127.0.0.1", NULL };
+	const char *const open_flag[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, "--join-secret-file", secret, "--open-control-plane", NULL };
+	const char *const open_env[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	const char *const short_secret[] = { "--join-secret-file", shortf,
+		"--open-control-plane", NULL };
+	const char *const bad_bool[] = { "--open-control-plane=maybe", NULL };
+	struct it_proc *p;
+	int port;
+
+	temp_file(secret, sizeof(secret), FILE_SECRET "\n");
+	temp_file(shortf, sizeof(shortf), "0123456789012345678901234567890\n");
+	expect_usage_error(by_file, NULL, "--open-control-plane");
+	expect_usage_error(by_file, NULL, "--admin-token-file");
+	expect_usage_error(by_env, env, "--open-control-plane");
+	expect_usage_error(short_secret, NULL, "shorter than 32 bytes");
+	expect_usage_error(by_env, env_short, "shorter than 32 bytes");
+	expect_usage_error(bad_bool, NULL, "--open-control-plane");
+	/* Said explicitly, by flag or variable: the server starts, and the
+	 * control plane is open while joins need a token. */
+	p = serve(open_flag, NULL, &port);
+	ck_assert_int_eq(create_with(port, "a", NULL), 201);
+	stop(p);
+	p = serve(open_env, env_open, &port);
+	ck_assert_int_eq(create_with(port, "a", NULL), 201);
+	stop(p);
+	unlink(secret);
+	unlink(shortf);
+}
+END_TEST
+
 START_TEST(admin_token_from_the_environment_or_a_file)
 {
 	char file[64];
-	static const char *const env[] = { "GROUPCHAT_ADMIN_TOKEN=from-env", NULL };
+	static const char *const env[] = { "GROUPCHAT_ADMIN_TOKEN=" ENV_TOKEN, NULL };
 	const char *args[] = { "--listen", "127.0.0.1", "--port", "0", "--max-clients", SMALL,
 		"--log-level", "debug", NULL, NULL, NULL };
 	struct it_proc *p;
@@ -550,25 +600,153 @@ START_TEST(admin_token_from_the_environment_or_a_file)
 	p = serve(args, env, &port);
 	ck_assert_int_eq(create_with(port, "a", NULL), 401);
 	ck_assert_int_eq(create_with(port, "a", "nope"), 401);
-	ck_assert_int_eq(create_with(port, "a", "from-env"), 201);
+	ck_assert_int_eq(create_with(port, "a", ENV_TOKEN), 201);
 	expect_healthz(port);
 	stop_keep(p);
 	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "auth_refused"));
-	ck_assert_ptr_null(strstr(it_proc_stderr(p), "from-env"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), ENV_TOKEN));
 	ck_assert_ptr_null(strstr(it_proc_stderr(p), "nope"));
 	it_proc_free(p);
 
 	/* The flag wins over the variable; one trailing newline is trimmed. */
-	temp_file(file, sizeof(file), "from-file\n");
+	temp_file(file, sizeof(file), FILE_TOKEN "\n");
 	args[8] = "--admin-token-file";
 	args[9] = file;
 	p = serve(args, env, &port);
-	ck_assert_int_eq(create_with(port, "a", "from-env"), 401);
-	ck_assert_int_eq(create_with(port, "a", "from-file"), 201);
+	ck_assert_int_eq(create_with(port, "a", ENV_TOKEN), 401);
+	ck_assert_int_eq(create_with(port, "a", FILE_TOKEN), 201);
 	stop_keep(p);
-	ck_assert_ptr_null(strstr(it_proc_stderr(p), "from-file"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), FILE_TOKEN));
 	it_proc_free(p);
 	unlink(file);
+}
+END_TEST
+
+/* The NUL-separated /proc/PID/cmdline of p, its NULs made spaces. */
+static void
+cmdline(struct it_proc *p, char *out, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)it_proc_pid(p));
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	out[n] = '\0';
+}
+
+/* A Redis password on the command line leaves argv (what every user sees
+ * in /proc/PID/cmdline) at start-up, and the server warns; given in the
+ * variable, it is never in argv and there is no warning. Nothing need
+ * listen on the Redis port: a node starts without Redis. */
+START_TEST(a_redis_password_on_the_command_line_is_masked_with_a_warning)
+{
+	char url[128], redis_env[128], line[1024];
+	const char *args[] = { "--listen", "127.0.0.1", "--port", "0", "--max-clients", SMALL,
+		"--redis", url, NULL };
+	const char *const by_env[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	const char *env[] = { redis_env, "GROUPCHAT_REDIS_PASSWORD=hunter2-in-env", NULL };
+	int rport = free_port(), port;
+	struct it_proc *p;
+
+	snprintf(url, sizeof(url), "redis://:hunter2-on-argv@127.0.0.1:%d", rport);
+	p = serve(args, NULL, &port);
+	cmdline(p, line, sizeof(line));
+	ck_assert_msg(strstr(line, "hunter2") == NULL, "cmdline: %s", line);
+	snprintf(url, sizeof(url), "redis://:%s@127.0.0.1:%d", "***************", rport);
+	ck_assert_msg(strstr(line, url) != NULL, "cmdline: %s", line);
+	stop_keep(p);
+	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "redis_password_on_command_line"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "hunter2"));
+	it_proc_free(p);
+
+	snprintf(redis_env, sizeof(redis_env), "GROUPCHAT_REDIS=redis://127.0.0.1:%d", rport);
+	p = serve(by_env, env, &port);
+	stop_keep(p);
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "redis_password_on_command_line"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "hunter2"));
+	it_proc_free(p);
+}
+END_TEST
+
+/* POST /create?id=x with a wrong token and X-Forwarded-For xff: 401. */
+static void
+refused_create_from(int port, const char *xff)
+{
+	char req[512];
+	struct it_response r;
+
+	snprintf(req, sizeof(req), "POST /create?id=x HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer nope\r\nX-Forwarded-For: %s\r\n"
+	    "Connection: close\r\n\r\n", xff);
+	ck_assert_int_eq(it_http(port, req, &r, IT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(r.status, 401);
+	it_response_free(&r);
+}
+
+/* The log has a line for event with addr=addr. */
+static void
+logged_with(const char *log, const char *event, const char *addr)
+{
+	const char *l = strstr(log, event);
+	char want[64];
+
+	snprintf(want, sizeof(want), "addr=%s", addr);
+	ck_assert_msg(l != NULL && strstr(l, want) != NULL &&
+	    strstr(l, want) < l + strcspn(l, "\n"), "no %s with %s: %s", event, want, log);
+}
+
+/* auth_refused, join_refused and protocol_error name the client's
+ * address: what a proxy of --trusted-proxies reports, else the peer. */
+static void
+refusals_logged_from(const char *trusted, const char *want[3])
+{
+	static const char *const env[] = { "GROUPCHAT_ADMIN_TOKEN=" ENV_TOKEN, NULL };
+	static const struct it_frame_spec orphan = { 1, 0, IT_OP_CONT, 1, -1, "orphan", 6 };
+	const char *args[] = { "--listen", "127.0.0.1", "--port", "0", "--max-clients", "1",
+		trusted != NULL ? "--trusted-proxies" : NULL, trusted, NULL };
+	struct it_proc *p;
+	struct it_ws *m;
+	int port, status;
+
+	p = serve(args, env, &port);
+	refused_create_from(port, "6.6.6.6, 198.51.100.7");
+	ck_assert_int_eq(create_with(port, "room", ENV_TOKEN), 201);
+	m = it_ws_connect(port, "/groups/room", "X-Forwarded-For: 198.51.100.8\r\n", NULL);
+	ck_assert_ptr_nonnull(m);
+	/* A second client and a second X-Forwarded-For line: a proxy that
+	 * adds its own line after the client's. */
+	ck_assert_ptr_null(it_ws_connect(port, "/groups/room",
+	    "X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 198.51.100.9\r\n", &status));
+	ck_assert_int_eq(status, 503);
+	ck_assert_int_eq(it_ws_send_frame(m, &orphan), 0);
+	ck_assert_int_eq(it_ws_expect_close(m, 1002, IT_TIMEOUT_MS), 0);
+	it_ws_free(m);
+	stop_keep(p);
+	logged_with(it_proc_stderr(p), "auth_refused", want[0]);
+	logged_with(it_proc_stderr(p), "join_refused", want[1]);
+	logged_with(it_proc_stderr(p), "protocol_error", want[2]);
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), "6.6.6.6"));
+	it_proc_free(p);
+}
+
+START_TEST(refusals_name_the_client_address)
+{
+	const char *from_proxy[] = { "198.51.100.7", "198.51.100.9", "198.51.100.8" };
+	const char *peer[] = { "127.0.0.1", "127.0.0.1", "127.0.0.1" };
+	static const char *const bad[] = { "--trusted-proxies", "127.0.0.1/33", NULL };
+
+	refusals_logged_from("10.0.0.0/8, 127.0.0.1", from_proxy);
+	refusals_logged_from(NULL, peer);
+	/* A proxy that is not the peer is not believed. */
+	refusals_logged_from("10.0.0.0/8", peer);
+	expect_usage_error(bad, NULL, "--trusted-proxies");
 }
 END_TEST
 
@@ -594,11 +772,11 @@ mint(const char *const *args, const char *const *env)
 START_TEST(token_subcommand_round_trip)
 {
 	char file[64], path[4200];
-	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=env-secret", NULL };
+	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=" ENV_SECRET, NULL };
 	const char *const serve_file[] = { "--listen", "127.0.0.1", "--port", "0",
-		"--max-clients", SMALL, "--join-secret-file", file, NULL };
+		"--max-clients", SMALL, "--join-secret-file", file, "--open-control-plane", NULL };
 	const char *const serve_env[] = { "--listen", "127.0.0.1", "--port", "0",
-		"--max-clients", SMALL, NULL };
+		"--max-clients", SMALL, "--open-control-plane", NULL };
 	const char *const mint_file[] = { "token", "--group", "room", "--ttl", "10m",
 		"--join-secret-file", file, NULL };
 	const char *const mint_env[] = { "token", "--group=room", NULL };
@@ -609,7 +787,7 @@ START_TEST(token_subcommand_round_trip)
 	char *t1, *t2, *t3;
 	int port, status;
 
-	temp_file(file, sizeof(file), "file-secret\n");
+	temp_file(file, sizeof(file), FILE_SECRET "\n");
 	t1 = mint(mint_file, NULL);
 	t2 = mint(mint_env, env);
 	t3 = mint(mint_other, NULL);
@@ -628,7 +806,7 @@ START_TEST(token_subcommand_round_trip)
 	ck_assert_int_eq(status, 401);
 	stop_keep(p);
 	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "reason=other_group"));
-	ck_assert_ptr_null(strstr(it_proc_stderr(p), "file-secret"));
+	ck_assert_ptr_null(strstr(it_proc_stderr(p), FILE_SECRET));
 	ck_assert_ptr_null(strstr(it_proc_stderr(p), t1));
 	it_proc_free(p);
 
@@ -648,7 +826,7 @@ END_TEST
 
 START_TEST(token_subcommand_errors_exit_2)
 {
-	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=s", NULL };
+	static const char *const env[] = { "GROUPCHAT_JOIN_SECRET=" ENV_SECRET, NULL };
 	static const char *const no_group[] = { "token", "--ttl", "1h", NULL };
 	static const char *const bad_ttl[] = { "token", "--group", "g", "--ttl", "1w", NULL };
 	static const char *const zero_ttl[] = { "token", "--group", "g", "--ttl", "0", NULL };
@@ -696,7 +874,10 @@ process_suite(void)
 	tcase_add_test(tc, a_flag_wins_over_a_bad_variable_for_its_setting);
 	tcase_add_test(tc, a_member_that_never_answers_is_gone_within_1s_of_the_signal);
 	tcase_add_test(tc, bad_secrets_exit_2_without_showing_them);
+	tcase_add_test(tc, join_secret_without_admin_token_needs_open_control_plane);
 	tcase_add_test(tc, admin_token_from_the_environment_or_a_file);
+	tcase_add_test(tc, refusals_name_the_client_address);
+	tcase_add_test(tc, a_redis_password_on_the_command_line_is_masked_with_a_warning);
 	tcase_add_test(tc, token_subcommand_round_trip);
 	tcase_add_test(tc, token_subcommand_errors_exit_2);
 	suite_add_tcase(s, tc);

@@ -325,6 +325,14 @@ START_TEST(allowed_origins_admit_listed_and_refuse_others_with_403)
 	ck_assert_msg(ws == NULL, "no Origin: admitted");
 	check_bad_upgrade(&r, 403, "Forbidden\n", "no Origin");
 	it_response_free(&r);
+	/* Whole, in Go's header order: gorilla's http.Error with its
+	 * Sec-Websocket-Version, sorted by name, then Date and length. */
+	itf_wire(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n",
+	    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Sec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Date: *\r\nContent-Length: 10\r\nConnection: close\r\n\r\nForbidden\n");
 	check_still_serving_with("refused origins", "Origin: http://a.example\r\n");
 }
 END_TEST
@@ -389,6 +397,13 @@ START_TEST(joins_past_max_clients_get_503_and_http_is_still_served)
 	it_response_free(&r);
 	ck_assert_int_eq(itx_stats_total(port, "joins_refused", &refused), 0);
 	ck_assert_int_eq(refused, 3);
+	/* Whole, in Go's header order: http.Error's headers, Date, length. */
+	itf_wire(port, "GET /groups/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n",
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "X-Content-Type-Options: nosniff\r\nDate: *\r\nContent-Length: 12\r\n"
+	    "Connection: close\r\n\r\nserver full\n");
 	/* The members hold their slots and still chat. */
 	ck_assert_int_eq(it_ws_send_wait(m[0], "full house", m[3], NULL, IT_TIMEOUT_MS), 0);
 	/* A slot freed is a slot to take. */

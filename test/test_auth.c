@@ -19,6 +19,10 @@
 
 #define NOW 1800000000LL
 
+/* 32 bytes each: the shortest secret and token auth_key_set takes. */
+#define SECRET "s3cret-s3cret-s3cret-s3cret-s3cr"
+#define TOKEN "t0ken-t0ken-t0ken-t0ken-t0ken-t0"
+
 static struct auth_key secret;
 
 static void
@@ -26,7 +30,7 @@ setup(void)
 {
 	char err[128];
 
-	ck_assert_int_eq(auth_key_set(&secret, AUTH_JOIN_SECRET, "s3cret", 6, err,
+	ck_assert_int_eq(auth_key_set(&secret, AUTH_JOIN_SECRET, SECRET, strlen(SECRET), err,
 	    sizeof(err)), 0);
 }
 
@@ -54,7 +58,7 @@ mint_raw(jwt_alg_t alg, const char *key, const char *grp, long exp, long nbf)
 	return t;
 }
 
-/* A token with a hand-written payload (JSON), signed HS256 with "s3cret". */
+/* A token with a hand-written payload (JSON), signed HS256 with SECRET. */
 static char *
 mint_json(const char *payload)
 {
@@ -63,7 +67,8 @@ mint_json(const char *payload)
 
 	ck_assert_int_eq(jwt_new(&j), 0);
 	ck_assert_int_eq(jwt_add_grants_json(j, payload), 0);
-	ck_assert_int_eq(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)"s3cret", 6), 0);
+	ck_assert_int_eq(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET,
+	    (int)strlen(SECRET)), 0);
 	t = jwt_encode_str(j);
 	ck_assert_ptr_nonnull(t);
 	jwt_free(j);
@@ -102,17 +107,29 @@ START_TEST(group_is_compared_as_exact_bytes)
 }
 END_TEST
 
-START_TEST(expiry_is_exclusive_and_nbf_inclusive)
+/* exp and nbf allow AUTH_CLOCK_LEEWAY seconds of skew either way: a token
+ * is refused from exp + leeway on, and before nbf - leeway. */
+static enum auth_verdict
+verify_at(const char *tok, int64_t now)
 {
-	char *t = auth_join_mint(&secret, "room", 4, NOW, 0);
-	char *n = auth_join_mint(&secret, "room", 4, NOW + 60, NOW + 1);
-	char *ok = auth_join_mint(&secret, "room", 4, NOW + 60, NOW);
+	return auth_join_verify(&secret, tok, strlen(tok), "room", 4, now);
+}
 
-	ck_assert_int_eq(verify(t, "room"), AUTH_EXPIRED);
-	ck_assert_int_eq(auth_join_verify(&secret, t, strlen(t), "room", 4, NOW - 1), AUTH_OK);
-	ck_assert_int_eq(verify(n, "room"), AUTH_NOT_YET);
-	ck_assert_int_eq(auth_join_verify(&secret, n, strlen(n), "room", 4, NOW + 1), AUTH_OK);
-	ck_assert_int_eq(verify(ok, "room"), AUTH_OK);
+START_TEST(expiry_and_nbf_allow_the_clock_leeway)
+{
+	const int64_t L = AUTH_CLOCK_LEEWAY;
+	char *t = auth_join_mint(&secret, "room", 4, NOW, 0);
+	char *n = auth_join_mint(&secret, "room", 4, NOW + 60, NOW + L + 1);
+	char *ok = auth_join_mint(&secret, "room", 4, NOW + 60, NOW + L);
+
+	ck_assert_int_ge(L, 1);
+	ck_assert_int_eq(verify_at(t, NOW - 1), AUTH_OK);
+	ck_assert_int_eq(verify_at(t, NOW), AUTH_OK);
+	ck_assert_int_eq(verify_at(t, NOW + L - 1), AUTH_OK);
+	ck_assert_int_eq(verify_at(t, NOW + L), AUTH_EXPIRED);
+	ck_assert_int_eq(verify_at(n, NOW), AUTH_NOT_YET);
+	ck_assert_int_eq(verify_at(n, NOW + 1), AUTH_OK);
+	ck_assert_int_eq(verify_at(ok, NOW), AUTH_OK);
 	free(t);
 	free(n);
 	free(ok);
@@ -121,8 +138,8 @@ END_TEST
 
 START_TEST(other_algorithms_are_refused)
 {
-	char *h384 = mint_raw(JWT_ALG_HS384, "s3cret", "room", NOW + 60, 0);
-	char *h512 = mint_raw(JWT_ALG_HS512, "s3cret", "room", NOW + 60, 0);
+	char *h384 = mint_raw(JWT_ALG_HS384, SECRET, "room", NOW + 60, 0);
+	char *h512 = mint_raw(JWT_ALG_HS512, SECRET, "room", NOW + 60, 0);
 	char *none = mint_raw(JWT_ALG_NONE, "", "room", NOW + 60, 0);
 	/* alg "none" written out, with and without a signature part. */
 	const char *none1 = "eyJhbGciOiJub25lIn0.eyJncnAiOiJyb29tIiwiZXhwIjoxOTAwMDAwMDAwfQ.";
@@ -249,15 +266,16 @@ START_TEST(admin_token_compare)
 	char err[128];
 
 	ck_assert_int_eq(auth_admin_ok(&k, "Bearer x"), 0);
-	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, "t0ken", 5, err, sizeof(err)), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "Bearer t0ken"), 1);
-	ck_assert_int_eq(auth_admin_ok(&k, "bearer  t0ken "), 1);
-	ck_assert_int_eq(auth_admin_ok(&k, "Bearer t0ke"), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "Bearer t0kenn"), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "Bearer t0kent0ken"), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "Bearer T0ken"), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "t0ken"), 0);
-	ck_assert_int_eq(auth_admin_ok(&k, "Basic t0ken"), 0);
+	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, TOKEN, strlen(TOKEN), err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, "Bearer " TOKEN), 1);
+	ck_assert_int_eq(auth_admin_ok(&k, "bearer  " TOKEN " "), 1);
+	ck_assert_int_eq(auth_admin_ok(&k, "Bearer t0ken-t0ken-t0ken-t0ken-t0ken-t"), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, "Bearer " TOKEN "n"), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, "Bearer " TOKEN TOKEN), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, "Bearer T0ken-t0ken-t0ken-t0ken-t0ken-t0"), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, TOKEN), 0);
+	ck_assert_int_eq(auth_admin_ok(&k, "Basic " TOKEN), 0);
 	ck_assert_int_eq(auth_admin_ok(&k, NULL), 0);
 }
 END_TEST
@@ -319,24 +337,36 @@ START_TEST(keys_from_values_and_files)
 	close(fd);
 	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, "", 0, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "empty"));
-	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, "a b", 3, err, sizeof(err)), -1);
-	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, "a\n", 2, err, sizeof(err)), -1);
-	ck_assert_int_eq(auth_key_set(&k, AUTH_JOIN_SECRET, "a b\n\0", 5, err, sizeof(err)), 0);
-	ck_assert_uint_eq(k.len, 5);
+	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, TOKEN " b", strlen(TOKEN) + 2,
+	    err, sizeof(err)), -1);
+	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, TOKEN "\n", strlen(TOKEN) + 1,
+	    err, sizeof(err)), -1);
+	/* A join secret is any bytes, 32 of them at least (RFC 7518, 3.2). */
+	ck_assert_int_eq(auth_key_set(&k, AUTH_JOIN_SECRET, SECRET " b\n\0", strlen(SECRET) + 4,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(k.len, strlen(SECRET) + 4);
+	ck_assert_int_eq(auth_key_set(&k, AUTH_JOIN_SECRET, SECRET, 31, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "shorter than 32 bytes"));
+	ck_assert_int_eq(auth_key_set(&k, AUTH_ADMIN_TOKEN, TOKEN, 31, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "shorter than 32 bytes"));
+	ck_assert_uint_eq(k.len, strlen(SECRET) + 4);
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(auth_key_set(&k, AUTH_JOIN_SECRET, big, AUTH_KEY_MAX, err, sizeof(err)), 0);
 	ck_assert_int_eq(auth_key_set(&k, AUTH_JOIN_SECRET, big, AUTH_KEY_MAX + 1, err, sizeof(err)), -1);
 	ck_assert_uint_eq(k.len, AUTH_KEY_MAX);
 
-	write_file(path, "tok\n", 4);
+	write_file(path, TOKEN "\n", strlen(TOKEN) + 1);
 	ck_assert_int_eq(auth_key_load(&k, AUTH_ADMIN_TOKEN, path, err, sizeof(err)), 0);
-	ck_assert(k.len == 3 && memcmp(k.v, "tok", 3) == 0);
-	write_file(path, "tok\r\n", 5);
+	ck_assert(k.len == strlen(TOKEN) && memcmp(k.v, TOKEN, strlen(TOKEN)) == 0);
+	write_file(path, TOKEN "\r\n", strlen(TOKEN) + 2);
 	ck_assert_int_eq(auth_key_load(&k, AUTH_ADMIN_TOKEN, path, err, sizeof(err)), 0);
-	ck_assert_uint_eq(k.len, 3);
-	write_file(path, "sec\n\n", 5);
+	ck_assert_uint_eq(k.len, strlen(TOKEN));
+	write_file(path, SECRET "\n\n", strlen(SECRET) + 2);
 	ck_assert_int_eq(auth_key_load(&k, AUTH_JOIN_SECRET, path, err, sizeof(err)), 0);
-	ck_assert(k.len == 4 && memcmp(k.v, "sec\n", 4) == 0);
+	ck_assert(k.len == strlen(SECRET) + 1 && memcmp(k.v, SECRET "\n", k.len) == 0);
+	write_file(path, "short\n", 6);
+	ck_assert_int_eq(auth_key_load(&k, AUTH_JOIN_SECRET, path, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "shorter than 32 bytes"));
 	write_file(path, "\n", 1);
 	ck_assert_int_eq(auth_key_load(&k, AUTH_JOIN_SECRET, path, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "empty"));
@@ -346,7 +376,7 @@ START_TEST(keys_from_values_and_files)
 	ck_assert_int_eq(auth_key_load(&k, AUTH_JOIN_SECRET, path, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot read"));
 	/* Refusals leave the key as it was. */
-	ck_assert(k.len == 4 && memcmp(k.v, "sec\n", 4) == 0);
+	ck_assert(k.len == strlen(SECRET) + 1 && memcmp(k.v, SECRET "\n", k.len) == 0);
 }
 END_TEST
 
@@ -360,7 +390,7 @@ auth_suite(void)
 	tcase_add_checked_fixture(tv, setup, NULL);
 	tcase_add_test(tv, minted_token_is_accepted_for_its_group_only);
 	tcase_add_test(tv, group_is_compared_as_exact_bytes);
-	tcase_add_test(tv, expiry_is_exclusive_and_nbf_inclusive);
+	tcase_add_test(tv, expiry_and_nbf_allow_the_clock_leeway);
 	tcase_add_test(tv, other_algorithms_are_refused);
 	tcase_add_test(tv, wrong_key_and_tampering_are_refused);
 	tcase_add_test(tv, missing_or_mistyped_claims_are_refused);

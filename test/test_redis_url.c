@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static struct redis_url *
@@ -169,6 +170,34 @@ START_TEST(length_bounds_input)
 }
 END_TEST
 
+/* The text's password masked in place, where the parser finds it. */
+static void
+masked(const char *url, const char *want, int had)
+{
+	char s[256];
+
+	snprintf(s, sizeof(s), "%s", url);
+	ck_assert_int_eq(redis_url_mask_password(s, strlen(s)), had);
+	ck_assert_str_eq(s, want);
+}
+
+START_TEST(mask_password_in_place)
+{
+	masked("redis://:s3cret@h:1/2", "redis://:******@h:1/2", 1);
+	masked("REDIS://:p%40ss@w@h", "REDIS://:********@h", 1);
+	masked("redis://:p@[::1]:6380", "redis://:*@[::1]:6380", 1);
+	masked("redis://h:1/2", "redis://h:1/2", 0);
+	masked("redis://:@h", "redis://:@h", 0);
+	masked("redis://user:pw@h", "redis://user:pw@h", 0);
+	masked("redis://h/a@b", "redis://h/a@b", 0);
+	masked("http://:pw@h", "http://:pw@h", 0);
+	/* The length bounds it, as the parser's. */
+	char s[] = "redis://:pw@h";
+	ck_assert_int_eq(redis_url_mask_password(s, 10), 0);
+	ck_assert_str_eq(s, "redis://:pw@h");
+}
+END_TEST
+
 START_TEST(redacted_truncates)
 {
 	const char *why;
@@ -198,6 +227,7 @@ suite(void)
 	tcase_add_test(tc, host_too_long);
 	tcase_add_test(tc, length_bounds_input);
 	tcase_add_test(tc, redacted_truncates);
+	tcase_add_test(tc, mask_password_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }

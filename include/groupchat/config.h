@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "groupchat/core/cidr.h"
 #include "groupchat/core/log.h"
 #include "groupchat/web/auth.h"
 
@@ -25,7 +26,11 @@ struct config {
 	enum log_format log_format;
 	struct auth_key admin_token; /* len 0: the control plane is open */
 	struct auth_key join_secret; /* len 0: joins need no token */
+	int open_control_plane;   /* a join secret without an admin token is meant */
+	struct cidr_set trusted_proxies; /* peers whose X-Forwarded-For is believed */
 	char redis[1024];         /* --redis URL; empty: one node, no Redis */
+	int redis_password_argv;  /* the --redis flag's URL held a password: argv's
+	                           * copy is masked, and the server warns */
 };
 
 /* The default of --stats-groups. */
@@ -39,8 +44,11 @@ enum config_result {
 
 void config_defaults(struct config *cfg);
 
-/* Applies the environment (GROUPCHAT_PORT, ...) then argv. Errors are one
- * line on err; --help and --version print to out. */
+/* Applies the environment (GROUPCHAT_PORT, ...) then argv, then checks
+ * the whole: a join secret without an admin token needs
+ * open_control_plane. Errors are one line on err; --help and --version
+ * print to out. A password in the --redis flag's URL is masked in argv
+ * itself (redis_url_mask_password), so argv must be writable. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv,
                                 FILE *out, FILE *err);
 

@@ -223,6 +223,27 @@ err:
 	return NULL;
 }
 
+int
+redis_url_mask_password(char *s, size_t len)
+{
+	static const char scheme[] = "redis://";
+	const size_t slen = sizeof(scheme) - 1;
+	char *p, *at = NULL, *end = s + len;
+
+	if (len < slen || strncasecmp(s, scheme, slen) != 0)
+		return 0;
+	/* The userinfo as redis_url_parse finds it: up to the last '@' of
+	 * the authority, a password when it starts with ':'. */
+	for (p = s + slen; p < end && *p != '/'; p++)
+		if (*p == '@')
+			at = p;
+	p = s + slen;
+	if (at == NULL || *p != ':' || at == p + 1)
+		return 0;
+	memset(p + 1, '*', (size_t)(at - p - 1));
+	return 1;
+}
+
 void
 redis_url_free(struct redis_url *u)
 {

@@ -17,7 +17,8 @@
 #include "groupchat/gocompat/http.h"
 #include "groupchat/gocompat/route.h"
 
-/* Go's json.Marshal(map[string]string{"message": prefix + id}). */
+/* Go's json.Marshal(map[string]string{"message": prefix + id}), written
+ * without a Content-Type: Go sniffs one from the body. */
 int
 answer_json_message(struct mg_connection *conn, int status, const char *prefix,
     const struct buf *id, int head)
@@ -31,6 +32,7 @@ answer_json_message(struct mg_connection *conn, int status, const char *prefix,
 		struct http_response r = {
 			.status = status,
 			.content_type = "text/plain; charset=utf-8",
+			.sniffed = 1,
 			.body = b.data,
 			.body_len = b.len,
 			.head = head,

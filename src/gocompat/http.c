@@ -66,6 +66,53 @@ http_header_has_token(const char *h, const char *tok)
 	return 0;
 }
 
+/* 1 if the header line "Name: ...\r\n" at line sorts before name, as
+ * Go's Header.WriteSubset sorts keys: byte order of the names. */
+static int
+name_before(const char *line, const char *name)
+{
+	size_t n = strcspn(line, ":"), m = strlen(name);
+	int c = memcmp(line, name, n < m ? n : m);
+
+	return c < 0 || (c == 0 && n < m);
+}
+
+/*
+ * The headers a Go handler sets, in the order Go's Header.WriteSubset
+ * writes them: sorted by name. Content-Type (unless Go sniffed it) and
+ * X-Content-Type-Options are already in that order; the extra line goes
+ * where its name sorts.
+ */
+static int
+put_handler_headers(struct buf *b, const struct http_response *r)
+{
+	const char *extra = r->extra;
+
+	if (extra != NULL && name_before(extra, "Content-Type")) {
+		if (buf_puts(b, extra) == -1)
+			return -1;
+		extra = NULL;
+	}
+	if (r->content_type != NULL && !r->sniffed &&
+	    buf_printf(b, "Content-Type: %s\r\n", r->content_type) == -1)
+		return -1;
+	if (extra != NULL && name_before(extra, "X-Content-Type-Options")) {
+		if (buf_puts(b, extra) == -1)
+			return -1;
+		extra = NULL;
+	}
+	if (r->nosniff && buf_puts(b, "X-Content-Type-Options: nosniff\r\n") == -1)
+		return -1;
+	if (extra != NULL && buf_puts(b, extra) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Go's chunkWriter.writeHeader: the status line, the handler's headers
+ * sorted by name, then the ones the server adds, in extraHeader.Write's
+ * order: Date, Content-Length, a sniffed Content-Type, Connection.
+ */
 int
 http_send(struct mg_connection *conn, const struct http_response *r)
 {
@@ -80,16 +127,15 @@ http_send(struct mg_connection *conn, const struct http_response *r)
 	if (buf_printf(&b, "HTTP/1.1 %d %s\r\n", r->status,
 	    http_status_text(r->status)) == -1)
 		goto out;
-	if (r->content_type != NULL &&
-	    buf_printf(&b, "Content-Type: %s\r\n", r->content_type) == -1)
-		goto out;
-	if (r->nosniff && buf_puts(&b, "X-Content-Type-Options: nosniff\r\n") == -1)
-		goto out;
-	if (r->extra != NULL && buf_puts(&b, r->extra) == -1)
+	if (put_handler_headers(&b, r) == -1)
 		goto out;
 	if (buf_printf(&b, "Date: %s\r\n", date) == -1 ||
-	    (!r->no_length && buf_printf(&b, "Content-Length: %zu\r\n", r->body_len) == -1) ||
-	    buf_printf(&b, "%s\r\n", closing ? "Connection: close\r\n" : "") == -1)
+	    (!r->no_length && buf_printf(&b, "Content-Length: %zu\r\n", r->body_len) == -1))
+		goto out;
+	if (r->content_type != NULL && r->sniffed &&
+	    buf_printf(&b, "Content-Type: %s\r\n", r->content_type) == -1)
+		goto out;
+	if (buf_printf(&b, "%s\r\n", closing ? "Connection: close\r\n" : "") == -1)
 		goto out;
 	if (!r->head && buf_append(&b, r->body, r->body_len) == -1)
 		goto out;

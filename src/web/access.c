@@ -13,12 +13,16 @@
  *       a join token for G, when cfg.join_secret is set;
  *   /healthz and /: open.
  *
+ * Every refusal is logged with the client's address (access_addr: the
+ * peer, or what a trusted proxy says in X-Forwarded-For).
+ *
  * Who touches what: reads srv->cfg only (written before CivetWeb starts);
  * runs on the CivetWeb worker of the request. Never logs a credential.
  */
 #include <civetweb.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "groupchat/core/buf.h"
@@ -27,6 +31,38 @@
 #include "groupchat/gocompat/route.h"
 #include "groupchat/web/auth.h"
 #include "server_ctx.h"
+
+void
+access_addr(const struct server *srv, const struct mg_connection *conn,
+    char out[CLIENT_ADDR_MAX])
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct buf xff;
+	int found = 0;
+
+	if (srv->cfg.trusted_proxies.n == 0) {
+		client_addr(ri->remote_addr, NULL, &srv->cfg.trusted_proxies, out);
+		return;
+	}
+	/* Every X-Forwarded-For header in order, as one list: a proxy may
+	 * add its own header line after the client's. */
+	buf_init(&xff, 0);
+	for (int i = 0; i < ri->num_headers; i++) {
+		const char *v = ri->http_headers[i].value;
+		if (strcasecmp(ri->http_headers[i].name, "X-Forwarded-For") != 0)
+			continue;
+		if ((found && buf_puts(&xff, ",") == -1) || buf_puts(&xff, v) == -1) {
+			found = 0; /* out of memory: the peer it is */
+			break;
+		}
+		found = 1;
+	}
+	if (found && buf_append(&xff, "", 1) == -1)
+		found = 0;
+	client_addr(ri->remote_addr, found ? (const char *)xff.data : NULL,
+	    &srv->cfg.trusted_proxies, out);
+	buf_free(&xff);
+}
 
 static int
 send_401(struct mg_connection *conn, const char *body, int head)
@@ -43,11 +79,13 @@ check_admin(const struct server *srv, struct mg_connection *conn,
     const char *what, int head)
 {
 	const char *h = mg_get_header(conn, "Authorization");
+	char addr[CLIENT_ADDR_MAX];
 
 	if (auth_admin_ok(&srv->cfg.admin_token, h))
 		return 0;
+	access_addr(srv, conn, addr);
 	log_event(LOG_INFO, "auth_refused", "need", "admin", "route", what,
-	    "reason", h == NULL ? "missing" : "wrong", NULL);
+	    "reason", h == NULL ? "missing" : "wrong", "addr", addr, NULL);
 	return send_401(conn, "invalid or missing admin token\n", head);
 }
 
@@ -57,6 +95,7 @@ check_join(const struct server *srv, struct mg_connection *conn,
 {
 	struct buf tok;
 	enum auth_verdict v;
+	char addr[CLIENT_ADDR_MAX];
 
 	buf_init(&tok, 0);
 	switch (auth_join_token(query, mg_get_header(conn, "Authorization"), &tok)) {
@@ -77,8 +116,9 @@ check_join(const struct server *srv, struct mg_connection *conn,
 		http_error(conn, 500, "out of memory", 13, head, 1);
 		return 500;
 	}
+	access_addr(srv, conn, addr);
 	log_event_id(LOG_INFO, "auth_refused", "group", (const char *)id->data, id->len,
-	    "need", "join", "reason", auth_verdict_text(v), NULL);
+	    "need", "join", "reason", auth_verdict_text(v), "addr", addr, NULL);
 	return send_401(conn, "invalid or missing join token\n", head);
 }
 

@@ -42,6 +42,10 @@ auth_key_set(struct auth_key *k, enum auth_key_kind kind, const void *val,
 		snprintf(err, errlen, "the %s is empty", what);
 		return -1;
 	}
+	if (len < AUTH_KEY_MIN) {
+		snprintf(err, errlen, "the %s is shorter than %d bytes", what, AUTH_KEY_MIN);
+		return -1;
+	}
 	if (len > AUTH_KEY_MAX) {
 		snprintf(err, errlen, "the %s is longer than %d bytes", what, AUTH_KEY_MAX);
 		return -1;
@@ -189,9 +193,10 @@ check_claims(jwt_t *j, const void *grp, size_t grp_len, int64_t now)
 		return AUTH_NO_MEMORY;
 	if (has_nbf == -1)
 		return AUTH_BAD_CLAIMS;
-	if (now >= exp)
+	/* exp and nbf are longs from JSON: compared without adding to them. */
+	if (now - AUTH_CLOCK_LEEWAY >= exp)
 		return AUTH_EXPIRED;
-	if (has_nbf == 1 && now < nbf)
+	if (has_nbf == 1 && now + AUTH_CLOCK_LEEWAY < nbf)
 		return AUTH_NOT_YET;
 	if (strlen(g) != grp_len || memcmp(g, grp, grp_len) != 0)
 		return AUTH_OTHER_GROUP;

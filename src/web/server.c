@@ -27,10 +27,6 @@
 #include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
 
-/* Workers kept for plain HTTP beyond one per WebSocket member, so that a
- * full house of members never starves POST /create or DELETE. */
-#define HTTP_RESERVE 32
-
 /* Writer threads kept parked for the next members, at most: a thread
  * parked costs its kernel stack (16 KiB) and the stack pages it touched
  * (about 8 KiB), so this bounds what the pool holds when members go. */
@@ -85,6 +81,8 @@ start_cluster(struct server *srv, char *err, size_t errlen)
 		    errno == ENOMEM ? "out of memory" : why);
 		return -1;
 	}
+	/* The parsed URL keeps the password for the links; the text's goes. */
+	redis_url_mask_password(srv->cfg.redis, strlen(srv->cfg.redis));
 	if ((srv->cluster = cluster_new(srv->redis_url)) == NULL ||
 	    (srv->manager = manager_new_cluster(&srv->stats, srv->cfg.max_groups,
 	    srv->cluster)) == NULL ||
@@ -139,8 +137,8 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = &srv->cfg;
 	struct mg_callbacks cb;
-	char ports[96], threads[24], backlog[24], err_text[256] = "";
-	long nthreads = cfg->max_clients + HTTP_RESERVE;
+	char ports[96], threads[24], backlog[24], header_deadline[24], err_text[256] = "";
+	long nthreads = cfg->max_clients + SERVER_HTTP_RESERVE;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
 	struct mg_init_data init;
@@ -148,6 +146,7 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 
 	snprintf(ports, sizeof(ports), "%s:%d", cfg->listen, cfg->port);
 	snprintf(threads, sizeof(threads), "%ld", nthreads);
+	snprintf(header_deadline, sizeof(header_deadline), "%d", SERVER_HEADER_DEADLINE_MS);
 	snprintf(backlog, sizeof(backlog), "%ld",
 	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
 	const char *options[] = {
@@ -167,6 +166,9 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		"enable_auth_domain_check", "no",
 		"keep_alive_timeout_ms", "2000",
 		"request_timeout_ms", "10000",
+		/* Slow headers: the whole head within the deadline, however
+		 * it trickles in (patch 0010-request-header-deadline). */
+		"request_header_timeout_ms", header_deadline,
 		/* The read loop wakes this often to notice a forced close; our
 		 * keepalive thread does the pinging (ping-pong stays off so
 		 * that every control frame reaches our checks). */
@@ -226,7 +228,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 	/* At most a CivetWeb worker per slot, a writer and a group thread
 	 * per member, and the fixed few. Where the kernel has nothing to
 	 * size (EINVAL) there is nothing to say. */
-	if (thread_plan(3 * (size_t)cfg->max_clients + HTTP_RESERVE + 16) == -1 &&
+	if (thread_plan(3 * (size_t)cfg->max_clients + SERVER_HTTP_RESERVE + 16) == -1 &&
 	    errno != EINVAL)
 		log_event(LOG_WARN, "futex_hash", "error", strerror(errno), NULL);
 	/* The actors before CivetWeb: its workers read srv->keepalive and

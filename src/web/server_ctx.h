@@ -15,6 +15,7 @@
 #include "groupchat/config.h"
 #include "groupchat/core/buf.h"
 #include "groupchat/core/stats.h"
+#include "groupchat/web/client_addr.h"
 #include "groupchat/web/wsproto.h"
 
 struct mg_callbacks;
@@ -107,6 +108,12 @@ int ws_send_close(struct conn *cn, uint16_t code, const char *reason);
  * write would leave half a frame on the wire, so the caller ends the
  * connection on any failure. */
 int ws_send_locked(struct conn *cn, const void *p, size_t len);
+
+/* access.c: the client's address for log lines ("addr"): the TCP peer,
+ * or what a proxy of cfg.trusted_proxies reports in X-Forwarded-For
+ * (client_addr.h). */
+void access_addr(const struct server *srv, const struct mg_connection *conn,
+                 char out[CLIENT_ADDR_MAX]);
 
 /* access.c: after routing, before the handler: 0 if the request may go on
  * (no credential needed, or the right one given), else the status it was

@@ -103,6 +103,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	struct conn *cn = NULL;
 	struct group *g = NULL;
 	int gone = 0;
+	char addr[CLIENT_ADDR_MAX];
 
 	/* CivetWeb 1.15 never resets the accepted subprotocol between
 	 * connections on a worker; we accept none, as the Go server. */
@@ -115,7 +116,8 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	if (atomic_fetch_add(&srv->slots, 1) >= srv->cfg.max_clients) {
 		atomic_fetch_sub(&srv->slots, 1);
 		stats_add(&srv->stats, joins_refused, 1);
-		log_event(LOG_WARN, "join_refused", "reason", "server full", NULL);
+		access_addr(srv, conn, addr);
+		log_event(LOG_WARN, "join_refused", "reason", "server full", "addr", addr, NULL);
 		reject(conn, 503, "server full");
 		return 1;
 	}
@@ -230,6 +232,16 @@ ws_end(struct conn *cn, uint16_t code, const char *reason)
 	return 0;
 }
 
+static void
+log_protocol_error(const struct conn *cn, const char *reason)
+{
+	char addr[CLIENT_ADDR_MAX];
+
+	access_addr(cn->srv, cn->mgc, addr);
+	log_event(LOG_INFO, "protocol_error", "client", member_id(cn->member),
+	    "reason", reason, "addr", addr, NULL);
+}
+
 static int
 ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbdata)
 {
@@ -276,8 +288,7 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 		ws_send_close(cn, ev.code, "");
 		return ws_end(cn, MEMBER_CLOSE_SILENT, "");
 	case WSPROTO_FAIL:
-		log_event(LOG_INFO, "protocol_error", "client", member_id(cn->member),
-		    "reason", ev.reason, NULL);
+		log_protocol_error(cn, ev.reason);
 		return ws_end(cn, ev.code, ev.reason);
 	}
 	return 0;

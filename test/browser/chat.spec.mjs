@@ -128,7 +128,11 @@ async function closeShown(page) {
 	}));
 }
 
-const SECRETS = { GROUPCHAT_ADMIN_TOKEN: 'browser-adm1n', GROUPCHAT_JOIN_SECRET: 'browser-j0in' };
+// 32 bytes each, the shortest the server takes.
+const SECRETS = {
+	GROUPCHAT_ADMIN_TOKEN: 'browser-adm1n-browser-adm1n-brow',
+	GROUPCHAT_JOIN_SECRET: 'browser-j0in-browser-j0in-browse',
+};
 
 async function main() {
 	const server = startServer();

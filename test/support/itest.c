@@ -470,6 +470,35 @@ it_http(int port, const char *raw_request, struct it_response *out,
 	return it_http_raw(port, raw_request, strlen(raw_request), out, timeout_ms);
 }
 
+char *
+it_http_wire(int port, const char *req, size_t *len, int timeout_ms)
+{
+	struct rd r = { .fd = -1 };
+	int64_t deadline = it_deadline(timeout_ms);
+	char *out = NULL;
+	ssize_t n;
+	int e;
+
+	buf_init(&r.in, 0);
+	if ((r.fd = it_connect(port)) == -1 ||
+	    send_all(r.fd, req, strlen(req), deadline) == -1)
+		goto out;
+	/* rd_fill keeps what came: nothing is consumed until EOF. */
+	while ((n = rd_fill(&r, deadline)) > 0)
+		;
+	if (n == -1 && errno != ECONNRESET)
+		goto out;
+	if ((out = dup_range((const char *)r.in.data, r.in.len)) != NULL)
+		*len = r.in.len;
+out:
+	e = errno;
+	if (r.fd != -1)
+		close(r.fd);
+	buf_free(&r.in);
+	errno = e;
+	return out;
+}
+
 int
 it_request(int port, const char *method, const char *target,
     struct it_response *out)

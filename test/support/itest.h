@@ -95,6 +95,12 @@ int it_http_raw(int port, const void *req, size_t len, struct it_response *out,
 int it_http(int port, const char *raw_request, struct it_response *out,
             int timeout_ms);
 
+/* Sends the NUL-terminated req on a new connection and reads every byte
+ * until the server closes it (req should say Connection: close), waiting
+ * at most timeout_ms. The bytes, malloc'd with a NUL after them and their
+ * count in *len; or NULL with errno (ETIMEDOUT). */
+char *it_http_wire(int port, const char *req, size_t *len, int timeout_ms);
+
 /* "METHOD target HTTP/1.1" with Host and "Connection: close", through
  * it_http with IT_TIMEOUT_MS. */
 int it_request(int port, const char *method, const char *target,

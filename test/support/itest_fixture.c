@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "itest.h"
@@ -63,4 +64,24 @@ itf_expect(int port, const char *method, const char *target, int status,
 	ck_assert_msg(r.trailing_len == 0, "%s %s: %zu bytes after the body",
 	    method, target, r.trailing_len);
 	return r;
+}
+
+void
+itf_wire(int port, const char *req, const char *want)
+{
+	size_t len;
+	char *got = it_http_wire(port, req, &len, IT_TIMEOUT_MS);
+	char *d;
+
+	ck_assert_msg(got != NULL, "%s: no answer", req);
+	/* "Date: " then an IMF-fixdate of 29 bytes, masked as "*". */
+	if ((d = strstr(got, "\r\nDate: ")) != NULL && strlen(d + 8) >= 31 &&
+	    memcmp(d + 8 + 29, "\r\n", 2) == 0) {
+		memmove(d + 9, d + 8 + 29, strlen(d + 8 + 29) + 1);
+		d[8] = '*';
+		len -= 28;
+	}
+	ck_assert_msg(len == strlen(want) && memcmp(got, want, len) == 0,
+	    "request:\n%s\nanswer:\n%s\nwant:\n%s", req, got, want);
+	free(got);
 }

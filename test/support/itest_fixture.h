@@ -24,6 +24,11 @@ void itf_down(void);
 struct it_response itf_expect(int port, const char *method, const char *target,
                               int status, const char *body, size_t blen);
 
+/* Sends the raw request req (it should say Connection: close) and checks
+ * that the whole answer, up to the server's close, is want byte for byte
+ * once the Date header's value is replaced by "*". */
+void itf_wire(int port, const char *req, const char *want);
+
 /* Joins group id as a new member; fails the test if refused. */
 struct it_ws *itf_join(int port, const char *id);
 

@@ -27,6 +27,13 @@ struct redis_url;
 struct redis_url *redis_url_parse(const char *s, size_t len,
                                   const char *env_password, const char **why);
 
+/* Overwrites, in place, the password of the URL text s (len bytes) with
+ * as many '*' as it has bytes, where redis_url_parse would find it. For
+ * the copies of the text a process no longer needs (argv, which
+ * /proc/PID/cmdline shows to every user, and the configuration's).
+ * 1 if there was a password, else 0. */
+int redis_url_mask_password(char *s, size_t len);
+
 /* Wipes the password and frees u. NULL is a no-op. */
 void redis_url_free(struct redis_url *u);
 

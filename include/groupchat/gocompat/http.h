@@ -16,8 +16,9 @@ struct mg_connection;
 struct http_response {
 	int status;
 	const char *content_type;  /* NULL: no Content-Type */
+	int sniffed;               /* Go sniffed content_type from the body */
 	int nosniff;               /* X-Content-Type-Options: nosniff */
-	const char *extra;         /* more header lines, each ending "\r\n", or NULL */
+	const char *extra;         /* one more header line ending "\r\n", or NULL */
 	const void *body;
 	size_t body_len;
 	int head;                  /* a HEAD request: headers only */
@@ -25,10 +26,13 @@ struct http_response {
 	int close;                 /* Connection: close, and end the connection */
 };
 
-/* Writes the response. 0, or -1 if the connection failed. It also says
- * Connection: close when the request's Connection header lacks the token
- * keep-alive (a WebSocket join's says Upgrade): CivetWeb ends such a
- * connection after the answer, where Go would keep it. */
+/* Writes the response, headers in Go's order: the handler's (content_type
+ * unless sniffed, nosniff, extra) sorted by name, then Date,
+ * Content-Length, a sniffed content_type, Connection. 0, or -1 if the
+ * connection failed. It also says Connection: close when the request's
+ * Connection header lacks the token keep-alive (a WebSocket join's says
+ * Upgrade): CivetWeb ends such a connection after the answer, where Go
+ * would keep it. */
 int http_send(struct mg_connection *conn, const struct http_response *r);
 
 /* Go's http.Error: status, "msg\n", text/plain with nosniff. */

@@ -17,6 +17,13 @@
 
 /* Longest admin token or join secret, in bytes. */
 #define AUTH_KEY_MAX 1024
+/* Shortest, in bytes: RFC 7518 (3.2) wants an HS256 key of at least the
+ * hash's 256 bits, and a token as long is as hard to guess. */
+#define AUTH_KEY_MIN 32
+/* Seconds of clock skew allowed between the minter and the server: a
+ * join token is taken until exp + AUTH_CLOCK_LEEWAY, and from
+ * nbf - AUTH_CLOCK_LEEWAY. */
+#define AUTH_CLOCK_LEEWAY 5
 /* Longest join token looked at; a longer one is refused unread. */
 #define AUTH_TOKEN_MAX 4096
 
@@ -32,7 +39,7 @@ enum auth_key_kind {
 };
 
 /* Sets *k to the len bytes at val. 0, or -1 with a one-line reason in err
- * (empty, longer than AUTH_KEY_MAX, or an admin token with a byte that
+ * (empty, shorter than AUTH_KEY_MIN, longer than AUTH_KEY_MAX, or an admin token with a byte that
  * cannot travel in a header); *k is then unchanged. */
 int auth_key_set(struct auth_key *k, enum auth_key_kind kind, const void *val,
                  size_t len, char *err, size_t errlen);
@@ -69,8 +76,8 @@ enum auth_verdict {
 	AUTH_BAD_ALG,     /* signed, but not with HS256 */
 	AUTH_BAD_CLAIMS,  /* grp missing or not a string, exp missing, exp or
 	                     nbf not an integer */
-	AUTH_EXPIRED,     /* now >= exp */
-	AUTH_NOT_YET,     /* now < nbf */
+	AUTH_EXPIRED,     /* now >= exp + AUTH_CLOCK_LEEWAY */
+	AUTH_NOT_YET,     /* now < nbf - AUTH_CLOCK_LEEWAY */
 	AUTH_OTHER_GROUP, /* grp is not the group asked for */
 	AUTH_NO_MEMORY,
 };

@@ -12,6 +12,15 @@
 struct config;
 struct server;
 
+/* Workers kept for plain HTTP beyond one per WebSocket member, so that a
+ * full house of members never starves POST /create or DELETE. */
+#define SERVER_HTTP_RESERVE 32
+
+/* A request's head (request line and headers) must be whole within this
+ * many milliseconds of a worker starting to read it, in total however its
+ * bytes trickle in; then the connection ends and the worker is free. */
+#define SERVER_HEADER_DEADLINE_MS 3000
+
 /* Starts serving with *cfg (copied). With port 0 an ephemeral port is
  * bound: ask server_port. NULL on failure, with a one-line reason in err. */
 struct server *server_start(const struct config *cfg, char *err, size_t errlen);
