@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the benchmark scenarios against build/release/groupchat and prints
 # one table. Each scenario gets a fresh server on a free loopback port, its
-# member cap sized to the scenario (CivetWeb starts one worker per possible
-# member, so an oversized cap would inflate every RSS and thread figure),
+# member cap sized to the scenario (before CivetWeb patch 0021 the server
+# started one worker per possible member, so an oversized cap inflated
+# every RSS and thread figure; the cap is kept so that runs compare),
 # and the server is stopped with SIGTERM afterwards. `make bench` runs this
 # from the repository root. The per-member scenarios (BENCH_MEMBER) print a
 # table of their own; each run first saves /proc/meminfo, so the generator

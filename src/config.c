@@ -233,7 +233,8 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 		cfg->stats_groups = (size_t)v;
 		return 0;
 	case OPT_MAX_MESSAGE:
-		/* CivetWeb drops frames declared over 0x7FFF0000 bytes itself. */
+		/* The most CivetWeb's read loop can allocate for a frame: its
+		 * frame limit (our patch 0002) is capped there. */
 		if (parse_num(val, 1, 0x7FFF0000LL, 1, &v) == -1)
 			goto bad;
 		cfg->max_message = (size_t)v;

@@ -32,6 +32,14 @@
  * (about 8 KiB), so this bounds what the pool holds when members go. */
 #define WRITERS_PARKED 256
 
+/* CivetWeb workers started with the server, and kept idle for the next
+ * connections at most (patch 0021): the rest of the max_clients +
+ * HTTP_RESERVE allowed start as connections need them. An idle worker
+ * costs its kernel stack (16 KiB), the stack pages it touched and the
+ * first page of its request buffer. */
+#define WORKERS_PRESPAWNED "32"
+#define WORKERS_IDLE "256"
+
 /* The kernel's accept queue at least: CivetWeb's default (200) drops the
  * SYNs of a join storm, which then wait out a 1 s retransmission. Linux
  * caps it at net.core.somaxconn (4096 by default). */
@@ -137,7 +145,8 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = &srv->cfg;
 	struct mg_callbacks cb;
-	char ports[96], threads[24], backlog[24], header_deadline[24], err_text[256] = "";
+	char ports[96], threads[24], backlog[24], header_deadline[24], payload_ms[24];
+	char max_frame[24], err_text[256] = "";
 	long nthreads = cfg->max_clients + SERVER_HTTP_RESERVE;
 	struct mg_server_port sp[4];
 	struct mg_error_data ed = { .text = err_text, .text_buffer_size = sizeof(err_text) };
@@ -149,9 +158,13 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	snprintf(header_deadline, sizeof(header_deadline), "%d", SERVER_HEADER_DEADLINE_MS);
 	snprintf(backlog, sizeof(backlog), "%ld",
 	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
+	snprintf(payload_ms, sizeof(payload_ms), "%ld", cfg->ping_interval * 1000);
+	snprintf(max_frame, sizeof(max_frame), "%zu", cfg->max_message);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
+		"prespawn_threads", WORKERS_PRESPAWNED,
+		"max_idle_threads", WORKERS_IDLE,
 		/* Accepted sockets waiting for a worker: one slot per worker,
 		 * so the master never stops accepting while a worker may still
 		 * come free (the default, 20, stalled it in every join storm).
@@ -174,6 +187,20 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		 * that every control frame reaches our checks). */
 		"websocket_timeout_ms", WS_TICK_MS_STR,
 		"enable_websocket_ping_pong", "no",
+		/* A frame's payload that stops coming for a ping interval ends
+		 * its connection (our patch 0001): the peer cannot answer a
+		 * ping from inside a frame either. 0 (--ping-interval 0): never,
+		 * as the keepalive. */
+		"websocket_payload_timeout_ms", payload_ms,
+		/* No frame is longer than its message: a frame declared over
+		 * --max-message is closed with 1009 at its header, before
+		 * CivetWeb allocates anything (our patch 0002). */
+		"websocket_max_frame_size", max_frame,
+		/* A member whose connection takes no byte for a ping interval
+		 * fails its write (our patch 0004), as it would fail to answer
+		 * a ping: its writer, and the close handler that joins it, are
+		 * held that long at most. 0: request_timeout_ms. */
+		"websocket_write_timeout_ms", payload_ms,
 		NULL,
 	};
 	memset(&cb, 0, sizeof(cb));

@@ -54,6 +54,8 @@ struct conn {
 	struct wsproto proto;         /* reader state: worker thread only */
 	struct buf gather;            /* writer thread only: batch gather buffer */
 	int close_sent;               /* guarded by mg_lock_connection */
+	int write_failed;             /* guarded by mg_lock_connection: a write
+	                               * failed, half a frame may be out */
 	uint16_t peer_code;           /* worker only: the code the peer closed with */
 	atomic_bool worker_ends;      /* set by the worker when it ends the read
 	                               * loop itself: the writer then leaves

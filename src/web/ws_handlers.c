@@ -299,13 +299,23 @@ ws_on_close(const struct mg_connection *cconn, void *cbdata)
 {
 	struct conn *cn = mg_get_user_connection_data(cconn);
 	struct server *srv = cbdata;
-	uint16_t code;
+	uint16_t code, civetweb_code;
 	size_t idlen;
-	const char *id;
+	const char *id, *reason;
 	char codestr[8];
 
 	/* The read loop is over: the writer's close needs no flag. */
 	atomic_store(&cn->worker_ends, true);
+	/* CivetWeb ended it with a close frame of its own, at the header of
+	 * a frame over --max-message (1009) or unmasked or with a length RFC
+	 * 6455 forbids (1002): the member closes with that code, and the
+	 * writer sends nothing more (ws_sink.c). */
+	if ((civetweb_code = (uint16_t)mg_get_websocket_close_code(cconn)) != 0) {
+		reason = civetweb_code == 1009 ? "message too big" : "bad frame header";
+		log_event(LOG_INFO, "protocol_error", "client", member_id(cn->member),
+		    "reason", reason, NULL);
+		member_close(cn->member, civetweb_code, reason);
+	}
 	keepalive_untrack(srv->keepalive, &cn->ka);
 	group_leave(cn->group, cn->member);
 	member_join_writer(cn->member);

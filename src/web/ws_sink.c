@@ -8,7 +8,12 @@
  * peer's close and the 1011 close when its ready handler cannot start
  * the writer (ws_send_locked, ws_send_close). Both go through
  * mg_lock_connection, and close_sent (under that lock) makes sure nothing
- * follows a close frame. The gather buffer is the writer thread's alone.
+ * follows a close frame. CivetWeb sends close frames of its own, at the
+ * header of a frame it refuses, also under that lock:
+ * mg_get_websocket_close_code counts as close_sent. After a failed write
+ * (write_failed, under that lock) nothing more is tried, not even a
+ * close frame: half a frame may be out, and a peer that took no byte for
+ * websocket_write_timeout_ms would hold the writer as long again. The gather buffer is the writer thread's alone.
  *
  * Who ends the read loop: the worker itself (its data handler returns 0,
  * or its ready handler failed) whenever it decides, and then it sets
@@ -48,14 +53,23 @@ ws_write_all(struct conn *cn, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* Nothing more may go out: a close frame did, ours or CivetWeb's, or a
+ * write failed. The connection lock is held. */
+static int
+closed_locked(const struct conn *cn)
+{
+	return cn->close_sent || cn->write_failed ||
+	    mg_get_websocket_close_code(cn->mgc) != 0;
+}
+
 int
 ws_send_locked(struct conn *cn, const void *p, size_t len)
 {
 	int rc = -1;
 
 	mg_lock_connection(cn->mgc);
-	if (!cn->close_sent)
-		rc = ws_write_all(cn, p, len);
+	if (!closed_locked(cn) && (rc = ws_write_all(cn, p, len)) == -1)
+		cn->write_failed = 1;
 	mg_unlock_connection(cn->mgc);
 	return rc;
 }
@@ -85,7 +99,7 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	int rc = 0, i;
 
 	mg_lock_connection(cn->mgc);
-	if (cn->close_sent)
+	if (closed_locked(cn))
 		rc = -1;
 	buf_reset(&cn->gather);
 	for (i = 0; i < iovcnt && rc == 0; i++) {
@@ -102,6 +116,8 @@ sink_write(void *ctx, const struct iovec *iov, int iovcnt)
 	}
 	if (rc == 0)
 		rc = ws_flush_gather(cn);
+	if (rc == -1 && !closed_locked(cn))
+		cn->write_failed = 1;
 	mg_unlock_connection(cn->mgc);
 	/* On -1 the writer closes the member; sink_end ends the loop. */
 	return rc;
@@ -118,9 +134,12 @@ ws_send_close(struct conn *cn, uint16_t code, const char *reason)
 	int sent = 1;
 
 	mg_lock_connection(cn->mgc);
-	if (!cn->close_sent) {
+	if (cn->write_failed) {
+		sent = 0;
+	} else if (!closed_locked(cn)) {
 		sent = ws_write_all(cn, frame, len) == 0;
 		cn->close_sent = sent;
+		cn->write_failed = !sent;
 	}
 	mg_unlock_connection(cn->mgc);
 	return sent;

@@ -414,6 +414,28 @@ itx_raw_free(struct itx_raw *r)
 	r->fd = -1;
 }
 
+/* ---- the process ----------------------------------------------------- */
+
+long
+itx_status_kib(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long kib = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			kib = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kib;
+}
+
 /* ---- variants -------------------------------------------------------- */
 
 #if defined(__has_feature)

@@ -84,6 +84,13 @@ enum it_recv itx_raw_recv(struct itx_raw *r, struct it_frame *f, int timeout_ms)
 /* Closes the socket (if open) and frees the buffer. */
 void itx_raw_free(struct itx_raw *r);
 
+/* ---- the process ----------------------------------------------------- */
+
+/* The value of field (such as "VmSize" or "VmRSS") in /proc/self/status, in
+ * KiB: the in-process server's memory as the kernel counts it. -1 if it
+ * cannot be read. */
+long itx_status_kib(const char *field);
+
 /* ---- variants -------------------------------------------------------- */
 
 /* 1 when built with a sanitizer (ASan or TSan), which slows the server a
