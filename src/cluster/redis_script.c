@@ -17,14 +17,17 @@
 #include "groupchat/cluster/redis_link.h"
 
 /*
+ * A group's incarnation key holds "<inc> <run> <ep>": its incarnation (32
+ * hex digits), the first 16 hex digits of the run_id of the Redis process
+ * that began its epoch, and the epoch (16 hex digits); so a publish reads
+ * all three with the one GET it always made.
+ *
  * The epoch check that publish and baseline share (docs/design.md,
- * "Continuity"). KEYS[2] is the group's hash (n: the last sequence
- * number, run: the run_id of the Redis process that began the epoch, ep:
- * the epoch), KEYS[3] its history. An epoch lives as long as one Redis
- * process keeps the group's data: when the hash was written by another
- * process (a restart from a snapshot or an AOF, a promoted replica) or is
- * gone (evicted), whatever that data lost is unknown, so a new epoch
- * begins, with the number above both the hash's and the history's last.
+ * "Continuity"): an epoch lives as long as one Redis process keeps the
+ * group's data. When the key was written by another process (a restart
+ * from a snapshot or an AOF, a promoted replica), whatever that data lost
+ * is unknown, so a new epoch begins, numbered on above both the counter's
+ * and the history's last (XADD's ids keep rising).
  */
 #define EPOCH_LUA \
 	"local function top(h)\n" \
@@ -32,42 +35,55 @@
 	"  if e[1] then return tonumber(string.match(e[1][1], '^%d+')) end\n" \
 	"  return 0\n" \
 	"end\n" \
-	"local function epoch(s, h, run, ep)\n" \
-	"  local v = redis.call('HMGET', s, 'run', 'ep')\n" \
-	"  if v[1] == run and v[2] then return v[2] end\n" \
-	"  local n = tonumber(redis.call('HGET', s, 'n') or '0')\n" \
-	"  local t = top(h)\n" \
-	"  if t > n then n = t end\n" \
-	"  redis.call('HSET', s, 'run', run, 'ep', ep, 'n', n)\n" \
+	"local function epoch(ki, ks, kh, v, run, ep)\n" \
+	"  if string.sub(v, 34, 49) == run then return string.sub(v, 51) end\n" \
+	"  local n = tonumber(redis.call('GET', ks) or '0')\n" \
+	"  local t = top(kh)\n" \
+	"  if t > n then redis.call('SET', ks, t) end\n" \
+	"  redis.call('SET', ki, string.sub(v, 1, 32) .. ' ' .. run .. ' ' .. ep)\n" \
 	"  return ep\n" \
 	"end\n"
 
 /* KEYS = [inc, seq, hist]; ARGV = [inc, run, ep]. 1 created, 0 exists. */
 static const char create_lua[] =
-	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end\n"
+	"if not redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3], 'NX') then\n"
+	"  return 0\n"
+	"end\n"
 	"redis.call('DEL', KEYS[2], KEYS[3])\n"
-	"redis.call('HSET', KEYS[2], 'run', ARGV[2], 'ep', ARGV[3], 'n', 0)\n"
 	"return 1\n";
 
 /* KEYS = [inc, seq, hist, gone]; ARGV = [channel, inc or '', gone ttl ms].
  * 1 deleted, 0 none. The tombstone and the event carry the group's last
  * number: a node that fanned out less tells its members (1013). */
 static const char delete_lua[] =
-	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
-	"local n = redis.call('HGET', KEYS[2], 'n') or '0'\n"
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then return 0 end\n"
+	"local cur = string.sub(v, 1, 32)\n"
+	"if ARGV[2] ~= '' and cur ~= ARGV[2] then return 0 end\n"
+	"local n = redis.call('GET', KEYS[2]) or '0'\n"
 	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
 	"redis.call('SET', KEYS[4], cur .. ' ' .. n, 'PX', ARGV[3])\n"
 	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur .. ' ' .. n)\n"
 	"return 1\n";
 
 /* KEYS = [inc, seq, hist]; ARGV = [channel, inc, frame, history, run, ep].
- * The sequence number, or 0 if the incarnation is not current. */
+ * The sequence number, or 0 if the incarnation is not current. A counter
+ * lost while the history stayed (an evicted key) starts a new epoch too. */
 static const char publish_lua[] =
 	EPOCH_LUA
-	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
-	"local ep = epoch(KEYS[2], KEYS[3], ARGV[5], ARGV[6])\n"
-	"local seq = redis.call('HINCRBY', KEYS[2], 'n', 1)\n"
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v or string.sub(v, 1, 32) ~= ARGV[2] then return 0 end\n"
+	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[5], ARGV[6])\n"
+	"local seq = redis.call('INCR', KEYS[2])\n"
+	"if seq == 1 then\n"
+	"  local t = top(KEYS[3])\n"
+	"  if t > 0 then\n"
+	"    ep = ARGV[6]\n"
+	"    seq = t + 1\n"
+	"    redis.call('SET', KEYS[2], seq)\n"
+	"    redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[5] .. ' ' .. ep)\n"
+	"  end\n"
+	"end\n"
 	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'f', ARGV[3], 'e', ep)\n"
 	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. ep .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
@@ -77,14 +93,14 @@ static const char publish_lua[] =
  * last number, 1} if it was deleted lately, else {'', '', 0, 0}. */
 static const char baseline_lua[] =
 	EPOCH_LUA
-	"local inc = redis.call('GET', KEYS[1])\n"
-	"if not inc then\n"
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then\n"
 	"  local t = redis.call('GET', KEYS[4])\n"
 	"  if not t then return {'', '', 0, 0} end\n"
 	"  return {'', '', tonumber(string.match(t, '(%d+)$')) or 0, 1}\n"
 	"end\n"
-	"local ep = epoch(KEYS[2], KEYS[3], ARGV[1], ARGV[2])\n"
-	"return {inc, ep, tonumber(redis.call('HGET', KEYS[2], 'n')), 0}\n";
+	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[1], ARGV[2])\n"
+	"return {string.sub(v, 1, 32), ep, tonumber(redis.call('GET', KEYS[2]) or '0'), 0}\n";
 
 /* KEYS = [inc, seq, hist, gone]; ARGV = [inc, run, ep]. 1 if the group is
  * there (again), 0 if the id holds another incarnation or was deleted
@@ -92,11 +108,11 @@ static const char baseline_lua[] =
  * above whatever history survived. */
 static const char reregister_lua[] =
 	EPOCH_LUA
-	"local cur = redis.call('GET', KEYS[1])\n"
-	"if cur then if cur == ARGV[1] then return 1 end return 0 end\n"
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if v then if string.sub(v, 1, 32) == ARGV[1] then return 1 end return 0 end\n"
 	"if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
-	"redis.call('SET', KEYS[1], ARGV[1])\n"
-	"redis.call('HSET', KEYS[2], 'run', ARGV[2], 'ep', ARGV[3], 'n', top(KEYS[3]))\n"
+	"redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
+	"redis.call('SET', KEYS[2], top(KEYS[3]))\n"
 	"return 1\n";
 
 /* KEYS = [cid...]; ARGV = [node, ttl ms]. The keys another node holds. */

@@ -25,8 +25,9 @@
  * lost data: 1 hour. */
 #define REDIS_GONE_TTL_MS 3600000u
 
-/* The longest run_id Redis gives (it is 40 hex digits). */
-#define REDIS_RUN_LEN 40
+/* The part of a Redis run_id (40 hex digits) that names its process
+ * here: the first 16, enough to tell two processes apart. */
+#define REDIS_RUN_LEN 16
 
 /* Where a group stands in Redis: what a join starts from. */
 struct redis_base {
@@ -90,7 +91,8 @@ long redis_group_history(struct redis_link *l, const char *id, size_t len,
                          uint64_t first, uint64_t last, redis_hist_fn fn, void *arg,
                          char *err, size_t errlen);
 
-/* The run_id of the Redis process l talks to (INFO server). 0 or -1. */
+/* The run_id of the Redis process l talks to (INFO server), its first
+ * REDIS_RUN_LEN hex digits. 0 or -1. */
 int redis_run_id(struct redis_link *l, char run[REDIS_RUN_LEN + 1], char *err,
                  size_t errlen);
 
