@@ -24,6 +24,9 @@
  * report in any node's output, or an exit status other than 0, fails
  * the run, as does any violation.
  *
+ * Each node runs with --max-clients SOAK_MAX_CLIENTS (96: CivetWeb
+ * starts a worker thread per slot up front).
+ *
  * The report on stdout: faults injected, closes by code, messages,
  * violations by kind (and the checker's first lines), and every
  * SOAK_SAMPLE_S seconds each node's RSS and thread count.
@@ -164,8 +167,12 @@ scan_output(int i, int status, int expect_clean)
 static void
 node_start(int i)
 {
+	char max_clients[16];
 	const char *args[] = { "--listen", "127.0.0.1", "--port", "0",
-		"--max-clients", "96", "--log-level", "info", "--redis", s.url[i], NULL };
+		"--max-clients", max_clients, "--log-level", "info", "--redis", s.url[i],
+		NULL };
+
+	snprintf(max_clients, sizeof(max_clients), "%d", env_int("SOAK_MAX_CLIENTS", 96));
 
 	if (s.node[i].p != NULL)
 		it_proc_free(s.node[i].p);
@@ -214,6 +221,28 @@ sample_nodes(int at_s)
 			sscanf(line, "Threads: %d", &m->threads[i]);
 		}
 		fclose(f);
+	}
+}
+
+/* Reads what the running nodes wrote (their logs would fill the pipe
+ * and block them otherwise); a node that exited by itself is reported,
+ * judged as a stop, and started again. */
+static void
+drain_nodes(void)
+{
+	for (int i = 0; i < NODES; i++) {
+		int status;
+
+		for (int k = 0; k < 8 && s.up[i]; k++) {
+			if (it_proc_wait(s.node[i].p, 0, &status) == -1)
+				continue;
+			printf("soak: node %d exited by itself, status %#x\n", i, status);
+			scan_output(i, status, 1);
+			s.bad_exits += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			s.up[i] = 0;
+			s.healthy[i] = 0;
+			node_start(i);
+		}
 	}
 }
 
@@ -442,6 +471,7 @@ settled(void *arg)
 	char body[48];
 
 	(void)arg;
+	drain_nodes();
 	for (size_t j = 0; j < s.n; j++) {
 		if (s.ps[j].ws == NULL || s.sent[j] == 0)
 			continue;
@@ -589,6 +619,7 @@ START_TEST(soak)
 		int64_t now;
 
 		cl_pump(s.ps, s.n, NULL, NULL, TICK_MS);
+		drain_nodes();
 		now = it_now_ms();
 		talk();
 		look();
