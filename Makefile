@@ -7,6 +7,10 @@
 #                   (tests of src/cluster start their own redis-server)
 #                   and the browser test (headless Chromium + playwright-core)
 #   make bench      build the load generator and run the benchmark scenarios
+#   make soak       SOAK_MINUTES (5) of members, deletes and Redis and node
+#                   faults against three ASan nodes (SOAK_VARIANT=release
+#                   for the release build), judged by test/support's
+#                   history checker; not part of make test
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make docs       render flow.png from docs/flow.dot
 #   make install    PREFIX=/usr/local DESTDIR= : binary and man page
@@ -17,6 +21,8 @@ DESTDIR   ?=
 VARIANT   ?= release
 BUILD     := build/$(VARIANT)
 FUZZ_SECONDS ?= 60
+SOAK_MINUTES ?= 5
+SOAK_VARIANT ?= asan
 FUZZ_SMOKE_SECONDS ?= 10
 ARGS      ?=
 # V=1 shows every command.
@@ -75,7 +81,7 @@ TEST_BIN    := $(UNIT_SRC:test/%.c=$(BUILD)/test/%) $(IT_SRC:test/%.c=$(BUILD)/t
 BENCH_SRC   := $(wildcard bench/*.c)
 FUZZ_SRC    := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all run test test-variant deps bench fuzz fuzz-smoke docs install clean
+.PHONY: all run test test-variant deps bench soak fuzz fuzz-smoke docs install clean
 .DELETE_ON_ERROR:
 # Keep objects of chained rules, so test binaries do not rebuild every run.
 .SECONDARY:
@@ -145,6 +151,16 @@ build/bench/groupchat-bench: $(BENCH_SRC) $(wildcard bench/*.h)
 bench: deps build/bench/groupchat-bench
 	@$(MAKE) --no-print-directory VARIANT=release all
 	bench/run.sh
+
+# The soak (test/soak.c): its own binary, run once, its report on stdout.
+soak: deps
+	@scripts/deps.sh redis
+	@$(MAKE) --no-print-directory VARIANT=$(SOAK_VARIANT) build/$(SOAK_VARIANT)/groupchat build/$(SOAK_VARIANT)/test/soak
+	@SOAK_MINUTES=$(SOAK_MINUTES) CK_FORK=yes \
+	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=23" \
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=24" \
+	TSAN_OPTIONS="halt_on_error=1:exitcode=66" \
+	build/$(SOAK_VARIANT)/test/soak
 
 # libFuzzer targets, built with clang against the library sources.
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)

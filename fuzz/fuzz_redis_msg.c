@@ -1,9 +1,10 @@
 /*
  * redis_msg: on any bytes, redis_msg_parse either refuses them (EINVAL)
- * or returns an event that is exactly the bytes it came from: "d <inc>",
- * or "m <inc> <seq> <frame>" with the frame the tail of the input. The
- * incarnation is REDIS_INC_LEN lowercase hex digits; the sequence number is decimal digits
- * (leading zeros allowed) whose value is above 0.
+ * or returns an event that is exactly the bytes it came from: "d <inc>
+ * <last>", or "m <inc> <ep> <seq> <frame>" with the frame the tail of the
+ * input. The incarnation is REDIS_INC_LEN lowercase hex digits, the epoch
+ * REDIS_EP_LEN; the numbers are decimal digits (leading zeros allowed), a
+ * message's above 0.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -46,15 +47,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    m.inc[REDIS_INC_LEN] != '\0' || strspn(m.inc, "0123456789abcdef") != REDIS_INC_LEN)
 		abort();
 	if (m.kind == RE_DELETED) {
-		if (p[0] != 'd' || size != head || m.seq != 0 || m.frame != NULL ||
-		    m.flen != 0)
+		/* " <last>" after the incarnation, and nothing more */
+		if (p[0] != 'd' || size < head + 2 || p[head] != ' ' ||
+		    !is_seq(p + head + 1, size - head - 1, m.seq) || m.frame != NULL ||
+		    m.flen != 0 || m.ep[0] != '\0')
 			abort();
 		return 0;
 	}
 	if (m.kind != RE_MESSAGE || p[0] != 'm' || m.seq == 0)
 		abort();
-	/* " <seq> " between the incarnation and the frame, the frame the tail */
+	/* " <ep>" after the incarnation */
 	q = p + head;
+	if (size < head + 1 + REDIS_EP_LEN || q[0] != ' ' ||
+	    memcmp(q + 1, m.ep, REDIS_EP_LEN) != 0 || m.ep[REDIS_EP_LEN] != '\0' ||
+	    strspn(m.ep, "0123456789abcdef") != REDIS_EP_LEN)
+		abort();
+	/* " <seq> " between the epoch and the frame, the frame the tail */
+	q += 1 + REDIS_EP_LEN;
 	if (m.frame < q + 3 || m.frame + m.flen != p + size || q[0] != ' ' ||
 	    m.frame[-1] != ' ' || !is_seq(q + 1, (size_t)(m.frame - 1 - (q + 1)), m.seq))
 		abort();

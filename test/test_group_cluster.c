@@ -6,7 +6,10 @@
  * the members with 1013, another incarnation's messages ignored, and the
  * delete event closing everyone with 1000, and a publish Redis refused
  * for want of the group: 1013 for the sender if the group is still there,
- * 1000 for everyone if it is gone. The subscriber is played by
+ * 1000 for everyone if it is gone, and registered again if Redis lost it;
+ * another epoch or a rewound baseline closing the members 1013 (a break
+ * of continuity); a lost last message or delete found by the group's
+ * tick; messages parked before the baseline sorted by incarnation. The subscriber is played by
  * the test, which calls what the manager thread would (group_subscribed,
  * group_deliver). Waits are on conditions with deadlines.
  */
@@ -21,6 +24,7 @@
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_msg.h"
 #include "groupchat/core/cid.h"
+#include "groupchat/core/clock.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_redis.h"
 #include "support/fake_sink.h"
@@ -28,6 +32,15 @@
 
 #define INC "0123456789abcdef0123456789abcdef"
 #define OTHER "ffffffffffffffffffffffffffffffff"
+#define EP "00000000000000e1"
+#define EP2 "00000000000000e2"
+/* A group's tick comes within a second (GROUP_TICK_MS, private to the
+ * group actor), its resync within two round trips; a loaded or sanitized
+ * machine gets slack: the bound of "about 2 s". */
+#define TICK_REPAIR_MS 3000
+/* A delete reaches the members within a second (protocol.md); a try of
+ * the baseline under way may take the link's timeout (1 s) first. */
+#define DELETE_BOUND_MS 2000
 
 static struct fake_redis *fr;
 static struct cluster *cl;
@@ -38,18 +51,23 @@ static struct member *c;
 static struct fake sink;
 static const struct cluster_limits lim = { 100, { 100, 1 << 20 }, 1 << 20 };
 
-/* The group reads its baseline: incarnation INC, sequence seq. */
+/* The next baseline read answers incarnation inc ("" none), epoch ep,
+ * sequence seq, and whether a tombstone says it was deleted. */
+static void
+script_stand(const char *inc, const char *ep, unsigned seq, int gone)
+{
+	char r[160];
+
+	snprintf(r, sizeof(r), "*4\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%u\r\n:%d\r\n",
+	    strlen(inc), inc, strlen(ep), ep, seq, gone);
+	fake_redis_reply(fr, r);
+}
+
+/* The group reads its baseline: incarnation inc in epoch EP, sequence seq. */
 static void
 script_baseline(const char *inc, unsigned seq)
 {
-	char exec[128];
-
-	fake_redis_reply(fr, "+OK\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	snprintf(exec, sizeof(exec), "*2\r\n$%zu\r\n%s\r\n$%zu\r\n%u\r\n", strlen(inc), inc,
-	    (size_t)snprintf(NULL, 0, "%u", seq), seq);
-	fake_redis_reply(fr, exec);
+	script_stand(inc, EP, seq, 0);
 }
 
 static void
@@ -91,17 +109,23 @@ teardown(void)
 	fake_redis_free(fr);
 }
 
-/* Hands the group what the subscriber would: "m <inc> <seq> t<text>". */
+/* Hands group gr what the subscriber would: "m <inc> <ep> <seq> t<text>". */
 static int
-deliver(const char *inc, unsigned seq, const char *text)
+deliver_to(struct group *gr, const char *inc, const char *ep, unsigned seq, const char *text)
 {
 	char payload[128];
 	struct redis_msg msg;
 	int n;
 
-	n = snprintf(payload, sizeof(payload), "m %s %u t%s", inc, seq, text);
+	n = snprintf(payload, sizeof(payload), "m %s %s %u t%s", inc, ep, seq, text);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
-	return group_deliver(g, &msg);
+	return group_deliver(gr, &msg);
+}
+
+static int
+deliver(const char *inc, unsigned seq, const char *text)
+{
+	return deliver_to(g, inc, EP, seq, text);
 }
 
 static void
@@ -137,8 +161,8 @@ END_TEST
 START_TEST(gap_repaired_from_history)
 {
 	fake_redis_reply(fr, "*2\r\n"
-	    "*2\r\n$3\r\n7-0\r\n*2\r\n$1\r\nf\r\n$6\r\ntseven\r\n"
-	    "*2\r\n$3\r\n8-0\r\n*2\r\n$1\r\nf\r\n$6\r\nteight\r\n");
+	    "*2\r\n$3\r\n7-0\r\n*4\r\n$1\r\nf\r\n$6\r\ntseven\r\n$1\r\ne\r\n$16\r\n" EP "\r\n"
+	    "*2\r\n$3\r\n8-0\r\n*4\r\n$1\r\nf\r\n$6\r\nteight\r\n$1\r\ne\r\n$16\r\n" EP "\r\n");
 	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
 	ck_assert_int_eq(deliver(INC, 9, "nine"), 0);
 	ck_assert_int_eq(deliver(INC, 10, "ten"), 0);
@@ -181,10 +205,10 @@ START_TEST(delete_event_closes_1000)
 	char payload[64];
 	int n;
 
-	n = snprintf(payload, sizeof(payload), "d %s", OTHER);
+	n = snprintf(payload, sizeof(payload), "d %s 5", OTHER);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	ck_assert_int_eq(group_deliver(g, &msg), 0);   /* not ours */
-	n = snprintf(payload, sizeof(payload), "d %s", INC);
+	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
 	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	ck_assert_int_eq(group_deliver(g, &msg), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
@@ -194,9 +218,40 @@ START_TEST(delete_event_closes_1000)
 }
 END_TEST
 
+/* The delete event says the group's last number was 8; this node fanned
+ * out 6 (7 and 8 were lost on the way, and the history went with the
+ * group): its member missed something for good, so 1013, not 1000. */
+START_TEST(delete_after_missed_messages_closes_1013)
+{
+	struct redis_msg msg;
+	char payload[64];
+	int n;
+
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	n = snprintf(payload, sizeof(payload), "d %s 8", INC);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* The same found by a resync: the tombstone says 8. */
+START_TEST(tombstone_after_missed_messages_closes_1013)
+{
+	script_stand("", "", 8, 1);
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
 /* Redis ran the member's publish but found no group; the group is still
- * there (Redis restarted empty, the group registered again): 1013, and
- * the group goes on. */
+ * there (registered again by another node meanwhile): 1013, and the
+ * group goes on. */
 START_TEST(refused_publish_group_still_there_closes_sender_1013)
 {
 	script_baseline(INC, 5);
@@ -208,18 +263,164 @@ START_TEST(refused_publish_group_still_there_closes_sender_1013)
 }
 END_TEST
 
+/* Redis lost the group (no incarnation, no tombstone: a restart or a
+ * flush, not a delete): the group registers it again and goes on, so a
+ * group with members never vanishes; the sender gets 1013. */
+START_TEST(refused_publish_group_lost_registers_again)
+{
+	script_stand("", "", 0, 0);
+	fake_redis_reply(fr, ":1\r\n");
+	script_stand(INC, EP2, 5, 0);
+	member_ref(c);
+	group_refused(g, c);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+	ck_assert_int_eq(fake_redis_count(fr, "EVALSHA", NULL), 4); /* baseline x3, reregister */
+}
+END_TEST
+
+/* A message of another epoch: Redis lost or rewound the group's data
+ * meanwhile, so what the member saw and what comes are not one history:
+ * 1013, and the group goes on in the new epoch. */
+START_TEST(another_epoch_closes_1013)
+{
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver_to(g, INC, EP2, 4, "four, again"), 0);
+	expect_text(0, "six");
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert_uint_eq(sink.nframes, 1);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
+/* A resync whose baseline is below what was fanned out (a restart from
+ * a snapshot, seen before any new message): 1013. */
+START_TEST(rewound_baseline_closes_1013)
+{
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	script_stand(INC, EP2, 3, 0);
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
+	ck_assert(!group_closed(g));
+}
+END_TEST
+
+/* The last message of a burst lost inside the node (the manager could
+ * not take it) with nothing after it: the group's tick resyncs within
+ * GROUP_TICK_MS and repairs it from the history. */
+START_TEST(lost_tail_repaired_at_the_tick)
+{
+	int64_t t0;
+
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	script_baseline(INC, 7);
+	fake_redis_reply(fr, "*1\r\n"
+	    "*2\r\n$3\r\n7-0\r\n*4\r\n$1\r\nf\r\n$6\r\ntseven\r\n$1\r\ne\r\n$16\r\n" EP "\r\n");
+	t0 = clock_now_ms();
+	cluster_note_lost(cl);
+	expect_text(1, "seven");
+	ck_assert_int_le(clock_now_ms() - t0, TICK_REPAIR_MS);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+}
+END_TEST
+
+/* A delete event lost inside the node: the tick's resync finds the
+ * tombstone and closes everyone 1000, so the group does not stay ready. */
+START_TEST(lost_delete_found_at_the_tick)
+{
+	script_stand("", "", 0, 1);
+	cluster_note_lost(cl);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* A delete while the group thread retries its baseline (Redis not
+ * answering): the members get 1000 within about a second, not after the
+ * 5 s of retries, and not 1013. */
+START_TEST(delete_during_baseline_retries_is_prompt)
+{
+	struct redis_msg msg;
+	char payload[64];
+	int64_t t0;
+	int n;
+
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert(fake_redis_wait(fr, "EVALSHA", 2, 5000));     /* the resync's first try */
+	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	t0 = clock_now_ms();
+	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_int_le(clock_now_ms() - t0, DELETE_BOUND_MS);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+}
+END_TEST
+
 /* The same, but the group is gone: deleted, and everyone hears so. */
 START_TEST(refused_publish_group_gone_closes_1000)
 {
-	fake_redis_reply(fr, "+OK\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "+QUEUED\r\n");
-	fake_redis_reply(fr, "*2\r\n$-1\r\n$-1\r\n");
+	script_stand("", "", 0, 1);
 	member_ref(c);
 	group_refused(g, c);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
 	ck_assert(group_closed(g));
+}
+END_TEST
+
+/* The fixture without the group's first join. */
+static void
+setup_bare(void)
+{
+	struct redis_connector conn;
+	struct member_sink s;
+
+	ck_assert_ptr_nonnull(fr = fake_redis_new());
+	conn = fake_redis_connector(fr);
+	ck_assert_ptr_nonnull(cl = cluster_new_on(&conn, &lim));
+	ck_assert_int_eq(cluster_start(cl, NULL), 0);
+	ck_assert_ptr_nonnull(ids = cid_set_new());
+	ck_assert_ptr_nonnull(writers = member_writer_pool_new(1));
+	ck_assert_ptr_nonnull(g = group_new_cluster("g", 1, NULL, cl));
+	fake_init(&sink);
+	s = fake_sink(&sink);
+	ck_assert_ptr_nonnull(c = member_new(ids, 64));
+	ck_assert_int_eq(member_start_writer(c, writers, &s), 0);
+}
+
+static void
+teardown_bare(void)
+{
+	teardown();
+}
+
+/*
+ * Messages that come between the subscription and the baseline are
+ * parked; those of another incarnation (deleted and created again
+ * meanwhile) must not move the group's number: the new group's first
+ * message is fanned out, and no history read chases the old numbers.
+ */
+START_TEST(parked_before_baseline_filtered)
+{
+	char inc[REDIS_INC_LEN + 1];
+
+	group_subscribed(g);
+	ck_assert_int_eq(deliver_to(g, OTHER, EP, 40, "old group"), 0);
+	ck_assert_int_eq(deliver_to(g, INC, EP2, 3, "an older epoch"), 0);
+	script_baseline(INC, 5);
+	ck_assert_int_eq(group_attach(g, 5000, inc), 0);
+	ck_assert_int_eq(group_join(g, c), 0);
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 0);
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
 }
 END_TEST
 
@@ -234,8 +435,20 @@ suite(void)
 	tcase_add_test(tc, gap_repaired_from_history);
 	tcase_add_test(tc, gap_gone_from_history_closes_1013);
 	tcase_add_test(tc, delete_event_closes_1000);
+	tcase_add_test(tc, delete_after_missed_messages_closes_1013);
+	tcase_add_test(tc, tombstone_after_missed_messages_closes_1013);
 	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
 	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
+	tcase_add_test(tc, refused_publish_group_lost_registers_again);
+	tcase_add_test(tc, another_epoch_closes_1013);
+	tcase_add_test(tc, rewound_baseline_closes_1013);
+	tcase_add_test(tc, lost_tail_repaired_at_the_tick);
+	tcase_add_test(tc, lost_delete_found_at_the_tick);
+	tcase_add_test(tc, delete_during_baseline_retries_is_prompt);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("before the baseline");
+	tcase_add_checked_fixture(tc, setup_bare, teardown_bare);
+	tcase_add_test(tc, parked_before_baseline_filtered);
 	suite_add_tcase(s, tc);
 	return s;
 }

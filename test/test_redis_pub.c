@@ -4,7 +4,7 @@
  * the link reported down and up when Redis is killed and restarted, and a
  * wrong password. Then the actor's own logic against the scripted fake
  * (test/support/fake_redis): an error reply inside a batch, a link that
- * drops mid-batch, a reply that never comes, NOSCRIPT, refused connects.
+ * drops mid-batch, a failed sender's later message not sent, a reply that never comes, NOSCRIPT, refused connects.
  * Callbacks record into struct rec; the test waits on its condition
  * variable with a deadline, never sleeps.
  */
@@ -73,7 +73,24 @@ on_link(void *arg, int up, const char *reason)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static const struct redis_pub_cb cb = { on_result, on_link, &rec };
+static const struct redis_pub_cb cb = { on_result, on_link, NULL, &rec };
+
+/* A sender is tag / 100; one whose message failed is stale from then on,
+ * as cluster_pub_stale says of a closed member. */
+static int
+on_stale(void *arg, const struct redis_pub_item *it)
+{
+	struct rec *r = arg;
+	int stale = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < r->nres; i++)
+		stale |= r->order[i] / 100 == it->tag / 100 && r->seq[r->order[i]] == -1;
+	pthread_mutex_unlock(&r->mu);
+	return stale;
+}
+
+static const struct redis_pub_cb stale_cb = { on_result, on_link, on_stale, &rec };
 
 /* Waits until *field >= want, up to 10 s. 1 if reached. */
 static int
@@ -99,7 +116,7 @@ create_group(void)
 	ck_assert_msg(l != NULL, "%s", err);
 	ck_assert_int_eq(redis_scripts_load(l, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(l, &sc, "g", 1, inc, "r", 100, err, sizeof(err)), 1);
 	redis_link_free(l);
 }
 
@@ -378,6 +395,29 @@ START_TEST(fake_drop_mid_batch)
 }
 END_TEST
 
+/* Sender 1's message 100 fails (the link drops): its later message 101
+ * must not go out, while sender 2's does. */
+START_TEST(fake_failed_sender_sends_no_more)
+{
+	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 2000, &stale_cb);
+
+	fake_redis_drop(fake);
+	ck_assert_int_eq(send_one(p, 100), 0);
+	ck_assert_int_eq(redis_pub_start(p), 0);
+	ck_assert(wait_for(&rec.nres, 1));
+	ck_assert_int_eq(rec.seq[100], -1);
+	ck_assert(wait_for(&rec.ups, 2));
+	fake_redis_reply(fake, ":2\r\n");
+	ck_assert_int_eq(send_one(p, 101), 0);
+	ck_assert_int_eq(send_one(p, 200), 0);
+	ck_assert(wait_for(&rec.nres, 3));
+	ck_assert_int_eq(rec.seq[101], -1);
+	ck_assert_int_eq(rec.seq[200], 2);
+	ck_assert_int_eq(fake_redis_count(fake, "EVALSHA", NULL), 2); /* 100 and 200 */
+	redis_pub_stop(p);
+}
+END_TEST
+
 START_TEST(fake_reply_never_comes)
 {
 	struct redis_pub *p = redis_pub_new(&rconn, 8, PUB_BYTES, &hist, 200, &cb);
@@ -447,6 +487,7 @@ suite(void)
 	tcase_add_test(tc, bytes_bound);
 	tcase_add_test(tc, fake_error_inside_batch);
 	tcase_add_test(tc, fake_drop_mid_batch);
+	tcase_add_test(tc, fake_failed_sender_sends_no_more);
 	tcase_add_test(tc, fake_reply_never_comes);
 	tcase_add_test(tc, fake_noscript_fails_and_reloads);
 	tcase_add_test(tc, fake_refused_then_up);

@@ -28,6 +28,12 @@ static const struct redis_history h50 = { 50, 1 << 20 };
 static const struct redis_history h1000 = { 1000, 1 << 20 };
 static struct redis_url *srv_url; /* rf's, parsed once by up() */
 
+/* Two run_ids, as two Redis processes would give, and an epoch offered. */
+#define RUN "1111111111111111"
+#define RUN2 "2222222222222222"
+#define EP "00000000000000e1"
+#define EP3 "00000000000000e3"
+
 /* The link the scripts run over. */
 static struct redis_link *
 conn(void)
@@ -101,7 +107,7 @@ race(void *arg)
 	for (i = 0; i < ROUNDS; i++) {
 		redis_inc_new(inc);
 		pthread_barrier_wait(r->bar); /* all start the round together */
-		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, 100, err, sizeof(err));
+		r->wins[i] = redis_group_create(c, &sc, "race", 4, inc, RUN, 100, err, sizeof(err));
 		pthread_barrier_wait(r->bar); /* the main thread deletes */
 		pthread_barrier_wait(r->bar);
 	}
@@ -176,19 +182,19 @@ subscribe(const char *id)
 START_TEST(delete_publishes_event)
 {
 	struct redis_scripts sc;
-	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], got[REDIS_INC_LEN + 1];
+	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1];
 	struct redis_link *c = conn();
 	redisContext *sub = subscribe("g");
 	struct redis_msg m;
+	struct redis_base b;
 	redisReply *keep;
-	uint64_t seq;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, 100, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, 100, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, &h10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, inc, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, RUN, 100, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tx", 2, &h10, RUN, EP, err, sizeof(err)), 1);
 	/* the wrong incarnation deletes nothing */
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, other, err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "g", 1, inc, err, sizeof(err)), 1);
@@ -200,19 +206,22 @@ START_TEST(delete_publishes_event)
 	next_msg(sub, &m, &keep);
 	ck_assert_int_eq(m.kind, RE_DELETED);
 	ck_assert_str_eq(m.inc, inc);
+	ck_assert_uint_eq(m.seq, 1);
 	freeReplyObject(keep);
 
 	/* every key went: a new incarnation starts at sequence 1 */
-	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
-	ck_assert_str_eq(got, "");
-	ck_assert_uint_eq(seq, 0);
-	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, 100, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, &h10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "g", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.inc, "");
+	ck_assert_uint_eq(b.seq, 1);    /* the deleted group's last number */
+	ck_assert_int_eq(b.gone, 1);    /* the delete left its tombstone */
+	ck_assert_int_eq(redis_group_create(c, &sc, "g", 1, other, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, other, "ty", 2, &h10, RUN, EP, err, sizeof(err)), 1);
 	/* a publish to the old incarnation is refused and leaves no trace */
-	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, &h10, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_baseline(c, "g", 1, got, &seq, err, sizeof(err)), 0);
-	ck_assert_str_eq(got, other);
-	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "g", 1, inc, "tz", 2, &h10, RUN, EP, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "g", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.inc, other);
+	ck_assert_uint_eq(b.seq, 1);
+	ck_assert_int_eq(b.gone, 0);
 	redisFree(sub);
 	redis_link_free(c);
 }
@@ -241,7 +250,7 @@ publisher(void *arg)
 		abort();
 	for (i = 0; i < PER_PUB; i++) {
 		n = snprintf(frame, sizeof(frame), "t%p %d", (void *)a, i);
-		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, &h1000,
+		if (redis_group_publish(c, &sc, "p q", 3, a->inc, frame, (size_t)n, &h1000, RUN, EP,
 		    err, sizeof(err)) <= 0)
 			a->fails++;
 	}
@@ -256,11 +265,12 @@ struct hist {
 };
 
 static void
-hist_cb(void *arg, uint64_t seq, const char *frame, size_t flen)
+hist_cb(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	struct hist *h = arg;
 
-	if (seq != h->next || flen >= 32 || memcmp(h->frames[seq - 1], frame, flen) != 0)
+	if (seq != h->next || flen >= 32 || memcmp(h->frames[seq - 1], frame, flen) != 0 ||
+	    strlen(ep) != REDIS_EP_LEN)
 		h->bad++;
 	h->next++;
 }
@@ -280,7 +290,7 @@ START_TEST(publish_sequence_history_delivery)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "p q", 3, inc, RUN, 100, err, sizeof(err)), 1);
 	for (i = 0; i < PUBLISHERS; i++) {
 		a[i].inc = inc;
 		a[i].fails = 0;
@@ -311,10 +321,11 @@ START_TEST(publish_sequence_history_delivery)
 END_TEST
 
 static void
-count_cb(void *arg, uint64_t seq, const char *frame, size_t flen)
+count_cb(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	uint64_t *last = arg;
 
+	(void)ep;
 	(void)frame;
 	(void)flen;
 	ck_assert_uint_gt(seq, *last);
@@ -336,15 +347,15 @@ START_TEST(history_is_capped_and_binary_safe)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, 100, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), &h50,
+	ck_assert_int_eq(redis_group_create(c, &sc, "cap", 3, inc, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, bin, sizeof(bin), &h50, RUN, EP,
 	    err, sizeof(err)), 1);
 	next_msg(sub, &m, &keep);
 	ck_assert_uint_eq(m.flen, sizeof(bin));
 	ck_assert_mem_eq(m.frame, bin, sizeof(bin));
 	freeReplyObject(keep);
 	for (i = 2; i <= 400; i++)
-		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, &h50,
+		ck_assert_int_eq(redis_group_publish(c, &sc, "cap", 3, inc, "tx", 2, &h50, RUN, EP,
 		    err, sizeof(err)), i);
 	/* MAXLEN ~ drops whole stream nodes (100 entries): 50 to 150 stay */
 	n = redis_group_history(c, "cap", 3, 1, 400, count_cb, &last, err, sizeof(err));
@@ -387,34 +398,35 @@ START_TEST(history_bytes_bound)
 	memset(frame, 't', sizeof(frame));
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc, RUN, 100, err, sizeof(err)), 1);
 	for (i = 1; i <= 30; i++)
-		ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 100, &hb,
+		ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 100, &hb, RUN, EP,
 		    err, sizeof(err)), i);
 	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 10);   /* checked at 30: 1,000 */
 	ck_assert_int_eq(redis_group_history(c, "b", 1, 1, 30, count_cb, &last, err,
 	    sizeof(err)), 10);
 	ck_assert_uint_eq(last, 30);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 250, &hb,
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 250, &hb, RUN, EP,
 	    err, sizeof(err)), 31);
 	/* 250 more: the three oldest of 100 go */
 	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 8);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 1001, &hb,
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 1001, &hb, RUN, EP,
 	    err, sizeof(err)), 32);
 	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb,
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb, RUN, EP,
 	    err, sizeof(err)), 33);
 	ck_assert_int_eq(rf_int("XLEN gc:hist:b"), 1);
 	ck_assert_int_eq(rf_int("INCRBY gc:hbytes:b 0"), 30 * 100 + 250 + 1001 + 10);
 	/* len 0: no history at all */
-	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &none,
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &none, RUN, EP,
 	    err, sizeof(err)), 34);
 	ck_assert_int_eq(rf_int("EXISTS gc:hist:b gc:hbytes:b"), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb,
+	ck_assert_int_eq(redis_group_publish(c, &sc, "b", 1, inc, frame, 10, &hb, RUN, EP,
 	    err, sizeof(err)), 35);
 	ck_assert_int_eq(rf_int("EXISTS gc:hist:b gc:hbytes:b"), 2);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, inc, err, sizeof(err)), 1);
 	ck_assert_int_eq(rf_int("EXISTS gc:inc:b gc:seq:b gc:hist:b gc:hbytes:b"), 0);
+	ck_assert_int_eq(rf_int("EXISTS gc:gone:b"), 1);
 	redis_link_free(c);
 }
 END_TEST
@@ -432,20 +444,23 @@ START_TEST(groups_counted_and_capped)
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++)
 		redis_inc_new(inc[i]);
-	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[0], 2, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc[1], 2, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[2], 2, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], 2, err, sizeof(err)), 2);
+	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[0], RUN, 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "b", 1, inc[1], RUN, 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "a", 1, inc[2], RUN, 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], RUN, 2, err, sizeof(err)), 2);
 	ck_assert_int_eq(rf_int("EXISTS gc:inc:c"), 0);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, NULL, err, sizeof(err)), 1);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "b", 1, NULL, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "c", 1, inc[2], RUN, 2, err, sizeof(err)), 1);
 	ck_assert_int_eq(rf_int("INCRBY gc:groups 0"), 2);
-	/* Redis lost b's keys (not its count): b comes back past the cap */
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "b", 1, inc[1], 5, err, sizeof(err)), 5);
-	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], 3, err, sizeof(err)), 2);
+	/* Redis lost b's keys, its tombstone too (not the count): b, live on
+	 * a node, comes back past the cap */
+	ck_assert_int_eq(rf_int("DEL gc:gone:b"), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "b", 1, inc[1], RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(rf_int("INCRBY gc:groups 0"), 3);
+	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], RUN, 3, err, sizeof(err)), 2);
 	ck_assert_int_eq(redis_group_delete(c, &sc, "a", 1, NULL, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], 3, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "d", 1, inc[2], RUN, 3, err, sizeof(err)), 1);
 	redis_link_free(c);
 }
 END_TEST
@@ -464,9 +479,9 @@ START_TEST(history_read_in_pages)
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
-	ck_assert_int_eq(redis_group_create(c, &sc, "pg", 2, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "pg", 2, inc, RUN, 100, err, sizeof(err)), 1);
 	for (k = 1; k <= 300; k++)
-		ck_assert_int_eq(redis_group_publish(c, &sc, "pg", 2, inc, "tx", 2, &h1000,
+		ck_assert_int_eq(redis_group_publish(c, &sc, "pg", 2, inc, "tx", 2, &h1000, RUN, EP,
 		    err, sizeof(err)), k);
 	freeReplyObject(cmd(c, 4, (const char *[]){ "CONFIG", "SET",
 	    "slowlog-log-slower-than", "0" }));
@@ -508,7 +523,7 @@ START_TEST(noscript_falls_back_to_eval)
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_int_eq(strncmp(r->str, "NOSCRIPT", 8), 0);
 	freeReplyObject(r);
-	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "n", 1, inc, RUN, 100, err, sizeof(err)), 1);
 	/* and the fallback loaded everything again */
 	r = cmd(c, 4, (const char *[]){ "SCRIPT", "EXISTS", sc.sha[RS_CREATE], sc.sha[RS_PUBLISH] });
 	ck_assert_int_eq(r->element[0]->integer, 1);
@@ -518,24 +533,82 @@ START_TEST(noscript_falls_back_to_eval)
 }
 END_TEST
 
-START_TEST(reregister_after_empty_restart)
+/* The epoch check: a group whose data another Redis process wrote (here:
+ * another run_id) begins a new epoch, above the hash's and the history's
+ * last number, and every message and history entry names its epoch. */
+START_TEST(epoch_follows_the_redis_process)
+{
+	struct redis_scripts sc;
+	char err[256], inc[REDIS_INC_LEN + 1], ep1[REDIS_EP_LEN + 1];
+	struct redis_link *c = conn();
+	redisContext *sub = subscribe("e");
+	struct redis_base b;
+	struct redis_msg m;
+	redisReply *keep;
+
+	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
+	redis_inc_new(inc);
+	ck_assert_int_eq(redis_group_create(c, &sc, "e", 1, inc, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "e", 1, RUN, &b, err, sizeof(err)), 0);
+	memcpy(ep1, b.ep, sizeof(ep1));
+	ck_assert_str_ne(ep1, EP);
+	/* same process: the epoch the create drew, whatever the caller offers */
+	ck_assert_int_eq(redis_group_publish(c, &sc, "e", 1, inc, "ta", 2, &h10, RUN, EP, err,
+	    sizeof(err)), 1);
+	next_msg(sub, &m, &keep);
+	ck_assert_str_eq(m.ep, ep1);
+	freeReplyObject(keep);
+	/* another process: a new epoch, the numbers go on */
+	ck_assert_int_eq(redis_group_publish(c, &sc, "e", 1, inc, "tb", 2, &h10, RUN2, EP, err,
+	    sizeof(err)), 2);
+	next_msg(sub, &m, &keep);
+	ck_assert_str_eq(m.ep, EP);
+	ck_assert_uint_eq(m.seq, 2);
+	freeReplyObject(keep);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "e", 1, RUN2, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.ep, EP);
+	ck_assert_uint_eq(b.seq, 2);
+	/* the counter lost (evicted) while the history stayed: a new epoch,
+	 * numbered on above the history's last entry */
+	ck_assert_int_eq(rf_command(rf, "DEL gc:seq:e", err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "e", 1, inc, "tc", 2, &h10, RUN2, EP3, err,
+	    sizeof(err)), 3);
+	next_msg(sub, &m, &keep);
+	ck_assert_str_eq(m.ep, EP3);
+	ck_assert_uint_eq(m.seq, 3);
+	freeReplyObject(keep);
+	redisFree(sub);
+	redis_link_free(c);
+}
+END_TEST
+
+START_TEST(reregister_after_data_loss)
 {
 	struct redis_scripts sc;
 	char err[256], inc[REDIS_INC_LEN + 1], other[REDIS_INC_LEN + 1], reply[64];
 	struct redis_link *c = conn();
+	struct redis_base b;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
 	redis_inc_new(inc);
 	redis_inc_new(other);
-	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, 100, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, inc, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, RUN, EP, err,
+	    sizeof(err)), 1);
 	ck_assert_int_eq(rf_command(rf, "FLUSHALL", reply, sizeof(reply)), 0);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 7, err, sizeof(err)), 7);
-	/* a second node that saw less does not lower it */
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, 3, err, sizeof(err)), 7);
-	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, err, sizeof(err)), 8);
-	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, 1, err, sizeof(err)), -2);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, RUN, EP, err,
+	    sizeof(err)), 0);
+	/* no tombstone: lost, not deleted */
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "r", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(b.gone, 0);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_publish(c, &sc, "r", 1, inc, "t", 1, &h10, RUN, EP, err,
+	    sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, RUN, err, sizeof(err)), 0);
+	/* deleted: the tombstone keeps it from coming back */
+	ck_assert_int_eq(redis_group_delete(c, &sc, "r", 1, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 0);
 	redis_link_free(c);
 }
 END_TEST
@@ -649,24 +722,27 @@ START_TEST(msg_parse)
 	struct redis_msg m;
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "m %s 42 t123456 - hi there", inc);
+	n = snprintf(buf, sizeof(buf), "m %s %s 42 t123456 - hi there", inc, EP);
 	ck_assert_int_eq(redis_msg_parse(buf, (size_t)n, &m), 0);
 	ck_assert_int_eq(m.kind, RE_MESSAGE);
 	ck_assert_str_eq(m.inc, inc);
+	ck_assert_str_eq(m.ep, EP);
 	ck_assert_uint_eq(m.seq, 42);
 	ck_assert_uint_eq(m.flen, strlen("t123456 - hi there"));
 	ck_assert_mem_eq(m.frame, "t123456 - hi there", m.flen);
-	n = snprintf(buf, sizeof(buf), "d %s", inc);
+	n = snprintf(buf, sizeof(buf), "d %s 0", inc);
 	ck_assert_int_eq(redis_msg_parse(buf, (size_t)n, &m), 0);
 	ck_assert_int_eq(m.kind, RE_DELETED);
 
 	static const char *const bad[] = {
-		"", "m", "x 0123456789abcdef0123456789abcdef 1 t",
-		"m 0123456789abcdef0123456789abcdef 0 t", /* seq 0 */
-		"m 0123456789abcdef0123456789abcdef x t",
-		"m 0123456789abcdef0123456789abcdef 1", /* no frame separator */
-		"m 0123456789abcdef0123456789abcdef 99999999999999999999 t",
-		"d 0123456789abcdef0123456789abcdef ", "d 0123456789abcdef",
+		"", "m", "x 0123456789abcdef0123456789abcdef 00000000000000e1 1 t",
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 0 t", /* seq 0 */
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 x t",
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 1", /* no frame separator */
+		"m 0123456789abcdef0123456789abcdef 00000000000000e1 99999999999999999999 t",
+		"m 0123456789abcdef0123456789abcdef 1 t",       /* no epoch */
+		"d 0123456789abcdef0123456789abcdef ", "d 0123456789abcdef 1",
+		"d 0123456789abcdef0123456789abcdef", /* no last number */
 		"m 0123456789abcdef 123456789abcdef 1 t",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -691,7 +767,8 @@ suite(void)
 	tcase_add_test(tc, groups_counted_and_capped);
 	tcase_add_test(tc, history_read_in_pages);
 	tcase_add_test(tc, noscript_falls_back_to_eval);
-	tcase_add_test(tc, reregister_after_empty_restart);
+	tcase_add_test(tc, epoch_follows_the_redis_process);
+	tcase_add_test(tc, reregister_after_data_loss);
 	tcase_add_test(tc, cid_claim_refresh_expiry);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tp, msg_parse);

@@ -4,14 +4,16 @@
  * usable" state their link callbacks report (/healthz), forwards the
  * subscriber's and the command link's events to the manager, and stops
  * the actors in the order shutdown needs. The calls on the caller's
- * thread are in cluster_calls.c, the claimed ids in cluster_claims.c;
- * the struct they share is in cluster_private.h.
+ * thread are in cluster_calls.c, the claimed ids in cluster_claims.c,
+ * the groups kept in mind in cluster_keep.c; the struct they share is in
+ * cluster_private.h.
  *
  * Who touches what:
  *  - up[], reason[], stale, pending: written by the actors' threads in
  *    their link callbacks, the manager (settle) and group threads
  *    (resync done), read by CivetWeb workers (/healthz); guarded by lock.
- *  - epoch: atomic, bumped by the command thread, read by group threads.
+ *  - lost: atomic, bumped by whichever thread failed to hand an event
+ *    over, read by group threads.
  *  - m: set before the actors start; their callbacks use it under
  *    m_lock, and cluster_detach clears it before the manager goes.
  *  - node, pub, sub, cmd, started: set by new and start on the thread
@@ -30,6 +32,7 @@
 #include <sys/random.h>
 
 #include "groupchat/actors/manager.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_pub.h"
@@ -83,10 +86,10 @@ pub_link(void *arg, int up, const char *reason)
 }
 
 /*
- * While the subscriber was away, Redis may have restarted empty or
- * dropped messages: the node is not usable until every group it serves
- * has read its baseline again (which also makes the command link notice
- * a restart and the groups register again). So the node is "stale" from
+ * While the subscriber was away, Redis may have lost data (restarted,
+ * empty or from a snapshot) or messages: the node is not usable until
+ * every group it serves has read its baseline again (whose epoch check
+ * tells a break, and which registers a lost group again). So the node is "stale" from
  * the subscriber's loss until the manager has queued those resyncs and
  * they are done.
  */
@@ -94,7 +97,7 @@ static void
 sub_link(void *arg, int up, const char *reason)
 {
 	struct cluster *cl = arg;
-	int sent = 0;
+	int sent = 0, lost = 0;
 
 	if (!up) {
 		pthread_mutex_lock(&cl->lock);
@@ -104,12 +107,20 @@ sub_link(void *arg, int up, const char *reason)
 	cluster_link(cl, LINK_SUB, up, reason);
 	if (!up)
 		return;
+	/* Redis may have restarted meanwhile: the command link, idle, would
+	 * notice (and claim the node's ids again) only at its next heartbeat,
+	 * while another node could hand out one of them. */
+	redis_cmd_check(cl->cmd);
 	pthread_mutex_lock(&cl->m_lock);
-	if (cl->m != NULL)
+	if (cl->m != NULL) {
 		sent = manager_cluster_event(cl->m, MANAGER_EV_SETTLE, NULL, 0, NULL, 0) == 0;
+		lost = !sent;
+	}
 	pthread_mutex_unlock(&cl->m_lock);
 	if (!sent)
 		cluster_settle(cl, 0);
+	if (lost)
+		cluster_note_lost(cl);
 }
 
 void
@@ -135,15 +146,32 @@ cmd_link(void *arg, int up, const char *reason)
 	cluster_link(arg, LINK_CMD, up, reason);
 }
 
-/* Hands an event to the manager unless it is going. */
+/* Hands an event to the manager unless it is going; one it cannot take
+ * is counted as lost, and every group resyncs (cluster_note_lost). */
 static void
 cluster_event(struct cluster *cl, enum manager_event ev, const char *id, size_t len,
     const char *payload, size_t plen)
 {
+	int lost = 0;
+
 	pthread_mutex_lock(&cl->m_lock);
 	if (cl->m != NULL)
-		manager_cluster_event(cl->m, ev, id, len, payload, plen);
+		lost = manager_cluster_event(cl->m, ev, id, len, payload, plen) == -1;
 	pthread_mutex_unlock(&cl->m_lock);
+	if (lost)
+		cluster_note_lost(cl);
+}
+
+void
+cluster_note_lost(struct cluster *cl)
+{
+	atomic_fetch_add(&cl->lost, 1);
+}
+
+unsigned
+cluster_lost(struct cluster *cl)
+{
+	return atomic_load(&cl->lost);
 }
 
 static void
@@ -158,14 +186,16 @@ sub_message(void *arg, const char *id, size_t len, const char *payload, size_t p
 	cluster_event(arg, MANAGER_EV_MESSAGE, id, len, payload, plen);
 }
 
-/* Redis came back empty: every group with members registers again. */
+/* Another Redis process answers (restarted, empty or from a snapshot, or
+ * a promoted replica): every group served here reads its baseline again,
+ * whose epoch check tells whether its history went on unbroken. */
 static void
 cmd_restarted(void *arg)
 {
 	struct cluster *cl = arg;
 
-	atomic_fetch_add(&cl->epoch, 1);
 	log_event(LOG_WARN, "redis_restarted", NULL);
+	cluster_keep_restarted(cl);
 	cluster_event(cl, MANAGER_EV_RESYNC, NULL, 0, NULL, 0);
 }
 
@@ -217,13 +247,15 @@ cluster_new_on(const struct redis_connector *conn, const struct cluster_limits *
 	pthread_mutex_init(&cl->lock, NULL);
 	pthread_mutex_init(&cl->m_lock, NULL);
 	pthread_mutex_init(&cl->claims_lock, NULL);
-	atomic_init(&cl->epoch, 0);
+	pthread_mutex_init(&cl->kept_lock, NULL);
+	atomic_init(&cl->lost, 0);
 	cl->stale = true;
 	for (i = 0; i < LINK_COUNT; i++)
 		snprintf(cl->reason[i], sizeof(cl->reason[i]), "connecting");
 	cl->conn = *conn;
 	cl->lim = *lim;
-	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link, .arg = cl };
+	pcb = (struct redis_pub_cb){ .result = cluster_pub_result, .link = pub_link,
+	    .stale = cluster_pub_stale, .arg = cl };
 	scb = (struct redis_sub_cb){ .subscribed = sub_subscribed, .message = sub_message,
 	    .link = sub_link, .arg = cl };
 	ccb = (struct redis_cmd_cb){ .link = cmd_link, .restarted = cmd_restarted,
@@ -256,16 +288,17 @@ cluster_start(struct cluster *cl, struct manager *m)
 }
 
 /* The subscriber first. The releases of the members that just left go out
- * before the command link stops: a lookup queued behind them is answered
- * only after them. The publisher fails what is queued, which closes and
+ * before the command link stops: a baseline read queued behind them is
+ * answered only after them. The publisher fails what is queued, which closes and
  * releases those senders. */
 void
 cluster_free(struct cluster *cl)
 {
-	char inc[REDIS_INC_LEN + 1], why[8];
+	struct redis_base b;
+	char why[8];
 
 	if (cl->started && atomic_load(&cl->released) && cluster_up(cl, why, sizeof(why)))
-		redis_cmd_lookup(cl->cmd, "", 0, inc, LINK_TIMEOUT_MS);
+		redis_cmd_baseline(cl->cmd, "", 0, &b, LINK_TIMEOUT_MS);
 	if (cl->sub != NULL)
 		redis_sub_stop(cl->sub);
 	if (cl->cmd != NULL)
@@ -273,6 +306,7 @@ cluster_free(struct cluster *cl)
 	if (cl->pub != NULL)
 		redis_pub_stop(cl->pub);
 	free(cl->claims);
+	cluster_keep_free(cl);
 	pthread_mutex_destroy(&cl->claims_lock);
 	pthread_mutex_destroy(&cl->m_lock);
 	pthread_mutex_destroy(&cl->lock);
@@ -320,12 +354,6 @@ const char *
 cluster_node(const struct cluster *cl)
 {
 	return cl->node;
-}
-
-unsigned
-cluster_epoch(struct cluster *cl)
-{
-	return atomic_load(&cl->epoch);
 }
 
 struct redis_cmd *

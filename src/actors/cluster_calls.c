@@ -1,7 +1,7 @@
 /*
  * cluster_calls: the node's cluster calls that run on the caller's
  * thread, and the publisher's answer to them. A control request's round
- * trip to Redis (create, delete, a lookup) runs on the HTTP worker that
+ * trip to Redis (create, delete, a baseline) runs on the HTTP worker that
  * asked, through the command actor, with a deadline (CLUSTER_WAIT_MS); a
  * member's message is handed to the publisher without waiting, and the
  * 1013 rule holds for it: a message not known to be relayed closes its
@@ -11,8 +11,9 @@
  *  - create, delete, exists and publish run on CivetWeb workers; they
  *    read only cl->cmd and cl->pub, set before any worker runs, and the
  *    actors make their own calls thread-safe.
- *  - cluster_pub_result runs on the publisher's thread; it reads cl->m
- *    under m_lock only (the manager may be detached meanwhile).
+ *  - cluster_pub_result and cluster_pub_stale run on the publisher's
+ *    thread; the first reads cl->m under m_lock only (the manager may be
+ *    detached meanwhile), the second a sender's close code (atomic).
  *  - a published item's tag holds a reference to its sender from
  *    cluster_publish until cluster_pub_result drops it or hands it on.
  */
@@ -33,8 +34,8 @@
 /*
  * A publish not known to be relayed closes its sender: never a silent
  * drop. One Redis ran but found no group for (0) goes to the group, which
- * tells a delete (1000 for everyone) from a Redis that restarted empty
- * and has not seen the group registered again yet (1013 for the sender).
+ * tells a delete (its tombstone: 1000 for everyone) from a Redis that lost
+ * the group (registered again; 1013 for the sender).
  */
 void
 cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
@@ -60,16 +61,45 @@ cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 	member_unref(c);
 }
 
-/* The group's incarnation; a read, so tried again once when the link
- * broke under it (an idle link may be stale after Redis restarted). */
+/* A message whose sender is closed (an earlier one of its failed and it
+ * was told 1013, or it is going) is not sent: nobody sees its m3
+ * without its m2. */
+int
+cluster_pub_stale(void *arg, const struct redis_pub_item *it)
+{
+	struct member *c = (struct member *)(uintptr_t)it->tag;
+
+	(void)arg;
+	return member_close_code(c) != MEMBER_CLOSE_SILENT;
+}
+
+int
+cluster_link_broke(int rc)
+{
+	return rc == -1 && errno == EIO;
+}
+
+/* A baseline may be read twice (its epoch check writes at most once). */
+int
+cluster_baseline(struct cluster *cl, const char *id, size_t len, struct redis_base *b, int ms)
+{
+	int rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
+
+	if (cluster_link_broke(rc))
+		rc = redis_cmd_baseline(cl->cmd, id, len, b, ms);
+	return rc;
+}
+
+/* The group's incarnation into inc: 1 there, 0 none, -1. */
 static int
 cluster_lookup(struct cluster *cl, const char *id, size_t len, char inc[REDIS_INC_LEN + 1])
 {
-	int rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
+	struct redis_base b;
 
-	if (rc == -1 && errno == EIO)
-		rc = redis_cmd_lookup(cl->cmd, id, len, inc, CLUSTER_WAIT_MS);
-	return rc;
+	if (cluster_baseline(cl, id, len, &b, CLUSTER_WAIT_MS) == -1)
+		return -1;
+	memcpy(inc, b.inc, sizeof(b.inc));
+	return inc[0] != '\0';
 }
 
 /*
@@ -88,7 +118,7 @@ cluster_create(struct cluster *cl, const char *id, size_t len)
 	if (redis_inc_new(inc) == -1)
 		return -1;
 	rc = redis_cmd_create(cl->cmd, id, len, inc, cl->lim.max_groups, CLUSTER_WAIT_MS);
-	if (rc == -1 && errno == EIO &&
+	if (cluster_link_broke(rc) &&
 	    (rc = redis_cmd_create(cl->cmd, id, len, inc, cl->lim.max_groups, CLUSTER_WAIT_MS)) == 0 &&
 	    cluster_lookup(cl, id, len, now) == 1 && strcmp(now, inc) == 0)
 		rc = 1;

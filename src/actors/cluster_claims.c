@@ -72,7 +72,7 @@ cluster_claim(struct cluster *cl, struct member *c)
 	int rc;
 
 	rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
-	if (rc == -1 && errno == EIO)
+	if (cluster_link_broke(rc))     /* a SET NX: at worst "held", drawn again */
 		rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
 	if (rc != 1)
 		return rc;

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/actors/cluster.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
@@ -83,8 +84,10 @@ group_create(const char *id, size_t id_len, struct stats *st, struct cluster *cl
 	atomic_init(&g->msgs_in, 0);
 	atomic_init(&g->msgs_out, 0);
 	atomic_init(&g->starts, 0);
+	atomic_init(&g->lost, false);
 	roster_init(&g->roster, st);
 	seq_init(&g->seq, g, cl, g->id, g->id_len);
+	g->lost_seen = cl != NULL ? cluster_lost(cl) : 0;
 	g->st = st;
 	g->cl = cl;
 	return g;
@@ -331,6 +334,13 @@ void
 group_close(struct group *g, uint16_t code, const char *reason)
 {
 	pthread_mutex_lock(&g->lock);
+	group_close_locked(g, code, reason);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+group_close_locked(struct group *g, uint16_t code, const char *reason)
+{
 	if (!g->closed) {
 		g->closed = true;
 		g->closed_code = code;
@@ -338,7 +348,6 @@ group_close(struct group *g, uint16_t code, const char *reason)
 		if (g->running)
 			chan_close(g->mailbox);
 	}
-	pthread_mutex_unlock(&g->lock);
 }
 
 bool

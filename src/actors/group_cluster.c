@@ -7,13 +7,15 @@
  * group thread does with them is the sequencer's (sequencer.c).
  *
  * Who touches what:
- *  - subscribed, att, inc and dead_inc: guarded by the group's lock;
+ *  - subscribed, att, inc, ep and dead_inc: guarded by the group's lock;
  *    attached is signalled on every change, for joiners waiting to
- *    attach. inc is written once, when att becomes ATT_READY, and the
- *    group thread copies it from there (GROUP_BASE).
+ *    attach. inc and ep are written once, when att becomes ATT_READY,
+ *    and the group thread copies them from there (GROUP_BASE).
  *  - the requests go through the mailbox as group.c's do (group_enter,
- *    group_post, group_try_post), so the senders count holds for them.
- *  - the command link (redis_cmd_baseline) is thread-safe; a joiner
+ *    group_post, group_try_post), so the senders count holds for them;
+ *    one that finds the mailbox full sets lost (atomic), which the
+ *    group thread takes at its next tick.
+ *  - the command link (cluster_baseline) is thread-safe; a joiner
  *    reads the baseline with the lock released (att is ATT_BUSY then, so
  *    the others wait).
  */
@@ -21,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "groupchat/actors/cluster.h"
@@ -41,8 +44,7 @@ group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1])
 {
 	struct group_req req = { .kind = GROUP_BASE };
 	struct timespec deadline;
-	char got[REDIS_INC_LEN + 1];
-	uint64_t seq;
+	struct redis_base b;
 	int rc, err;
 
 	chan_deadline(&deadline, ms);
@@ -68,17 +70,16 @@ group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1])
 	}
 	g->att = ATT_BUSY;
 	pthread_mutex_unlock(&g->lock);
-	rc = redis_cmd_baseline(cluster_cmd(g->cl), g->id, g->id_len, got, &seq, ms);
-	if (rc == -1 && errno == EIO) /* a stale link: a read may be sent again */
-		rc = redis_cmd_baseline(cluster_cmd(g->cl), g->id, g->id_len, got, &seq, ms);
+	rc = cluster_baseline(g->cl, g->id, g->id_len, &b, ms);
 	err = errno;
 	pthread_mutex_lock(&g->lock);
 	if (rc == -1)
 		g->att = ATT_NONE;
-	else if (got[0] == '\0' || strcmp(got, g->dead_inc) == 0)
+	else if (b.inc[0] == '\0' || strcmp(b.inc, g->dead_inc) == 0)
 		g->att = ATT_GONE;
 	else {
-		memcpy(g->inc, got, sizeof(got));
+		memcpy(g->inc, b.inc, sizeof(b.inc));
+		memcpy(g->ep, b.ep, sizeof(b.ep));
 		g->att = ATT_READY;
 	}
 	pthread_cond_broadcast(&g->attached);
@@ -93,14 +94,39 @@ group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1])
 		return -1;
 	}
 	pthread_mutex_unlock(&g->lock);
-	req.seq = seq;
+	req.seq = b.seq;
 	if (group_post(g, &req) == -1) {
 		/* Closed since: its delete event came right after the baseline. */
 		errno = ENOENT;
 		return -1;
 	}
-	memcpy(inc, got, sizeof(got));
+	memcpy(inc, b.inc, sizeof(b.inc));
 	return 0;
+}
+
+void
+group_close_deleted(struct group *g, uint64_t last)
+{
+	pthread_mutex_lock(&g->lock);
+	if (!g->closed) {
+		g->closed_deleted = true;
+		g->closed_last = last;
+	}
+	group_close_locked(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool
+group_incarnation(struct group *g, char inc[REDIS_INC_LEN + 1])
+{
+	bool ready;
+
+	pthread_mutex_lock(&g->lock);
+	ready = g->att == ATT_READY;
+	if (ready)
+		memcpy(inc, g->inc, sizeof(g->inc));
+	pthread_mutex_unlock(&g->lock);
+	return ready;
 }
 
 void
@@ -116,20 +142,25 @@ group_subscribed(struct group *g)
 	pthread_mutex_unlock(&g->lock);
 	/* Again, after the subscriber reconnected: what was published
 	 * meanwhile is repaired from the history. */
-	if (ready)
-		group_try_post(g, &req);
+	if (ready && group_try_post(g, &req) == -1)
+		atomic_store(&g->lost, true);
 }
 
 int
 group_resync(struct group *g, bool counted)
 {
-	struct group_req req = { .kind = GROUP_RESYNC, .seq = counted };
+	struct group_req req = { .kind = GROUP_RESYNC, .counted = counted };
 	bool ready;
 
 	pthread_mutex_lock(&g->lock);
 	ready = g->att == ATT_READY;
 	pthread_mutex_unlock(&g->lock);
-	return ready && group_try_post(g, &req) == 0;
+	if (!ready)
+		return 0;
+	if (group_try_post(g, &req) == 0)
+		return 1;
+	atomic_store(&g->lost, true);   /* uncounted, at the next tick */
+	return 0;
 }
 
 void
@@ -161,19 +192,22 @@ group_deliver(struct group *g, const struct redis_msg *msg)
 	if (msg->kind == RE_DELETED) {
 		if (!mine)
 			return 0;
-		group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
+		group_close_deleted(g, msg->seq);
 		return 1;
 	}
 	/* A message of another incarnation is dropped here once the group
 	 * knows its own; before, the thread parks it with its incarnation. */
 	if (msg->flen < 1 || (ready && !mine))
 		return 0;
-	if ((gm = seq_msg_new(msg->seq, msg->inc, msg->frame, msg->flen)) == NULL)
+	if ((gm = seq_msg_new(msg->seq, msg->inc, msg->ep, msg->frame, msg->flen)) == NULL)
 		return 0;
 	req.gm = gm;
 	/* Full: the message is lost here and its number is a gap the next
-	 * one shows; the thread repairs it from the history. */
-	if (group_try_post(g, &req) == -1)
+	 * one shows, or, if none comes, the thread's next tick (a resync);
+	 * either way it is repaired from the history. */
+	if (group_try_post(g, &req) == -1) {
 		seq_msg_free(gm);
+		atomic_store(&g->lost, true);
+	}
 	return 0;
 }

@@ -31,6 +31,11 @@ struct stats;
 
 /* Requests taken from the mailbox at once. */
 #define GROUP_BATCH 64
+
+/* How often a cluster group's thread, idle or not, looks whether a
+ * request for it was lost (its tail would otherwise go unnoticed until a
+ * later message shows the gap). */
+#define GROUP_TICK_MS 1000
 _Static_assert(SEQ_RUN == GROUP_BATCH, "a sequencer run is a broadcast run");
 
 enum group_kind {
@@ -49,7 +54,8 @@ struct group_req {
 	union {
 		struct frame *m;        /* GROUP_BROADCAST: a reference */
 		struct seq_msg *gm;     /* GROUP_DELIVER: owned */
-		uint64_t seq;           /* GROUP_BASE; GROUP_RESYNC: counted */
+		uint64_t seq;           /* GROUP_BASE: the last number */
+		bool counted;           /* GROUP_RESYNC: reports its end */
 	};
 };
 
@@ -70,6 +76,8 @@ struct group {
 	bool closed;
 	uint16_t closed_code;   /* what group_close recorded */
 	const char *closed_reason;
+	bool closed_deleted;    /* cluster: by its delete event, whose */
+	uint64_t closed_last;   /* last number is this */
 	unsigned senders;
 	pthread_t thread;
 
@@ -80,6 +88,7 @@ struct group {
 	uint16_t close_code;
 	const char *close_reason;
 	struct sequencer seq;           /* cluster mode only */
+	unsigned lost_seen;             /* cluster_lost at the last resync */
 
 	/* Cluster mode (cl != NULL). Under lock: */
 	struct cluster *cl;
@@ -87,7 +96,12 @@ struct group {
 	bool subscribed;
 	enum group_attach_state att;
 	char inc[REDIS_INC_LEN + 1];    /* set once, on ATT_READY */
+	char ep[REDIS_EP_LEN + 1];      /* the baseline's epoch, with inc */
 	char dead_inc[REDIS_INC_LEN + 1]; /* a delete seen before ATT_READY */
+
+	/* Cluster mode: a request for the thread was lost (mailbox full); set
+	 * by any thread, taken by the group thread, which then resyncs. */
+	atomic_bool lost;
 
 	atomic_ullong msgs_in;
 	atomic_ullong msgs_out;
@@ -110,6 +124,14 @@ int group_post(struct group *g, const struct group_req *req);
  * thread cannot start): req was not queued. */
 int group_try_post(struct group *g, const struct group_req *req);
 
+/* group_close with lock held: the first close wins. */
+void group_close_locked(struct group *g, uint16_t code, const char *reason);
+
+/* Cluster mode: closes the group as its delete event says (1000 "group
+ * deleted"), with the group's last number, so the thread can tell
+ * members who missed messages before it (they get 1013 instead). */
+void group_close_deleted(struct group *g, uint64_t last);
+
 /* ---- group_thread.c: the group thread -------------------------------- */
 
 /* The thread's body; arg is the group. */
@@ -119,12 +141,12 @@ void *group_main(void *arg);
  * were closed for good (close_seen). The caller keeps its references. */
 void group_fanout(struct group *g, struct frame *const *ms, size_t k);
 
-/* Closes every member with code and reason and empties the roster; the
- * group stays open and later joins are taken. */
-void group_drop_members(struct group *g, uint16_t code, const char *reason);
+/* The members it has now: each is closed with code and reason and the
+ * roster emptied; the group stays open and later joins are taken. */
+void group_close_current(struct group *g, uint16_t code, const char *reason);
 
-/* As group_drop_members, for good: queued and later joins are closed the
- * same way, and broadcasts are dropped. */
-void group_close_members(struct group *g, uint16_t code, const char *reason);
+/* As group_close_current, for good: queued and later joins are closed the
+ * same way, and broadcasts are dropped (the group itself closed). */
+void group_close_for_good(struct group *g, uint16_t code, const char *reason);
 
 #endif

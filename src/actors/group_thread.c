@@ -6,11 +6,12 @@
  * (sequencer.c), and once the group is closed every member is closed and
  * the thread exits when the mailbox is drained. With no members, nothing
  * queued and no sender in flight it exits too, and the next request
- * starts a new one (group_enter, group.c).
+ * starts a new one (group_enter, group.c). A cluster group's thread also
+ * wakes every GROUP_TICK_MS to look whether a request for it was lost.
  *
  * Who touches what: everything here runs on the group thread. It alone
- * touches the roster, close_seen with its code and reason, and the
- * sequencer; it reads closed and its code and reason, and decides to
+ * touches the roster, close_seen with its code and reason, lost_seen and
+ * the sequencer; it takes the lost flag (atomic); it reads closed and its code and reason, and decides to
  * exit, under lock (group.c's note says why that strands nothing). The
  * counters are atomics it bumps for readers on any thread.
  */
@@ -68,7 +69,7 @@ group_fanout(struct group *g, struct frame *const *ms, size_t k)
 }
 
 void
-group_drop_members(struct group *g, uint16_t code, const char *reason)
+group_close_current(struct group *g, uint16_t code, const char *reason)
 {
 	size_t i;
 
@@ -79,12 +80,12 @@ group_drop_members(struct group *g, uint16_t code, const char *reason)
 
 /* Joins that were already queued meet the same fate. */
 void
-group_close_members(struct group *g, uint16_t code, const char *reason)
+group_close_for_good(struct group *g, uint16_t code, const char *reason)
 {
 	g->close_seen = true;
 	g->close_code = code;
 	g->close_reason = reason;
-	group_drop_members(g, code, reason);
+	group_close_current(g, code, reason);
 }
 
 /*
@@ -94,11 +95,13 @@ group_close_members(struct group *g, uint16_t code, const char *reason)
  * drops them: a deleted group's members go within one fan-out deadline.
  */
 static void
-group_check_closed(struct group *g)
+group_check_closed(struct group *g, struct group_req *batch, size_t n)
 {
 	uint16_t code;
 	const char *reason;
-	bool closed;
+	bool closed, deleted;
+	uint64_t last;
+	size_t i;
 
 	if (g->close_seen)
 		return;
@@ -106,21 +109,42 @@ group_check_closed(struct group *g)
 	closed = g->closed;
 	code = g->closed_code;
 	reason = g->closed_reason;
+	deleted = g->closed_deleted;
+	last = g->closed_last;
 	pthread_mutex_unlock(&g->lock);
-	if (closed)
-		group_close_members(g, code, reason);
+	if (!closed)
+		return;
+	if (deleted) {
+		/* The messages of this batch came before the delete event:
+		 * out first, then whoever has not reached the group's last
+		 * number missed something and is told so. */
+		for (i = 0; i < n; i++)
+			if (batch[i].kind == GROUP_DELIVER && batch[i].gm != NULL) {
+				seq_accept(&g->seq, batch[i].gm);
+				batch[i].gm = NULL;
+			}
+		seq_flush(&g->seq);
+		if (g->seq.have_base && g->seq.last < last) {
+			log_event_id(LOG_WARN, "group_deleted_gap", "group", g->id, g->id_len,
+			    NULL);
+			code = CLUSTER_RETRY_CODE;
+			reason = CLUSTER_RETRY_REASON;
+		}
+	}
+	group_close_for_good(g, code, reason);
 }
 
 /* The baseline is known: the sequencer follows its incarnation. */
 static void
 group_base(struct group *g, uint64_t seq)
 {
-	char inc[REDIS_INC_LEN + 1];
+	char inc[REDIS_INC_LEN + 1], ep[REDIS_EP_LEN + 1];
 
 	pthread_mutex_lock(&g->lock);
 	memcpy(inc, g->inc, sizeof(inc));
+	memcpy(ep, g->ep, sizeof(ep));
 	pthread_mutex_unlock(&g->lock);
-	seq_base(&g->seq, inc, seq);
+	seq_base(&g->seq, inc, ep, seq);
 }
 
 /* A request of cluster mode; once the members were closed for good
@@ -133,6 +157,8 @@ group_handle_cluster(struct group *g, struct group_req *req)
 		group_base(g, req->seq);
 		break;
 	case GROUP_DELIVER:
+		if (req->gm == NULL)
+			break;          /* taken by group_check_closed */
 		if (g->close_seen)
 			seq_msg_free(req->gm);
 		else
@@ -141,7 +167,7 @@ group_handle_cluster(struct group *g, struct group_req *req)
 	case GROUP_RESYNC:
 		if (!g->close_seen)
 			seq_resync(&g->seq);
-		if (req->seq)
+		if (req->counted)
 			cluster_resync_done(g->cl);
 		break;
 	case GROUP_REFUSED:
@@ -169,7 +195,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 	struct frame *run[GROUP_BATCH];
 	size_t i = 0, j, k;
 
-	group_check_closed(g);
+	group_check_closed(g, batch, n);
 	while (i < n) {
 		struct group_req *req = &batch[i];
 
@@ -244,7 +270,7 @@ group_idle(struct group *g)
 static void
 group_finish(struct group *g)
 {
-	group_check_closed(g);
+	group_check_closed(g, NULL, 0);
 	pthread_mutex_lock(&g->lock);
 	while (g->senders > 0)
 		pthread_cond_wait(&g->sent, &g->lock);
@@ -252,19 +278,48 @@ group_finish(struct group *g)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/*
+ * A cluster group's tick, after each batch and at least every
+ * GROUP_TICK_MS: a request for this group was lost (its mailbox was
+ * full), or an event for some group (the manager's mailbox was full), so
+ * the group resyncs: a lost tail is repaired from the history or closes
+ * the members 1013, a lost delete is found and closes them 1000.
+ */
+static void
+group_tick(struct group *g)
+{
+	unsigned lost = cluster_lost(g->cl);
+
+	if (!atomic_exchange(&g->lost, false) && lost == g->lost_seen)
+		return;
+	g->lost_seen = lost;
+	if (!g->close_seen) {
+		log_event_id(LOG_INFO, "group_resync_lost", "group", g->id, g->id_len, NULL);
+		seq_resync(&g->seq);
+		seq_flush(&g->seq);
+	}
+}
+
 void *
 group_main(void *arg)
 {
 	struct group *g = arg;
 	struct group_req batch[GROUP_BATCH];
+	struct timespec tick, *dl = g->cl != NULL ? &tick : NULL;
 	ssize_t n;
 
 	for (;;) {
-		if ((n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, NULL)) == -1) {
+		if (dl != NULL)
+			chan_deadline(dl, GROUP_TICK_MS);
+		n = chan_recv_batch(g->mailbox, batch, GROUP_BATCH, dl);
+		if (n == -1 && errno != ETIMEDOUT) {
 			group_finish(g);
 			return NULL;
 		}
-		group_handle(g, batch, (size_t)n);
+		if (n > 0)
+			group_handle(g, batch, (size_t)n);
+		if (dl != NULL)
+			group_tick(g);
 		if (g->roster.n == 0 && group_idle(g))
 			return NULL;
 	}

@@ -139,14 +139,19 @@ manager_cluster_event(struct manager *m, enum manager_event ev, const char *id, 
 	return rc;
 }
 
-/* Removes entry e of a cluster group: no longer served here. */
+/* Removes entry e of a cluster group: no longer served here. One whose
+ * last member left (keep), not deleted, is kept in mind a while, so that
+ * Redis losing it meanwhile does not make it vanish (cluster_keep). */
 static void
-manager_unlist(struct manager *m, struct hashtab_entry *e)
+manager_unlist(struct manager *m, struct hashtab_entry *e, bool keep)
 {
 	struct group *g = e->item;
+	char inc[REDIS_INC_LEN + 1];
 	size_t len;
 	const char *id = group_id(g, &len);
 
+	if (keep && !group_closed(g) && group_incarnation(g, inc))
+		cluster_keep(m->cl, id, len, inc);
 	manager_table_del(m, e);
 	redis_sub_unsubscribe(cluster_sub(m->cl), id, len);
 	group_close(g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
@@ -208,7 +213,7 @@ manager_do_unserve(struct manager *m, struct manager_req *req)
 	if ((e = manager_find(m, req, &h)) == NULL || e->item != req->g)
 		return;
 	if (req->drop || --e->value == 0)
-		manager_unlist(m, e);
+		manager_unlist(m, e, !req->drop);
 }
 
 void
@@ -242,6 +247,6 @@ manager_do_event(struct manager *m, struct manager_req *req)
 	if (redis_msg_parse(req->payload, req->plen, &msg) == 0 &&
 	    group_deliver(e->item, &msg) == 1) {
 		log_event_id(LOG_INFO, "group_deleted", "group", req->id, req->len, NULL);
-		manager_unlist(m, e);
+		manager_unlist(m, e, false);
 	}
 }

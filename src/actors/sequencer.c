@@ -7,8 +7,8 @@
  * thread, which owns the sequencer; seq_msg_new runs on the manager
  * thread and touches nothing shared. The shared things reached from here
  * are the group (through its thread-side calls in group_private.h and
- * group_close, which locks), the command link (redis_cmd_*, thread-safe)
- * and the node's restart count (cluster_epoch, an atomic).
+ * group_close, which locks) and the command link (redis_cmd_*,
+ * thread-safe).
  *
  * Why park and repair instead of waiting: the subscriber's hand-over is
  * a try_send, so a message lost on a full mailbox is a gap nothing else
@@ -23,6 +23,7 @@
 #include "groupchat/actors/cluster.h"
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/core/clock.h"
 #include "groupchat/core/frame.h"
@@ -59,8 +60,8 @@ seq_frame(const char *frame, size_t flen)
 }
 
 struct seq_msg *
-seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1], const char *frame,
-    size_t flen)
+seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1],
+    const char ep[REDIS_EP_LEN + 1], const char *frame, size_t flen)
 {
 	struct seq_msg *gm;
 
@@ -68,6 +69,7 @@ seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1], const char *frame,
 		return NULL;
 	gm->seq = seq;
 	memcpy(gm->inc, inc, sizeof(gm->inc));
+	memcpy(gm->ep, ep, sizeof(gm->ep));
 	if ((gm->m = seq_frame(frame, flen)) == NULL) {
 		free(gm);
 		return NULL;
@@ -105,13 +107,14 @@ seq_emit(struct sequencer *s, struct frame *m)
 		seq_flush(s);
 }
 
-/* Closes every member but keeps the group open for later joins: they
- * start from the number the group has reached. */
+/* Tells the current members to try again (1013), after what was gathered
+ * in order went out; the group stays open for later joins, which start
+ * from the number it has reached. */
 static void
-seq_close_members(struct sequencer *s)
+seq_retry_current(struct sequencer *s)
 {
 	seq_flush(s);
-	group_drop_members(s->g, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
+	group_close_current(s->g, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 }
 
 /* Keeps gm (a number above last + 1) in order; on no memory it is lost
@@ -145,7 +148,7 @@ seq_unpark(struct sequencer *s)
 
 	while (i < s->nparked && s->parked[i]->seq <= s->last + 1) {
 		struct seq_msg *gm = s->parked[i++];
-		if (gm->seq == s->last + 1 && strcmp(gm->inc, s->inc) == 0) {
+		if (gm->seq == s->last + 1 && strcmp(gm->ep, s->ep) == 0) {
 			seq_emit(s, gm->m);
 			free(gm);
 		} else {
@@ -158,13 +161,15 @@ seq_unpark(struct sequencer *s)
 	s->nparked -= i;
 }
 
+/* A history entry is the next message only if it was written in the
+ * epoch the group follows: an entry of another epoch is another history. */
 static void
-seq_hist_entry(void *arg, uint64_t seq, const char *frame, size_t flen)
+seq_hist_entry(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	struct sequencer *s = arg;
 	struct frame *m;
 
-	if (seq != s->last + 1 || flen < 1)
+	if (seq != s->last + 1 || flen < 1 || strcmp(ep, s->ep) != 0)
 		return;
 	if ((m = seq_frame(frame, flen)) != NULL)
 		seq_emit(s, m);
@@ -172,9 +177,9 @@ seq_hist_entry(void *arg, uint64_t seq, const char *frame, size_t flen)
 
 /*
  * Fans out last + 1 .. upto from the history. What the history no longer
- * holds (trimmed, Redis restarted empty, or unreachable) cannot be given
- * to the members: they are closed with 1013 and the group goes on from
- * upto, so nobody is left with a silent gap.
+ * holds (trimmed, Redis lost it, or unreachable) cannot be given to the
+ * members: they are closed with 1013 and the group goes on from upto, so
+ * nobody is left with a silent gap.
  */
 static void
 seq_repair(struct sequencer *s, uint64_t upto)
@@ -185,9 +190,35 @@ seq_repair(struct sequencer *s, uint64_t upto)
 		    seq_hist_entry, s, CLUSTER_WAIT_MS);
 	if (s->last < upto) {
 		log_event_id(LOG_WARN, "group_gap_lost", "group", s->id, s->id_len, NULL);
-		seq_close_members(s);
+		seq_retry_current(s);
 		s->last = upto;
 	}
+	seq_unpark(s);
+}
+
+/*
+ * A break of continuity (docs/design.md, "Continuity"): the group's
+ * history in Redis went on in another epoch, so what the members saw and
+ * what comes next are not one history. They are closed with 1013; the
+ * group follows epoch ep from last on, for members who join from now.
+ * Parked messages of the epoch left behind are dropped.
+ */
+static void
+seq_break(struct sequencer *s, const char ep[REDIS_EP_LEN + 1], uint64_t last)
+{
+	size_t i, k = 0;
+
+	log_event_id(LOG_WARN, "group_continuity_lost", "group", s->id, s->id_len, NULL);
+	seq_retry_current(s);
+	memcpy(s->ep, ep, sizeof(s->ep));
+	s->last = last;
+	for (i = 0; i < s->nparked; i++) {
+		if (strcmp(s->parked[i]->ep, ep) == 0)
+			s->parked[k++] = s->parked[i];
+		else
+			seq_msg_free(s->parked[i]);
+	}
+	s->nparked = k;
 	seq_unpark(s);
 }
 
@@ -198,7 +229,13 @@ seq_accept(struct sequencer *s, struct seq_msg *gm)
 		seq_park(s, gm);
 		return;
 	}
-	if (strcmp(gm->inc, s->inc) != 0 || gm->seq <= s->last) {
+	if (strcmp(gm->inc, s->inc) != 0) {
+		seq_msg_free(gm);
+		return;
+	}
+	if (strcmp(gm->ep, s->ep) != 0)
+		seq_break(s, gm->ep, gm->seq - 1);
+	if (gm->seq <= s->last) {
 		seq_msg_free(gm);
 		return;
 	}
@@ -212,52 +249,52 @@ seq_accept(struct sequencer *s, struct seq_msg *gm)
 	seq_repair(s, s->parked[0]->seq - 1);
 }
 
-void
-seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1], uint64_t seq)
-{
-	memcpy(s->inc, inc, sizeof(s->inc));
-	s->have_base = true;
-	s->last = seq;
-	s->epoch = cluster_epoch(s->cl);
-	seq_unpark(s);
-	if (s->nparked > 0)
-		seq_repair(s, s->parked[0]->seq - 1);
-}
-
-/* The group is gone from Redis: as a delete event would. */
-static void
-seq_gone(struct sequencer *s)
-{
-	seq_flush(s);
-	group_close(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
-	group_close_members(s->g, GROUP_DELETED_CODE, GROUP_DELETED_REASON);
-}
-
 /*
- * Deleted: everyone gets 1000, as the delete event would say (it may
- * have been missed). Still there (Redis restarted empty and the group
- * registered again since), or not known: the message was not relayed,
- * so c is closed with 1013. Before the baseline there is nothing to
- * compare with, and no member to tell.
+ * What was parked before the baseline is sorted out as if it came now,
+ * but for what predates the baseline: another incarnation's messages, and
+ * an earlier epoch's numbers at or below it.
  */
 void
-seq_refused(struct sequencer *s, struct member *c)
+seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1],
+    const char ep[REDIS_EP_LEN + 1], uint64_t seq)
 {
-	char inc[REDIS_INC_LEN + 1];
-	uint64_t seq;
+	struct seq_msg **early = s->parked;
+	size_t i, n = s->nparked;
 
-	if (!s->have_base) {
-		member_unref(c);
-		return;
+	memcpy(s->inc, inc, sizeof(s->inc));
+	memcpy(s->ep, ep, sizeof(s->ep));
+	s->have_base = true;
+	s->last = seq;
+	s->parked = NULL;
+	s->nparked = s->parked_cap = 0;
+	for (i = 0; i < n; i++) {
+		struct seq_msg *gm = early[i];
+
+		if (strcmp(gm->inc, inc) != 0 || (strcmp(gm->ep, ep) != 0 && gm->seq <= seq))
+			seq_msg_free(gm);
+		else
+			seq_accept(s, gm);
 	}
+	free(early);
+}
+
+/* The group is gone from Redis: as a delete event would (1000), but a
+ * member who had not reached the deleted group's last number (last;
+ * known from its tombstone) missed something for good: 1013. */
+static void
+seq_gone(struct sequencer *s, bool known, uint64_t last)
+{
+	uint16_t code = GROUP_DELETED_CODE;
+	const char *reason = GROUP_DELETED_REASON;
+
 	seq_flush(s);
-	if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, inc, &seq,
-	    CLUSTER_WAIT_MS) == 0 && strcmp(inc, s->inc) != 0 &&
-	    (inc[0] != '\0' || cluster_epoch(s->cl) == s->epoch))
-		seq_gone(s);
-	else
-		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
-	member_unref(c);
+	if (known && s->last < last) {
+		log_event_id(LOG_WARN, "group_deleted_gap", "group", s->id, s->id_len, NULL);
+		code = CLUSTER_RETRY_CODE;
+		reason = CLUSTER_RETRY_REASON;
+	}
+	group_close(s->g, code, reason);
+	group_close_for_good(s->g, code, reason);
 }
 
 /* How long the baseline is tried while the command link may itself be
@@ -266,15 +303,17 @@ seq_refused(struct sequencer *s, struct member *c)
 #define BASELINE_PAUSE_MS 100
 
 /* The baseline, tried for at most BASELINE_TRY_MS in all (each try bounded
- * by what is left of it). 0, or -1 if it could not be read. */
+ * by what is left of it), and no more once the group is closed (a delete
+ * must reach the members within a second, not after the retries). 0, or
+ * -1 if it could not be read. */
 static int
-seq_read_baseline(struct sequencer *s, char inc[REDIS_INC_LEN + 1], uint64_t *seq)
+seq_read_baseline(struct sequencer *s, struct redis_base *b)
 {
 	struct timespec pause = { 0, BASELINE_PAUSE_MS * 1000 * 1000 };
 	int64_t end = clock_now_ms() + BASELINE_TRY_MS, left;
 
-	while ((left = end - clock_now_ms()) > 0) {
-		if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, inc, seq,
+	while ((left = end - clock_now_ms()) > 0 && !group_closed(s->g)) {
+		if (redis_cmd_baseline(cluster_cmd(s->cl), s->id, s->id_len, b,
 		    left < CLUSTER_WAIT_MS ? (int)left : CLUSTER_WAIT_MS) == 0)
 			return 0;
 		if (end - clock_now_ms() > BASELINE_PAUSE_MS)
@@ -284,58 +323,75 @@ seq_read_baseline(struct sequencer *s, char inc[REDIS_INC_LEN + 1], uint64_t *se
 }
 
 /*
- * Redis restarted empty and lost the group: registers it again with the
- * incarnation and number it had. 0 with *seq its number now; -1 if it
- * is gone or could not be registered (its members are told either way).
+ * Where the group stands in Redis, with the group registered again if
+ * Redis lost it (no incarnation and no tombstone: a delete leaves one, a
+ * restart or a flush does not). 1 read into *b; 0 the group is gone (it
+ * was closed); -1 it could not be read (its members were told, 1013, or
+ * by the group's own close if it closed meanwhile).
  */
 static int
-seq_reregister(struct sequencer *s, uint64_t *seq)
+seq_stand(struct sequencer *s, struct redis_base *b)
 {
-	int64_t r;
+	int r;
 
-	s->epoch = cluster_epoch(s->cl);
-	r = redis_cmd_reregister(cluster_cmd(s->cl), s->id, s->id_len, s->inc,
-	    s->last, CLUSTER_WAIT_MS);
-	if (r == -2) {
-		seq_gone(s);
-		return -1;
+	if (seq_read_baseline(s, b) == -1)
+		goto fail;
+	if (b->inc[0] == '\0' && !b->gone) {
+		r = redis_cmd_reregister(cluster_cmd(s->cl), s->id, s->id_len, s->inc,
+		    CLUSTER_WAIT_MS);
+		if (r == -1 || (r == 1 && seq_read_baseline(s, b) == -1))
+			goto fail;
+		if (r == 1)
+			log_event_id(LOG_INFO, "group_reregistered", "group", s->id, s->id_len,
+			    NULL);
 	}
-	if (r == -1) {
-		seq_close_members(s);
-		return -1;
+	if (strcmp(b->inc, s->inc) != 0) {
+		seq_gone(s, b->inc[0] == '\0' && b->gone, b->seq);
+		return 0;
 	}
-	log_event_id(LOG_INFO, "group_reregistered", "group", s->id, s->id_len, NULL);
-	*seq = (uint64_t)r;
-	return 0;
+	return 1;
+fail:
+	if (!group_closed(s->g))        /* else its own close tells them */
+		seq_retry_current(s);
+	return -1;
 }
 
 /*
- * A baseline that cannot be read tells the members (1013). An absent
- * incarnation after Redis restarted empty registers the group again;
- * absent otherwise, or another one, means it was deleted meanwhile.
+ * Reads where the group stands and judges it: gone is a delete (1000);
+ * another epoch, or a number below what was fanned out, is a break
+ * (1013); a higher number is repaired from the history.
  */
 void
 seq_resync(struct sequencer *s)
 {
-	char inc[REDIS_INC_LEN + 1];
-	uint64_t seq = 0;
+	struct redis_base b;
 
 	if (!s->have_base)
 		return;
 	seq_flush(s);
-	if (seq_read_baseline(s, inc, &seq) == -1) {
-		seq_close_members(s);
+	if (seq_stand(s, &b) != 1)
 		return;
+	if (strcmp(b.ep, s->ep) != 0 || b.seq < s->last)
+		seq_break(s, b.ep, b.seq);
+	else if (b.seq > s->last)
+		seq_repair(s, b.seq);
+}
+
+/*
+ * Redis refused c's publish: its incarnation was not there. The group
+ * was deleted (everyone gets 1000, as the delete event would say; it may
+ * have been missed), or Redis lost it and it is registered again (and
+ * judged as a resync); either way c's message was not relayed, so c is
+ * closed with 1013 unless its group closed it already. Before the
+ * baseline there is nothing to compare with, and no member to tell.
+ */
+void
+seq_refused(struct sequencer *s, struct member *c)
+{
+	if (s->have_base) {
+		seq_resync(s);
+		if (!group_closed(s->g))
+			member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	}
-	if (inc[0] == '\0' && cluster_epoch(s->cl) != s->epoch) {
-		if (seq_reregister(s, &seq) == -1)
-			return;
-		memcpy(inc, s->inc, sizeof(inc));
-	}
-	if (strcmp(inc, s->inc) != 0) {
-		seq_gone(s);
-		return;
-	}
-	if (seq > s->last)
-		seq_repair(s, seq);
+	member_unref(c);
 }

@@ -8,7 +8,9 @@
  * fans out last + 1, drops numbers at or below last and messages of
  * another incarnation, parks higher numbers in order and repairs the
  * hole from the history (redis_cmd_history). What the history no longer
- * holds closes the members with 1013 and the group goes on past it.
+ * holds closes the members with 1013 and the group goes on past it; so
+ * does a message or a baseline of another epoch (a break of continuity,
+ * docs/design.md, "Continuity").
  * Messages that come before the baseline (seq_base) are parked and
  * sorted out when it comes.
  *
@@ -16,7 +18,7 @@
  * handed over between successive threads as the roster is; only
  * seq_msg_new runs elsewhere (on the manager thread, before the request
  * is queued). The sequencer reaches its members only through the group
- * (group_fanout, group_drop_members, group_close_members, group_close),
+ * (group_fanout, group_close_current, group_close_for_good, group_close),
  * and Redis only through the command link, with CLUSTER_WAIT_MS.
  * Nothing here fails in a way the caller must handle: a failure is a gap
  * and is repaired, or its members are told.
@@ -43,6 +45,7 @@ struct member;
 struct seq_msg {
 	uint64_t seq;
 	char inc[REDIS_INC_LEN + 1];
+	char ep[REDIS_EP_LEN + 1];
 	struct frame *m;        /* a reference */
 };
 
@@ -54,7 +57,7 @@ struct sequencer {
 	bool have_base;                 /* seq_base has run */
 	uint64_t last;                  /* the last number fanned out */
 	char inc[REDIS_INC_LEN + 1];    /* the incarnation it follows */
-	unsigned epoch;                 /* Redis restarts seen at the baseline */
+	char ep[REDIS_EP_LEN + 1];      /* and the epoch of its history */
 	struct seq_msg **parked;        /* numbers above last + 1, ascending */
 	size_t nparked, parked_cap;
 	struct frame *out[SEQ_RUN];     /* frames in order, not fanned out yet */
@@ -68,16 +71,17 @@ void seq_init(struct sequencer *s, struct group *g, struct cluster *cl,
 /* Frees what is parked. */
 void seq_fini(struct sequencer *s);
 
-/* A message numbered seq of incarnation inc whose payload is a frame as
+/* A message numbered seq of incarnation inc in epoch ep whose payload is a frame as
  * the channel carries it (a kind byte, 'b' or 't', then the bytes; flen
  * >= 1). NULL if out of memory. */
 struct seq_msg *seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1],
-    const char *frame, size_t flen);
+    const char ep[REDIS_EP_LEN + 1], const char *frame, size_t flen);
 void seq_msg_free(struct seq_msg *gm);
 
-/* The baseline: incarnation inc, last number seq. Sorts out what was
- * parked before it and repairs up to the first number still parked. */
-void seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1], uint64_t seq);
+/* The baseline: incarnation inc, epoch ep, last number seq. Sorts out
+ * what was parked before it. */
+void seq_base(struct sequencer *s, const char inc[REDIS_INC_LEN + 1],
+    const char ep[REDIS_EP_LEN + 1], uint64_t seq);
 
 /* One message from the subscriber; takes gm over. */
 void seq_accept(struct sequencer *s, struct seq_msg *gm);
@@ -86,11 +90,13 @@ void seq_accept(struct sequencer *s, struct seq_msg *gm);
 void seq_flush(struct sequencer *s);
 
 /* After the subscriber reconnected or Redis restarted: a fresh baseline
- * and the repair up to it, or the group's end if it is gone. */
+ * (the group registered again if Redis lost it) and the repair up to it,
+ * a break if its epoch changed, or the group's end if it is gone. */
 void seq_resync(struct sequencer *s);
 
-/* Redis refused c's publish (no incarnation): the group is gone, or c
- * is closed with 1013. Drops the caller's reference to c. */
+/* Redis refused c's publish (no incarnation): a resync, then c is
+ * closed with 1013 unless the group is gone. Drops the caller's reference
+ * to c. */
 void seq_refused(struct sequencer *s, struct member *c);
 
 #endif

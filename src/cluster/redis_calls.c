@@ -2,7 +2,8 @@
  * redis_calls: the group and member-id calls of cluster mode, each one
  * script run (or a plain command) over a link: the group's keys and
  * channel built from its id (redis_keys.h), the script's reply checked and
- * turned into a number or a callback per history entry.
+ * turned into a number, a baseline or a callback per history entry; and
+ * the run_id of the Redis process a link talks to.
  *
  * Who touches what: stateless; each call uses only its caller's link and
  * scripts, so it runs on the thread that owns them (the command link's or
@@ -25,52 +26,35 @@
 _Static_assert(REFRESH_MAX + 2 <= REDIS_SCRIPT_ARGS_MAX, "refresh's batch fits one call");
 #define KEY_MAX 64
 
-/* Keys of one group: inc, seq, hist, hbytes, the count of groups (one
- * key for all) and its channel, in one allocation (a publish builds them
- * once per message). */
-enum { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GROUPS, GK_MSG, GKEYS };
+/* Keys of one group: inc, seq, hist, hbytes, gone, the count of groups
+ * (one key for all) and its channel, in one allocation (a publish builds
+ * them once per message). */
+enum { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GONE, GK_GROUPS, GK_MSG, GK_COUNT };
+
 struct gkeys {
-	char *k[GKEYS];
-	size_t l[GKEYS];
+	char *k[GK_COUNT];
+	size_t l[GK_COUNT];
 };
 
-/* Which of them a script takes, in order: its KEYS (the first nkeys),
- * then the channel when it publishes. */
-struct gscript {
-	enum redis_script_id id;
-	const char *what;
-	int nkeys, n;
-	int k[GKEYS];
-};
-
-static const struct gscript create_sc = { RS_CREATE, "create", 2, 2,
-	{ GK_INC, GK_GROUPS } };
-static const struct gscript delete_sc = { RS_DELETE, "delete", 5, 6,
-	{ GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GROUPS, GK_MSG } };
-static const struct gscript publish_sc = { RS_PUBLISH, "publish", 4, 5,
-	{ GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_MSG } };
-static const struct gscript reregister_sc = { RS_REREGISTER, "reregister", 3, 3,
-	{ GK_INC, GK_SEQ, GK_GROUPS } };
-
-/* Room for a group call's arguments: its keys and up to four more. */
-#define GROUP_ARGS_MAX (GKEYS + 4)
+/* Room for a group call's arguments: its keys and up to six more. */
+#define GROUP_ARGS_MAX (GK_COUNT + 6)
 
 static int
 gkeys_make(struct gkeys *g, const char *id, size_t len)
 {
-	static const char *const prefix[GKEYS] = { RK_INC, RK_SEQ, RK_HIST, RK_HBYTES,
-	    RK_GROUPS, RK_MSG };
+	static const char *const prefix[GK_COUNT] = { RK_INC, RK_SEQ, RK_HIST, RK_HBYTES,
+	    RK_GONE, RK_GROUPS, RK_MSG };
 	size_t total = 0;
 	char *p;
 	int i;
 
-	for (i = 0; i < GKEYS; i++) {
+	for (i = 0; i < GK_COUNT; i++) {
 		g->l[i] = strlen(prefix[i]) + (i == GK_GROUPS ? 0 : len);
 		total += g->l[i];
 	}
 	if ((p = malloc(total)) == NULL)
 		return -1;
-	for (i = 0; i < GKEYS; i++) {
+	for (i = 0; i < GK_COUNT; i++) {
 		g->k[i] = p;
 		redis_key(p, g->l[i], prefix[i], id, i == GK_GROUPS ? 0 : len);
 		p += g->l[i];
@@ -84,130 +68,159 @@ gkeys_free(struct gkeys *g)
 	free(g->k[0]);
 }
 
-/* argv: the keys of g script sc takes, then the nextra strings of extra. */
+/* argv: the keys of g named by the nk indexes in which, then the nextra
+ * strings of extra. */
 static int
-group_args(const struct gkeys *g, const struct gscript *sc, const char *const *extra,
+group_args(const struct gkeys *g, const int *which, int nk, const char *const *extra,
     const size_t *extra_lens, int nextra, const char **argv, size_t *lens)
 {
 	int i;
 
-	for (i = 0; i < sc->n; i++) {
-		argv[i] = g->k[sc->k[i]];
-		lens[i] = g->l[sc->k[i]];
+	for (i = 0; i < nk; i++) {
+		argv[i] = g->k[which[i]];
+		lens[i] = g->l[which[i]];
 	}
 	for (i = 0; i < nextra; i++) {
-		argv[sc->n + i] = extra[i];
-		lens[sc->n + i] = extra_lens[i];
+		argv[nk + i] = extra[i];
+		lens[nk + i] = extra_lens[i];
 	}
-	return sc->n + nextra;
+	return nk + nextra;
 }
 
+/* The keys each script takes, KEYS first: publish and delete add the
+ * channel, which travels in ARGV. */
+static const int create_keys[] = { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GROUPS };
+static const int delete_keys[] = { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_GONE, GK_GROUPS,
+	GK_MSG };
+static const int publish_keys[] = { GK_INC, GK_SEQ, GK_HIST, GK_HBYTES, GK_MSG };
+static const int state_keys[] = { GK_INC, GK_SEQ, GK_HIST, GK_GONE };
+static const int reregister_keys[] = { GK_INC, GK_SEQ, GK_HIST, GK_GONE, GK_GROUPS };
+#define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /*
- * Runs script sc over group id's keys and the extra arguments: the
- * script's integer, or -1 with "what: reason" (or "out of memory") in err.
+ * Runs script sc over group id's keys named by which (nargs of them, of
+ * which the script declares nkeys as KEYS) and the extra arguments: the
+ * reply, or NULL with "what: reason" (or "out of memory") in err.
  */
-static int64_t
-group_script(struct redis_link *l, struct redis_scripts *s, const struct gscript *sc,
-    const char *id, size_t len, const char *const *extra, const size_t *extra_lens,
-    int nextra, char *err, size_t errlen)
+static redisReply *
+group_script(struct redis_link *l, struct redis_scripts *s, enum redis_script_id sc,
+    const char *id, size_t len, const int *which, int nkeys, int nargs,
+    const char *const *extra, const size_t *extra_lens, int nextra, char *err,
+    size_t errlen)
 {
 	const char *argv[GROUP_ARGS_MAX];
 	size_t lens[GROUP_ARGS_MAX];
 	struct gkeys g;
-	int64_t v;
+	redisReply *r;
 	int argc;
 
 	if (gkeys_make(&g, id, len) == -1) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	argc = group_args(&g, which, nargs, extra, extra_lens, nextra, argv, lens);
+	r = redis_script_run(l, s, sc, nkeys, argc, argv, lens, err, errlen);
+	gkeys_free(&g);
+	return r;
+}
+
+/* group_script for a script that answers an integer: it, or -1. */
+static int64_t
+group_script_int(struct redis_link *l, struct redis_scripts *s, enum redis_script_id sc,
+    const char *id, size_t len, const int *which, int nkeys, int nargs,
+    const char *const *extra, const size_t *extra_lens, int nextra, const char *what,
+    char *err, size_t errlen)
+{
+	redisReply *r = group_script(l, s, sc, id, len, which, nkeys, nargs, extra,
+	    extra_lens, nextra, err, errlen);
+	int64_t v;
+
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		redis_reply_error(r, what, err, errlen);
+		freeReplyObject(r);
 		return -1;
 	}
-	argc = group_args(&g, sc, extra, extra_lens, nextra, argv, lens);
-	v = redis_script_run_int(l, s, sc->id, sc->nkeys, argc, argv, lens, sc->what, err,
-	    errlen);
-	gkeys_free(&g);
+	v = r->integer;
+	freeReplyObject(r);
 	return v;
 }
 
 int
 redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                   size_t len, const char *inc, size_t max, char *err, size_t errlen)
+                   size_t len, const char *inc, const char *run, size_t max, char *err,
+                   size_t errlen)
 {
-	char maxbuf[24];
-	const char *extra[2] = { inc, maxbuf };
-	size_t extra_lens[2] = { strlen(inc),
+	char ep[REDIS_EP_LEN + 1], maxbuf[24];
+	const char *extra[4] = { inc, run, ep, maxbuf };
+	size_t extra_lens[4] = { strlen(inc), strlen(run), REDIS_EP_LEN,
 	    (size_t)snprintf(maxbuf, sizeof(maxbuf), "%zu", max) };
 
-	return (int)group_script(l, s, &create_sc, id, len, extra, extra_lens, 2, err,
-	    errlen);
+	if (redis_ep_new(ep) == -1) {
+		snprintf(err, errlen, "create: getrandom failed");
+		return -1;
+	}
+	return (int)group_script_int(l, s, RS_CREATE, id, len, create_keys, 5,
+	    NKEYS(create_keys), extra, extra_lens, 4, "create", err, errlen);
 }
 
 int
 redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id,
                    size_t len, const char *inc, char *err, size_t errlen)
 {
-	const char *extra[1] = { inc != NULL ? inc : "" };
-	size_t extra_lens[1] = { strlen(extra[0]) };
+	char ttl[16];
+	const char *extra[2] = { inc != NULL ? inc : "", ttl };
+	size_t extra_lens[2] = { strlen(extra[0]),
+	    (size_t)snprintf(ttl, sizeof(ttl), "%u", REDIS_GONE_TTL_MS) };
 
-	return (int)group_script(l, s, &delete_sc, id, len, extra, extra_lens, 1, err,
-	    errlen);
+	return (int)group_script_int(l, s, RS_DELETE, id, len, delete_keys, 6,
+	    NKEYS(delete_keys), extra, extra_lens, 2, "delete", err, errlen);
 }
 
 int
-redis_group_baseline(struct redis_link *l, const char *id, size_t len,
-                     char inc[REDIS_INC_LEN + 1], uint64_t *seq, char *err, size_t errlen)
+redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *id,
+                     size_t len, const char *run, struct redis_base *b, char *err,
+                     size_t errlen)
 {
-	struct gkeys g;
-	redisReply *r[4], *ri, *rs;
-	const char *argv[2];
-	size_t lens[2];
-	int i, rc = -1;
+	char ep[REDIS_EP_LEN + 1];
+	const char *extra[2] = { run, ep };
+	size_t extra_lens[2] = { strlen(run), REDIS_EP_LEN };
+	redisReply *r, **e;
 
-	if (gkeys_make(&g, id, len) == -1) {
-		snprintf(err, errlen, "out of memory");
+	if (redis_ep_new(ep) == -1) {
+		snprintf(err, errlen, "baseline: getrandom failed");
 		return -1;
 	}
-	argv[0] = "MULTI", lens[0] = 5;
-	rc = redis_link_append(l, 1, argv, lens);
-	argv[0] = "GET", lens[0] = 3;
-	for (i = 0; i < 2; i++) {
-		argv[1] = g.k[i], lens[1] = g.l[i];
-		rc |= redis_link_append(l, 2, argv, lens);
-	}
-	argv[0] = "EXEC", lens[0] = 4;
-	rc |= redis_link_append(l, 1, argv, lens);
-	gkeys_free(&g);
-	if (rc != 0) {
-		snprintf(err, errlen, "baseline: out of memory");
+	r = group_script(l, s, RS_BASELINE, id, len, state_keys, 4, NKEYS(state_keys),
+	    extra, extra_lens, 2, err, errlen);
+	if (r == NULL)
+		return -1;
+	e = r->element;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	    e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
+	    e[2]->type != REDIS_REPLY_INTEGER || e[3]->type != REDIS_REPLY_INTEGER ||
+	    (e[0]->len != 0 && e[0]->len != REDIS_INC_LEN) ||
+	    (e[1]->len != 0 && e[1]->len != REDIS_EP_LEN)) {
+		redis_reply_error(r, "baseline", err, errlen);
+		freeReplyObject(r);
 		return -1;
 	}
-	if (redis_link_read_n(l, r, 4, "baseline", err, errlen) == -1)
-		return -1;
-	rc = -1;
-	if (r[3]->type != REDIS_REPLY_ARRAY || r[3]->elements != 2) {
-		redis_reply_error(r[3], "baseline", err, errlen);
-		goto out;
-	}
-	ri = r[3]->element[0];
-	rs = r[3]->element[1];
-	inc[0] = '\0';
-	*seq = 0;
-	if (ri->type == REDIS_REPLY_STRING && ri->len == REDIS_INC_LEN)
-		memcpy(inc, ri->str, REDIS_INC_LEN + 1);
-	if (rs->type == REDIS_REPLY_STRING)
-		*seq = strtoull(rs->str, NULL, 10);
-	rc = 0;
-out:
-	for (i = 0; i < 4; i++)
-		freeReplyObject(r[i]);
-	return rc;
+	memcpy(b->inc, e[0]->str, e[0]->len + 1);
+	memcpy(b->ep, e[1]->str, e[1]->len + 1);
+	b->seq = e[2]->integer > 0 ? (uint64_t)e[2]->integer : 0;
+	b->gone = e[3]->integer != 0;
+	freeReplyObject(r);
+	return 0;
 }
 
 /* A publish's arguments after the group's keys and channel: the
- * incarnation, the frame and the history's bounds (written into h). */
+ * incarnation, the frame, the history's bounds (written into h), the
+ * run_id and a fresh epoch. */
 static void
 publish_extra(const char *inc, const void *frame, size_t flen,
-    const struct redis_history *hist, char h[2][24], const char *extra[4],
-    size_t extra_lens[4])
+    const struct redis_history *hist, const char *run, const char *ep, char h[2][24],
+    const char *extra[6], size_t extra_lens[6])
 {
 	extra[0] = inc, extra_lens[0] = strlen(inc);
 	extra[1] = frame, extra_lens[1] = flen;
@@ -215,25 +228,29 @@ publish_extra(const char *inc, const void *frame, size_t flen,
 	extra[2] = h[0];
 	extra_lens[3] = (size_t)snprintf(h[1], sizeof(h[1]), "%zu", hist->bytes);
 	extra[3] = h[1];
+	extra[4] = run, extra_lens[4] = strlen(run);
+	extra[5] = ep, extra_lens[5] = strlen(ep);
 }
 
 int
 redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                            const char *id, size_t len, const char *inc,
                            const void *frame, size_t flen,
-                           const struct redis_history *hist)
+                           const struct redis_history *hist, const char *run,
+                           const char *ep)
 {
-	const char *argv[GROUP_ARGS_MAX], *extra[4];
-	size_t lens[GROUP_ARGS_MAX], extra_lens[4];
+	const char *argv[GROUP_ARGS_MAX], *extra[6];
+	size_t lens[GROUP_ARGS_MAX], extra_lens[6];
 	struct gkeys g;
 	char h[2][24];
 	int rc;
 
 	if (gkeys_make(&g, id, len) == -1)
 		return -1;
-	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
-	rc = redis_script_append(l, s, RS_PUBLISH, publish_sc.nkeys,
-	    group_args(&g, &publish_sc, extra, extra_lens, 4, argv, lens), argv, lens);
+	publish_extra(inc, frame, flen, hist, run, ep, h, extra, extra_lens);
+	rc = redis_script_append(l, s, RS_PUBLISH, 4,
+	    group_args(&g, publish_keys, NKEYS(publish_keys), extra, extra_lens, 6, argv,
+	    lens), argv, lens);
 	gkeys_free(&g);
 	return rc;
 }
@@ -241,43 +258,60 @@ redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
 int64_t
 redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                     size_t len, const char *inc, const void *frame, size_t flen,
-                    const struct redis_history *hist, char *err, size_t errlen)
+                    const struct redis_history *hist, const char *run, const char *ep,
+                    char *err, size_t errlen)
 {
-	const char *extra[4];
-	size_t extra_lens[4];
+	const char *extra[6];
+	size_t extra_lens[6];
 	char h[2][24];
 
-	publish_extra(inc, frame, flen, hist, h, extra, extra_lens);
-	return group_script(l, s, &publish_sc, id, len, extra, extra_lens, 4, err, errlen);
+	publish_extra(inc, frame, flen, hist, run, ep, h, extra, extra_lens);
+	return group_script_int(l, s, RS_PUBLISH, id, len, publish_keys, 4,
+	    NKEYS(publish_keys), extra, extra_lens, 6, "publish", err, errlen);
 }
 
-int64_t
+int
 redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char *id,
-                       size_t len, const char *inc, uint64_t last, char *err,
+                       size_t len, const char *inc, const char *run, char *err,
                        size_t errlen)
 {
-	char lastbuf[24];
-	const char *extra[2] = { inc, lastbuf };
-	size_t extra_lens[2] = { strlen(inc),
-	    (size_t)snprintf(lastbuf, sizeof(lastbuf), "%" PRIu64, last) };
-	int64_t v;
+	char ep[REDIS_EP_LEN + 1];
+	const char *extra[3] = { inc, run, ep };
+	size_t extra_lens[3] = { strlen(inc), strlen(run), REDIS_EP_LEN };
 
-	err[0] = '\0'; /* the script's -1 leaves it empty; a failure fills it */
-	v = group_script(l, s, &reregister_sc, id, len, extra, extra_lens, 2, err, errlen);
-	return v == -1 && err[0] == '\0' ? -2 : v;
+	if (redis_ep_new(ep) == -1) {
+		snprintf(err, errlen, "reregister: getrandom failed");
+		return -1;
+	}
+	return (int)group_script_int(l, s, RS_REREGISTER, id, len, reregister_keys, 5,
+	    NKEYS(reregister_keys), extra, extra_lens, 3, "reregister", err, errlen);
+}
+
+/* The value of field name in a stream entry's field list f, or NULL. */
+static const redisReply *
+entry_field(const redisReply *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(f->element[i]->str, name) == 0 &&
+		    f->element[i + 1]->type == REDIS_REPLY_STRING)
+			return f->element[i + 1];
+	return NULL;
 }
 
 /* Reads one page of history, entries from..last, at most HIST_PAGE,
  * calling fn for each. How many, or -1. The last entry's seq in *seen. */
 static long
 history_page(struct redis_link *l, const struct gkeys *g, uint64_t from, uint64_t last,
-    void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen), void *arg,
-    uint64_t *seen, char *err, size_t errlen)
+    redis_hist_fn fn, void *arg, uint64_t *seen, char *err, size_t errlen)
 {
 	char lo[32], hi[32], count[16];
 	const char *argv[6];
 	size_t lens[6];
 	redisReply *r, *e, *f;
+	const redisReply *fr, *ep;
 	size_t i;
 	long n = -1;
 
@@ -298,16 +332,17 @@ history_page(struct redis_link *l, const struct gkeys *g, uint64_t from, uint64_
 	}
 	for (i = 0; i < r->elements; i++) {
 		e = r->element[i];
-		/* [id, [f, frame, c, count]]: the frame is the first field */
+		/* [id, [f, frame, c, count, e, epoch]] */
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING ||
-		    (f = e->element[1])->type != REDIS_REPLY_ARRAY || f->elements < 2 ||
-		    f->element[1]->type != REDIS_REPLY_STRING) {
+		    (f = e->element[1])->type != REDIS_REPLY_ARRAY ||
+		    (fr = entry_field(f, "f")) == NULL || (ep = entry_field(f, "e")) == NULL ||
+		    ep->len != REDIS_EP_LEN) {
 			snprintf(err, errlen, "XRANGE: malformed entry");
 			goto out;
 		}
 		*seen = strtoull(e->element[0]->str, NULL, 10);
-		fn(arg, *seen, f->element[1]->str, f->element[1]->len);
+		fn(arg, *seen, ep->str, fr->str, fr->len);
 	}
 	n = (long)r->elements;
 out:
@@ -319,9 +354,7 @@ out:
  * long the range (each page one round trip). */
 long
 redis_group_history(struct redis_link *l, const char *id, size_t len, uint64_t first,
-                    uint64_t last,
-                    void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen),
-                    void *arg, char *err, size_t errlen)
+                    uint64_t last, redis_hist_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct gkeys g;
 	uint64_t from = first, seen = 0;
@@ -341,6 +374,29 @@ redis_group_history(struct redis_link *l, const char *id, size_t len, uint64_t f
 	} while (n == HIST_PAGE && seen < last);
 	gkeys_free(&g);
 	return total;
+}
+
+int
+redis_run_id(struct redis_link *l, char run[REDIS_RUN_LEN + 1], char *err, size_t errlen)
+{
+	const char *argv[2] = { "INFO", "server" };
+	const size_t lens[2] = { 4, 6 };
+	const char *p;
+	redisReply *r;
+	size_t n;
+
+	if ((r = redis_link_command(l, "INFO", 2, argv, lens, err, errlen)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || (p = strstr(r->str, "run_id:")) == NULL ||
+	    (n = strcspn(p + 7, "\r\n")) < REDIS_RUN_LEN) {
+		snprintf(err, errlen, "INFO: no run_id");
+		freeReplyObject(r);
+		return -1;
+	}
+	memcpy(run, p + 7, REDIS_RUN_LEN);
+	run[REDIS_RUN_LEN] = '\0';
+	freeReplyObject(r);
+	return 0;
 }
 
 static size_t

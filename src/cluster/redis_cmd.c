@@ -12,8 +12,8 @@
  * until the actor marks it done; a caller whose deadline passes marks it
  * abandoned instead and leaves, and the actor frees it when it gets there
  * (skipping it if not begun). done, abandoned and the results are guarded
- * by rmu once queued. A release is queued abandoned from the start:
- * nobody waits for it.
+ * by rmu once queued. A release or a later re-registration is queued
+ * abandoned and later from the start: nobody waits for it, and it runs.
  *
  * Any failed call drops the link: after a timeout the link is out of step
  * with Redis, and telling a refused command from a broken link is not
@@ -30,6 +30,7 @@
 
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_link.h"
 #include "redis_cmd_ctx.h"
 
@@ -42,46 +43,31 @@ cmd_drop_link(struct redis_cmd *c, const char *err)
 	redis_linkstate_drop(&c->ls, &c->l, NULL, err);
 }
 
-/* The run_id out of an INFO server reply into out. 0 or -1. */
-static int
-run_id_of(const redisReply *r, char *out, size_t n)
-{
-	const char *p, *e;
-
-	if (r->type != REDIS_REPLY_STRING || (p = strstr(r->str, "run_id:")) == NULL)
-		return -1;
-	p += 7;
-	e = p + strcspn(p, "\r\n");
-	snprintf(out, n, "%.*s", (int)(e - p), p);
-	return 0;
-}
-
 static int
 connect_link(struct redis_cmd *c)
 {
-	const char *argv[2] = { "INFO", "server" };
-	const size_t lens[2] = { 4, 6 };
-	char err[256], id[64];
-	redisReply *r;
+	char err[256], id[REDIS_RUN_LEN + 1], was[REDIS_RUN_LEN + 1];
 	int restarted;
 
 	if ((c->l = c->conn.open(c->conn.arg, c->timeout_ms, err, sizeof(err))) == NULL)
 		goto fail;
 	if (redis_scripts_load(c->l, &c->sc, err, sizeof(err)) == -1)
 		goto fail_link;
-	if ((r = redis_link_command(c->l, "INFO", 2, argv, lens, err, sizeof(err))) == NULL)
+	if (redis_run_id(c->l, id, err, sizeof(err)) == -1)
 		goto fail_link;
-	if (run_id_of(r, id, sizeof(id)) == -1) {
-		snprintf(err, sizeof(err), "INFO: no run_id");
-		freeReplyObject(r);
-		goto fail_link;
-	}
-	freeReplyObject(r);
 	restarted = c->run_id[0] != '\0' && strcmp(id, c->run_id) != 0;
+	memcpy(was, c->run_id, sizeof(was));
 	snprintf(c->run_id, sizeof(c->run_id), "%s", id);
-	redis_linkstate_up(&c->ls);
+	/* Before the link counts as up: what the callback registers again
+	 * (redis_cmd_reregister_here) is there before /healthz says 200. If
+	 * that broke the link, the next connect reports the restart again. */
 	if (restarted)
 		c->cb.restarted(c->cb.arg);
+	if (c->l == NULL) {
+		memcpy(c->run_id, was, sizeof(was));
+		return -1;
+	}
+	redis_linkstate_up(&c->ls);
 	return 0;
 fail_link:
 	redis_link_free(c->l);
@@ -101,7 +87,7 @@ next(struct redis_cmd *c, struct creq **q, const struct timespec *dl)
 		if (chan_recv(c->ch, q, dl) == -1)
 			return -1;
 		pthread_mutex_lock(&c->rmu);
-		skip = (*q)->abandoned && (*q)->op != OP_RELEASE;
+		skip = (*q)->abandoned && !(*q)->later;
 		pthread_mutex_unlock(&c->rmu);
 		if (!skip)
 			return 0;

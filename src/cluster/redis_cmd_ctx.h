@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_cmd.h"
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_linkstate.h"
@@ -25,10 +26,11 @@ struct chan;
 #define HELD_MAX 65536
 
 enum op { OP_CREATE, OP_DELETE, OP_BASELINE, OP_HISTORY, OP_REREGISTER, OP_CLAIM,
-	OP_RELEASE };
+	OP_RELEASE, OP_CHECK };
 
 struct hent {
 	uint64_t seq;
+	char ep[REDIS_EP_LEN + 1];
 	char *frame;
 	size_t flen;
 };
@@ -37,8 +39,10 @@ struct creq {
 	enum op op;
 	char *id;
 	size_t len;
-	char inc[REDIS_INC_LEN + 1];    /* in: create, delete ("" any), reregister; out: baseline */
-	uint64_t a, b;                  /* seq range, last, cid, or create's max */
+	char inc[REDIS_INC_LEN + 1];    /* in: create, delete ("" any), reregister */
+	uint64_t a, b;                  /* seq range, cid, or create's max */
+	struct redis_base base;         /* out: baseline */
+	int later;                      /* nobody ever waits: run it all the same */
 	/* under rmu once queued */
 	int done, abandoned;
 	int64_t rv;
@@ -61,7 +65,7 @@ struct redis_cmd {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
-	char run_id[64];
+	char run_id[REDIS_RUN_LEN + 1];
 	struct redis_linkstate ls;
 	uint32_t *held, *taken;
 };

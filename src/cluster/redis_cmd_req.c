@@ -1,6 +1,6 @@
 /*
  * redis_cmd_req: the command actor's request kinds (create, delete,
- * baseline and lookup, history, reregister, claim, release) and its
+ * baseline, history, reregister, claim, release, check) and its
  * heartbeat. The caller's side builds a request, queues it and waits on
  * rcv until the actor marks it done or the caller's deadline passes
  * (then it marks it abandoned and leaves); the actor's side runs it on
@@ -52,7 +52,7 @@ cmd_finish(struct redis_cmd *c, struct creq *q, int64_t rv, int err)
 }
 
 static void
-hist_add(void *arg, uint64_t seq, const char *frame, size_t flen)
+hist_add(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
 {
 	struct creq *q = arg;
 	struct hent *h;
@@ -71,6 +71,7 @@ hist_add(void *arg, uint64_t seq, const char *frame, size_t flen)
 	memcpy(h->frame, frame, flen);
 	h->flen = flen;
 	h->seq = seq;
+	memcpy(h->ep, ep, sizeof(h->ep));
 	q->nhist++;
 }
 
@@ -79,11 +80,11 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 {
 	char err[256];
 	int64_t rv = -1;
-	uint64_t seq;
 
 	switch (q->op) {
 	case OP_CREATE:
-		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, (size_t)q->a, err,
+		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, c->run_id,
+		    (size_t)q->a, err,
 		    sizeof(err));
 		break;
 	case OP_DELETE:
@@ -91,8 +92,8 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 		    q->inc[0] != '\0' ? q->inc : NULL, err, sizeof(err));
 		break;
 	case OP_BASELINE:
-		rv = redis_group_baseline(c->l, q->id, q->len, q->inc, &seq, err, sizeof(err));
-		q->a = seq;
+		rv = redis_group_baseline(c->l, &c->sc, q->id, q->len, c->run_id, &q->base, err,
+		    sizeof(err));
 		break;
 	case OP_HISTORY:
 		rv = redis_group_history(c->l, q->id, q->len, q->a, q->b, hist_add, q, err,
@@ -103,7 +104,7 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 		}
 		break;
 	case OP_REREGISTER:
-		rv = redis_group_reregister(c->l, &c->sc, q->id, q->len, q->inc, q->a, err,
+		rv = redis_group_reregister(c->l, &c->sc, q->id, q->len, q->inc, c->run_id, err,
 		    sizeof(err));
 		break;
 	case OP_CLAIM:
@@ -112,6 +113,9 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 	case OP_RELEASE:
 		rv = redis_cid_release(c->l, &c->sc, (uint32_t)q->a, c->node, err, sizeof(err));
 		break;
+	case OP_CHECK:
+		cmd_heartbeat(c);       /* drops the link itself if it fails */
+		return 0;
 	}
 	if (rv == -1)
 		cmd_drop_link(c, err);
@@ -231,35 +235,21 @@ redis_cmd_delete(struct redis_cmd *c, const char *id, size_t len, const char *in
 }
 
 int
-redis_cmd_baseline(struct redis_cmd *c, const char *id, size_t len,
-                   char inc[REDIS_INC_LEN + 1], uint64_t *seq, int ms)
+redis_cmd_baseline(struct redis_cmd *c, const char *id, size_t len, struct redis_base *b,
+                   int ms)
 {
 	struct creq *q;
 
 	if (call(c, req_new(OP_BASELINE, id, len, NULL), ms, &q) == -1)
 		return -1;
-	memcpy(inc, q->inc, REDIS_INC_LEN + 1);
-	*seq = q->a;
+	*b = q->base;
 	cmd_req_free(q);
 	return 0;
 }
 
-int
-redis_cmd_lookup(struct redis_cmd *c, const char *id, size_t len,
-                 char inc[REDIS_INC_LEN + 1], int ms)
-{
-	uint64_t seq;
-
-	if (redis_cmd_baseline(c, id, len, inc, &seq, ms) == -1)
-		return -1;
-	return inc[0] != '\0';
-}
-
 long
 redis_cmd_history(struct redis_cmd *c, const char *id, size_t len, uint64_t first,
-                  uint64_t last,
-                  void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen),
-                  void *arg, int ms)
+                  uint64_t last, redis_hist_fn fn, void *arg, int ms)
 {
 	struct creq *q = req_new(OP_HISTORY, id, len, NULL), *done;
 	size_t i;
@@ -272,20 +262,46 @@ redis_cmd_history(struct redis_cmd *c, const char *id, size_t len, uint64_t firs
 	if ((n = (long)call(c, q, ms, &done)) == -1)
 		return -1;
 	for (i = 0; i < done->nhist; i++)
-		fn(arg, done->hist[i].seq, done->hist[i].frame, done->hist[i].flen);
+		fn(arg, done->hist[i].seq, done->hist[i].ep, done->hist[i].frame,
+		    done->hist[i].flen);
 	cmd_req_free(done);
 	return n;
 }
 
-int64_t
+int
 redis_cmd_reregister(struct redis_cmd *c, const char *id, size_t len, const char *inc,
-                     uint64_t last, int ms)
+                     int ms)
+{
+	return (int)call_simple(c, req_new(OP_REREGISTER, id, len, inc), ms);
+}
+
+int
+redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len, const char *inc)
+{
+	char err[256];
+	int rv = redis_group_reregister(c->l, &c->sc, id, len, inc, c->run_id, err,
+	    sizeof(err));
+
+	if (rv == -1)
+		cmd_drop_link(c, err);
+	return rv;
+}
+
+int
+redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len, const char *inc)
 {
 	struct creq *q = req_new(OP_REREGISTER, id, len, inc);
 
-	if (q != NULL)
-		q->a = last;
-	return call_simple(c, q, ms);
+	if (q == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	q->abandoned = q->later = 1;
+	if (chan_try_send(c->ch, &q) == -1) {
+		cmd_req_free(q);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -299,6 +315,23 @@ redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms)
 }
 
 int
+redis_cmd_check(struct redis_cmd *c)
+{
+	struct creq *q = req_new(OP_CHECK, NULL, 0, NULL);
+
+	if (q == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	q->abandoned = q->later = 1;
+	if (chan_try_send(c->ch, &q) == -1) {
+		cmd_req_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+int
 redis_cmd_release(struct redis_cmd *c, uint32_t cid)
 {
 	struct creq *q = req_new(OP_RELEASE, NULL, 0, NULL);
@@ -308,7 +341,7 @@ redis_cmd_release(struct redis_cmd *c, uint32_t cid)
 		return -1;
 	}
 	q->a = cid;
-	q->abandoned = 1;
+	q->abandoned = q->later = 1;
 	if (chan_try_send(c->ch, &q) == -1) {
 		cmd_req_free(q);
 		return -1;

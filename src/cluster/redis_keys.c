@@ -1,5 +1,5 @@
 /*
- * redis_keys: key and channel names, and fresh incarnations. Keys are
+ * redis_keys: key and channel names, and fresh incarnations and epochs. Keys are
  * "prefix + raw id": the prefix names the kind, so no id can forge
  * another group's key (docs/design.md, "Keys and channels").
  *
@@ -13,25 +13,38 @@
 #include <sys/random.h>
 #include <sys/types.h>
 
-int
-redis_inc_new(char inc[REDIS_INC_LEN + 1])
+/* ndigits (even, at most REDIS_INC_LEN) random hex digits and a NUL. */
+static int
+hex_new(char *out, size_t ndigits)
 {
 	unsigned char raw[REDIS_INC_LEN / 2];
 	size_t got = 0;
 	ssize_t n;
 	int i;
 
-	while (got < sizeof(raw)) {
-		n = getrandom(raw + got, sizeof(raw) - got, 0);
+	while (got < ndigits / 2) {
+		n = getrandom(raw + got, ndigits / 2 - got, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		got += (size_t)n;
 	}
-	for (i = 0; i < (int)sizeof(raw); i++)
-		snprintf(inc + 2 * i, 3, "%02x", raw[i]);
+	for (i = 0; i < (int)(ndigits / 2); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 	return 0;
+}
+
+int
+redis_inc_new(char inc[REDIS_INC_LEN + 1])
+{
+	return hex_new(inc, REDIS_INC_LEN);
+}
+
+int
+redis_ep_new(char ep[REDIS_EP_LEN + 1])
+{
+	return hex_new(ep, REDIS_EP_LEN);
 }
 
 size_t

@@ -10,6 +10,13 @@
  * replies are read in order, each within the timeout. Messages queued
  * meanwhile form the next batch, so the batch grows with the load.
  *
+ * An item whose sender was told an earlier message failed (cb->stale) is
+ * failed too before the batch goes out: a sender's later message never
+ * overtakes its lost one. (Inside one round trip, a message that Redis
+ * answers with an error while a later one of the same sender succeeds
+ * is not caught: the errors that can happen, NOSCRIPT, OOM or READONLY,
+ * hit every script of the round trip alike.)
+ *
  * NOSCRIPT (an operator's SCRIPT FLUSH) fails that message (-1: its
  * sender is closed, never silently dropped) and the scripts are loaded
  * again after the batch. Resending it with EVAL inside the batch would
@@ -49,6 +56,7 @@ struct redis_pub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
+	char run[REDIS_RUN_LEN + 1];    /* the run_id of the process l talks to */
 	struct redis_linkstate ls;
 	struct redis_pub_item *batch;
 };
@@ -76,7 +84,8 @@ connect_link(struct redis_pub *p)
 
 	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
 		goto err;
-	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1) {
+	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1 ||
+	    redis_run_id(p->l, p->run, err, sizeof(err)) == -1) {
 		redis_link_free(p->l);
 		p->l = NULL;
 		goto err;
@@ -114,7 +123,8 @@ backoff(struct redis_pub *p, long ms)
 	}
 }
 
-/* One round trip for n items. */
+/* One round trip for n items. The batch carries one fresh epoch, which
+ * the script takes only for a group whose epoch it finds stale. */
 static void
 publish_batch(struct redis_pub *p, size_t n)
 {
@@ -122,13 +132,25 @@ publish_batch(struct redis_pub *p, size_t n)
 	size_t i, j = 0;
 	int64_t seq;
 	int noscript = 0;
-	char err[256];
+	char err[256], ep[REDIS_EP_LEN + 1];
 
+	if (redis_ep_new(ep) == -1) {
+		fail_batch(p, 0, n);
+		return;
+	}
+	for (i = j = 0; i < n; i++) {
+		if (p->cb.stale != NULL && p->cb.stale(p->cb.arg, &p->batch[i]))
+			finish(p, &p->batch[i], -1);
+		else
+			p->batch[j++] = p->batch[i];
+	}
+	n = j;
+	j = 0;
 	for (i = 0; i < n; i++) {
 		struct redis_pub_item *it = &p->batch[i];
 
 		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
-		    it->frame, it->flen, &p->hist) == -1)
+		    it->frame, it->flen, &p->hist, p->run, ep) == -1)
 			break;
 	}
 	if (i > 0 && redis_link_flush(p->l) == 0) {

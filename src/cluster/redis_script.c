@@ -16,54 +16,105 @@
 
 #include "groupchat/cluster/redis_link.h"
 
-/* KEYS = [inc, groups]; ARGV = [inc, max]. 1 created, 0 exists, 2 Redis
- * holds max groups already. groups counts the incarnation keys: this
- * script and reregister add one, delete takes one away. */
+/*
+ * A group's incarnation key holds "<inc> <run> <ep>": its incarnation (32
+ * hex digits), the first 16 hex digits of the run_id of the Redis process
+ * that began its epoch, and the epoch (16 hex digits); so a publish reads
+ * all three with the one GET it always made.
+ *
+ * The epoch check that publish and baseline share (docs/design.md,
+ * "Continuity"): an epoch lives as long as one Redis process keeps the
+ * group's data. When the key was written by another process (a restart
+ * from a snapshot or an AOF, a promoted replica), whatever that data lost
+ * is unknown, so a new epoch begins, numbered on above both the counter's
+ * and the history's last (XADD's ids keep rising).
+ *
+ * gc:groups counts the incarnation keys: create and reregister add one,
+ * delete takes one away (docs/design.md, "Bounds in bytes").
+ */
+#define EPOCH_LUA \
+	"local function top(h)\n" \
+	"  local e = redis.call('XREVRANGE', h, '+', '-', 'COUNT', 1)\n" \
+	"  if e[1] then return tonumber(string.match(e[1][1], '^%d+')) end\n" \
+	"  return 0\n" \
+	"end\n" \
+	"local function epoch(ki, ks, kh, v, run, ep)\n" \
+	"  if string.sub(v, 34, 49) == run then return string.sub(v, 51) end\n" \
+	"  local n = tonumber(redis.call('GET', ks) or '0')\n" \
+	"  local t = top(kh)\n" \
+	"  if t > n then redis.call('SET', ks, t) end\n" \
+	"  redis.call('SET', ki, string.sub(v, 1, 32) .. ' ' .. run .. ' ' .. ep)\n" \
+	"  return ep\n" \
+	"end\n"
+
+/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [inc, run, ep, max].
+ * 1 created, 0 exists, 2 Redis holds max groups already. */
 static const char create_lua[] =
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-	"if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then\n"
+	"if tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[4]) then\n"
 	"  return 2\n"
 	"end\n"
-	"redis.call('SET', KEYS[1], ARGV[1])\n"
-	"redis.call('INCR', KEYS[2])\n"
+	"redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
+	"redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])\n"
+	"redis.call('INCR', KEYS[5])\n"
 	"return 1\n";
 
-/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [channel, inc or ''].
- * 1 deleted, 0 none. */
+/* KEYS = [inc, seq, hist, hbytes, gone, groups]; ARGV = [channel, inc or
+ * '', gone ttl ms]. 1 deleted, 0 none. The tombstone and the event carry
+ * the group's last number: a node that fanned out less tells its members
+ * (1013). */
 static const char delete_lua[] =
-	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur or (ARGV[2] ~= '' and cur ~= ARGV[2]) then return 0 end\n"
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then return 0 end\n"
+	"local cur = string.sub(v, 1, 32)\n"
+	"if ARGV[2] ~= '' and cur ~= ARGV[2] then return 0 end\n"
+	"local n = redis.call('GET', KEYS[2]) or '0'\n"
 	"redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])\n"
-	"if redis.call('DECR', KEYS[5]) < 0 then redis.call('SET', KEYS[5], 0) end\n"
-	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur)\n"
+	"if redis.call('DECR', KEYS[6]) < 0 then redis.call('SET', KEYS[6], 0) end\n"
+	"redis.call('SET', KEYS[5], cur .. ' ' .. n, 'PX', ARGV[3])\n"
+	"redis.call('PUBLISH', ARGV[1], 'd ' .. cur .. ' ' .. n)\n"
 	"return 1\n";
 
 /*
- * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes].
- * The sequence number, or 0 if the incarnation is not current.
+ * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes,
+ * run, ep]. The sequence number, or 0 if the incarnation is not current. A
+ * counter lost while the history stayed (an evicted key) starts a new
+ * epoch too.
  *
  * The count is XADD's own MAXLEN ~ len: Redis drops whole stream nodes,
  * so at least len entries stay and at most a node more (100 entries by
  * default). The bytes: hbytes counts every frame byte ever added, and
  * each entry carries that count as it stood before it (field c beside
- * the frame f), so the history holds hbytes minus the oldest entry's c.
- * That entry is read each time another bytes / 8 have been added, so
- * most publishes pay one INCRBY and no read. When past bytes, the oldest
- * entries go (XTRIM MINID), read a page of 8 at a time, their c fields
- * saying where to cut. Between two checks less than bytes / 8 came in (a
- * frame of bytes / 8 or more always crosses one), so the history holds
- * less than bytes + bytes / 8, and at most bytes right after a check. A
- * frame larger than bytes empties the history, which is never holed,
- * only shorter; len 0 keeps none. An entry without a c field (written
- * before these bounds) counts as 0: it goes at the first trim.
+ * the frame f and the epoch e), so the history holds hbytes minus the
+ * oldest entry's c. That entry is read each time another bytes / 8 have
+ * been added, so most publishes pay one INCRBY and no read. When past
+ * bytes, the oldest entries go (XTRIM MINID), read a page of 8 at a time,
+ * their c fields saying where to cut. Between two checks less than
+ * bytes / 8 came in (a frame of bytes / 8 or more always crosses one), so
+ * the history holds less than bytes + bytes / 8, and at most bytes right
+ * after a check. A frame larger than bytes empties the history, which is
+ * never holed, only shorter; len 0 keeps none. An entry without a c field
+ * (written before these bounds) counts as 0: it goes at the first trim.
  */
 static const char publish_lua[] =
-	"if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end\n"
+	EPOCH_LUA
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v or string.sub(v, 1, 32) ~= ARGV[2] then return 0 end\n"
+	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[6], ARGV[7])\n"
 	"local seq = redis.call('INCR', KEYS[2])\n"
+	"if seq == 1 then\n"
+	"  local t = top(KEYS[3])\n"
+	"  if t > 0 then\n"
+	"    ep = ARGV[7]\n"
+	"    seq = t + 1\n"
+	"    redis.call('SET', KEYS[2], seq)\n"
+	"    redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[6] .. ' ' .. ep)\n"
+	"  end\n"
+	"end\n"
 	"local n, b, l = tonumber(ARGV[4]), tonumber(ARGV[5]), #ARGV[3]\n"
 	"if n == 0 then redis.call('DEL', KEYS[3], KEYS[4]) else\n"
 	"  local c = redis.call('INCRBY', KEYS[4], l)\n"
-	"  redis.call('XADD', KEYS[3], 'MAXLEN', '~', n, seq .. '-0', 'f', ARGV[3], 'c', c - l)\n"
+	"  redis.call('XADD', KEYS[3], 'MAXLEN', '~', n, seq .. '-0', 'f', ARGV[3], 'c', c - l, 'e', ep)\n"
 	"  local step, page = math.max(math.floor(b / 8), 1), 1\n"
 	"  if math.floor(c / step) ~= math.floor((c - l) / step) then\n"
 	"    while true do\n"
@@ -85,20 +136,37 @@ static const char publish_lua[] =
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. seq .. ' ' .. ARGV[3])\n"
+	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. ep .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
 
-/* KEYS = [inc, seq, groups]; ARGV = [inc, last]. The sequence, or -1 if
- * the id holds another incarnation. A live group registers again past
- * the count of groups: it must not vanish. */
+/* KEYS = [inc, seq, hist, gone]; ARGV = [run, ep]. {inc, epoch, sequence,
+ * tombstone}: when the id holds no group, {'', '', the deleted group's
+ * last number, 1} if it was deleted lately, else {'', '', 0, 0}. */
+static const char baseline_lua[] =
+	EPOCH_LUA
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then\n"
+	"  local t = redis.call('GET', KEYS[4])\n"
+	"  if not t then return {'', '', 0, 0} end\n"
+	"  return {'', '', tonumber(string.match(t, '(%d+)$')) or 0, 1}\n"
+	"end\n"
+	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[1], ARGV[2])\n"
+	"return {string.sub(v, 1, 32), ep, tonumber(redis.call('GET', KEYS[2]) or '0'), 0}\n";
+
+/* KEYS = [inc, seq, hist, gone, groups]; ARGV = [inc, run, ep]. 1 if the
+ * group is there (again), 0 if the id holds another incarnation or was
+ * deleted lately (its tombstone). A group registered again begins a new
+ * epoch above whatever history survived, and counts among the groups past
+ * their bound: a live group must not vanish. */
 static const char reregister_lua[] =
-	"local cur = redis.call('GET', KEYS[1])\n"
-	"if not cur then redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[3])\n"
-	"elseif cur ~= ARGV[1] then return -1 end\n"
-	"local seq = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"local last = tonumber(ARGV[2])\n"
-	"if last > seq then redis.call('SET', KEYS[2], ARGV[2]); seq = last end\n"
-	"return seq\n";
+	EPOCH_LUA
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if v then if string.sub(v, 1, 32) == ARGV[1] then return 1 end return 0 end\n"
+	"if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
+	"redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
+	"redis.call('SET', KEYS[2], top(KEYS[3]))\n"
+	"redis.call('INCR', KEYS[5])\n"
+	"return 1\n";
 
 /* KEYS = [cid...]; ARGV = [node, ttl ms]. The keys another node holds. */
 static const char refresh_lua[] =
@@ -122,6 +190,7 @@ static const char *const sources[RS_COUNT] = {
 	[RS_CREATE] = create_lua,
 	[RS_DELETE] = delete_lua,
 	[RS_PUBLISH] = publish_lua,
+	[RS_BASELINE] = baseline_lua,
 	[RS_REREGISTER] = reregister_lua,
 	[RS_REFRESH] = refresh_lua,
 	[RS_RELEASE] = release_lua,

@@ -2,7 +2,9 @@
  * redis_fixture: one redis-server child per fixture. pid is the running
  * child or 0; logfd is the read end of its stdout/stderr pipe, kept open
  * for the child's life (closing it would SIGPIPE the server on its next
- * log line). Only the test thread that made the fixture touches it.
+ * log line); dir is the server's working directory, where a SAVE writes
+ * dump.rdb, made at start and removed at stop. Only the test thread that
+ * made the fixture touches it.
  */
 #include "redis_fixture.h"
 
@@ -28,6 +30,8 @@ struct redis_fixture {
 	int logfd;
 	int port;
 	char password[128]; /* "" when none */
+	char dir[64];       /* the server's own directory: its dump file */
+	char dump[96];      /* dir/dump.rdb */
 };
 
 static void
@@ -93,6 +97,10 @@ spawn(struct redis_fixture *rf)
 	argv[argc++] = "";
 	argv[argc++] = "--appendonly";
 	argv[argc++] = "no";
+	argv[argc++] = "--dir";
+	argv[argc++] = rf->dir;
+	argv[argc++] = "--dbfilename";
+	argv[argc++] = "dump.rdb";
 	if (rf->password[0] != '\0') {
 		argv[argc++] = "--requirepass";
 		argv[argc++] = rf->password;
@@ -194,6 +202,12 @@ rf_start(const char *password)
 	if ((rf = calloc(1, sizeof(*rf))) == NULL)
 		return NULL;
 	rf->logfd = -1;
+	snprintf(rf->dir, sizeof(rf->dir), "/tmp/gc-redis-XXXXXX");
+	if (mkdtemp(rf->dir) == NULL) {
+		free(rf);
+		return NULL;
+	}
+	snprintf(rf->dump, sizeof(rf->dump), "%s/dump.rdb", rf->dir);
 	if (password != NULL)
 		snprintf(rf->password, sizeof(rf->password), "%s", password);
 	/* another process may take the port between probe and bind: retry */
@@ -204,6 +218,7 @@ rf_start(const char *password)
 			return rf;
 		reap(rf);
 	}
+	rmdir(rf->dir);
 	free(rf);
 	return NULL;
 }
@@ -235,8 +250,8 @@ rf_kill(struct redis_fixture *rf)
 	return 0;
 }
 
-int
-rf_restart(struct redis_fixture *rf)
+static int
+respawn(struct redis_fixture *rf)
 {
 	if (rf->pid > 0)
 		return -1;
@@ -246,11 +261,29 @@ rf_restart(struct redis_fixture *rf)
 	return -1;
 }
 
+int
+rf_restart(struct redis_fixture *rf)
+{
+	if (unlink(rf->dump) == -1 && errno != ENOENT)
+		return -1;
+	return respawn(rf);
+}
+
+int
+rf_restart_saved(struct redis_fixture *rf)
+{
+	if (access(rf->dump, R_OK) == -1)
+		return -1;
+	return respawn(rf);
+}
+
 void
 rf_stop(struct redis_fixture *rf)
 {
 	if (rf == NULL)
 		return;
 	reap(rf);
+	unlink(rf->dump);
+	rmdir(rf->dir);
 	free(rf);
 }

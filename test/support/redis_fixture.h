@@ -1,8 +1,10 @@
 /*
  * redis_fixture: a real redis-server for one test, as a child process on a
- * free 127.0.0.1 port, without persistence (--save '' --appendonly no),
- * optionally with --requirepass. The test can pause it (SIGSTOP), resume
- * it, kill it (SIGKILL) and start it again, empty, on the same port.
+ * free 127.0.0.1 port, without persistence of its own (--save ''
+ * --appendonly no; a SAVE the test sends writes a dump file in a directory
+ * of the fixture's own), optionally with --requirepass. The test can pause
+ * it (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
+ * port, empty or from the last SAVE.
  *
  * The child dies with the test process (PR_SET_PDEATHSIG), so a crashing
  * test leaves no server behind; rf_stop is still the normal end. Waits
@@ -32,8 +34,14 @@ int rf_resume(struct redis_fixture *rf);
 /* SIGKILLs the server and reaps it. 0 or -1. */
 int rf_kill(struct redis_fixture *rf);
 
-/* Starts a new, empty server on the same port after rf_kill. 0 or -1. */
+/* Starts a new, empty server on the same port after rf_kill (the dump
+ * file of a SAVE is removed first). 0 or -1. */
 int rf_restart(struct redis_fixture *rf);
+
+/* Starts a new server on the same port after rf_kill that loads what the
+ * last SAVE wrote, as a crashed Redis that persists does. 0, or -1 (also
+ * when nothing was saved). */
+int rf_restart_saved(struct redis_fixture *rf);
 
 /* Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") over a fresh
  * connection, authenticating first when needed, and copies the first line

@@ -3,7 +3,7 @@
  * mode"). It owns the node id, the three Redis actors (publisher,
  * subscriber, command link; src/cluster/) and what the rest of the server
  * asks of them: whether Redis is usable (all three links up), the group
- * calls that run on the caller's thread (create, delete, lookup), a
+ * calls that run on the caller's thread (create, delete, baseline), a
  * member's message handed to the publisher, and the connection ids this
  * node has claimed. Without --redis there is no cluster object at all.
  *
@@ -83,7 +83,7 @@ void cluster_free(struct cluster *cl);
 
 /* 1 if every link is up and, since the subscriber last came back, every
  * group served here has read its baseline again (and registered again if
- * Redis restarted empty): so a message sent once /healthz says 200 finds
+ * Redis lost it): so a message sent once /healthz says 200 finds
  * its group in Redis. Else 0 and the reason in why ("redis: <reason>",
  * never the password). */
 int cluster_up(struct cluster *cl, char *why, size_t n);
@@ -98,14 +98,32 @@ void cluster_counts(struct cluster *cl, struct stats *st);
 void cluster_settle(struct cluster *cl, long n);
 void cluster_resync_done(struct cluster *cl);
 
+/* An event of the subscriber (a message, a confirmation, a delete, a
+ * resync) could not be handed over: which group it concerned is unknown,
+ * so every group served here resyncs within GROUP_TICK_MS
+ * (cluster_lost tells them: a count that changed). */
+void cluster_note_lost(struct cluster *cl);
+unsigned cluster_lost(struct cluster *cl);
+
 /* The node id, 16 hex digits. */
 const char *cluster_node(const struct cluster *cl);
 
-/* Restarts of Redis seen so far (a changed run_id). */
-unsigned cluster_epoch(struct cluster *cl);
+/* Where group id stands in Redis (redis_cmd_baseline), read again once
+ * when the link broke under it (an idle link may be stale after Redis
+ * restarted). 0, or -1 with errno. */
+struct redis_base;
+int cluster_baseline(struct cluster *cl, const char *id, size_t len, struct redis_base *b,
+                     int ms);
 
 struct redis_cmd *cluster_cmd(struct cluster *cl);
 struct redis_sub *cluster_sub(struct cluster *cl);
+
+/* Group id (incarnation inc) is no longer served here, but not deleted
+ * either: for CLUSTER_KEEP_MS the node registers it again if Redis loses
+ * it (a restart seen by the command link, or at once when Redis is not
+ * usable now), so a group with members moments ago never vanishes. */
+#define CLUSTER_KEEP_MS 60000
+void cluster_keep(struct cluster *cl, const char *id, size_t len, const char *inc);
 
 /* Registers group id with a fresh incarnation: 1 created, 0 exists, 2
  * Redis holds lim->max_groups groups already, -1. */

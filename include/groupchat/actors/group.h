@@ -125,6 +125,10 @@ void group_close(struct group *g, uint16_t code, const char *reason);
 bool group_running(struct group *g);    /* its thread is alive */
 size_t group_members(struct group *g);  /* members now */
 bool group_closed(struct group *g);
+
+/* Cluster mode: the incarnation the group follows into inc, once its
+ * first join read it; false before. */
+bool group_incarnation(struct group *g, char inc[REDIS_INC_LEN + 1]);
 uint64_t group_msgs_in(struct group *g);  /* broadcasts fanned out */
 uint64_t group_msgs_out(struct group *g); /* frames queued to members */
 

@@ -21,24 +21,42 @@
 
 /* ---- the group calls --------------------------------------------------- */
 
-/* Registers group id with incarnation inc if absent and Redis holds
- * fewer than max groups: 1 created, 0 the id exists, 2 Redis holds max
- * groups already, -1 error. */
-int redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                       size_t len, const char *inc, size_t max, char *err,
-                       size_t errlen);
+/* How long a deleted group's tombstone (gc:gone:<id>) tells a delete from
+ * lost data: 1 hour. */
+#define REDIS_GONE_TTL_MS 3600000u
 
-/* Deletes group id (only if its incarnation is inc, when inc is not NULL)
- * and publishes the "d" event: 1 deleted, 0 no such group, -1 error. */
+/* The part of a Redis run_id (40 hex digits) that names its process
+ * here: the first 16, enough to tell two processes apart. */
+#define REDIS_RUN_LEN 16
+
+/* Where a group stands in Redis: what a join starts from. */
+struct redis_base {
+	char inc[REDIS_INC_LEN + 1];    /* "" when the id holds no group */
+	char ep[REDIS_EP_LEN + 1];      /* its epoch; "" with no group */
+	uint64_t seq;                   /* the last number given (gone: the
+	                                 * deleted group's last) */
+	int gone;                       /* no group, and deleted lately */
+};
+
+/* Registers group id with incarnation inc if absent and Redis holds
+ * fewer than max groups, in a fresh epoch of the Redis process run: 1
+ * created, 0 the id exists, 2 Redis holds max groups already, -1 error. */
+int redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
+                       size_t len, const char *inc, const char *run, size_t max,
+                       char *err, size_t errlen);
+
+/* Deletes group id (only if its incarnation is inc, when inc is not NULL),
+ * leaves its tombstone and publishes the "d" event: 1 deleted, 0 no such
+ * group, -1 error. */
 int redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id,
                        size_t len, const char *inc, char *err, size_t errlen);
 
-/* Reads the group's incarnation (into inc, "" when absent) and sequence
- * (*seq, 0 when absent) in one MULTI: the baseline a join starts from.
- * 0 or -1. */
-int redis_group_baseline(struct redis_link *l, const char *id, size_t len,
-                         char inc[REDIS_INC_LEN + 1], uint64_t *seq,
-                         char *err, size_t errlen);
+/* Reads where group id stands into *b, beginning a new epoch first when
+ * the group's data was written by a Redis process other than run (the
+ * epoch check of docs/design.md, "Continuity"). 0 or -1. */
+int redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *id,
+                         size_t len, const char *run, struct redis_base *b, char *err,
+                         size_t errlen);
 
 /* The history a group keeps in Redis: its last len messages at least
  * (up to a stream node, 100 entries, more: MAXLEN ~), and their frames
@@ -49,34 +67,46 @@ struct redis_history {
 	size_t bytes;
 };
 
-/* Queues one publish of frame to group id/inc, keeping hist of history.
- * Its reply: an integer, the sequence number, or 0 if the group is gone.
- * 0, or -1 if out of memory. */
+/* Queues one publish of frame to group id/inc, keeping hist of history;
+ * run is the run_id of the process l talks to and ep the epoch the
+ * message begins if the check finds the group's epoch stale. Its reply:
+ * an integer, the sequence number, or 0 if the group is gone. 0, or -1 if
+ * out of memory. */
 int redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                                const char *id, size_t len, const char *inc,
                                const void *frame, size_t flen,
-                               const struct redis_history *hist);
+                               const struct redis_history *hist, const char *run,
+                               const char *ep);
 
 /* Runs the publish at once: the sequence number, 0 if the group is gone,
  * -1 error. */
 int64_t redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                             size_t len, const char *inc, const void *frame,
                             size_t flen, const struct redis_history *hist,
+                            const char *run, const char *ep,
                             char *err, size_t errlen);
 
-/* Re-registers a group after Redis came back empty: the group's sequence
- * (raised to at least last), or -2 if the id now holds another
- * incarnation, or -1 on error. */
-int64_t redis_group_reregister(struct redis_link *l, struct redis_scripts *s,
-                               const char *id, size_t len, const char *inc,
-                               uint64_t last, char *err, size_t errlen);
+/* Registers group id/inc again after Redis lost it, in a fresh epoch of
+ * the process run: 1 the group is there (again, or still), 0 the id holds
+ * another incarnation or was deleted lately, -1 error. */
+int redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char *id,
+                           size_t len, const char *inc, const char *run, char *err,
+                           size_t errlen);
 
-/* Reads history entries first..last (inclusive) of group id, calling
- * fn(arg, seq, frame, flen) for each in order. Returns how many, or -1. */
+/* One history entry: its number, the epoch it was written in, the frame. */
+typedef void (*redis_hist_fn)(void *arg, uint64_t seq, const char *ep, const char *frame,
+    size_t flen);
+
+/* Reads history entries first..last (inclusive) of group id, calling fn
+ * for each in order. Returns how many, or -1. */
 long redis_group_history(struct redis_link *l, const char *id, size_t len,
-                         uint64_t first, uint64_t last,
-                         void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen),
-                         void *arg, char *err, size_t errlen);
+                         uint64_t first, uint64_t last, redis_hist_fn fn, void *arg,
+                         char *err, size_t errlen);
+
+/* The run_id of the Redis process l talks to (INFO server), its first
+ * REDIS_RUN_LEN hex digits. 0 or -1. */
+int redis_run_id(struct redis_link *l, char run[REDIS_RUN_LEN + 1], char *err,
+                 size_t errlen);
 
 /* ---- connection ids ---------------------------------------------------- */
 

@@ -1,16 +1,17 @@
 /*
  * redis_cmd: the command actor of cluster mode. One thread
  * (gc-redis-cmd) owns one Redis link for everything that is not a publish
- * or a subscription: create, delete, lookup, the join's baseline, history
- * reads for gap repair, re-registration after Redis restarted empty, and
- * connection-id claims. Callers queue a request on a bounded channel and
+ * or a subscription: create, delete, the baseline (of a join, a resync or
+ * a control request), history reads for gap repair, re-registration after
+ * Redis lost a group, and connection-id claims. Callers queue a request on a bounded channel and
  * wait for its reply until their own deadline, as with the manager.
  *
  * Every few seconds (ttl/3) it refreshes the claims of every cid the node
  * holds (asking cb->held for them) and reports through cb->taken the ones
  * another node holds now. At every (re)connect it reads Redis's run_id;
- * a changed one means Redis restarted empty, reported by cb->restarted
- * after cb->link(up). While down it reconnects with capped backoff (50 ms
+ * a changed one means another Redis process answers (a restart, empty or
+ * from a snapshot, or a promoted replica), reported by cb->restarted
+ * before cb->link(up). While down it reconnects with capped backoff (50 ms
  * doubling to 2 s) and fails requests at once. Callbacks run on the
  * actor's thread and must not block.
  *
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_keys.h"
 
 struct redis_connector;
@@ -68,28 +70,39 @@ int redis_cmd_create(struct redis_cmd *c, const char *id, size_t len,
 int redis_cmd_delete(struct redis_cmd *c, const char *id, size_t len,
                      const char *inc, int ms);
 
-/* Group id's incarnation into inc: 1 exists, 0 none, -1. */
-int redis_cmd_lookup(struct redis_cmd *c, const char *id, size_t len,
-                     char inc[REDIS_INC_LEN + 1], int ms);
-
-/* Incarnation ("" if none) and sequence read in one MULTI. 0 or -1. */
+/* Where group id stands (redis_group_baseline: the epoch check first). 0 or -1. */
 int redis_cmd_baseline(struct redis_cmd *c, const char *id, size_t len,
-                       char inc[REDIS_INC_LEN + 1], uint64_t *seq, int ms);
+                       struct redis_base *b, int ms);
 
 /* History entries first..last of group id, passed to fn on the caller's
  * thread in order after the reply came. How many, or -1. */
 long redis_cmd_history(struct redis_cmd *c, const char *id, size_t len, uint64_t first,
-                       uint64_t last,
-                       void (*fn)(void *arg, uint64_t seq, const char *frame, size_t flen),
-                       void *arg, int ms);
+                       uint64_t last, redis_hist_fn fn, void *arg, int ms);
 
-/* Registers group id/inc again after Redis restarted empty: the group's
- * sequence (at least last), -2 if the id now holds another incarnation, -1. */
-int64_t redis_cmd_reregister(struct redis_cmd *c, const char *id, size_t len,
-                             const char *inc, uint64_t last, int ms);
+/* Registers group id/inc again after Redis lost it (a fresh epoch): 1 the
+ * group is there, 0 the id holds another incarnation or was deleted, -1. */
+int redis_cmd_reregister(struct redis_cmd *c, const char *id, size_t len,
+                         const char *inc, int ms);
+
+/* The same without waiting: queued, run in turn, its result unseen. 0, or
+ * -1 with EAGAIN / EPIPE / ENOMEM. */
+int redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len,
+                               const char *inc);
+
+/* The same at once on the actor's own link: only from cb->restarted,
+ * which runs on the actor's thread. 1, 0, or -1 (the link is dropped and
+ * the restart reported again at the next connect). */
+int redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len,
+                              const char *inc);
 
 /* Claims cid for this node for the ttl: 1 claimed, 0 held elsewhere, -1. */
 int redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms);
+
+/* Queues a heartbeat now, without waiting: an idle link that went stale
+ * (Redis restarted) is found broken and reopened at once, and the claims
+ * are made again, instead of at the next heartbeat. 0, or -1 with EAGAIN
+ * / EPIPE / ENOMEM. */
+int redis_cmd_check(struct redis_cmd *c);
 
 /* Queues the release of cid (if this node holds it) without waiting:
  * 0, or -1 with EAGAIN / EPIPE / ENOMEM. A release that is lost expires

@@ -3,7 +3,9 @@
  * "Keys and channels"). A key or channel is a kind prefix followed by the
  * raw group id (or a member id in hex), so no id can forge another group's
  * key. An incarnation tells a group apart from an earlier group of the
- * same id. Pure functions; nothing here touches a socket.
+ * same id; an epoch tells apart the stretches of one incarnation's history
+ * between two losses of Redis data (docs/design.md, "Continuity"). Pure
+ * functions but the random draws; nothing here touches a socket.
  */
 #ifndef GROUPCHAT_REDIS_KEYS_H
 #define GROUPCHAT_REDIS_KEYS_H
@@ -13,8 +15,14 @@
 /* An incarnation: 32 lowercase hex digits and a NUL. */
 #define REDIS_INC_LEN 32
 
+/* An epoch: 16 lowercase hex digits and a NUL. */
+#define REDIS_EP_LEN 16
+
 /* Fills inc with a fresh random incarnation. 0, or -1 if getrandom failed. */
 int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
+
+/* Fills ep with a fresh random epoch. 0, or -1 if getrandom failed. */
+int redis_ep_new(char ep[REDIS_EP_LEN + 1]);
 
 /* Writes prefix then the id bytes into out (n bytes); returns the length,
  * or 0 if it does not fit. Prefixes: */
@@ -22,6 +30,7 @@ int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
 #define RK_SEQ "gc:seq:"
 #define RK_HIST "gc:hist:"
 #define RK_HBYTES "gc:hbytes:"
+#define RK_GONE "gc:gone:"
 #define RK_CID "gc:cid:"
 #define RK_MSG "gc:msg:"
 /* and one key, not a prefix: how many groups Redis holds */

@@ -43,6 +43,10 @@ struct redis_pub_cb {
 	void (*result)(void *arg, const struct redis_pub_item *it, int64_t seq);
 	/* up 1, or 0 with a reason. */
 	void (*link)(void *arg, int up, const char *reason);
+	/* Optional: whether an item is not to go out any more (its sender was
+	 * already told an earlier message of its failed): it gets result -1
+	 * without being sent, so nobody sees a sender's m3 without its m2. */
+	int (*stale)(void *arg, const struct redis_pub_item *it);
 	void *arg;
 };
 

@@ -12,8 +12,8 @@
 #include <time.h>
 
 /* Close codes counted one by one; anything else lands in "other". */
-#define STATS_CLOSE_CODES {1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011}
-#define STATS_NCLOSE 9 /* the eight above plus other */
+#define STATS_CLOSE_CODES {1000, 1001, 1002, 1006, 1007, 1008, 1009, 1011, 1013}
+#define STATS_NCLOSE 10 /* the nine above plus other */
 
 struct stats {
 	atomic_ullong groups;        /* gauge: groups registered */
