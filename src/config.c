@@ -72,10 +72,11 @@ static const struct opt {
 	    "groups the cluster holds in Redis at once; more creates get 503 "
 	    "(cluster mode; default 100000)"},
 	{"history", "GROUPCHAT_HISTORY", OPT_HISTORY, "N",
-	    "messages each group keeps in Redis to repair gaps (cluster mode); "
-	    "0: none, a gap closes 1013 (default 100)"},
+	    "messages each group keeps: for members resuming with since (one node; "
+	    "0: since answers reset), in Redis to repair gaps (cluster mode; 0: a "
+	    "gap closes 1013) (default 100)"},
 	{"history-bytes", "GROUPCHAT_HISTORY_BYTES", OPT_HISTORY_BYTES, "BYTES",
-	    "bytes of messages each group keeps in Redis at most, suffix k/m/g "
+	    "bytes of messages each group keeps at most, suffix k/m/g "
 	    "allowed; oldest go first (default 1m)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

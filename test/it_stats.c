@@ -869,6 +869,9 @@ check_agree(void)
 		{ "totals.slow_consumer_drops", "groupchat_slow_consumer_drops_total" },
 		{ "totals.joins_refused", "groupchat_joins_refused_total" },
 		{ "totals.creates_refused", "groupchat_creates_refused_total" },
+		{ "totals.recoveries", "groupchat_recoveries_total" },
+		{ "totals.resets", "groupchat_resets_total" },
+		{ "totals.replayed_messages", "groupchat_replayed_messages_total" },
 		{ "groups_listed", "groupchat_groups_listed" },
 		{ "groups_omitted", "groupchat_groups_omitted" },
 	};

@@ -250,6 +250,24 @@ START_TEST(test_ref_n_threads)
 }
 END_TEST
 
+/* The payload and opcode read back; frame_unref_n gives back several
+ * references at once and frees on the last (ASan sees a leak or a use
+ * after free otherwise), and 0 is a no-op. */
+START_TEST(test_payload_unref_n)
+{
+	struct frame *m = frame_new(FRAME_BINARY, "ab", 2, "cd", 2);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(frame_opcode(m), FRAME_BINARY);
+	ck_assert_mem_eq(frame_payload(m), "abcd", 4);
+	frame_ref_n(m, 5);
+	frame_unref_n(m, 0);
+	frame_unref_n(m, 4);
+	ck_assert_mem_eq(frame_payload(m), "abcd", 4);
+	frame_unref_n(m, 2);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -266,6 +284,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_close_truncation);
 	tcase_add_test(tc, test_refcount_threads);
 	tcase_add_test(tc, test_ref_n_threads);
+	tcase_add_test(tc, test_payload_unref_n);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "groupchat/core/cidr.h"
+#include "groupchat/core/history.h"
 #include "groupchat/core/log.h"
 #include "groupchat/web/auth.h"
 
@@ -32,15 +33,17 @@ struct config {
 	int redis_password_argv;  /* the --redis flag's URL held a password: argv's
 	                           * copy is masked, and the server warns */
 	size_t max_cluster_groups; /* groups in Redis at once; creates past it get 503 */
-	unsigned history;         /* messages a group keeps in Redis; 0: none */
-	size_t history_bytes;     /* bytes of messages a group keeps in Redis */
+	unsigned history;         /* messages a group keeps (in Redis in cluster
+	                           * mode, else in memory for groupchat.v1); 0: none */
+	size_t history_bytes;     /* bytes of messages a group keeps, at most */
 };
 
 /* The default of --stats-groups. */
 #define CONFIG_STATS_GROUPS_DEFAULT 1000
-/* The defaults of --history and --history-bytes. */
-#define CONFIG_HISTORY_DEFAULT 100
-#define CONFIG_HISTORY_BYTES_DEFAULT ((size_t)1 << 20)
+/* The defaults of --history and --history-bytes: a group's own on one
+ * node (core/history.h), the same in Redis. */
+#define CONFIG_HISTORY_DEFAULT HISTORY_DEFAULT_COUNT
+#define CONFIG_HISTORY_BYTES_DEFAULT HISTORY_DEFAULT_BYTES
 
 enum config_result {
 	CONFIG_OK,

@@ -39,7 +39,9 @@
 
 struct fanout {
 	struct frame *const *ms;
+	struct frame *const *vs;        /* groupchat.v1's spelling, or NULL */
 	size_t k;
+	size_t nv;                      /* members that took vs */
 	struct timespec deadline;
 	bool waited;            /* deadline is set */
 	size_t frames, bytes;   /* queued so far, over all members */
@@ -58,6 +60,13 @@ fanout_wake(struct fanout *f)
 	f->nwake = 0;
 }
 
+/* The spelling of the run member c takes. */
+static struct frame *const *
+fanout_frames(const struct fanout *f, const struct member *c)
+{
+	return f->vs != NULL && member_v1(c) ? f->vs : f->ms;
+}
+
 /*
  * Queues the run to c: at once what fits, then, if c is full, waiting
  * for room until the run's deadline. Hands over one reference per frame
@@ -66,10 +75,13 @@ fanout_wake(struct fanout *f)
 static ssize_t
 fanout_member(struct fanout *f, struct member *c)
 {
+	struct frame *const *ms = fanout_frames(f, c);
 	ssize_t sent, more;
 	bool wake;
 
-	sent = member_enqueue_many(c, f->ms, f->k, &wake);
+	if (ms == f->vs)
+		f->nv++;
+	sent = member_enqueue_many(c, ms, f->k, &wake);
 	if (wake && sent == (ssize_t)f->k) {
 		if (f->nwake == FANOUT_WAKES)
 			fanout_wake(f);
@@ -81,7 +93,7 @@ fanout_member(struct fanout *f, struct member *c)
 			chan_deadline(&f->deadline, GROUP_SLOW_WAIT_MS);
 			f->waited = true;
 		}
-		more = member_enqueue_wait(c, f->ms + sent, f->k - (size_t)sent,
+		more = member_enqueue_wait(c, ms + sent, f->k - (size_t)sent,
 		    &f->deadline);
 		sent += more > 0 ? more : 0;
 	}
@@ -99,12 +111,13 @@ fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
 {
 	size_t taken = sent > 0 ? (size_t)sent : 0, j;
 	struct member *m = member_ref(r->members[i]);
+	struct frame *const *ms = fanout_frames(f, m);
 
 	for (j = 0; j < taken; j++)
-		f->bytes += frame_len(f->ms[j]);
+		f->bytes += frame_len(ms[j]);
 	f->frames += taken;
 	for (j = taken; j < f->k; j++)
-		frame_unref(f->ms[j]);
+		frame_unref(ms[j]);
 	/* Out of the roster (and its count) before the close can be seen. */
 	roster_remove_at(r, i);
 	if (sent >= 0 && member_close(m, GROUP_SLOW_CODE, GROUP_SLOW_REASON) &&
@@ -113,23 +126,34 @@ fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
 	member_unref(m);
 }
 
+/*
+ * With two spellings, each frame of both takes a reference per member up
+ * front (a member may take its run and be done with it before the pass
+ * ends), and the pass gives back at the end, in one step per frame, those
+ * of the spelling each member did not take.
+ */
 size_t
-fanout_run(struct roster *r, struct frame *const *ms, size_t k,
-    struct stats *st)
+fanout_run(struct roster *r, struct frame *const *ms, struct frame *const *vs,
+    size_t k, struct stats *st)
 {
-	struct fanout f = { .ms = ms, .k = k };
-	size_t i = 0, j, run_bytes = 0;
+	struct fanout f = { .ms = ms, .vs = vs, .k = k };
+	size_t i = 0, j, n = r->n, run_bytes = 0, v_bytes = 0;
 	ssize_t sent;
 
 	for (j = 0; j < k; j++) {
-		frame_ref_n(ms[j], r->n);
+		frame_ref_n(ms[j], n);
 		run_bytes += frame_len(ms[j]);
+		if (vs != NULL) {
+			frame_ref_n(vs[j], n);
+			v_bytes += frame_len(vs[j]);
+		}
 	}
 	while (i < r->n) {
 		sent = fanout_member(&f, r->members[i]);
 		if (sent == (ssize_t)k) {
 			f.frames += k;
-			f.bytes += run_bytes;
+			f.bytes += fanout_frames(&f, r->members[i]) == vs ?
+			    v_bytes : run_bytes;
 			i++;
 		} else {
 			/* The last member moves into slot i: look at i again. */
@@ -137,6 +161,10 @@ fanout_run(struct roster *r, struct frame *const *ms, size_t k,
 		}
 	}
 	fanout_wake(&f);
+	for (j = 0; vs != NULL && j < k; j++) {
+		frame_unref_n(ms[j], f.nv);
+		frame_unref_n(vs[j], n - f.nv);
+	}
 	if (st != NULL) {
 		stats_add(st, msgs_out, f.frames);
 		stats_add(st, bytes_out, f.bytes);

@@ -21,10 +21,12 @@ struct roster;
 struct stats;
 
 /* Queues ms[0..k) (k > 0) to every member of r, in order, and removes
- * the members that were slow or already closed. The caller keeps its own
+ * the members that were slow or already closed. vs, if not NULL, is the
+ * same run spelled for groupchat.v1 (each message with its position),
+ * queued instead to the members in that mode. The caller keeps its own
  * references to the frames. Adds msgs_out, bytes_out and slow_drops to
  * st (NULL: none). Returns the frames queued, over all members. */
-size_t fanout_run(struct roster *r, struct frame *const *ms, size_t k,
-    struct stats *st);
+size_t fanout_run(struct roster *r, struct frame *const *ms,
+    struct frame *const *vs, size_t k, struct stats *st);
 
 #endif

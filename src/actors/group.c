@@ -15,10 +15,12 @@
  *    and it decides that under the same lock. Hence a request is never
  *    stranded, and when running is false the roster is empty and nothing
  *    is pending.
- *  - roster, close_seen and its code and reason, the sequencer: the
- *    group thread's alone (group_thread.c, and roster.c, fanout.c and
- *    sequencer.c, which it calls); group_unref frees them once no thread
- *    runs.
+ *  - roster, close_seen and its code and reason, the sequencer and the
+ *    history: the group thread's alone (group_thread.c, and roster.c,
+ *    fanout.c, sequencer.c and core/history.c, which it calls);
+ *    group_unref frees them once no thread runs. group_set_history
+ *    replaces the history before the group is shared.
+ *  - epoch: drawn at creation, read-only after.
  *  - the roster's published size and the counters: atomics, written by
  *    the group thread (msgs_in also by group_broadcast, on the caller's
  *    thread, for a message to a group with no members), read by anyone.
@@ -34,12 +36,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "groupchat/actors/cluster.h"
 #include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/fault.h"
 #include "groupchat/core/frame.h"
+#include "groupchat/core/history.h"
 #include "groupchat/core/log.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread.h"
@@ -68,6 +72,18 @@ group_create(const char *id, size_t id_len, struct stats *st, struct cluster *cl
 		memcpy(g->id, id, id_len);
 	g->id[id_len] = '\0';
 	g->id_len = id_len;
+	/* One node: a history of positions, in an epoch of its own. */
+	if (cl == NULL) {
+		if (getrandom(&g->epoch, sizeof(g->epoch), 0) != sizeof(g->epoch)) {
+			err = errno;
+			goto err1;
+		}
+		if ((g->history = history_new(HISTORY_DEFAULT_COUNT,
+		    HISTORY_DEFAULT_BYTES)) == NULL) {
+			err = errno;
+			goto err1;
+		}
+	}
 	if ((err = pthread_mutex_init(&g->lock, NULL)) != 0)
 		goto err1;
 	if ((err = pthread_cond_init(&g->sent, NULL)) != 0)
@@ -95,6 +111,7 @@ group_create(const char *id, size_t id_len, struct stats *st, struct cluster *cl
 err2:
 	pthread_mutex_destroy(&g->lock);
 err1:
+	history_free(g->history);
 	free(g->id);
 err0:
 	free(g);
@@ -106,6 +123,18 @@ struct group *
 group_new(const char *id, size_t id_len, struct stats *st)
 {
 	return group_create(id, id_len, st, NULL);
+}
+
+int
+group_set_history(struct group *g, size_t max_count, size_t max_bytes)
+{
+	struct history *h;
+
+	if ((h = history_new(max_count, max_bytes)) == NULL)
+		return -1;
+	history_free(g->history);
+	g->history = h;
+	return 0;
 }
 
 struct group *
@@ -148,6 +177,7 @@ group_unref(struct group *g)
 	pthread_mutex_destroy(&g->lock);
 	roster_fini(&g->roster);
 	seq_fini(&g->seq);
+	history_free(g->history);
 	free(g->id);
 	free(g);
 }
@@ -248,10 +278,11 @@ group_try_post(struct group *g, const struct group_req *req)
 	return rc;
 }
 
-int
-group_join(struct group *g, struct member *c)
+/* Queues req, a join of req->c. */
+static int
+group_post_join(struct group *g, struct group_req *req)
 {
-	struct group_req req = { .kind = GROUP_JOIN, .c = c };
+	struct member *c = req->c;
 	int err;
 
 	pthread_mutex_lock(&g->lock);
@@ -270,11 +301,31 @@ group_join(struct group *g, struct member *c)
 	}
 	pthread_mutex_unlock(&g->lock);
 	member_ref(c);
-	if (group_post(g, &req) == -1) {
+	if (group_post(g, req) == -1) {
 		member_unref(c);
 		return -1;
 	}
 	return 0;
+}
+
+int
+group_join(struct group *g, struct member *c)
+{
+	struct group_req req = { .kind = GROUP_JOIN, .c = c };
+
+	return group_post_join(g, &req);
+}
+
+int
+group_join_since(struct group *g, struct member *c, const struct position *since)
+{
+	struct group_req req = { .kind = GROUP_JOIN, .c = c };
+
+	if (since != NULL) {
+		req.since.pos = *since;
+		req.since.given = true;
+	}
+	return group_post_join(g, &req);
 }
 
 /* With no thread running there are no members, so there is no one to leave. */

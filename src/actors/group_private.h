@@ -20,12 +20,14 @@
 #include <stdint.h>
 
 #include "groupchat/cluster/redis_keys.h"
+#include "groupchat/core/position.h"
 #include "roster.h"
 #include "sequencer.h"
 
 struct chan;
 struct cluster;
 struct frame;
+struct history;
 struct member;
 struct stats;
 
@@ -52,6 +54,10 @@ struct group_req {
 	enum group_kind kind;
 	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE, GROUP_REFUSED: a reference */
 	union {
+		struct {                /* GROUP_JOIN of a groupchat.v1 member */
+			struct position pos;
+			bool given;
+		} since;
 		struct frame *m;        /* GROUP_BROADCAST: a reference */
 		struct seq_msg *gm;     /* GROUP_DELIVER: owned */
 		uint64_t seq;           /* GROUP_BASE: the last number */
@@ -89,6 +95,11 @@ struct group {
 	const char *close_reason;
 	struct sequencer seq;           /* cluster mode only */
 	unsigned lost_seen;             /* cluster_lost at the last resync */
+	struct history *history;        /* one node only; NULL in cluster mode */
+
+	/* Drawn at creation, then read-only: the one history a group of a
+	 * single node ever has (a re-created id is a new group). */
+	uint64_t epoch;
 
 	/* Cluster mode (cl != NULL). Under lock: */
 	struct cluster *cl;

@@ -9,9 +9,17 @@
  * starts a new one (group_enter, group.c). A cluster group's thread also
  * wakes every GROUP_TICK_MS to look whether a request for it was lost.
  *
+ * A group of one node numbers what it fans out (core/history.c): each
+ * run goes out twice spelled, as is to most members and with its
+ * position to those in groupchat.v1 mode, and the history keeps the
+ * latter. A v1 member's join queues its status and what it missed
+ * before it enters the roster, on this thread, so between the replay and
+ * the live messages nothing is lost or sent twice.
+ *
  * Who touches what: everything here runs on the group thread. It alone
- * touches the roster, close_seen with its code and reason, lost_seen and
- * the sequencer; it takes the lost flag (atomic); it reads closed and its code and reason, and decides to
+ * touches the roster, close_seen with its code and reason, lost_seen,
+ * the sequencer and the history; it takes the lost flag (atomic); it
+ * reads closed and its code and reason, and decides to
  * exit, under lock (group.c's note says why that strands nothing). The
  * counters are atomics it bumps for readers on any thread.
  */
@@ -26,7 +34,9 @@
 #include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/frame.h"
+#include "groupchat/core/history.h"
 #include "groupchat/core/log.h"
+#include "groupchat/core/position.h"
 #include "groupchat/core/stats.h"
 #include "fanout.h"
 #include "group_private.h"
@@ -37,12 +47,85 @@
 #define GROUP_NOMEM_CODE 1011
 #define GROUP_NOMEM_REASON "out of memory"
 
+/* Queues ms[0..n) to c, handing over a reference to each; 0 if all
+ * went in, else -1 with the references of the rest dropped. */
+static int
+group_queue(struct member *c, struct frame *const *ms, size_t n)
+{
+	ssize_t sent;
+	size_t j;
+
+	if (n == 0)
+		return 0;
+	for (j = 0; j < n; j++)
+		frame_ref(ms[j]);
+	sent = member_enqueue_many(c, ms, n, NULL);
+	for (j = sent > 0 ? (size_t)sent : 0; j < n; j++)
+		frame_unref(ms[j]);
+	return sent == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * A groupchat.v1 member's status and, after "ok" with a since, what it
+ * missed (group.h, group_join_since). 0, or -1 with c closed: it could
+ * not be queued whole (no memory, or its queue was not empty and is
+ * now full: a slow consumer).
+ */
+static int
+group_greet(struct group *g, struct member *c, const struct group_req *req)
+{
+	struct position now = { g->epoch, history_last(g->history) };
+	struct frame *const *a = NULL, *const *b = NULL;
+	struct frame *status;
+	char pos[POSITION_MAX];
+	size_t na = 0, nb = 0, n;
+	bool ok = true;
+
+	if (req->since.given) {
+		ok = req->since.pos.epoch == g->epoch &&
+		    history_covers(g->history, req->since.pos.offset);
+		if (ok) {
+			history_after(g->history, req->since.pos.offset, &a, &na, &b, &nb);
+			ok = na + nb < member_capacity(c);
+		}
+		if (g->st != NULL && ok) {
+			stats_add(g->st, recoveries, 1);
+			stats_add(g->st, replayed, na + nb);
+		} else if (g->st != NULL) {
+			stats_add(g->st, resets, 1);
+		}
+		if (!ok)
+			na = nb = 0;
+	}
+	n = position_format(&now, pos);
+	if ((status = frame_new(FRAME_TEXT, ok ? "ok " : "reset ", ok ? 3 : 6,
+	    pos, n)) == NULL) {
+		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		return -1;
+	}
+	if (member_enqueue_many(c, &status, 1, NULL) != 1) {
+		frame_unref(status);
+		goto slow;
+	}
+	if (group_queue(c, a, na) == 0 && group_queue(c, b, nb) == 0)
+		return 0;
+slow:
+	member_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON);
+	return -1;
+}
+
 /* Takes over the request's reference to c as the roster's. */
 static void
-group_add(struct group *g, struct member *c)
+group_add(struct group *g, struct group_req *req)
 {
+	struct member *c = req->c;
+
 	if (g->close_seen) {
 		member_close(c, g->close_code, g->close_reason);
+		member_unref(c);
+		return;
+	}
+	if (member_v1(c) && g->history != NULL && group_greet(g, c, req) == -1) {
 		member_unref(c);
 		return;
 	}
@@ -54,15 +137,67 @@ group_add(struct group *g, struct member *c)
 	}
 }
 
-/* Fans the run out (fanout.c), then publishes the counts. */
+/* Closes every member in groupchat.v1 mode with code and reason. */
+static void
+group_close_v1(struct group *g, uint16_t code, const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < g->roster.n; i++)
+		if (member_v1(g->roster.members[i]))
+			member_close(g->roster.members[i], code, reason);
+}
+
+/*
+ * Numbers ms[0..k) and spells each for groupchat.v1 into vs,
+ * "<position>\n" then the payload, which the history keeps. 0, or -1
+ * when a frame could not be made: the run is numbered all the same, but
+ * no v1 member can be sent it, so they are closed with 1011 (they come
+ * back with since, and the emptied history answers reset).
+ */
+static int
+group_stamp(struct group *g, struct frame *const *ms, size_t k,
+    struct frame **vs)
+{
+	struct position p = { g->epoch, history_last(g->history) };
+	char pos[POSITION_MAX];
+	size_t j, n;
+
+	for (j = 0; j < k; j++) {
+		p.offset++;
+		n = position_format(&p, pos);
+		pos[n++] = '\n';
+		if ((vs[j] = frame_new(frame_opcode(ms[j]), pos, n,
+		    frame_payload(ms[j]), frame_payload_len(ms[j]))) == NULL)
+			break;
+	}
+	if (j < k) {
+		while (j > 0)
+			frame_unref(vs[--j]);
+		history_skip(g->history, k);
+		group_close_v1(g, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		return -1;
+	}
+	for (j = 0; j < k; j++)
+		history_append(g->history, vs[j]);
+	return 0;
+}
+
+/* Fans the run out (fanout.c), then publishes the counts. A group of one
+ * node numbers it first (group_stamp). */
 void
 group_fanout(struct group *g, struct frame *const *ms, size_t k)
 {
-	size_t frames;
+	struct frame *vs[GROUP_BATCH];
+	bool stamped;
+	size_t frames, j;
 
 	if (g->close_seen)
 		return;
-	frames = fanout_run(&g->roster, ms, k, g->st);
+	stamped = g->history != NULL && group_stamp(g, ms, k, vs) == 0;
+	frames = fanout_run(&g->roster, ms, stamped ? vs : NULL, k, g->st);
+	for (j = 0; stamped && j < k; j++)
+		frame_unref(vs[j]);
 	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
 	/* Last and releasing: whoever sees this count sees the others. */
 	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
@@ -202,7 +337,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 		switch (req->kind) {
 		case GROUP_JOIN:
 			seq_flush(&g->seq);
-			group_add(g, req->c);
+			group_add(g, req);
 			break;
 		case GROUP_LEAVE:
 			seq_flush(&g->seq);

@@ -53,6 +53,7 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/hashtab.h"
+#include "groupchat/core/history.h"
 #include "groupchat/core/log.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread.h"
@@ -77,6 +78,13 @@ manager_new(struct stats *st, size_t max_groups)
 	return manager_new_cluster(st, max_groups, NULL);
 }
 
+void
+manager_set_history(struct manager *m, size_t max_count, size_t max_bytes)
+{
+	m->history_count = max_count;
+	m->history_bytes = max_bytes;
+}
+
 struct manager *
 manager_new_cluster(struct stats *st, size_t max_groups, struct cluster *cl)
 {
@@ -88,6 +96,8 @@ manager_new_cluster(struct stats *st, size_t max_groups, struct cluster *cl)
 		return NULL;
 	m->st = st;
 	m->max_groups = max_groups;
+	m->history_count = HISTORY_DEFAULT_COUNT;
+	m->history_bytes = HISTORY_DEFAULT_BYTES;
 	m->cl = cl;
 	if (getrandom(m->key, sizeof(m->key), 0) != sizeof(m->key)) {
 		err = errno != 0 ? errno : EIO;
@@ -295,6 +305,12 @@ manager_do_create(struct manager *m, struct manager_req *req)
 	    (g = group_new(req->id, req->len, m->st)) == NULL) {
 		req->err = errno;
 		req->result = -1;
+		return;
+	}
+	if (group_set_history(g, m->history_count, m->history_bytes) == -1) {
+		req->err = errno;
+		req->result = -1;
+		group_unref(g);
 		return;
 	}
 	manager_table_put(m, h, g, 0);

@@ -74,6 +74,8 @@ struct manager {
 	pthread_rwlock_t table_lock;
 	struct hashtab table;   /* items: group references */
 	size_t max_groups;      /* creates past it: MANAGER_FULL */
+	size_t history_count;   /* each new group's history bounds, set */
+	size_t history_bytes;   /* before the first create */
 	struct cluster *cl;     /* cluster mode, or NULL */
 };
 

@@ -12,6 +12,8 @@
  *    whoever sees the queue closed also sees why. code is an atomic as
  *    well, so that member_close_code reads it without locking a const
  *    member.
+ *  - v1: set by the connection before the member joins a group, read
+ *    only after (the join's mailbox hands it to the group thread).
  *  - started, joined, pool, writer: guarded by join_lock, which is held
  *    across the wait for the writer so that a second joiner waits for the
  *    first to finish. The writer never takes join_lock.
@@ -48,6 +50,7 @@ struct member {
 	char id[CID_LEN + 1];
 	struct cid_set *ids;
 	struct chan *queue;
+	bool v1;                /* groupchat.v1 mode */
 
 	pthread_mutex_t lock;
 	bool closing;
@@ -130,6 +133,24 @@ const char *
 member_id(const struct member *c)
 {
 	return c->id;
+}
+
+void
+member_set_v1(struct member *c)
+{
+	c->v1 = true;
+}
+
+bool
+member_v1(const struct member *c)
+{
+	return c->v1;
+}
+
+size_t
+member_capacity(const struct member *c)
+{
+	return chan_cap(c->queue);
 }
 
 struct thread_pool *

@@ -136,6 +136,16 @@ frame_unref(struct frame *m)
 	free(m);
 }
 
+void
+frame_unref_n(struct frame *m, size_t n)
+{
+	if (n == 0 ||
+	    atomic_fetch_sub_explicit(&m->refs, n, memory_order_release) != n)
+		return;
+	(void)atomic_load_explicit(&m->refs, memory_order_acquire);
+	free(m);
+}
+
 const uint8_t *
 frame_data(const struct frame *m)
 {
@@ -152,4 +162,16 @@ size_t
 frame_payload_len(const struct frame *m)
 {
 	return m->len - m->hlen;
+}
+
+const uint8_t *
+frame_payload(const struct frame *m)
+{
+	return m->data + m->hlen;
+}
+
+enum frame_opcode
+frame_opcode(const struct frame *m)
+{
+	return (enum frame_opcode)(m->data[0] & 0x0F);
 }

@@ -111,6 +111,13 @@ history_append(struct history *h, struct frame *m)
 	return h->last;
 }
 
+void
+history_skip(struct history *h, uint64_t n)
+{
+	history_clear(h);
+	h->last += n;
+}
+
 uint64_t
 history_last(const struct history *h)
 {
@@ -120,7 +127,7 @@ history_last(const struct history *h)
 bool
 history_covers(const struct history *h, uint64_t offset)
 {
-	return offset <= h->last && h->last - offset <= h->n;
+	return h->max_count > 0 && offset <= h->last && h->last - offset <= h->n;
 }
 
 void

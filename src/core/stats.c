@@ -26,6 +26,9 @@ stats_init(struct stats *st)
 	atomic_init(&st->bytes_out, 0);
 	atomic_init(&st->slow_drops, 0);
 	atomic_init(&st->joins_refused, 0);
+	atomic_init(&st->recoveries, 0);
+	atomic_init(&st->resets, 0);
+	atomic_init(&st->replayed, 0);
 	for (i = 0; i < STATS_NCLOSE; i++)
 		atomic_init(&st->closes[i], 0);
 	clock_gettime(CLOCK_MONOTONIC, &st->started);

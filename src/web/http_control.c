@@ -15,6 +15,7 @@
  */
 #include <civetweb.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "groupchat/actors/cluster.h"
@@ -27,6 +28,7 @@
 #include "groupchat/gocompat/http.h"
 #include "groupchat/gocompat/route.h"
 #include "groupchat/web/report.h"
+#include "groupchat/web/resume.h"
 #include "groupchat/web/webui.h"
 #include "server_ctx.h"
 
@@ -160,10 +162,13 @@ handle_create(struct server *srv, struct mg_connection *conn, const char *query)
 
 static int
 handle_group(struct server *srv, struct mg_connection *conn, const char *method,
-    const struct buf *id)
+    const struct buf *id, const char *query)
 {
 	int head = strcmp(method, "HEAD") == 0, status;
 	struct group *g;
+	struct position since;
+	const char *why;
+	char msg[80];
 
 	if (strcmp(method, "DELETE") == 0 && srv->cluster != NULL)
 		return delete_cluster(srv, conn, id);
@@ -200,6 +205,18 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 	if ((status = upgrade_status(srv, conn, method)) != 0) {
 		answer_bad_upgrade(conn, status, head);
 		return status;
+	}
+	/* groupchat.v1 is one node's (the 101 selects it only there): its
+	 * since must be a position, or the join ends here. */
+	if (srv->cluster == NULL && resume_offered(conn) &&
+	    resume_since(query, query != NULL ? strlen(query) : 0, &since, &why) == -1) {
+		if (errno == ENOMEM) {
+			http_error(conn, 500, "Internal Server Error", 21, 0, 1);
+			return 500;
+		}
+		snprintf(msg, sizeof(msg), "invalid since: %s", why);
+		http_error(conn, 400, msg, strlen(msg), 0, 0);
+		return 400;
 	}
 	return 0; /* CivetWeb upgrades; ws_handlers.c takes over. */
 }
@@ -281,7 +298,7 @@ http_control_answer(struct server *srv, struct mg_connection *conn, const char *
 	case ROUTE_CREATE:
 		return handle_create(srv, conn, query);
 	case ROUTE_GROUP:
-		return handle_group(srv, conn, method, &r->id);
+		return handle_group(srv, conn, method, &r->id, query);
 	case ROUTE_HEALTHZ:
 		return handle_healthz(srv, conn, head);
 	default:

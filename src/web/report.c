@@ -191,10 +191,12 @@ report_json(struct stats *st, struct manager *m, size_t max, struct buf *out)
 	    stats_get(st, msgs_out));
 	report_printf(&o, "\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	    "\"slow_consumer_drops\":%llu,\"joins_refused\":%llu,"
-	    "\"creates_refused\":%llu,\"closes\":{",
+	    "\"creates_refused\":%llu,\"recoveries\":%llu,\"resets\":%llu,"
+	    "\"replayed_messages\":%llu,\"closes\":{",
 	    stats_get(st, bytes_in), stats_get(st, bytes_out),
 	    stats_get(st, slow_drops), stats_get(st, joins_refused),
-	    stats_get(st, creates_refused));
+	    stats_get(st, creates_refused), stats_get(st, recoveries),
+	    stats_get(st, resets), stats_get(st, replayed));
 	for (unsigned k = 0; k < STATS_NCLOSE; k++) {
 		unsigned slot = report_close_slot(k);
 		report_close_name(slot, name);
@@ -324,6 +326,15 @@ report_prom_totals(struct report_out *o, struct stats *st,
 		  "Joins refused at the member cap.", stats_get(st, joins_refused) },
 		{ "groupchat_creates_refused_total", "counter",
 		  "Creates refused at the group cap.", stats_get(st, creates_refused) },
+		{ "groupchat_recoveries_total", "counter",
+		  "groupchat.v1 joins with since sent what they missed (ok).",
+		  stats_get(st, recoveries) },
+		{ "groupchat_resets_total", "counter",
+		  "groupchat.v1 joins with since the history could not cover (reset).",
+		  stats_get(st, resets) },
+		{ "groupchat_replayed_messages_total", "counter",
+		  "Messages sent again to members recovering with since.",
+		  stats_get(st, replayed) },
 	};
 	char code[8];
 

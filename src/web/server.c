@@ -128,6 +128,9 @@ start_actors(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
+	if (srv->cluster == NULL)
+		manager_set_history(srv->manager, srv->cfg.history,
+		    srv->cfg.history_bytes);
 	if ((ping = frame_new(FRAME_PING, NULL, 0, NULL, 0)) == NULL) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;

@@ -30,6 +30,7 @@
 #include "groupchat/gocompat/answers.h"
 #include "groupchat/gocompat/http.h"
 #include "groupchat/gocompat/route.h"
+#include "groupchat/web/resume.h"
 #include "server_ctx.h"
 
 /* Gives back a member slot; server_stop waits for the last one. */
@@ -102,12 +103,18 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	struct route r;
 	struct conn *cn = NULL;
 	struct group *g = NULL;
-	int gone = 0;
+	struct position since;
+	const char *why;
+	int gone = 0, v1, rc = 0;
 	char addr[CLIENT_ADDR_MAX];
 
 	/* CivetWeb 1.15 never resets the accepted subprotocol between
-	 * connections on a worker; we accept none, as the Go server. */
-	((struct mg_request_info *)ri)->acceptedWebSocketSubprotocol = NULL;
+	 * connections on a worker and accepts whatever is offered when no
+	 * list is registered: the 101 names groupchat.v1 when it was offered
+	 * to a node of one (resume.c), and nothing otherwise, as the Go server. */
+	v1 = srv->cluster == NULL && resume_offered(conn);
+	((struct mg_request_info *)ri)->acceptedWebSocketSubprotocol =
+	    v1 ? RESUME_SUBPROTOCOL : NULL;
 
 	if (atomic_load(&srv->stopping)) {
 		reject(conn, 503, "server shutting down");
@@ -153,7 +160,14 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	} else if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL) {
 		goto oom;
 	}
-	if (group_join(g, cn->member) == -1) {
+	/* http_control.c refused a malformed since before the upgrade. */
+	if (v1 && (rc = resume_since(ri->query_string, ri->query_string != NULL ?
+	    strlen(ri->query_string) : 0, &since, &why)) == -1)
+		goto oom;
+	if (v1)
+		member_set_v1(cn->member);
+	if ((v1 ? group_join_since(g, cn->member, rc == 1 ? &since : NULL) :
+	    group_join(g, cn->member)) == -1) {
 		if (errno == EPIPE) {
 			gone = 1;
 			goto gone; /* deleted since the lookup */

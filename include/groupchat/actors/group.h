@@ -34,6 +34,7 @@
 struct cluster;
 struct member;
 struct frame;
+struct position;
 struct stats;
 
 /* Default bound of a group's mailbox, in requests. */
@@ -52,8 +53,15 @@ struct stats;
 struct group;
 
 /* A group with a copy of the id (id_len bytes, may hold NUL). st may be
- * NULL. No thread runs yet. Reference count 1. NULL with errno on failure. */
+ * NULL. No thread runs yet. It numbers its messages in an epoch drawn
+ * now and keeps a history of them (HISTORY_DEFAULT_COUNT messages,
+ * HISTORY_DEFAULT_BYTES bytes), for members in groupchat.v1 mode.
+ * Reference count 1. NULL with errno on failure. */
 struct group *group_new(const char *id, size_t id_len, struct stats *st);
+
+/* Bounds the history of a group of group_new (history.h), before the
+ * group is shared. 0, or -1 with ENOMEM (the old bounds stay). */
+int group_set_history(struct group *g, size_t max_count, size_t max_bytes);
 
 /* A group of cluster mode: its members' messages go out through the
  * publisher (cluster_publish), and it fans out only what the subscriber
@@ -104,6 +112,18 @@ const char *group_id(const struct group *g, size_t *len);
  * errno of the failed start (EAGAIN, ENOMEM) if its thread cannot start
  * (c not joined either way). */
 int group_join(struct group *g, struct member *c);
+
+/* group_join of a member in groupchat.v1 mode (member_set_v1), coming
+ * back from since (NULL: a first join). On the group thread, before c
+ * takes part in any fan-out, c is queued its status frame, "ok
+ * <position>" or "reset <position>" (the position of the group's last
+ * message), and after "ok" the messages after since: "ok" when since is
+ * NULL, or when it is of this group's epoch and the history holds every
+ * message after it and they fit in c's send queue with the status;
+ * otherwise "reset". A group of cluster mode has no positions: a v1
+ * member must not join one. Errors as group_join. */
+int group_join_since(struct group *g, struct member *c,
+                     const struct position *since);
 
 /* Queues a leave of c. A leave of a client that is no longer a member
  * (dropped, or the group closed) is a no-op, never an error or a block. */

@@ -39,6 +39,10 @@ struct manager;
  * at once. st may be NULL. NULL with errno on failure. */
 struct manager *manager_new(struct stats *st, size_t max_groups);
 
+/* The history bounds of the groups created from now on (group_set_history;
+ * by default HISTORY_DEFAULT_COUNT and _BYTES). Before the first create. */
+void manager_set_history(struct manager *m, size_t max_count, size_t max_bytes);
+
 /* The manager of a cluster node: its registry holds the groups this node
  * serves (those with joins or members here), each subscribed to through
  * cl while it is listed. Creates and deletes go to Redis (cluster.h), not

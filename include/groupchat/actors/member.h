@@ -63,6 +63,17 @@ void member_unref(struct member *c);
 /* The NUL-terminated 6-hex id. */
 const char *member_id(const struct member *c);
 
+/* Puts c in groupchat.v1 mode (docs/protocol.md): its group sends it a
+ * status frame at its join and every message with its position. Before
+ * c joins a group, never after. */
+void member_set_v1(struct member *c);
+
+/* Whether c is in groupchat.v1 mode. */
+bool member_v1(const struct member *c);
+
+/* The frames c's send queue holds at most (its queue_cap). */
+size_t member_capacity(const struct member *c);
+
 /* A pool for writers (thread_pool.h): threads named gc-writer on a small
  * explicit stack, at most max_parked of them parked. NULL with errno. */
 struct thread_pool *member_writer_pool_new(size_t max_parked);

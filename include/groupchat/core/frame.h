@@ -55,11 +55,20 @@ struct frame *frame_ref_n(struct frame *m, size_t n);
 /* Drops a reference; the last one frees the frame. NULL is ignored. */
 void frame_unref(struct frame *m);
 
+/* Drops n references in one atomic step (n may be 0), as frame_unref
+ * does one: the fan-out gives back in one step those it took for
+ * members that took the run's other spelling. */
+void frame_unref_n(struct frame *m, size_t n);
+
 /* The whole frame, header included. */
 const uint8_t *frame_data(const struct frame *m);
 size_t frame_len(const struct frame *m);
 
 /* The payload length (frame minus header). */
 size_t frame_payload_len(const struct frame *m);
+
+/* The payload bytes and the frame's opcode. */
+const uint8_t *frame_payload(const struct frame *m);
+enum frame_opcode frame_opcode(const struct frame *m);
 
 #endif

@@ -37,11 +37,17 @@ void history_free(struct history *h);
  * until it does; cannot fail (see above). */
 uint64_t history_append(struct history *h, struct frame *m);
 
+/* Numbers n messages that are not kept (their frames could not be
+ * made): the history is emptied, since it would have a hole, and the
+ * offsets go on past them. */
+void history_skip(struct history *h, uint64_t n);
+
 /* The offset of the newest message (0 before the first). */
 uint64_t history_last(const struct history *h);
 
 /* Whether h holds every message after offset: offset is at most the
- * newest and no message after it was dropped. */
+ * newest and no message after it was dropped. A history that keeps
+ * nothing (max_count 0) covers nothing. */
 bool history_covers(const struct history *h, uint64_t offset);
 
 /* The messages after offset, oldest first, as two runs in place:

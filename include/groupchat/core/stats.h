@@ -26,6 +26,9 @@ struct stats {
 	atomic_ullong slow_drops;    /* members closed as slow consumers */
 	atomic_ullong joins_refused; /* joins refused at the member cap */
 	atomic_ullong creates_refused; /* creates refused at the group cap */
+	atomic_ullong recoveries;    /* groupchat.v1 joins with since answered ok */
+	atomic_ullong resets;        /* groupchat.v1 joins with since answered reset */
+	atomic_ullong replayed;      /* messages sent again to recovering members */
 	atomic_ullong closes[STATS_NCLOSE];
 	/* Cluster mode only (cluster set once before the server serves): the
 	 * publisher's messages answered and round trips, a snapshot taken

@@ -1,0 +1,579 @@
+/*
+ * it_resume: groupchat.v1 on one node (protocol.md, "Resuming") over real
+ * WebSocket. The 101 selects the subprotocol only when it is offered,
+ * exactly spelled; the first frame is the status; every message carries
+ * its position, text as text and binary as binary. A member that drops
+ * and comes back with since gets what it missed exactly once, in order,
+ * then the live stream; reset after trimming, on another epoch, after a
+ * delete and re-create, past the newest message and with --history 0;
+ * a malformed since is a 400 before any upgrade; the seam between replay
+ * and live messages has no gap and no duplicate while about 1,000
+ * messages a second flow; /stats and /metrics count it all; a client
+ * that does not opt in sees today's bytes, since or not.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupchat/config.h"
+#include "groupchat/core/position.h"
+#include "support/itest.h"
+#include "support/itest_fixture.h"
+#include "support/itest_ws_extra.h"
+#include "support/test_main.h"
+
+#define OFFER "Sec-WebSocket-Protocol: groupchat.v1\r\n"
+
+static int port;
+
+static void
+up(const struct config *cfg)
+{
+	port = itf_up(cfg);
+}
+
+/* A server with history bounds of its own. */
+static void
+up_history(size_t count, size_t send_queue)
+{
+	struct config cfg;
+
+	it_config(&cfg);
+	cfg.history = count;
+	cfg.send_queue = send_queue;
+	up(&cfg);
+}
+
+/* The path of group id with since (NULL: none). */
+static void
+path_since(char *out, size_t len, const char *id, const char *since)
+{
+	char *p = itx_group_path(id);
+
+	snprintf(out, len, "%s%s%s", p, since != NULL ? "?since=" : "",
+	    since != NULL ? since : "");
+	free(p);
+}
+
+/* Joins id in groupchat.v1 mode (with since unless NULL): the 101 must
+ * select it, and its first frame be a text status, copied into status. */
+static struct it_ws *
+v1_join(const char *id, const char *since, char *status, size_t slen)
+{
+	struct it_response resp;
+	struct it_frame f;
+	struct it_ws *ws;
+	char path[256];
+
+	path_since(path, sizeof(path), id, since);
+	ws = it_ws_connect_resp(port, path, OFFER, &resp);
+	ck_assert_msg(ws != NULL, "join %s: status %d", path, resp.status);
+	ck_assert_str_eq(it_header(&resp, "Sec-WebSocket-Protocol"), "groupchat.v1");
+	ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 1);
+	it_response_free(&resp);
+	ck_assert_int_eq(it_ws_recv(ws, &f, IT_TIMEOUT_MS), IT_FRAME);
+	ck_assert_int_eq(f.opcode, IT_OP_TEXT);
+	ck_assert_uint_lt(f.len, slen);
+	memcpy(status, f.payload, f.len + 1);
+	it_frame_free(&f);
+	return ws;
+}
+
+/* "ok P" or "reset P": checks the word and returns P parsed. */
+static struct position
+status_pos(const char *status, const char *word)
+{
+	size_t w = strlen(word);
+	struct position p;
+	const char *why;
+
+	ck_assert_msg(strncmp(status, word, w) == 0 && status[w] == ' ',
+	    "status \"%s\", want %s", status, word);
+	ck_assert_msg(position_parse(status + w + 1, strlen(status + w + 1), &p,
+	    &why) == 0, "status \"%s\": %s", status, why);
+	return p;
+}
+
+/* The next message on a v1 member: "<position>\n<cid> - <body>". Returns
+ * the position; the body (NUL-terminated) goes to body. */
+static struct position
+v1_recv(struct it_ws *ws, int op, char *body, size_t blen)
+{
+	struct position p;
+	struct it_frame f;
+	const char *why;
+	char *nl;
+
+	ck_assert_int_eq(it_ws_recv(ws, &f, IT_TIMEOUT_MS), IT_FRAME);
+	ck_assert_msg(f.opcode == op, "opcode %d, want %d", f.opcode, op);
+	nl = memchr(f.payload, '\n', f.len);
+	ck_assert_ptr_nonnull(nl);
+	ck_assert_msg(position_parse((char *)f.payload, (size_t)(nl - (char *)f.payload),
+	    &p, &why) == 0, "position of \"%s\": %s", f.payload, why);
+	ck_assert_uint_ge(f.len - (size_t)(nl + 1 - (char *)f.payload), 9);
+	ck_assert_mem_eq(nl + 7, " - ", 3);
+	ck_assert_uint_lt(f.len, blen + 10);
+	snprintf(body, blen, "%s", nl + 10);
+	it_frame_free(&f);
+	return p;
+}
+
+/* Nothing more arrives on ws within a short while. */
+static void
+expect_quiet(struct it_ws *ws)
+{
+	struct it_frame f;
+	enum it_recv r = it_ws_recv(ws, &f, 300);
+
+	if (r == IT_FRAME) {
+		ck_abort_msg("unexpected frame: \"%s\"", f.payload);
+		it_frame_free(&f);
+	}
+	ck_assert_int_eq(r, IT_TIMEOUT);
+}
+
+/* Sends n texts "<prefix><i>" (i from first) from a plain member and
+ * waits for its own relay of the last, so the group has fanned them all
+ * out. */
+static void
+send_n(struct it_ws *from, const char *prefix, int first, int n)
+{
+	char text[64];
+
+	for (int i = first; i < first + n; i++) {
+		snprintf(text, sizeof(text), "%s%d", prefix, i);
+		ck_assert_int_eq(it_ws_send_text(from, text), 0);
+	}
+	ck_assert_int_eq(it_ws_expect_suffix(from, IT_OP_TEXT, text, strlen(text),
+	    NULL, IT_TIMEOUT_MS), 0);
+}
+
+static long long
+total(const char *name)
+{
+	long long v = -1;
+
+	ck_assert_int_eq(itx_stats_total(port, name, &v), 0);
+	return v;
+}
+
+/* Offered among others, the 101 selects groupchat.v1; the status of a
+ * first join to an empty group is "ok <epoch>:0"; messages carry their
+ * positions from 1, text as text and binary as binary; a second group has
+ * another epoch. A first join counts neither as recovery nor as reset. */
+START_TEST(test_v1_frames)
+{
+	struct it_response resp;
+	struct it_ws *a, *b;
+	struct position p, q;
+	char status[64], body[64];
+
+	up(NULL);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	ck_assert_int_eq(itx_create(port, "h"), 201);
+	a = it_ws_connect_resp(port, "/groups/g",
+	    "Sec-WebSocket-Protocol: chat, groupchat.v1 ,x\r\n", &resp);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_eq(it_header(&resp, "Sec-WebSocket-Protocol"), "groupchat.v1");
+	it_response_free(&resp);
+	it_ws_free(a);
+	a = v1_join("g", NULL, status, sizeof(status));
+	p = status_pos(status, "ok");
+	ck_assert_uint_eq(p.offset, 0);
+	ck_assert_int_eq(it_ws_send_text(a, "hello"), 0);
+	q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	ck_assert_str_eq(body, "hello");
+	ck_assert_uint_eq(q.epoch, p.epoch);
+	ck_assert_uint_eq(q.offset, 1);
+	ck_assert_int_eq(it_ws_send(a, IT_OP_BINARY, 1, "bin", 3), 0);
+	q = v1_recv(a, IT_OP_BINARY, body, sizeof(body));
+	ck_assert_str_eq(body, "bin");
+	ck_assert_uint_eq(q.offset, 2);
+	b = v1_join("h", NULL, status, sizeof(status));
+	ck_assert_uint_ne(status_pos(status, "ok").epoch, p.epoch);
+	ck_assert_int_eq(total("recoveries"), 0);
+	ck_assert_int_eq(total("resets"), 0);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	ck_assert_int_eq(it_ws_close(b), 0);
+}
+END_TEST
+
+/* A client that does not offer groupchat.v1 (or offers it in another
+ * case, or only other subprotocols) gets a 101 without a subprotocol and
+ * today's frames, with or without a since, well-formed or not. */
+START_TEST(test_not_opted_in)
+{
+	static const char *const offers[] = {
+		NULL,
+		"Sec-WebSocket-Protocol: chat\r\n",
+		"Sec-WebSocket-Protocol: GROUPCHAT.V1\r\n",
+		"Sec-WebSocket-Protocol: groupchat.v1x, xgroupchat.v1\r\n",
+	};
+	static const char *const paths[] = {
+		"/groups/g", "/groups/g?since=garbage", "/groups/g?since=0123456789abcdef:0",
+	};
+	struct it_response resp;
+	struct it_frame f;
+	struct it_ws *ws;
+
+	up(NULL);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++) {
+		ws = it_ws_connect_resp(port, paths[i % 3], offers[i], &resp);
+		ck_assert_msg(ws != NULL, "offer %zu: status %d", i, resp.status);
+		ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 0);
+		it_response_free(&resp);
+		ck_assert_int_eq(it_ws_send_text(ws, "plain"), 0);
+		ck_assert_int_eq(it_ws_recv(ws, &f, IT_TIMEOUT_MS), IT_FRAME);
+		ck_assert_int_eq(f.opcode, IT_OP_TEXT);
+		ck_assert_uint_eq(f.len, 14);
+		ck_assert_mem_eq(f.payload + 6, " - plain", 8);
+		it_frame_free(&f);
+		ck_assert_int_eq(it_ws_close(ws), 0);
+	}
+}
+END_TEST
+
+/* A malformed since, with the subprotocol offered, is a 400 with a
+ * one-line reason, before any upgrade; the group is untouched. */
+START_TEST(test_malformed_since)
+{
+	static const struct {
+		const char *since, *body;
+	} bad[] = {
+		{ "", "invalid since: not <epoch>:<offset>\n" },
+		{ "12", "invalid since: not <epoch>:<offset>\n" },
+		{ "0123456789ABCDEF:1", "invalid since: epoch is not 16 lowercase hex digits\n" },
+		{ "0123456789abcdef:x", "invalid since: offset is not a decimal number\n" },
+		{ "0123456789abcdef:01", "invalid since: offset has a leading zero\n" },
+		{ "0123456789abcdef:99999999999999999999", "invalid since: offset is too large\n" },
+	};
+	struct it_response resp;
+	char path[256];
+
+	up(NULL);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		path_since(path, sizeof(path), "g", bad[i].since);
+		ck_assert_ptr_null(it_ws_connect_resp(port, path, OFFER, &resp));
+		ck_assert_int_eq(resp.status, 400);
+		ck_assert_str_eq(resp.body, bad[i].body);
+		ck_assert_str_eq(it_header(&resp, "Content-Type"), "text/plain; charset=utf-8");
+		ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 0);
+		it_response_free(&resp);
+	}
+	/* The first since wins, as for every query parameter. */
+	ck_assert_ptr_null(it_ws_connect_resp(port,
+	    "/groups/g?since=bad&since=0123456789abcdef:1", OFFER, &resp));
+	ck_assert_int_eq(resp.status, 400);
+	it_response_free(&resp);
+	ck_assert_int_eq(total("members"), 0);
+}
+END_TEST
+
+/* A member drops; what is sent while it is away arrives exactly once, in
+ * order, after "ok" naming the newest, then the live stream goes on. */
+START_TEST(test_resume_after_drop)
+{
+	struct it_ws *plain, *a;
+	struct position p, q;
+	char status[64], body[64], since[POSITION_MAX], want[16];
+
+	up(NULL);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	plain = itf_join(port, "g");
+	a = v1_join("g", NULL, status, sizeof(status));
+	send_n(plain, "m", 1, 3);
+	for (int i = 1; i <= 3; i++) {
+		p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+		snprintf(want, sizeof(want), "m%d", i);
+		ck_assert_str_eq(body, want);
+		ck_assert_uint_eq(p.offset, (uint64_t)i);
+	}
+	it_ws_free(a);
+	send_n(plain, "m", 4, 5);
+	position_format(&p, since);
+	a = v1_join("g", since, status, sizeof(status));
+	q = status_pos(status, "ok");
+	ck_assert_uint_eq(q.epoch, p.epoch);
+	ck_assert_uint_eq(q.offset, 8);
+	for (int i = 4; i <= 8; i++) {
+		q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+		snprintf(want, sizeof(want), "m%d", i);
+		ck_assert_str_eq(body, want);
+		ck_assert_uint_eq(q.offset, (uint64_t)i);
+	}
+	expect_quiet(a);
+	send_n(plain, "m", 9, 1);
+	q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	ck_assert_str_eq(body, "m9");
+	ck_assert_uint_eq(q.offset, 9);
+	/* Nothing missed: ok, and nothing replayed. */
+	position_format(&q, since);
+	it_ws_free(a);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "ok").offset, 9);
+	expect_quiet(a);
+	ck_assert_int_eq(total("recoveries"), 2);
+	ck_assert_int_eq(total("replayed_messages"), 5);
+	ck_assert_int_eq(total("resets"), 0);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	ck_assert_int_eq(it_ws_close(plain), 0);
+}
+END_TEST
+
+/* With --history 3, a member 5 behind gets reset naming the newest, and
+ * then the live stream only; 3 behind is still ok. */
+START_TEST(test_reset_after_trim)
+{
+	struct it_ws *plain, *a;
+	struct position p = { 0, 0 };
+	char status[64], body[64], since[POSITION_MAX];
+
+	up_history(3, 256);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	plain = itf_join(port, "g");
+	a = v1_join("g", NULL, status, sizeof(status));
+	p.epoch = status_pos(status, "ok").epoch;
+	it_ws_free(a);
+	send_n(plain, "m", 1, 10);
+	p.offset = 5;
+	position_format(&p, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "reset").offset, 10);
+	expect_quiet(a);
+	send_n(plain, "m", 11, 1);
+	ck_assert_uint_eq(v1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset, 11);
+	ck_assert_str_eq(body, "m11");
+	it_ws_free(a);
+	p.offset = 8;
+	position_format(&p, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "ok").offset, 11);
+	for (int i = 9; i <= 11; i++)
+		ck_assert_uint_eq(v1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset,
+		    (uint64_t)i);
+	expect_quiet(a);
+	ck_assert_int_eq(total("resets"), 1);
+	ck_assert_int_eq(total("recoveries"), 1);
+	ck_assert_int_eq(total("replayed_messages"), 3);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	ck_assert_int_eq(it_ws_close(plain), 0);
+}
+END_TEST
+
+/* Another epoch, a position past the newest, and a replay that would not
+ * fit the send queue with the status: reset, each. */
+START_TEST(test_reset_unknown)
+{
+	struct it_ws *plain, *a;
+	struct position p, q;
+	char status[64], since[POSITION_MAX];
+
+	up_history(100, 4);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	plain = itf_join(port, "g");
+	a = v1_join("g", NULL, status, sizeof(status));
+	p = status_pos(status, "ok");
+	it_ws_free(a);
+	send_n(plain, "m", 1, 4);
+
+	q = (struct position){ p.epoch ^ 1, 1 };
+	position_format(&q, since);
+	a = v1_join("g", since, status, sizeof(status));
+	q = status_pos(status, "reset");
+	ck_assert_uint_eq(q.epoch, p.epoch);
+	ck_assert_uint_eq(q.offset, 4);
+	it_ws_free(a);
+
+	q = (struct position){ p.epoch, 5 };
+	position_format(&q, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "reset").offset, 4);
+	it_ws_free(a);
+
+	/* 4 to replay and the status do not fit a queue of 4; 3 do. */
+	q = (struct position){ p.epoch, 0 };
+	position_format(&q, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "reset").offset, 4);
+	it_ws_free(a);
+	q.offset = 1;
+	position_format(&q, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "ok").offset, 4);
+	ck_assert_int_eq(total("resets"), 3);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	ck_assert_int_eq(it_ws_close(plain), 0);
+}
+END_TEST
+
+/* A deleted group's history goes with it: the re-created id starts a new
+ * epoch at 0, and a since of the old one gets reset. */
+START_TEST(test_reset_after_recreate)
+{
+	struct it_ws *a;
+	struct position p, q;
+	char status[64], body[64], since[POSITION_MAX];
+
+	up(NULL);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	a = v1_join("g", NULL, status, sizeof(status));
+	ck_assert_int_eq(it_ws_send_text(a, "old"), 0);
+	p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	ck_assert_int_eq(itx_delete(port, "g", NULL, 0), 200);
+	ck_assert_int_eq(it_ws_expect_close(a, 1000, IT_TIMEOUT_MS), 0);
+	it_ws_free(a);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	position_format(&p, since);
+	a = v1_join("g", since, status, sizeof(status));
+	q = status_pos(status, "reset");
+	ck_assert_uint_ne(q.epoch, p.epoch);
+	ck_assert_uint_eq(q.offset, 0);
+	expect_quiet(a);
+	ck_assert_int_eq(it_ws_close(a), 0);
+}
+END_TEST
+
+/* --history 0: positions without recovery; since always answers reset,
+ * even when nothing was missed. */
+START_TEST(test_history_off)
+{
+	struct it_ws *a;
+	struct position p;
+	char status[64], body[64], since[POSITION_MAX];
+
+	up_history(0, 256);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	a = v1_join("g", NULL, status, sizeof(status));
+	ck_assert_int_eq(it_ws_send_text(a, "x"), 0);
+	p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	ck_assert_uint_eq(p.offset, 1);
+	it_ws_free(a);
+	position_format(&p, since);
+	a = v1_join("g", since, status, sizeof(status));
+	ck_assert_uint_eq(status_pos(status, "reset").offset, 1);
+	ck_assert_int_eq(it_ws_close(a), 0);
+}
+END_TEST
+
+/* The seam under load. A plain member sends "n<i>" at about 1,000 a
+ * second while a v1 member drops and resumes every 400 messages it
+ * receives. Over all its connections it must see every offset once, in
+ * order, each with the message sent i-th; a reference v1 member that
+ * never drops sees the same. */
+#define SEAM_N 4000
+#define SEAM_EVERY 400
+
+struct seam_reader {
+	struct it_ws *ws;
+	uint64_t epoch, last; /* last offset seen */
+	int drops;
+};
+
+/* Reads what is there on r (waiting at most ms for the first frame) and
+ * checks each message against the rule. */
+static void
+seam_drain(struct seam_reader *r, int ms, int resumer)
+{
+	struct it_frame f;
+	struct position p;
+	const char *why;
+	char want[32], since[POSITION_MAX], status[64];
+	char *nl;
+
+	while (it_ws_recv(r->ws, &f, ms) == IT_FRAME) {
+		ms = 0;
+		ck_assert_int_eq(f.opcode, IT_OP_TEXT);
+		nl = memchr(f.payload, '\n', f.len);
+		ck_assert_ptr_nonnull(nl);
+		ck_assert_int_eq(position_parse((char *)f.payload,
+		    (size_t)(nl - (char *)f.payload), &p, &why), 0);
+		ck_assert_uint_eq(p.epoch, r->epoch);
+		ck_assert_msg(p.offset == r->last + 1, "offset %" PRIu64 " after %" PRIu64
+		    " (drops %d)", p.offset, r->last, r->drops);
+		snprintf(want, sizeof(want), "n%" PRIu64, p.offset);
+		ck_assert_str_eq(nl + 10, want);
+		r->last = p.offset;
+		it_frame_free(&f);
+		if (resumer && r->last % SEAM_EVERY == 0 && r->last < SEAM_N) {
+			it_ws_free(r->ws);
+			p.offset = r->last;
+			position_format(&p, since);
+			r->ws = v1_join("g", since, status, sizeof(status));
+			ck_assert_uint_ge(status_pos(status, "ok").offset, r->last);
+			r->drops++;
+		}
+	}
+}
+
+START_TEST(test_seam_under_load)
+{
+	struct seam_reader ref = { 0 }, res = { 0 };
+	struct it_ws *plain;
+	char status[64], text[32];
+	int64_t start, elapsed;
+	int sent = 0, got = 0;
+
+	up_history(1000, 2048);
+	ck_assert_int_eq(itx_create(port, "g"), 201);
+	plain = itf_join(port, "g");
+	ref.ws = v1_join("g", NULL, status, sizeof(status));
+	ref.epoch = status_pos(status, "ok").epoch;
+	res.ws = v1_join("g", NULL, status, sizeof(status));
+	res.epoch = ref.epoch;
+	start = it_now_ms();
+	while (ref.last < SEAM_N || res.last < SEAM_N) {
+		/* About one message a millisecond, paced by the clock. */
+		while (sent < SEAM_N && sent <= it_now_ms() - start) {
+			snprintf(text, sizeof(text), "n%d", ++sent);
+			ck_assert_int_eq(it_ws_send_text(plain, text), 0);
+		}
+		while (got < sent && it_ws_expect_suffix(plain, IT_OP_TEXT, "", 0,
+		    NULL, 0) == 0)
+			got++;
+		seam_drain(&ref, 1, 0);
+		seam_drain(&res, 1, 1);
+		ck_assert_msg(it_now_ms() - start < 60000, "stalled: ref %" PRIu64
+		    ", resumer %" PRIu64, ref.last, res.last);
+	}
+	elapsed = it_now_ms() - start;
+	fprintf(stderr, "seam: %d messages in %" PRId64 " ms, %d resumes\n", SEAM_N,
+	    elapsed, res.drops);
+	ck_assert_int_eq(res.drops, SEAM_N / SEAM_EVERY - 1);
+	ck_assert_int_eq(total("resets"), 0);
+	ck_assert_int_eq(total("recoveries"), res.drops);
+	it_ws_free(ref.ws);
+	it_ws_free(res.ws);
+	it_ws_free(plain);
+}
+END_TEST
+
+static Suite *
+resume_suite(void)
+{
+	Suite *s = suite_create("resume");
+	TCase *tc = tcase_create("v1");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, NULL, itf_down);
+	tcase_add_test(tc, test_v1_frames);
+	tcase_add_test(tc, test_not_opted_in);
+	tcase_add_test(tc, test_malformed_since);
+	tcase_add_test(tc, test_resume_after_drop);
+	tcase_add_test(tc, test_reset_after_trim);
+	tcase_add_test(tc, test_reset_unknown);
+	tcase_add_test(tc, test_reset_after_recreate);
+	tcase_add_test(tc, test_history_off);
+	tcase_add_test(tc, test_seam_under_load);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run(resume_suite());
+}
