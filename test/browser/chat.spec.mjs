@@ -5,6 +5,10 @@
 // right sender ids (each page's own id being the one it shows for itself).
 // Then page A deletes the group and both pages must show the close, code
 // 1000, reason "group deleted". A screenshot goes to build/browser-chat.png.
+// Then the page resumes (groupchat.v1): page A, loaded through a TCP proxy
+// the test cuts, loses its connection while B sends, joins again by itself
+// with since and shows exactly what it missed, once, in order; cut again
+// while more than the history holds is sent, it shows a reset line.
 // Last, against a second server with an admin token and a join secret, the
 // page must ask for each token on its 401, then create and join with them.
 //
@@ -16,6 +20,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -127,6 +132,79 @@ async function closeShown(page) {
 		log: document.querySelector('#messages li.sys:last-child').textContent,
 	}));
 }
+
+// A TCP proxy to port on 127.0.0.1 that the test can cut: cut() drops
+// every connection and refuses new ones until mend().
+function startProxy(port) {
+	const socks = new Set();
+	let blocked = false;
+	const srv = createServer((c) => {
+		if (blocked) {
+			c.destroy();
+			return;
+		}
+		const s = connect(port, '127.0.0.1');
+		const done = () => {
+			c.destroy();
+			s.destroy();
+			socks.delete(c);
+			socks.delete(s);
+		};
+		socks.add(c);
+		socks.add(s);
+		for (const x of [c, s]) {
+			x.on('error', done);
+			x.on('close', done);
+		}
+		c.pipe(s);
+		s.pipe(c);
+	});
+	return {
+		port: new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv.address().port))),
+		cut() {
+			blocked = true;
+			for (const x of socks)
+				x.destroy();
+			socks.clear();
+		},
+		mend() { blocked = false; },
+		close() {
+			this.cut();
+			srv.close();
+		},
+	};
+}
+
+// The texts of the messages a page shows.
+async function texts(page) {
+	return (await messages(page)).map((m) => m[1]);
+}
+
+async function waitTexts(page, want) {
+	const w = JSON.stringify(want);
+	try {
+		await page.waitForFunction((k) => JSON.stringify([...document.querySelectorAll(
+			'#messages li.msg .text')].map((t) => t.textContent)) === k, w, { timeout: WAIT });
+	} catch (e) {
+		throw new Error(`shows ${JSON.stringify(await texts(page))}, want ${w}`);
+	}
+}
+
+// Sends n messages from a fresh WebSocket in page's own context (no
+// subprotocol) and waits for their n echoes.
+function flood(page, seg, n) {
+	return page.evaluate(async ({ seg, n }) => {
+		const ws = new WebSocket(`ws://${location.host}/groups/${seg}`);
+		await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+		let got = 0;
+		const done = new Promise((resolve) => { ws.onmessage = () => { if (++got === n) resolve(); }; });
+		for (let i = 0; i < n; i++)
+			ws.send(`flood ${i}`);
+		await done;
+		ws.close(1000);
+	}, { seg, n });
+}
+
 
 // 32 bytes each, the shortest the server takes.
 const SECRETS = {
@@ -246,6 +324,56 @@ async function main() {
 		await check('no script errors so far', async () => {
 			const all = pageErrors.concat(consoleErrors);
 			assert(all.length === 0, all.join('\n'));
+		});
+		const RG = `resume ${process.pid}`;
+		let proxy = null;
+		await check('resume: page A joins through a proxy, B directly, in groupchat.v1', async () => {
+			proxy = startProxy(port);
+			const pport = await proxy.port;
+			await b.setViewportSize({ width: 900, height: 860 });
+			await b.goto(`http://127.0.0.1:${port}/`);
+			await a.goto(`http://127.0.0.1:${pport}/`);
+			await b.fill('#group-id', RG);
+			await b.click('#create');
+			await b.waitForSelector('#group-status.ok', { timeout: WAIT });
+			for (const p of [a, b]) {
+				await p.fill('#group-id', RG);
+				await p.click('#join');
+				await p.waitForSelector('#conn[data-state="open"]', { timeout: WAIT });
+			}
+			await send(b, 'before');
+			await waitTexts(a, ['before']);
+		});
+		await check('resume: cut off, A joins again by itself and shows what it missed, once', async () => {
+			proxy.cut();
+			await a.waitForSelector('#conn:not([data-state="open"])', { timeout: WAIT });
+			await send(b, 'away 1');
+			await send(b, 'away 2');
+			await waitTexts(b, ['before', 'away 1', 'away 2']);
+			proxy.mend();
+			await waitTexts(a, ['before', 'away 1', 'away 2']);
+			await a.waitForSelector('#conn[data-state="open"]', { timeout: WAIT });
+			const lines = await a.$$eval('#messages li.sys', (l) => l.map((li) => li.textContent));
+			assert(lines.some((t) => /again; what was sent meanwhile follows/.test(t)),
+				`A says ${JSON.stringify(lines)}`);
+			assert(await a.$$eval('#messages li.reset', (l) => l.length) === 0, 'A shows a reset');
+			await send(b, 'after');
+			await waitTexts(a, ['before', 'away 1', 'away 2', 'after']);
+		});
+		await check('resume: cut off while more than the history is sent, A shows a reset line', async () => {
+			proxy.cut();
+			await a.waitForSelector('#conn:not([data-state="open"])', { timeout: WAIT });
+			await flood(b, encodeURIComponent(RG), 120);
+			proxy.mend();
+			await a.waitForSelector('#messages li.sys.reset', { timeout: WAIT });
+			await a.waitForSelector('#conn[data-state="open"]', { timeout: WAIT });
+			const line = await a.$eval('#messages li.reset', (li) => li.textContent);
+			assert(/messages sent meanwhile are lost/.test(line), `A says "${line}"`);
+			await send(b, 'after reset');
+			await waitTexts(a, ['before', 'away 1', 'away 2', 'after', 'after reset']);
+			proxy.close();
+			await b.click('#leave');
+			await b.waitForSelector('#conn[data-state="closed"]', { timeout: WAIT });
 		});
 		await check('joining a group that does not exist says so', async () => {
 			await b.fill('#group-id', `${GROUP} (gone)`);
