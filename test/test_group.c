@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "groupchat/actors/member.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
+#include "groupchat/core/position.h"
 #include "groupchat/core/stats.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_sink.h"
@@ -515,6 +517,154 @@ START_TEST(test_last_unref_closes_members)
 }
 END_TEST
 
+/* Frame i of m's sink as a NUL-terminated string in out. */
+static const char *
+frame_str(struct test_member *m, size_t i, char *out, size_t outlen)
+{
+	size_t len;
+	const char *p = fake_text(&m->f, i, &len);
+
+	ck_assert_uint_lt(len, outlen);
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return out;
+}
+
+/* One run, two spellings: a plain member gets the frames as broadcast, a
+ * groupchat.v1 member its status first and then each with its position;
+ * bytes_out counts each member's own spelling. */
+START_TEST(test_v1_two_spellings)
+{
+	struct test_member plain, v1;
+	struct position p;
+	struct group *g;
+	char buf[64], want[64], pos[POSITION_MAX];
+	const char *why;
+	size_t bytes = 0;
+
+	g = new_group("v1");
+	test_member_start(&plain, 16, 0);
+	test_member_start(&v1, 16, 0);
+	member_set_v1(v1.c);
+	ck_assert_int_eq(group_join(g, plain.c), 0);
+	ck_assert_int_eq(group_join_since(g, v1.c, NULL), 0);
+	ck_assert_int_eq(bcast(g, "one"), 0);
+	ck_assert_int_eq(bcast(g, "two"), 0);
+	ck_assert_uint_eq(fake_wait_frames(&plain.f, 2), 2);
+	ck_assert_uint_eq(fake_wait_frames(&v1.f, 3), 3);
+	ck_assert_str_eq(frame_str(&plain, 0, buf, sizeof(buf)), "one");
+	ck_assert_str_eq(frame_str(&plain, 1, buf, sizeof(buf)), "two");
+	frame_str(&v1, 0, buf, sizeof(buf));
+	ck_assert_mem_eq(buf, "ok ", 3);
+	ck_assert_int_eq(position_parse(buf + 3, strlen(buf + 3), &p, &why), 0);
+	ck_assert_uint_eq(p.offset, 0);
+	for (int i = 1; i <= 2; i++) {
+		p.offset = (uint64_t)i;
+		position_format(&p, pos);
+		snprintf(want, sizeof(want), "%s\n%s", pos, i == 1 ? "one" : "two");
+		ck_assert_str_eq(frame_str(&v1, (size_t)i, buf, sizeof(buf)), want);
+		bytes += v1.f.lens[i];
+	}
+	bytes += plain.f.lens[0] + plain.f.lens[1];
+	ck_assert_uint_eq(stats_get(&st, bytes_out), bytes);
+	ck_assert_uint_eq(group_msgs_out(g), 4);
+	group_leave(g, plain.c);
+	group_leave(g, v1.c);
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
+	test_member_end(&plain);
+	test_member_end(&v1);
+	group_unref(g);
+}
+END_TEST
+
+struct v1_sender {
+	struct group *g;
+	int count;
+};
+
+static void *
+v1_sender_run(void *arg)
+{
+	struct v1_sender *s = arg;
+	char text[16];
+
+	for (int i = 1; i <= s->count; i++) {
+		snprintf(text, sizeof(text), "%d", i);
+		ck_assert_int_eq(bcast(s->g, text), 0);
+	}
+	return NULL;
+}
+
+/* The seam, at the group: while a thread broadcasts, members join with
+ * since at the offset the previous one had reached. Each gets "ok P",
+ * then every message after since and the live ones, each offset once and
+ * in order, the i-th message at offset i. */
+START_TEST(test_v1_seam)
+{
+	enum { K = 3000, J = 6 };
+	struct test_member anchor, m[J];
+	struct v1_sender snd;
+	struct position p, since;
+	struct group *g;
+	pthread_t t;
+	char buf[64], want[16];
+	const char *why, *nl;
+	uint64_t from[J];
+	size_t n, i;
+	int j;
+
+	g = new_group("seam");
+	ck_assert_int_eq(group_set_history(g, K, (size_t)1 << 24), 0);
+	test_member_start(&anchor, K + 1, 0);
+	member_set_v1(anchor.c);
+	ck_assert_int_eq(group_join_since(g, anchor.c, NULL), 0);
+	snd.g = g;
+	snd.count = K;
+	ck_assert_int_eq(pthread_create(&t, NULL, v1_sender_run, &snd), 0);
+	ck_assert_uint_ge(fake_wait_frames(&anchor.f, 1), 1);
+	frame_str(&anchor, 0, buf, sizeof(buf));
+	ck_assert_int_eq(position_parse(buf + 3, strlen(buf + 3), &since, &why), 0);
+	for (j = 0; j < J; j++) {
+		/* Somewhere in the stream: what the anchor has seen so far. */
+		n = fake_wait_frames(&anchor.f, (size_t)(j + 1) * K / (J + 1));
+		since.offset = from[j] = n - 1;
+		test_member_start(&m[j], K + 1, 0);
+		member_set_v1(m[j].c);
+		ck_assert_int_eq(group_join_since(g, m[j].c, &since), 0);
+	}
+	pthread_join(t, NULL);
+	for (j = 0; j < J; j++) {
+		/* The status, then offsets from[j] + 1 to K: once each. */
+		n = 1 + K - from[j];
+		ck_assert_uint_eq(fake_wait_frames(&m[j].f, n), n);
+		frame_str(&m[j], 0, buf, sizeof(buf));
+		ck_assert_msg(strncmp(buf, "ok ", 3) == 0, "member %d: %s", j, buf);
+		ck_assert_int_eq(position_parse(buf + 3, strlen(buf + 3), &p, &why), 0);
+		ck_assert_uint_eq(p.epoch, since.epoch);
+		ck_assert_uint_ge(p.offset, from[j]);
+		for (i = 1; i < n; i++) {
+			frame_str(&m[j], i, buf, sizeof(buf));
+			nl = strchr(buf, '\n');
+			ck_assert_ptr_nonnull(nl);
+			ck_assert_int_eq(position_parse(buf, (size_t)(nl - buf), &p, &why), 0);
+			ck_assert_uint_eq(p.offset, from[j] + i);
+			snprintf(want, sizeof(want), "%" PRIu64, p.offset);
+			ck_assert_str_eq(nl + 1, want);
+		}
+	}
+	ck_assert_uint_eq(stats_get(&st, recoveries), J);
+	ck_assert_uint_eq(stats_get(&st, resets), 0);
+	group_leave(g, anchor.c);
+	for (j = 0; j < J; j++)
+		group_leave(g, m[j].c);
+	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
+	test_member_end(&anchor);
+	for (j = 0; j < J; j++)
+		test_member_end(&m[j]);
+	group_unref(g);
+}
+END_TEST
+
 static Suite *
 group_suite(void)
 {
@@ -533,6 +683,8 @@ group_suite(void)
 	tcase_add_test(tc, test_close_closes_every_member);
 	tcase_add_test(tc, test_close_idle_group);
 	tcase_add_test(tc, test_last_unref_closes_members);
+	tcase_add_test(tc, test_v1_two_spellings);
+	tcase_add_test(tc, test_v1_seam);
 	suite_add_tcase(s, tc);
 	return s;
 }
