@@ -530,12 +530,14 @@ frame_str(struct test_member *m, size_t i, char *out, size_t outlen)
 	return out;
 }
 
-/* One run, two spellings: a plain member gets the frames as broadcast, a
- * groupchat.v1 member its status first and then each with its position;
- * bytes_out counts each member's own spelling. */
+/* One run, two spellings: plain members get the frames as broadcast, a
+ * groupchat.v1 member (between them in the roster, so the spelling is
+ * made mid-pass) its status first and then each with its position;
+ * bytes_out counts each member's own spelling. ASan checks that every
+ * reference of both spellings is given back. */
 START_TEST(test_v1_two_spellings)
 {
-	struct test_member plain, v1;
+	struct test_member plain, v1, plain2;
 	struct position p;
 	struct group *g;
 	char buf[64], want[64], pos[POSITION_MAX];
@@ -548,6 +550,8 @@ START_TEST(test_v1_two_spellings)
 	member_set_v1(v1.c);
 	ck_assert_int_eq(group_join(g, plain.c), 0);
 	ck_assert_int_eq(group_join_since(g, v1.c, NULL), 0);
+	test_member_start(&plain2, 16, 0);
+	ck_assert_int_eq(group_join(g, plain2.c), 0);
 	ck_assert_int_eq(bcast(g, "one"), 0);
 	ck_assert_int_eq(bcast(g, "two"), 0);
 	ck_assert_uint_eq(fake_wait_frames(&plain.f, 2), 2);
@@ -565,14 +569,18 @@ START_TEST(test_v1_two_spellings)
 		ck_assert_str_eq(frame_str(&v1, (size_t)i, buf, sizeof(buf)), want);
 		bytes += v1.f.lens[i];
 	}
-	bytes += plain.f.lens[0] + plain.f.lens[1];
+	ck_assert_uint_eq(fake_wait_frames(&plain2.f, 2), 2);
+	ck_assert_str_eq(frame_str(&plain2, 1, buf, sizeof(buf)), "two");
+	bytes += 2 * (plain.f.lens[0] + plain.f.lens[1]);
 	ck_assert_uint_eq(stats_get(&st, bytes_out), bytes);
-	ck_assert_uint_eq(group_msgs_out(g), 4);
+	ck_assert_uint_eq(group_msgs_out(g), 6);
 	group_leave(g, plain.c);
 	group_leave(g, v1.c);
+	group_leave(g, plain2.c);
 	ck_assert(it_wait_until(pred_stopped, g, WAIT_MS));
 	test_member_end(&plain);
 	test_member_end(&v1);
+	test_member_end(&plain2);
 	group_unref(g);
 }
 END_TEST

@@ -156,23 +156,6 @@ START_TEST(test_count_zero)
 }
 END_TEST
 
-/* Skipped messages are numbered, not kept: the history empties. */
-START_TEST(test_skip)
-{
-	struct history *h = history_new(10, 1 << 20);
-
-	append(h, msg(1, 10));
-	append(h, msg(2, 10));
-	history_skip(h, 3);
-	ck_assert_uint_eq(history_last(h), 5);
-	ck_assert_uint_eq(history_count(h), 0);
-	ck_assert(!history_covers(h, 2));
-	ck_assert(history_covers(h, 5));
-	ck_assert_uint_eq(append(h, msg(6, 10)), 6);
-	history_free(h);
-}
-END_TEST
-
 /* The history holds one reference per message; clear and the drops of
  * the bounds give it back, and the caller's own stays good. */
 START_TEST(test_references)
@@ -211,7 +194,6 @@ history_suite(void)
 	tcase_add_test(tc, test_byte_bound);
 	tcase_add_test(tc, test_too_big_empties);
 	tcase_add_test(tc, test_count_zero);
-	tcase_add_test(tc, test_skip);
 	tcase_add_test(tc, test_references);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "groupchat/core/frame.h"
 #include "groupchat/core/position.h"
 #include "support/test_main.h"
 
@@ -85,6 +86,23 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* A message spelled at a position: same opcode, "<p>\n" then its payload. */
+START_TEST(test_stamp)
+{
+	struct position p = { 0xabcULL, 42 };
+	struct frame *m = frame_new(FRAME_BINARY, "ab", 2, "\0c", 2), *v;
+	static const char want[] = "0000000000000abc:42\nab\0c";
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(v = position_stamp(&p, m));
+	ck_assert_int_eq(frame_opcode(v), FRAME_BINARY);
+	ck_assert_uint_eq(frame_payload_len(v), sizeof(want) - 1);
+	ck_assert_mem_eq(frame_payload(v), want, sizeof(want) - 1);
+	frame_unref(v);
+	frame_unref(m);
+}
+END_TEST
+
 static Suite *
 position_suite(void)
 {
@@ -93,6 +111,7 @@ position_suite(void)
 
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_stamp);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,9 @@
  * every queue's lock, it neither collides with the group on its queue's
  * mutex nor leaves the frames that arrive meanwhile for another wake.
  * The woken members stay in the roster until then, which holds them.
+ *
+ * Why the groupchat.v1 spelling is made at the first v1 member, not up
+ * front: a group with none (every Go-era client) pays nothing for it.
  */
 #include "fanout.h"
 
@@ -31,17 +34,27 @@
 #include "groupchat/actors/member.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/frame.h"
+#include "groupchat/core/position.h"
 #include "groupchat/core/stats.h"
 #include "roster.h"
 
 /* Writers whose wake is held back, at most, before they are woken. */
 #define FANOUT_WAKES 64
 
+/* A v1 member the run's spelling could not be made for is closed so. */
+#define FANOUT_NOMEM_CODE 1011
+#define FANOUT_NOMEM_REASON "out of memory"
+
 struct fanout {
 	struct frame *const *ms;
-	struct frame *const *vs;        /* groupchat.v1's spelling, or NULL */
-	size_t k;
-	size_t nv;                      /* members that took vs */
+	size_t k, n;                    /* the run; members at the start */
+	const struct position *first;   /* ms[0]'s position, or NULL */
+	struct frame *vs[FANOUT_RUN_MAX]; /* the run spelled for groupchat.v1 */
+	bool spelled, unspellable;
+	size_t done;                    /* members handled so far */
+	size_t nv;                      /* v1 members handled */
+	size_t vrefs;                   /* references each vs took for members */
+	size_t nv_spelled;              /* v1 members that took vs */
 	struct timespec deadline;
 	bool waited;            /* deadline is set */
 	size_t frames, bytes;   /* queued so far, over all members */
@@ -60,11 +73,43 @@ fanout_wake(struct fanout *f)
 	f->nwake = 0;
 }
 
-/* The spelling of the run member c takes. */
-static struct frame *const *
-fanout_frames(const struct fanout *f, const struct member *c)
+/*
+ * Spells the run for groupchat.v1, each frame with a reference for every
+ * member not handled yet (those before were not v1). 0, or -1 when a
+ * frame cannot be made (and no v1 member of this run will get it).
+ */
+static int
+fanout_spell(struct fanout *f)
 {
-	return f->vs != NULL && member_v1(c) ? f->vs : f->ms;
+	struct position p = *f->first;
+	size_t j;
+
+	for (j = 0; j < f->k; j++, p.offset++)
+		if ((f->vs[j] = position_stamp(&p, f->ms[j])) == NULL)
+			break;
+	if (j < f->k) {
+		while (j > 0)
+			frame_unref(f->vs[--j]);
+		f->unspellable = true;
+		return -1;
+	}
+	f->spelled = true;
+	f->vrefs = f->n - f->done;
+	for (j = 0; j < f->k; j++)
+		frame_ref_n(f->vs[j], f->vrefs);
+	return 0;
+}
+
+/* The spelling of the run member c takes: ms, or vs for a v1 member, or
+ * NULL for a v1 member the run could not be spelled for. */
+static struct frame *const *
+fanout_frames(struct fanout *f, const struct member *c)
+{
+	if (f->first == NULL || !member_v1(c))
+		return f->ms;
+	if (!f->spelled && (f->unspellable || fanout_spell(f) == -1))
+		return NULL;
+	return f->vs;
 }
 
 /*
@@ -79,8 +124,14 @@ fanout_member(struct fanout *f, struct member *c)
 	ssize_t sent, more;
 	bool wake;
 
-	if (ms == f->vs)
+	if (ms != f->ms)
 		f->nv++;
+	if (ms == NULL) {
+		member_close(c, FANOUT_NOMEM_CODE, FANOUT_NOMEM_REASON);
+		return -1;
+	}
+	if (ms == f->vs)
+		f->nv_spelled++;
 	sent = member_enqueue_many(c, ms, f->k, &wake);
 	if (wake && sent == (ssize_t)f->k) {
 		if (f->nwake == FANOUT_WAKES)
@@ -116,7 +167,7 @@ fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
 	for (j = 0; j < taken; j++)
 		f->bytes += frame_len(ms[j]);
 	f->frames += taken;
-	for (j = taken; j < f->k; j++)
+	for (j = taken; ms != NULL && j < f->k; j++)
 		frame_unref(ms[j]);
 	/* Out of the roster (and its count) before the close can be seen. */
 	roster_remove_at(r, i);
@@ -127,43 +178,46 @@ fanout_drop(struct fanout *f, struct roster *r, size_t i, ssize_t sent,
 }
 
 /*
- * With two spellings, each frame of both takes a reference per member up
- * front (a member may take its run and be done with it before the pass
- * ends), and the pass gives back at the end, in one step per frame, those
- * of the spelling each member did not take.
+ * Each frame of ms takes a reference per member up front (a member may
+ * take its run and be done with it before the pass ends); the v1
+ * spelling, made at the first v1 member, one per member left then. The
+ * pass gives back at the end, in one step per frame, those of the
+ * spelling each member did not take.
  */
 size_t
-fanout_run(struct roster *r, struct frame *const *ms, struct frame *const *vs,
-    size_t k, struct stats *st)
+fanout_run(struct roster *r, struct frame *const *ms, size_t k,
+    const struct position *first, struct stats *st)
 {
-	struct fanout f = { .ms = ms, .vs = vs, .k = k };
-	size_t i = 0, j, n = r->n, run_bytes = 0, v_bytes = 0;
+	struct fanout f = { .ms = ms, .k = k, .n = r->n, .first = first };
+	size_t i = 0, j, run_bytes = 0, v_bytes = 0;
+	struct frame *const *took;
 	ssize_t sent;
 
 	for (j = 0; j < k; j++) {
-		frame_ref_n(ms[j], n);
+		frame_ref_n(ms[j], f.n);
 		run_bytes += frame_len(ms[j]);
-		if (vs != NULL) {
-			frame_ref_n(vs[j], n);
-			v_bytes += frame_len(vs[j]);
-		}
 	}
 	while (i < r->n) {
 		sent = fanout_member(&f, r->members[i]);
 		if (sent == (ssize_t)k) {
+			took = fanout_frames(&f, r->members[i]);
+			if (took == f.vs && v_bytes == 0)
+				for (j = 0; j < k; j++)
+					v_bytes += frame_len(f.vs[j]);
 			f.frames += k;
-			f.bytes += fanout_frames(&f, r->members[i]) == vs ?
-			    v_bytes : run_bytes;
+			f.bytes += took == f.vs ? v_bytes : run_bytes;
 			i++;
 		} else {
 			/* The last member moves into slot i: look at i again. */
 			fanout_drop(&f, r, i, sent, st);
 		}
+		f.done++;
 	}
 	fanout_wake(&f);
-	for (j = 0; vs != NULL && j < k; j++) {
+	for (j = 0; j < k; j++) {
 		frame_unref_n(ms[j], f.nv);
-		frame_unref_n(vs[j], n - f.nv);
+		if (f.spelled)
+			frame_unref_n(f.vs[j], f.vrefs - f.nv_spelled + 1);
 	}
 	if (st != NULL) {
 		stats_add(st, msgs_out, f.frames);

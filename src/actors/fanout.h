@@ -17,16 +17,22 @@
 #include <stddef.h>
 
 struct frame;
+struct position;
 struct roster;
 struct stats;
 
-/* Queues ms[0..k) (k > 0) to every member of r, in order, and removes
- * the members that were slow or already closed. vs, if not NULL, is the
- * same run spelled for groupchat.v1 (each message with its position),
- * queued instead to the members in that mode. The caller keeps its own
- * references to the frames. Adds msgs_out, bytes_out and slow_drops to
- * st (NULL: none). Returns the frames queued, over all members. */
-size_t fanout_run(struct roster *r, struct frame *const *ms,
-    struct frame *const *vs, size_t k, struct stats *st);
+/* The longest run fanout_run takes (a mailbox batch, GROUP_BATCH). */
+#define FANOUT_RUN_MAX 64
+
+/* Queues ms[0..k) (0 < k <= FANOUT_RUN_MAX) to every member of r, in
+ * order, and removes the members that were slow or already closed. With
+ * first (the position of ms[0]; the others follow it), members in
+ * groupchat.v1 mode are queued the run spelled with its positions
+ * instead (position_stamp), made once, at the first of them; one that
+ * cannot be made closes them with 1011. The caller keeps its own
+ * references to ms. Adds msgs_out, bytes_out and slow_drops to st (NULL:
+ * none). Returns the frames queued, over all members. */
+size_t fanout_run(struct roster *r, struct frame *const *ms, size_t k,
+    const struct position *first, struct stats *st);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "groupchat/cluster/redis_keys.h"
 #include "groupchat/core/position.h"
+#include "fanout.h"
 #include "roster.h"
 #include "sequencer.h"
 
@@ -39,6 +40,7 @@ struct stats;
  * later message shows the gap). */
 #define GROUP_TICK_MS 1000
 _Static_assert(SEQ_RUN == GROUP_BATCH, "a sequencer run is a broadcast run");
+_Static_assert(FANOUT_RUN_MAX == GROUP_BATCH, "a fan-out run is a broadcast run");
 
 enum group_kind {
 	GROUP_JOIN,

@@ -9,12 +9,12 @@
  * starts a new one (group_enter, group.c). A cluster group's thread also
  * wakes every GROUP_TICK_MS to look whether a request for it was lost.
  *
- * A group of one node numbers what it fans out (core/history.c): each
- * run goes out twice spelled, as is to most members and with its
- * position to those in groupchat.v1 mode, and the history keeps the
- * latter. A v1 member's join queues its status and what it missed
- * before it enters the roster, on this thread, so between the replay and
- * the live messages nothing is lost or sent twice.
+ * A group of one node numbers what it fans out and keeps it in its
+ * history (core/history.c); fan-out spells a run with its positions for
+ * the members in groupchat.v1 mode, if any. A v1 member's join queues
+ * its status and what it missed (spelled the same way) before it enters
+ * the roster, on this thread, so between the replay and the live
+ * messages nothing is lost or sent twice.
  *
  * Who touches what: everything here runs on the group thread. It alone
  * touches the roster, close_seen with its code and reason, lost_seen,
@@ -47,34 +47,39 @@
 #define GROUP_NOMEM_CODE 1011
 #define GROUP_NOMEM_REASON "out of memory"
 
-/* Queues ms[0..n) to c, handing over a reference to each; 0 if all
- * went in, else -1 with the references of the rest dropped. */
+/* Queues c ms[0..n) spelled for groupchat.v1, the first at *p, which
+ * moves on past them. 0, or -1 with errno: ENOMEM, or EAGAIN or EPIPE
+ * from member_enqueue (c is full or closed). */
 static int
-group_queue(struct member *c, struct frame *const *ms, size_t n)
+group_replay(struct member *c, struct position *p, struct frame *const *ms,
+    size_t n)
 {
-	ssize_t sent;
+	struct frame *v;
 	size_t j;
+	int rc;
 
-	if (n == 0)
-		return 0;
-	for (j = 0; j < n; j++)
-		frame_ref(ms[j]);
-	sent = member_enqueue_many(c, ms, n, NULL);
-	for (j = sent > 0 ? (size_t)sent : 0; j < n; j++)
-		frame_unref(ms[j]);
-	return sent == (ssize_t)n ? 0 : -1;
+	for (j = 0; j < n; j++, p->offset++) {
+		if ((v = position_stamp(p, ms[j])) == NULL)
+			return -1;
+		rc = member_enqueue(c, v);
+		frame_unref(v);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /*
  * A groupchat.v1 member's status and, after "ok" with a since, what it
- * missed (group.h, group_join_since). 0, or -1 with c closed: it could
- * not be queued whole (no memory, or its queue was not empty and is
- * now full: a slow consumer).
+ * missed (group.h, group_join_since), spelled with its positions from
+ * the history's frames. 0, or -1 with c closed: it could not be queued
+ * whole (no memory, or its queue was not empty and is now full: a slow
+ * consumer).
  */
 static int
 group_greet(struct group *g, struct member *c, const struct group_req *req)
 {
-	struct position now = { g->epoch, history_last(g->history) };
+	struct position now = { g->epoch, history_last(g->history) }, p;
 	struct frame *const *a = NULL, *const *b = NULL;
 	struct frame *status;
 	char pos[POSITION_MAX];
@@ -107,8 +112,13 @@ group_greet(struct group *g, struct member *c, const struct group_req *req)
 		frame_unref(status);
 		goto slow;
 	}
-	if (group_queue(c, a, na) == 0 && group_queue(c, b, nb) == 0)
+	p = (struct position){ g->epoch, req->since.pos.offset + 1 };
+	if (group_replay(c, &p, a, na) == 0 && group_replay(c, &p, b, nb) == 0)
 		return 0;
+	if (errno == ENOMEM) {
+		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
+		return -1;
+	}
 slow:
 	member_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON);
 	return -1;
@@ -137,67 +147,25 @@ group_add(struct group *g, struct group_req *req)
 	}
 }
 
-/* Closes every member in groupchat.v1 mode with code and reason. */
-static void
-group_close_v1(struct group *g, uint16_t code, const char *reason)
-{
-	size_t i;
-
-	for (i = 0; i < g->roster.n; i++)
-		if (member_v1(g->roster.members[i]))
-			member_close(g->roster.members[i], code, reason);
-}
-
-/*
- * Numbers ms[0..k) and spells each for groupchat.v1 into vs,
- * "<position>\n" then the payload, which the history keeps. 0, or -1
- * when a frame could not be made: the run is numbered all the same, but
- * no v1 member can be sent it, so they are closed with 1011 (they come
- * back with since, and the emptied history answers reset).
- */
-static int
-group_stamp(struct group *g, struct frame *const *ms, size_t k,
-    struct frame **vs)
-{
-	struct position p = { g->epoch, history_last(g->history) };
-	char pos[POSITION_MAX];
-	size_t j, n;
-
-	for (j = 0; j < k; j++) {
-		p.offset++;
-		n = position_format(&p, pos);
-		pos[n++] = '\n';
-		if ((vs[j] = frame_new(frame_opcode(ms[j]), pos, n,
-		    frame_payload(ms[j]), frame_payload_len(ms[j]))) == NULL)
-			break;
-	}
-	if (j < k) {
-		while (j > 0)
-			frame_unref(vs[--j]);
-		history_skip(g->history, k);
-		group_close_v1(g, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
-		return -1;
-	}
-	for (j = 0; j < k; j++)
-		history_append(g->history, vs[j]);
-	return 0;
-}
-
 /* Fans the run out (fanout.c), then publishes the counts. A group of one
- * node numbers it first (group_stamp). */
+ * node numbers it first: the history keeps it, and fan-out spells it
+ * with its positions for the members in groupchat.v1 mode. */
 void
 group_fanout(struct group *g, struct frame *const *ms, size_t k)
 {
-	struct frame *vs[GROUP_BATCH];
-	bool stamped;
+	struct position first;
 	size_t frames, j;
 
 	if (g->close_seen)
 		return;
-	stamped = g->history != NULL && group_stamp(g, ms, k, vs) == 0;
-	frames = fanout_run(&g->roster, ms, stamped ? vs : NULL, k, g->st);
-	for (j = 0; stamped && j < k; j++)
-		frame_unref(vs[j]);
+	if (g->history != NULL) {
+		first.epoch = g->epoch;
+		first.offset = history_last(g->history) + 1;
+		for (j = 0; j < k; j++)
+			history_append(g->history, ms[j]);
+	}
+	frames = fanout_run(&g->roster, ms, k, g->history != NULL ? &first : NULL,
+	    g->st);
 	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
 	/* Last and releasing: whoever sees this count sees the others. */
 	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);

@@ -111,13 +111,6 @@ history_append(struct history *h, struct frame *m)
 	return h->last;
 }
 
-void
-history_skip(struct history *h, uint64_t n)
-{
-	history_clear(h);
-	h->last += n;
-}
-
 uint64_t
 history_last(const struct history *h)
 {

@@ -1,14 +1,16 @@
 /*
- * position: "<epoch>:<offset>" parsed and written. Strict on input: the
- * one spelling the server writes is the only one it reads, so two equal
- * positions are equal strings.
+ * position: "<epoch>:<offset>" parsed and written, and a message spelled
+ * with it. Strict on input: the one spelling the server writes is the
+ * only one it reads, so two equal positions are equal strings.
  *
  * Who touches what: pure functions on the caller's buffers; any thread.
  */
 #include "groupchat/core/position.h"
 
-#include <stdio.h>
 #include <inttypes.h>
+#include <stdio.h>
+
+#include "groupchat/core/frame.h"
 
 int
 position_parse(const char *s, size_t len, struct position *out,
@@ -60,4 +62,15 @@ position_format(const struct position *p, char out[POSITION_MAX])
 {
 	return (size_t)snprintf(out, POSITION_MAX, "%016" PRIx64 ":%" PRIu64,
 	    p->epoch, p->offset);
+}
+
+struct frame *
+position_stamp(const struct position *p, const struct frame *m)
+{
+	char pos[POSITION_MAX];
+	size_t n = position_format(p, pos);
+
+	pos[n++] = '\n';
+	return frame_new(frame_opcode(m), pos, n, frame_payload(m),
+	    frame_payload_len(m));
 }

@@ -37,11 +37,6 @@ void history_free(struct history *h);
  * until it does; cannot fail (see above). */
 uint64_t history_append(struct history *h, struct frame *m);
 
-/* Numbers n messages that are not kept (their frames could not be
- * made): the history is emptied, since it would have a hole, and the
- * offsets go on past them. */
-void history_skip(struct history *h, uint64_t n);
-
 /* The offset of the newest message (0 before the first). */
 uint64_t history_last(const struct history *h);
 

@@ -19,6 +19,8 @@
 /* Longest position written, with its NUL: epoch, ':', 20 digits. */
 #define POSITION_MAX (POSITION_EPOCH_LEN + 1 + 20 + 1)
 
+struct frame;
+
 struct position {
 	uint64_t epoch;
 	uint64_t offset;
@@ -33,5 +35,10 @@ int position_parse(const char *s, size_t len, struct position *out,
 /* Writes p as "<epoch>:<offset>" and a NUL into out; returns the length
  * without the NUL. */
 size_t position_format(const struct position *p, char out[POSITION_MAX]);
+
+/* m spelled for groupchat.v1 at position p: a frame of m's opcode whose
+ * payload is "<p>\n" followed by m's payload. Reference count 1. NULL
+ * with ENOMEM. */
+struct frame *position_stamp(const struct position *p, const struct frame *m);
 
 #endif
