@@ -205,7 +205,6 @@ function flood(page, seg, n) {
 	}, { seg, n });
 }
 
-
 // 32 bytes each, the shortest the server takes.
 const SECRETS = {
 	GROUPCHAT_ADMIN_TOKEN: 'browser-adm1n-browser-adm1n-brow',
