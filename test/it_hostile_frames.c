@@ -258,6 +258,38 @@ START_TEST(control_frames_over_125_bytes_and_rsv_bits_are_closed_1002)
 END_TEST
 
 /*
+ * RFC 6455 5.5: a control frame may carry 125 bytes whatever the message
+ * limit. Under a --max-message of 16 a 100-byte ping is answered with
+ * its pong, while a 17-byte message still closes 1009.
+ */
+#define SMALL_MAX 16
+START_TEST(control_frames_pass_a_max_message_under_125)
+{
+	static unsigned char pay[100];
+	const struct it_frame_spec ping = { 1, 0, IT_OP_PING, 1, -1, pay, sizeof(pay) };
+	const struct it_frame_spec text = { 1, 0, IT_OP_TEXT, 1, -1, "seventeen bytes!!",
+		SMALL_MAX + 1 };
+	struct config cfg;
+	struct it_frame f;
+	struct it_ws *c;
+
+	memset(pay, 'p', sizeof(pay));
+	it_config(&cfg);
+	cfg.max_message = SMALL_MAX;
+	port = itf_up(&cfg);
+	ck_assert_int_eq(itx_create(port, "ok"), 201);
+	c = itf_join(port, "ok");
+	ck_assert_int_eq(it_ws_send_frame(c, &ping), 0);
+	ck_assert_int_eq(it_ws_recv(c, &f, IT_TIMEOUT_MS), IT_FRAME);
+	ck_assert_int_eq(f.opcode, IT_OP_PONG);
+	ck_assert_uint_eq(f.len, sizeof(pay));
+	it_frame_free(&f);
+	ck_assert_int_eq(it_ws_send_frame(c, &text), 0);
+	expect_close_within(c, 1009, 1000, "a message over --max-message");
+}
+END_TEST
+
+/*
  * A code point split across fragments is fine; a sequence broken across
  * them is closed with 1007 at the fragment that breaks it, before the
  * message ends, and nothing of it is relayed.
@@ -404,6 +436,7 @@ suite(void)
 	tcase_add_test(tc, declared_lengths_are_judged_at_the_header);
 	tcase_add_test(tc, an_unmasked_client_frame_is_closed_1002);
 	tcase_add_test(tc, control_frames_over_125_bytes_and_rsv_bits_are_closed_1002);
+	tcase_add_test(tc, control_frames_pass_a_max_message_under_125);
 	tcase_add_test(tc, utf8_split_across_fragments);
 	tcase_add_test(tc, a_ping_flood_is_answered_and_slows_no_one);
 	tcase_add_test(tc, a_ping_flood_that_never_reads_costs_nothing_and_is_dropped);

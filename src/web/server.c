@@ -167,7 +167,12 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 	snprintf(backlog, sizeof(backlog), "%ld",
 	    nthreads > LISTEN_BACKLOG_MIN ? nthreads : LISTEN_BACKLOG_MIN);
 	snprintf(payload_ms, sizeof(payload_ms), "%ld", cfg->ping_interval * 1000);
-	snprintf(max_frame, sizeof(max_frame), "%zu", cfg->max_message);
+	/* A control frame may carry 125 bytes whatever --max-message says
+	 * (RFC 6455 5.5): CivetWeb's frame limit never goes below that, and
+	 * wsproto judges a message's length. */
+	snprintf(max_frame, sizeof(max_frame), "%zu",
+	    cfg->max_message > FRAME_CONTROL_MAX ? cfg->max_message :
+	    FRAME_CONTROL_MAX);
 	const char *options[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
@@ -201,8 +206,9 @@ start_civetweb(struct server *srv, char *err, size_t errlen)
 		 * as the keepalive. */
 		"websocket_payload_timeout_ms", payload_ms,
 		/* No frame is longer than its message: a frame declared over
-		 * --max-message is closed with 1009 at its header, before
-		 * CivetWeb allocates anything (our patch 0002). */
+		 * --max-message (or 125 bytes, if more) is closed with 1009 at
+		 * its header, before CivetWeb allocates anything (our patch
+		 * 0002). */
 		"websocket_max_frame_size", max_frame,
 		/* A member whose connection takes no byte for a ping interval
 		 * fails its write (our patch 0004), as it would fail to answer

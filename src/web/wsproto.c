@@ -28,7 +28,6 @@
 #define WS_FIN		0x80
 #define WS_RSV		0x70
 #define WS_OPCODE	0x0F
-#define WS_CONTROL_MAX	125
 #define ENDED		0xFF
 
 /* Close codes, RFC 6455 section 7.4.1. */
@@ -112,7 +111,7 @@ static void
 control(struct wsproto *p, unsigned op, bool fin, const uint8_t *data,
     size_t len, struct wsproto_event *ev)
 {
-	if (!fin || len > WS_CONTROL_MAX) {
+	if (!fin || len > FRAME_CONTROL_MAX) {
 		fail(p, ev, CLOSE_PROTOCOL, "bad control frame");
 		return;
 	}

@@ -35,6 +35,9 @@ size_t frame_header(uint8_t *out, enum frame_opcode op, uint64_t payload_len);
 struct frame *frame_new(enum frame_opcode op, const void *a, size_t alen,
                     const void *b, size_t blen);
 
+/* The longest payload of a control frame (RFC 6455 5.5). */
+#define FRAME_CONTROL_MAX 125
+
 /* The longest close frame: a 2-byte header and a 125-byte payload. */
 #define FRAME_CLOSE_MAX 127
 
