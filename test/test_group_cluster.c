@@ -52,14 +52,16 @@ static struct fake sink;
 static const struct cluster_limits lim = { 100, { 100, 1 << 20 }, 1 << 20 };
 
 /* The next baseline read answers incarnation inc ("" none), epoch ep,
- * sequence seq, and whether a tombstone says it was deleted. */
+ * sequence seq, and whether a tombstone says the group (INC) was deleted. */
 static void
 script_stand(const char *inc, const char *ep, unsigned seq, int gone)
 {
-	char r[160];
+	const char *ended = gone ? INC : "";
+	char r[200];
 
-	snprintf(r, sizeof(r), "*4\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%u\r\n:%d\r\n",
-	    strlen(inc), inc, strlen(ep), ep, seq, gone);
+	snprintf(r, sizeof(r),
+	    "*5\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%u\r\n:%d\r\n$%zu\r\n%s\r\n",
+	    strlen(inc), inc, strlen(ep), ep, seq, gone, strlen(ended), ended);
 	fake_redis_reply(fr, r);
 }
 

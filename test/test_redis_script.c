@@ -609,6 +609,19 @@ START_TEST(reregister_after_data_loss)
 	/* deleted: the tombstone keeps it from coming back */
 	ck_assert_int_eq(redis_group_delete(c, &sc, "r", 1, inc, err, sizeof(err)), 1);
 	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "r", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(b.gone, 1);
+	ck_assert_str_eq(b.gone_inc, inc);
+	/* a later group of the same id, lost with the earlier one's tombstone
+	 * still there (a snapshot taken between the delete and the create):
+	 * the tombstone names the earlier group, so this one comes back */
+	ck_assert_int_eq(redis_group_create(c, &sc, "r", 1, other, RUN, 100, err, sizeof(err)), 1);
+	ck_assert_int_eq(rf_int("DEL gc:inc:r"), 1);
+	ck_assert_int_eq(redis_group_baseline(c, &sc, "r", 1, RUN, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.inc, "");
+	ck_assert_str_eq(b.gone_inc, inc);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, other, RUN, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_group_reregister(c, &sc, "r", 1, inc, RUN, err, sizeof(err)), 0);
 	redis_link_free(c);
 }
 END_TEST

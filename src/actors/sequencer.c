@@ -324,19 +324,22 @@ seq_read_baseline(struct sequencer *s, struct redis_base *b)
 
 /*
  * Where the group stands in Redis, with the group registered again if
- * Redis lost it (no incarnation and no tombstone: a delete leaves one, a
- * restart or a flush does not). 1 read into *b; 0 the group is gone (it
- * was closed); -1 it could not be read (its members were told, 1013, or
- * by the group's own close if it closed meanwhile).
+ * Redis lost it (no incarnation and no tombstone naming ours: a delete
+ * leaves one, a restart or a flush does not; an earlier group of the same
+ * id may have left its own). 1 read into *b; 0 the group is gone (it was
+ * closed); -1 it could not be read (its members were told, 1013, or by
+ * the group's own close if it closed meanwhile).
  */
 static int
 seq_stand(struct sequencer *s, struct redis_base *b)
 {
+	bool deleted;
 	int r;
 
 	if (seq_read_baseline(s, b) == -1)
 		goto fail;
-	if (b->inc[0] == '\0' && !b->gone) {
+	deleted = b->gone && strcmp(b->gone_inc, s->inc) == 0;
+	if (b->inc[0] == '\0' && !deleted) {
 		r = redis_cmd_reregister(cluster_cmd(s->cl), s->id, s->id_len, s->inc,
 		    CLUSTER_WAIT_MS);
 		if (r == -1 || (r == 1 && seq_read_baseline(s, b) == -1))
@@ -346,7 +349,7 @@ seq_stand(struct sequencer *s, struct redis_base *b)
 			    NULL);
 	}
 	if (strcmp(b->inc, s->inc) != 0) {
-		seq_gone(s, b->inc[0] == '\0' && b->gone, b->seq);
+		seq_gone(s, b->inc[0] == '\0' && deleted, b->seq);
 		return 0;
 	}
 	return 1;

@@ -197,11 +197,13 @@ redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *
 	if (r == NULL)
 		return -1;
 	e = r->element;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
 	    e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING ||
 	    e[2]->type != REDIS_REPLY_INTEGER || e[3]->type != REDIS_REPLY_INTEGER ||
+	    e[4]->type != REDIS_REPLY_STRING ||
 	    (e[0]->len != 0 && e[0]->len != REDIS_INC_LEN) ||
-	    (e[1]->len != 0 && e[1]->len != REDIS_EP_LEN)) {
+	    (e[1]->len != 0 && e[1]->len != REDIS_EP_LEN) ||
+	    (e[4]->len != 0 && e[4]->len != REDIS_INC_LEN)) {
 		redis_reply_error(r, "baseline", err, errlen);
 		freeReplyObject(r);
 		return -1;
@@ -210,6 +212,7 @@ redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *
 	memcpy(b->ep, e[1]->str, e[1]->len + 1);
 	b->seq = e[2]->integer > 0 ? (uint64_t)e[2]->integer : 0;
 	b->gone = e[3]->integer != 0;
+	memcpy(b->gone_inc, e[4]->str, e[4]->len + 1);
 	freeReplyObject(r);
 	return 0;
 }

@@ -140,29 +140,33 @@ static const char publish_lua[] =
 	"return seq\n";
 
 /* KEYS = [inc, seq, hist, gone]; ARGV = [run, ep]. {inc, epoch, sequence,
- * tombstone}: when the id holds no group, {'', '', the deleted group's
- * last number, 1} if it was deleted lately, else {'', '', 0, 0}. */
+ * tombstone, deleted incarnation}: when the id holds no group, {'', '',
+ * the deleted group's last number, 1, its incarnation} if one was deleted
+ * lately, else {'', '', 0, 0, ''}. A tombstone names the incarnation it
+ * ended: a later group of the same id that Redis lost is not deleted. */
 static const char baseline_lua[] =
 	EPOCH_LUA
 	"local v = redis.call('GET', KEYS[1])\n"
 	"if not v then\n"
 	"  local t = redis.call('GET', KEYS[4])\n"
-	"  if not t then return {'', '', 0, 0} end\n"
-	"  return {'', '', tonumber(string.match(t, '(%d+)$')) or 0, 1}\n"
+	"  if not t then return {'', '', 0, 0, ''} end\n"
+	"  return {'', '', tonumber(string.match(t, '(%d+)$')) or 0, 1, string.sub(t, 1, 32)}\n"
 	"end\n"
 	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[1], ARGV[2])\n"
-	"return {string.sub(v, 1, 32), ep, tonumber(redis.call('GET', KEYS[2]) or '0'), 0}\n";
+	"return {string.sub(v, 1, 32), ep, tonumber(redis.call('GET', KEYS[2]) or '0'), 0, ''}\n";
 
 /* KEYS = [inc, seq, hist, gone, groups]; ARGV = [inc, run, ep]. 1 if the
- * group is there (again), 0 if the id holds another incarnation or was
- * deleted lately (its tombstone). A group registered again begins a new
+ * group is there (again), 0 if the id holds another incarnation or inc was
+ * deleted lately (a tombstone naming it; one left by an earlier group of
+ * the same id does not count). A group registered again begins a new
  * epoch above whatever history survived, and counts among the groups past
  * their bound: a live group must not vanish. */
 static const char reregister_lua[] =
 	EPOCH_LUA
 	"local v = redis.call('GET', KEYS[1])\n"
 	"if v then if string.sub(v, 1, 32) == ARGV[1] then return 1 end return 0 end\n"
-	"if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
+	"local t = redis.call('GET', KEYS[4])\n"
+	"if t and string.sub(t, 1, 32) == ARGV[1] then return 0 end\n"
 	"redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
 	"redis.call('SET', KEYS[2], top(KEYS[3]))\n"
 	"redis.call('INCR', KEYS[5])\n"

@@ -35,7 +35,8 @@ struct redis_base {
 	char ep[REDIS_EP_LEN + 1];      /* its epoch; "" with no group */
 	uint64_t seq;                   /* the last number given (gone: the
 	                                 * deleted group's last) */
-	int gone;                       /* no group, and deleted lately */
+	int gone;                       /* no group, and one deleted lately */
+	char gone_inc[REDIS_INC_LEN + 1]; /* gone: the incarnation deleted */
 };
 
 /* Registers group id with incarnation inc if absent and Redis holds
