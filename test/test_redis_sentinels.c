@@ -139,8 +139,10 @@ START_TEST(switch_master_payloads)
 		"", "gm", "gm 10.0.0.1 6379 10.0.0.2", "gm 10.0.0.1 6379 10.0.0.2 6380 x",
 		"gm 10.0.0.1 6379 10.0.0.2 0", "gm 10.0.0.1 x 10.0.0.2 6380",
 		"gm  10.0.0.1 6379 10.0.0.2 6380", "gm 10.0.0.1 6379 10.0.0.2 6380 ",
-		"gm 10.0.0.1 6379 10.0.0.2 65536",
+		"gm 10.0.0.1 6379 10.0.0.2 65536", "gm 10.0.0.1 6379 \x7f 6380",
 	};
+	/* found by fuzz_redis_sentinels: NUL bytes where the new host goes */
+	static const char nul_host[] = "gm J 2 \0\0\0\0; 2";
 	struct redis_addr to = { "unchanged", 1 };
 
 	ck_assert_int_eq(sw("gm 10.0.0.1 6379 10.0.0.2 6380", "gm", &to), 1);
@@ -158,7 +160,27 @@ START_TEST(switch_master_payloads)
 		ck_assert_msg(sw(bad[i], "gm", &to) == -1, "accepted \"%s\"", bad[i]);
 		ck_assert_int_eq(errno, EINVAL);
 	}
+	errno = 0;
+	ck_assert_int_eq(redis_sentinels_switch(nul_host, sizeof(nul_host) - 1, "gm", &to), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_str_eq(to.host, "::1");
+}
+END_TEST
+
+START_TEST(addresses_from_a_sentinel)
+{
+	struct redis_addr a = { "kept", 9 };
+
+	ck_assert_int_eq(redis_addr_set(&a, "10.0.0.3", 8, "6390", 4), 0);
+	ck_assert_str_eq(a.host, "10.0.0.3");
+	ck_assert_int_eq(a.port, 6390);
+	ck_assert_int_eq(redis_addr_set(&a, "", 0, "6390", 4), -1);
+	ck_assert_int_eq(redis_addr_set(&a, "a\0b", 3, "6390", 4), -1);
+	ck_assert_int_eq(redis_addr_set(&a, "a b", 3, "6390", 4), -1);
+	ck_assert_int_eq(redis_addr_set(&a, "h", 1, "0", 1), -1);
+	ck_assert_int_eq(redis_addr_set(&a, "h", 1, "", 0), -1);
+	ck_assert_str_eq(a.host, "10.0.0.3");
+	ck_assert_int_eq(a.port, 6390);
 }
 END_TEST
 
@@ -174,6 +196,7 @@ suite(void)
 	tcase_add_test(tc, bounds);
 	tcase_add_test(tc, master_names);
 	tcase_add_test(tc, switch_master_payloads);
+	tcase_add_test(tc, addresses_from_a_sentinel);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -130,12 +130,10 @@ ask_one(struct redis_sentinel *s, const struct redis_addr *a, struct redis_addr 
 	} else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING ||
 	    r->element[1]->type != REDIS_REPLY_STRING ||
-	    r->element[0]->len == 0 || r->element[0]->len > REDIS_URL_HOST_MAX ||
-	    redis_port_parse(r->element[1]->str, r->element[1]->len, &m->port) == -1) {
+	    redis_addr_set(m, r->element[0]->str, r->element[0]->len, r->element[1]->str,
+	    r->element[1]->len) == -1) {
 		snprintf(err, errlen, "sentinel %s: unexpected reply to SENTINEL", at);
 	} else {
-		memcpy(m->host, r->element[0]->str, r->element[0]->len);
-		m->host[r->element[0]->len] = '\0';
 		rc = 0;
 	}
 	if (r != NULL)

@@ -157,24 +157,39 @@ word(const char **p, const char *end, const char **w, size_t *wn)
 }
 
 int
+redis_addr_set(struct redis_addr *a, const char *host, size_t hlen, const char *port,
+               size_t plen)
+{
+	size_t i;
+	int p;
+
+	if (hlen == 0 || hlen > REDIS_URL_HOST_MAX || redis_port_parse(port, plen, &p) == -1)
+		return -1;
+	for (i = 0; i < hlen; i++)
+		if ((unsigned char)host[i] <= ' ' || (unsigned char)host[i] >= 0x7f)
+			return -1;
+	memcpy(a->host, host, hlen);
+	a->host[hlen] = '\0';
+	a->port = p;
+	return 0;
+}
+
+int
 redis_sentinels_switch(const char *p, size_t len, const char *master,
                        struct redis_addr *to)
 {
 	const char *end = p + len, *w[5];
 	size_t wn[5], i;
-	struct redis_addr a;
+	struct redis_addr old, a;
 
 	for (i = 0; i < 5; i++)
 		if (word(&p, end, &w[i], &wn[i]) == -1)
 			goto bad;
-	if (w[4] + wn[4] != end || wn[3] > REDIS_URL_HOST_MAX ||
-	    redis_port_parse(w[2], wn[2], &a.port) == -1 ||
-	    redis_port_parse(w[4], wn[4], &a.port) == -1)
+	if (w[4] + wn[4] != end || redis_addr_set(&old, w[1], wn[1], w[2], wn[2]) == -1 ||
+	    redis_addr_set(&a, w[3], wn[3], w[4], wn[4]) == -1)
 		goto bad;
 	if (wn[0] != strlen(master) || memcmp(w[0], master, wn[0]) != 0)
 		return 0;
-	memcpy(a.host, w[3], wn[3]);
-	a.host[wn[3]] = '\0';
 	*to = a;
 	return 1;
 bad:

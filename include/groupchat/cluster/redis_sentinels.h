@@ -54,6 +54,12 @@ int redis_sentinels_switch(const char *p, size_t len, const char *master,
 /* Reads a port (len bytes at p, decimal 1..65535) into *port. 0 or -1. */
 int redis_port_parse(const char *p, size_t len, int *port);
 
+/* Sets *a from an address a sentinel sent: host (hlen bytes, 1 to
+ * REDIS_URL_HOST_MAX printable bytes, no space) and port (plen bytes, as
+ * redis_port_parse). 0, or -1 leaving *a as it was. */
+int redis_addr_set(struct redis_addr *a, const char *host, size_t hlen,
+                   const char *port, size_t plen);
+
 /* 1 if a and b are the same host and port, else 0. */
 int redis_addr_eq(const struct redis_addr *a, const struct redis_addr *b);
 
