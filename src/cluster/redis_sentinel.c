@@ -375,7 +375,9 @@ watch_one(struct redis_sentinel *s, const struct redis_addr *a, int *subscribed,
 			ping_at = t;
 		}
 		ms = (int)(ping_at != 0 ? ping_at + s->timeout_ms - t : last_rx + s->timeout_ms - t);
-		if (poll(p, 2, ms > 0 ? ms : 0) == -1 && errno != EINTR) {
+		if (poll(p, 2, ms > 0 ? ms : 0) == -1) {
+			if (errno == EINTR)
+				continue;
 			snprintf(err, errlen, "sentinel %s: poll: %s", at, strerror(errno));
 			goto out;
 		}
@@ -411,7 +413,7 @@ watch(void *arg)
 	struct redis_sentinel *s = arg;
 	char err[512], last[512] = "";
 	long wait = REDIS_BACKOFF_MIN_MS;
-	size_t i = 0;
+	size_t i;
 	int subscribed;
 
 	for (;;) {
