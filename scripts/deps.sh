@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages groupchat needs when they are missing.
 # Usage: scripts/deps.sh [build|fuzz|redis|docs|browser]...   (default: build)
-# redis: what the cluster tests run (redis-server, and haproxy for the end-to-end test).
+# redis: what the cluster tests run (redis-server, which is also the sentinel of the
+# Sentinel tests as `redis-server FILE --sentinel`, and haproxy for the end-to-end test).
 # Prints what it installs; does nothing when everything is present.
 set -eu
 

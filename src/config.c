@@ -14,13 +14,14 @@
 
 #include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_sentinels.h"
 #include "groupchat/cluster/redis_url.h"
 
 enum opt_kind { OPT_PORT, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_MESSAGE,
 	OPT_SEND_QUEUE, OPT_PING, OPT_ORIGINS, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 	OPT_ADMIN_TOKEN, OPT_JOIN_SECRET, OPT_OPEN_CONTROL_PLANE, OPT_TRUSTED_PROXIES,
 	OPT_MAX_GROUPS, OPT_STATS_GROUPS, OPT_REDIS, OPT_HISTORY, OPT_HISTORY_BYTES,
-	OPT_MAX_CLUSTER_GROUPS };
+	OPT_MAX_CLUSTER_GROUPS, OPT_REDIS_SENTINEL, OPT_REDIS_MASTER };
 
 static const struct opt {
 	const char *flag;  /* without the leading "--" */
@@ -78,6 +79,13 @@ static const struct opt {
 	{"history-bytes", "GROUPCHAT_HISTORY_BYTES", OPT_HISTORY_BYTES, "BYTES",
 	    "bytes of messages each group keeps at most, suffix k/m/g "
 	    "allowed; oldest go first (default 1m)"},
+	{"redis-sentinel", "GROUPCHAT_REDIS_SENTINEL", OPT_REDIS_SENTINEL, "LIST",
+	    "cluster mode through Redis Sentinel: HOST[:PORT],... of the sentinels "
+	    "to ask for the master named by --redis-master; --redis then gives only "
+	    "the password and db; GROUPCHAT_REDIS_SENTINEL_PASSWORD is the sentinels' "
+	    "own (default off)"},
+	{"redis-master", "GROUPCHAT_REDIS_MASTER", OPT_REDIS_MASTER, "NAME",
+	    "the master's name in Sentinel, with --redis-sentinel (default none)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -212,6 +220,23 @@ apply_proxies(struct config *cfg, const struct opt *o, const char *val, FILE *er
 }
 
 static int
+apply_sentinel(struct config *cfg, const struct opt *o, const char *val, FILE *err,
+    const char *from)
+{
+	struct redis_sentinels list;
+	const char *why = "too long";
+
+	if (strlen(val) >= sizeof(cfg->redis_sentinel) ||
+	    redis_sentinels_parse(val, strlen(val), &list, &why) == -1) {
+		fprintf(err, "groupchat: invalid value for %s%s: %s (%s)\n", from,
+		    from[0] == '-' ? o->flag : "", why, o->help);
+		return -1;
+	}
+	strcpy(cfg->redis_sentinel, val);
+	return 0;
+}
+
+static int
 apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
     const char *from)
 {
@@ -306,6 +331,13 @@ apply(struct config *cfg, const struct opt *o, const char *val, FILE *err,
 		return apply_proxies(cfg, o, val, err, from);
 	case OPT_REDIS:
 		return apply_redis(cfg, o, val, err, from);
+	case OPT_REDIS_SENTINEL:
+		return apply_sentinel(cfg, o, val, err, from);
+	case OPT_REDIS_MASTER:
+		if (!redis_master_name_valid(val))
+			goto bad;
+		strcpy(cfg->redis_master, val);
+		return 0;
 	}
 bad:
 	fprintf(err, "groupchat: invalid value '%s' for %s%s (%s)\n", val, from,
@@ -416,6 +448,11 @@ config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 		fprintf(err, "groupchat: a join secret without an admin token leaves /create, "
 		    "DELETE, /stats and /metrics open to anyone: set --admin-token-file, or "
 		    "--open-control-plane if that is meant\n");
+		return CONFIG_EXIT_USAGE;
+	}
+	if ((cfg->redis_sentinel[0] != '\0') != (cfg->redis_master[0] != '\0')) {
+		fprintf(err, "groupchat: --redis-sentinel and --redis-master go together "
+		    "(see --help)\n");
 		return CONFIG_EXIT_USAGE;
 	}
 	return CONFIG_OK;

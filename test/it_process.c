@@ -185,6 +185,9 @@ START_TEST(bad_flag_value_exits_2_with_one_line)
 		{ "--history", "-1", NULL },
 		{ "--history-bytes", "1t", NULL },
 		{ "--max-cluster-groups", "0", NULL },
+		{ "--redis-sentinel", "127.0.0.1:0", NULL },
+		{ "--redis-sentinel", "a:1,,b:2", NULL },
+		{ "--redis-master", "my master", NULL },
 		{ "--port", NULL, NULL },
 	};
 
@@ -194,6 +197,20 @@ START_TEST(bad_flag_value_exits_2_with_one_line)
 		    cases[i][0]);
 		expect_usage_error(cases[i], NULL, flag);
 	}
+}
+END_TEST
+
+/* Sentinel mode needs both; each alone is a usage error naming the other. */
+START_TEST(redis_sentinel_and_master_go_together)
+{
+	static const char *const sentinel_only[] = { "--redis-sentinel", "127.0.0.1:1", NULL };
+	static const char *const master_only[] = { "--redis-master", "gm", NULL };
+	static const char *const port_only[] = { "--port", "0", NULL };
+	static const char *const env_only[] = { "GROUPCHAT_REDIS_MASTER=gm", NULL };
+
+	expect_usage_error(sentinel_only, NULL, "--redis-master");
+	expect_usage_error(master_only, NULL, "--redis-sentinel");
+	expect_usage_error(port_only, env_only, "--redis-sentinel");
 }
 END_TEST
 
@@ -867,6 +884,7 @@ process_suite(void)
 	tcase_add_test(tc, version_exits_0_and_prints_the_version);
 	tcase_add_test(tc, bad_flag_value_exits_2_with_one_line);
 	tcase_add_test(tc, unknown_flag_exits_2_with_one_line);
+	tcase_add_test(tc, redis_sentinel_and_master_go_together);
 	tcase_add_test(tc, env_groupchat_port_is_respected);
 	tcase_add_test(tc, flags_win_over_the_environment);
 	tcase_add_test(tc, bad_env_value_exits_2_naming_the_variable);

@@ -36,6 +36,8 @@ struct config {
 	unsigned history;         /* messages a group keeps (in Redis in cluster
 	                           * mode, else in memory for groupchat.v1); 0: none */
 	size_t history_bytes;     /* bytes of messages a group keeps, at most */
+	char redis_sentinel[1024]; /* --redis-sentinel list; empty: --redis alone */
+	char redis_master[128];   /* --redis-master, set iff redis_sentinel is */
 };
 
 /* The default of --stats-groups. */

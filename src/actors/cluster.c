@@ -1,6 +1,6 @@
 /*
  * cluster: the node's side of cluster mode, its lifecycle. It builds the
- * three Redis actors on one hiredis connector, keeps the "Redis is
+ * three Redis actors on one connector (a Redis URL or the sentinels), keeps the "Redis is
  * usable" state their link callbacks report (/healthz), forwards the
  * subscriber's and the command link's events to the manager, and stops
  * the actors in the order shutdown needs. The calls on the caller's
@@ -213,14 +213,6 @@ size_t
 cluster_mailbox_bytes(const struct cluster *cl)
 {
 	return cl->lim.queue_bytes;
-}
-
-struct cluster *
-cluster_new(const struct redis_url *u, const struct cluster_limits *lim)
-{
-	struct redis_connector conn = redis_link_hiredis(u);
-
-	return cluster_new_on(&conn, lim);
 }
 
 struct cluster *

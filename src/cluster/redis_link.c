@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "groupchat/cluster/redis_conn.h"
+#include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/clock.h"
 
 struct hlink {
@@ -111,13 +112,21 @@ static const struct redis_link_ops hiredis_ops = {
 struct redis_link *
 redis_link_open(const struct redis_url *u, int timeout_ms, char *err, size_t errlen)
 {
+	return redis_link_open_at(u, redis_url_host(u), redis_url_port(u), timeout_ms,
+	    err, errlen);
+}
+
+struct redis_link *
+redis_link_open_at(const struct redis_url *u, const char *host, int port, int timeout_ms,
+                   char *err, size_t errlen)
+{
 	struct hlink *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((h->c = redis_conn_open(u, timeout_ms, err, errlen)) == NULL) {
+	if ((h->c = redis_conn_open_at(u, host, port, timeout_ms, err, errlen)) == NULL) {
 		free(h);
 		return NULL;
 	}

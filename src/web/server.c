@@ -19,6 +19,9 @@
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
 #include "groupchat/actors/member.h"
+#include "groupchat/cluster/redis_link.h"
+#include "groupchat/cluster/redis_sentinel.h"
+#include "groupchat/cluster/redis_sentinels.h"
 #include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/frame.h"
@@ -26,6 +29,9 @@
 #include "groupchat/core/thread.h"
 #include "groupchat/core/thread_pool.h"
 #include "server_ctx.h"
+
+/* Connect, read and write bound of every call to a sentinel. */
+#define SENTINEL_TIMEOUT_MS 1000
 
 /* Writer threads kept parked for the next members, at most: a thread
  * parked costs its kernel stack (16 KiB) and the stack pages it touched
@@ -75,20 +81,42 @@ server_new(const struct config *cfg)
 	return srv;
 }
 
+/* Sentinel mode: the watcher, and the connector that asks the sentinels
+ * (the list was checked by config). The URL's host and port are unused. */
+static int
+start_sentinel(struct server *srv, struct redis_connector *conn)
+{
+	struct redis_sentinels list;
+	const char *why;
+
+	if (redis_sentinels_parse(srv->cfg.redis_sentinel, strlen(srv->cfg.redis_sentinel),
+	    &list, &why) == -1 ||
+	    (srv->sentinel = redis_sentinel_new(&list, srv->cfg.redis_master,
+	    getenv("GROUPCHAT_REDIS_SENTINEL_PASSWORD"), srv->redis_url,
+	    SENTINEL_TIMEOUT_MS)) == NULL ||
+	    redis_sentinel_start(srv->sentinel) == -1)
+		return -1;
+	*conn = redis_sentinel_connector(srv->sentinel);
+	return 0;
+}
+
 /* Cluster mode: the Redis actors and the manager that gets their events.
  * They connect in the background: a node starts without Redis and
- * answers 503 until its links are up. */
+ * answers 503 until its links are up. With --redis-sentinel, --redis is
+ * optional and gives only the password and database. */
 static int
 start_cluster(struct server *srv, char *err, size_t errlen)
 {
+	const char *url = srv->cfg.redis[0] != '\0' ? srv->cfg.redis : "redis://sentinel";
 	const char *why = "invalid";
 	struct cluster_limits lim = {
 		.max_groups = srv->cfg.max_cluster_groups,
 		.history = { srv->cfg.history, srv->cfg.history_bytes },
 		.queue_bytes = cluster_queue_bytes(srv->cfg.max_message),
 	};
+	struct redis_connector conn;
 
-	if ((srv->redis_url = redis_url_parse(srv->cfg.redis, strlen(srv->cfg.redis),
+	if ((srv->redis_url = redis_url_parse(url, strlen(url),
 	    getenv("GROUPCHAT_REDIS_PASSWORD"), &why)) == NULL) {
 		snprintf(err, errlen, "invalid --redis: %s",
 		    errno == ENOMEM ? "out of memory" : why);
@@ -96,7 +124,9 @@ start_cluster(struct server *srv, char *err, size_t errlen)
 	}
 	/* The parsed URL keeps the password for the links; the text's goes. */
 	redis_url_mask_password(srv->cfg.redis, strlen(srv->cfg.redis));
-	if ((srv->cluster = cluster_new(srv->redis_url, &lim)) == NULL ||
+	conn = redis_link_hiredis(srv->redis_url);
+	if ((srv->cfg.redis_sentinel[0] != '\0' && start_sentinel(srv, &conn) == -1) ||
+	    (srv->cluster = cluster_new_on(&conn, &lim)) == NULL ||
 	    (srv->manager = manager_new_cluster(&srv->stats, srv->cfg.max_groups,
 	    srv->cluster)) == NULL ||
 	    cluster_start(srv->cluster, srv->manager) == -1) {
@@ -121,7 +151,8 @@ start_actors(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
-	if (srv->cfg.redis[0] != '\0' && start_cluster(srv, err, errlen) == -1)
+	if ((srv->cfg.redis[0] != '\0' || srv->cfg.redis_sentinel[0] != '\0') &&
+	    start_cluster(srv, err, errlen) == -1)
 		return -1;
 	if (srv->cluster == NULL &&
 	    (srv->manager = manager_new(&srv->stats, srv->cfg.max_groups)) == NULL) {
@@ -246,6 +277,7 @@ server_discard(struct server *srv)
 		manager_free(srv->manager);
 	if (srv->cluster != NULL)
 		cluster_free(srv->cluster);
+	redis_sentinel_free(srv->sentinel);
 	redis_url_free(srv->redis_url);
 	if (srv->ids != NULL)
 		cid_set_free(srv->ids);

@@ -30,6 +30,7 @@ struct group;
 struct route;
 struct cluster;
 struct redis_url;
+struct redis_sentinel;
 
 /* CivetWeb's WebSocket read loop wakes this often when its peer is silent,
  * and only then sees that we closed the member: a member that never
@@ -73,6 +74,7 @@ struct server {
 	struct thread_pool *writers; /* members' writer threads, parked between members */
 	struct cluster *cluster;      /* cluster mode (--redis), or NULL */
 	struct redis_url *redis_url;  /* with the password: for the links only */
+	struct redis_sentinel *sentinel; /* --redis-sentinel, or NULL */
 	struct stats stats;
 	int port;
 	atomic_int stopping;     /* set first at shutdown: joins are refused */

@@ -23,6 +23,7 @@
 #include "groupchat/actors/group.h"
 #include "groupchat/actors/keepalive.h"
 #include "groupchat/actors/manager.h"
+#include "groupchat/cluster/redis_sentinel.h"
 #include "groupchat/cluster/redis_url.h"
 #include "groupchat/core/chan.h"
 #include "groupchat/core/cid.h"
@@ -138,6 +139,7 @@ server_stop(struct server *srv)
 	manager_free(srv->manager);
 	if (srv->cluster != NULL)
 		cluster_free(srv->cluster);
+	redis_sentinel_free(srv->sentinel);
 	redis_url_free(srv->redis_url);
 	cid_set_free(srv->ids);
 	pthread_mutex_destroy(&srv->slots_lock);

@@ -3,7 +3,8 @@
  * child or 0; logfd is the read end of its stdout/stderr pipe, kept open
  * for the child's life (closing it would SIGPIPE the server on its next
  * log line); dir is the server's working directory, where a SAVE writes
- * dump.rdb, made at start and removed at stop. Only the test thread that
+ * dump.rdb (or a sentinel keeps its configuration file), made at start
+ * and removed at stop. Only the test thread that
  * made the fixture touches it.
  */
 #include "redis_fixture.h"
@@ -32,6 +33,10 @@ struct redis_fixture {
 	char password[128]; /* "" when none */
 	char dir[64];       /* the server's own directory: its dump file */
 	char dump[96];      /* dir/dump.rdb */
+	char extra[RF_EXTRA_MAX][128];
+	int nextra;
+	char monitor[160];  /* a sentinel's monitor lines; "" when not a sentinel */
+	char conf[96];      /* a sentinel's dir/sentinel.conf */
 };
 
 static void
@@ -52,6 +57,8 @@ reap(struct redis_fixture *rf)
 static int
 wait_ready(struct redis_fixture *rf, int64_t deadline)
 {
+	const char *ready = rf->monitor[0] != '\0' ? "+monitor master" :
+	    "Ready to accept connections";
 	char log[8192];
 	size_t len = 0;
 	ssize_t n;
@@ -70,7 +77,7 @@ wait_ready(struct redis_fixture *rf, int64_t deadline)
 		}
 		len += (size_t)n;
 		log[len] = '\0';
-		if (strstr(log, "Ready to accept connections") != NULL)
+		if (strstr(log, ready) != NULL)
 			return 0;
 		if (len > sizeof(log) / 2) { /* keep the tail */
 			memmove(log, log + len - 64, 64);
@@ -79,15 +86,40 @@ wait_ready(struct redis_fixture *rf, int64_t deadline)
 	}
 }
 
+/* A sentinel's configuration file for rf->port (sentinel rewrites it). */
+static int
+write_conf(struct redis_fixture *rf)
+{
+	FILE *f;
+
+	if ((f = fopen(rf->conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "port %d\nbind 127.0.0.1\ndir %s\n%s\n", rf->port, rf->dir, rf->monitor);
+	/* the sentinels of one master talk to each other with it too */
+	if (rf->password[0] != '\0')
+		fprintf(f, "requirepass %s\nsentinel sentinel-pass %s\n", rf->password,
+		    rf->password);
+	return fclose(f);
+}
+
 static int
 spawn(struct redis_fixture *rf)
 {
 	char port[16];
 	int pfd[2];
-	const char *argv[16];
+	const char *argv[20 + RF_EXTRA_MAX];
 	int argc = 0;
 
 	snprintf(port, sizeof(port), "%d", rf->port);
+	if (rf->monitor[0] != '\0') {
+		if (write_conf(rf) == -1)
+			return -1;
+		argv[argc++] = "redis-server";
+		argv[argc++] = rf->conf;
+		argv[argc++] = "--sentinel";
+		argv[argc] = NULL;
+		goto start;
+	}
 	argv[argc++] = "redis-server";
 	argv[argc++] = "--port";
 	argv[argc++] = port;
@@ -105,8 +137,10 @@ spawn(struct redis_fixture *rf)
 		argv[argc++] = "--requirepass";
 		argv[argc++] = rf->password;
 	}
+	for (int i = 0; i < rf->nextra; i++)
+		argv[argc++] = rf->extra[i];
 	argv[argc] = NULL;
-
+start:
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		return -1;
 	if ((rf->pid = fork()) == -1) {
@@ -193,11 +227,11 @@ check_pong(struct redis_fixture *rf)
 	return 0;
 }
 
-struct redis_fixture *
-rf_start(const char *password)
+/* A fixture with its directory made, not started. NULL on failure. */
+static struct redis_fixture *
+fixture_new(const char *password)
 {
 	struct redis_fixture *rf;
-	int attempt;
 
 	if ((rf = calloc(1, sizeof(*rf))) == NULL)
 		return NULL;
@@ -210,6 +244,26 @@ rf_start(const char *password)
 	snprintf(rf->dump, sizeof(rf->dump), "%s/dump.rdb", rf->dir);
 	if (password != NULL)
 		snprintf(rf->password, sizeof(rf->password), "%s", password);
+	return rf;
+}
+
+/* Removes what the fixture left in its directory, and the directory. */
+static void
+fixture_free(struct redis_fixture *rf)
+{
+	unlink(rf->dump);
+	if (rf->conf[0] != '\0')
+		unlink(rf->conf);
+	rmdir(rf->dir);
+	free(rf);
+}
+
+/* Starts rf on a free port; frees it on failure. */
+static struct redis_fixture *
+launch(struct redis_fixture *rf)
+{
+	int attempt;
+
 	/* another process may take the port between probe and bind: retry */
 	for (attempt = 0; attempt < 5; attempt++) {
 		if ((rf->port = it_free_port()) == -1)
@@ -218,9 +272,41 @@ rf_start(const char *password)
 			return rf;
 		reap(rf);
 	}
-	rmdir(rf->dir);
-	free(rf);
+	fixture_free(rf);
 	return NULL;
+}
+
+struct redis_fixture *
+rf_start_args(const char *password, const char *const *extra)
+{
+	struct redis_fixture *rf;
+
+	if ((rf = fixture_new(password)) == NULL)
+		return NULL;
+	for (; extra != NULL && extra[rf->nextra] != NULL && rf->nextra < RF_EXTRA_MAX;
+	    rf->nextra++)
+		snprintf(rf->extra[rf->nextra], sizeof(rf->extra[0]), "%s", extra[rf->nextra]);
+	return launch(rf);
+}
+
+struct redis_fixture *
+rf_start(const char *password)
+{
+	return rf_start_args(password, NULL);
+}
+
+struct redis_fixture *
+rf_start_sentinel(const char *name, int mport, int quorum, const char *password)
+{
+	struct redis_fixture *rf;
+
+	if ((rf = fixture_new(password)) == NULL)
+		return NULL;
+	snprintf(rf->monitor, sizeof(rf->monitor), "sentinel monitor %s 127.0.0.1 %d %d\n"
+	    "sentinel down-after-milliseconds %s 1000\n"
+	    "sentinel failover-timeout %s 10000", name, mport, quorum, name, name);
+	snprintf(rf->conf, sizeof(rf->conf), "%s/sentinel.conf", rf->dir);
+	return launch(rf);
 }
 
 int
@@ -283,7 +369,5 @@ rf_stop(struct redis_fixture *rf)
 	if (rf == NULL)
 		return;
 	reap(rf);
-	unlink(rf->dump);
-	rmdir(rf->dir);
-	free(rf);
+	fixture_free(rf);
 }

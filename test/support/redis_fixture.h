@@ -4,7 +4,10 @@
  * --appendonly no; a SAVE the test sends writes a dump file in a directory
  * of the fixture's own), optionally with --requirepass. The test can pause
  * it (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
- * port, empty or from the last SAVE.
+ * port, empty or from the last SAVE. rf_start_args adds settings (a
+ * replica, a maxmemory-policy); a fixture may also be a sentinel
+ * (redis-server --sentinel, its configuration file in the fixture's
+ * directory).
  *
  * The child dies with the test process (PR_SET_PDEATHSIG), so a crashing
  * test leaves no server behind; rf_stop is still the normal end. Waits
@@ -24,6 +27,19 @@ struct redis_fixture;
 
 /* Starts redis-server; password NULL means none. NULL on failure. */
 struct redis_fixture *rf_start(const char *password);
+
+/* The same with extra command-line settings (NULL-terminated, at most
+ * RF_EXTRA_MAX, e.g. "--replicaof", "127.0.0.1", "6379"). */
+#define RF_EXTRA_MAX 8
+struct redis_fixture *rf_start_args(const char *password, const char *const *extra);
+
+/* Starts a sentinel monitoring the master named name at 127.0.0.1:mport
+ * with quorum, down-after-milliseconds 1000 (a dead master is failed
+ * over within a few seconds); password (NULL: none) is the sentinel's
+ * own requirepass, and the one it gives other sentinels. Ready once it
+ * logs "+monitor master". NULL on failure. */
+struct redis_fixture *rf_start_sentinel(const char *name, int mport, int quorum,
+                                        const char *password);
 
 int rf_port(const struct redis_fixture *rf);
 

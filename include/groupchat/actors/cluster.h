@@ -29,7 +29,6 @@ struct cluster;
 struct manager;
 struct member;
 struct redis_connector;
-struct redis_url;
 struct redis_cmd;
 struct redis_sub;
 struct stats;
@@ -58,12 +57,10 @@ struct cluster_limits {
  * room for many messages of the largest size, at least 64 MiB. */
 size_t cluster_queue_bytes(size_t max_message);
 
-/* A cluster node on Redis u (which must outlive it) with limits lim
- * (copied), with the three actors built but not started. NULL with errno. */
-struct cluster *cluster_new(const struct redis_url *u, const struct cluster_limits *lim);
-
-/* The same on any connector (the unit tests' fake); its arg must outlive
- * the cluster. */
+/* A cluster node with limits lim (copied) whose three actors open their
+ * links through conn (one Redis URL, the sentinels, or the unit tests'
+ * fake), built but not started; conn's arg must outlive the cluster.
+ * NULL with errno. */
 struct cluster *cluster_new_on(const struct redis_connector *conn,
                                const struct cluster_limits *lim);
 

@@ -64,6 +64,10 @@ struct redis_connector redis_link_hiredis(const struct redis_url *u);
 struct redis_link *redis_link_open(const struct redis_url *u, int timeout_ms,
                                    char *err, size_t errlen);
 
+/* The same to host:port in place of the URL's (redis_conn_open_at). */
+struct redis_link *redis_link_open_at(const struct redis_url *u, const char *host,
+                                      int port, int timeout_ms, char *err, size_t errlen);
+
 int redis_link_append(struct redis_link *l, int argc, const char **argv,
                       const size_t *lens);
 int redis_link_flush(struct redis_link *l);
