@@ -131,20 +131,8 @@ group_script_int(struct redis_link *l, struct redis_scripts *s, enum redis_scrip
     const char *const *extra, const size_t *extra_lens, int nextra, const char *what,
     char *err, size_t errlen)
 {
-	redisReply *r = group_script(l, s, sc, id, len, which, nkeys, nargs, extra,
-	    extra_lens, nextra, err, errlen);
-	int64_t v;
-
-	if (r == NULL)
-		return -1;
-	if (r->type != REDIS_REPLY_INTEGER) {
-		redis_reply_error(r, what, err, errlen);
-		freeReplyObject(r);
-		return -1;
-	}
-	v = r->integer;
-	freeReplyObject(r);
-	return v;
+	return redis_reply_int(group_script(l, s, sc, id, len, which, nkeys, nargs, extra,
+	    extra_lens, nextra, err, errlen), what, err, errlen);
 }
 
 int

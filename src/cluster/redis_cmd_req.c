@@ -287,11 +287,11 @@ redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len, const
 	return rv;
 }
 
-int
-redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len, const char *inc)
+/* Posts q to run with nobody waiting for it: 0, or -1 with errno (ENOMEM
+ * when q is NULL, or the channel's error when it cannot take it now). */
+static int
+post_later(struct redis_cmd *c, struct creq *q)
 {
-	struct creq *q = req_new(OP_REREGISTER, id, len, inc);
-
 	if (q == NULL) {
 		errno = ENOMEM;
 		return -1;
@@ -302,6 +302,12 @@ redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len, cons
 		return -1;
 	}
 	return 0;
+}
+
+int
+redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len, const char *inc)
+{
+	return post_later(c, req_new(OP_REREGISTER, id, len, inc));
 }
 
 int
@@ -317,18 +323,7 @@ redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms)
 int
 redis_cmd_check(struct redis_cmd *c)
 {
-	struct creq *q = req_new(OP_CHECK, NULL, 0, NULL);
-
-	if (q == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	q->abandoned = q->later = 1;
-	if (chan_try_send(c->ch, &q) == -1) {
-		cmd_req_free(q);
-		return -1;
-	}
-	return 0;
+	return post_later(c, req_new(OP_CHECK, NULL, 0, NULL));
 }
 
 int

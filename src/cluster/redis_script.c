@@ -304,11 +304,8 @@ redis_script_run(struct redis_link *l, struct redis_scripts *s, enum redis_scrip
 }
 
 int64_t
-redis_script_run_int(struct redis_link *l, struct redis_scripts *s, enum redis_script_id id,
-                     int nkeys, int argc, const char **argv, const size_t *lens,
-                     const char *what, char *err, size_t errlen)
+redis_reply_int(redisReply *r, const char *what, char *err, size_t errlen)
 {
-	redisReply *r = redis_script_run(l, s, id, nkeys, argc, argv, lens, err, errlen);
 	int64_t v;
 
 	if (r == NULL)
@@ -321,4 +318,13 @@ redis_script_run_int(struct redis_link *l, struct redis_scripts *s, enum redis_s
 	v = r->integer;
 	freeReplyObject(r);
 	return v;
+}
+
+int64_t
+redis_script_run_int(struct redis_link *l, struct redis_scripts *s, enum redis_script_id id,
+                     int nkeys, int argc, const char **argv, const size_t *lens,
+                     const char *what, char *err, size_t errlen)
+{
+	return redis_reply_int(redis_script_run(l, s, id, nkeys, argc, argv, lens, err, errlen),
+	    what, err, errlen);
 }

@@ -165,11 +165,34 @@ chan_room(const struct chan *ch, size_t bytes)
 	return ch->len < ch->cap && bytes <= ch->max_bytes - ch->held;
 }
 
+/* Puts elem, holding bytes, if it fits now (mu held): 0, with *wake set
+ * when a receiver waits; or -1 with errno EPIPE (closed), EMSGSIZE (over
+ * the whole byte bound) or full_errno (no room now). */
+static int
+chan_put(struct chan *ch, const void *elem, size_t bytes, int full_errno, int *wake)
+{
+	if (ch->closed) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (bytes > ch->max_bytes) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (!chan_room(ch, bytes)) {
+		errno = full_errno;
+		return -1;
+	}
+	ch->held += bytes;
+	*wake = chan_push(ch, elem);
+	return 0;
+}
+
 int
 chan_send_bytes(struct chan *ch, const void *elem, size_t bytes,
     const struct timespec *deadline)
 {
-	int rc = 0, wake = 0;
+	int rc, wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
 	while (!ch->closed && bytes <= ch->max_bytes && !chan_room(ch, bytes)) {
@@ -177,19 +200,7 @@ chan_send_bytes(struct chan *ch, const void *elem, size_t bytes,
 		    ETIMEDOUT)
 			break;
 	}
-	if (ch->closed) {
-		errno = EPIPE;
-		rc = -1;
-	} else if (bytes > ch->max_bytes) {
-		errno = EMSGSIZE;
-		rc = -1;
-	} else if (!chan_room(ch, bytes)) {
-		errno = ETIMEDOUT;
-		rc = -1;
-	} else {
-		ch->held += bytes;
-		wake = chan_push(ch, elem);
-	}
+	rc = chan_put(ch, elem, bytes, ETIMEDOUT, &wake);
 	pthread_mutex_unlock(&ch->mu);
 	if (wake)
 		pthread_cond_signal(&ch->not_empty);
@@ -205,22 +216,10 @@ chan_send(struct chan *ch, const void *elem, const struct timespec *deadline)
 int
 chan_try_send_bytes(struct chan *ch, const void *elem, size_t bytes)
 {
-	int rc = 0, wake = 0;
+	int rc, wake = 0;
 
 	pthread_mutex_lock(&ch->mu);
-	if (ch->closed) {
-		errno = EPIPE;
-		rc = -1;
-	} else if (bytes > ch->max_bytes) {
-		errno = EMSGSIZE;
-		rc = -1;
-	} else if (!chan_room(ch, bytes)) {
-		errno = EAGAIN;
-		rc = -1;
-	} else {
-		ch->held += bytes;
-		wake = chan_push(ch, elem);
-	}
+	rc = chan_put(ch, elem, bytes, EAGAIN, &wake);
 	pthread_mutex_unlock(&ch->mu);
 	if (wake)
 		pthread_cond_signal(&ch->not_empty);

@@ -49,6 +49,10 @@ redisReply *redis_script_run(struct redis_link *l, struct redis_scripts *s,
                              const char **argv, const size_t *lens,
                              char *err, size_t errlen);
 
+/* Takes reply r (NULL: a failure already said in err) and frees it: its
+ * integer, or -1 with "what: reason" in err for anything else. */
+int64_t redis_reply_int(redisReply *r, const char *what, char *err, size_t errlen);
+
 /* Runs script id as redis_script_run does and expects an integer: its
  * value, or -1 with "what: reason" in err for anything else. */
 int64_t redis_script_run_int(struct redis_link *l, struct redis_scripts *s,
