@@ -151,8 +151,11 @@ void group_close_deleted(struct group *g, uint64_t last);
 void *group_main(void *arg);
 
 /* Fans ms[0..k) out to the roster and counts them, unless the members
- * were closed for good (close_seen). The caller keeps its references. */
-void group_fanout(struct group *g, struct frame *const *ms, size_t k);
+ * were closed for good (close_seen). at is the position of ms[0] in a
+ * cluster group (the sequencer's), NULL in a group of one node, which
+ * numbers them itself. The caller keeps its references. */
+void group_fanout(struct group *g, struct frame *const *ms, size_t k,
+    const struct position *at);
 
 /* The members it has now: each is closed with code and reason and the
  * roster emptied; the group stays open and later joins are taken. */

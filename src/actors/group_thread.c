@@ -11,7 +11,9 @@
  *
  * A group of one node numbers what it fans out and keeps it in its
  * history (core/history.c); fan-out spells a run with its positions for
- * the members in groupchat.v1 mode, if any. A v1 member's join queues
+ * the members in groupchat.v1 mode, if any; a cluster group's positions
+ * are its sequencer's (epoch and number), and what a member missed comes
+ * from the history in Redis. A v1 member's join queues
  * its status and what it missed (spelled the same way) before it enters
  * the roster, on this thread, so between the replay and the live
  * messages nothing is lost or sent twice.
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -70,28 +73,74 @@ group_replay(struct member *c, struct position *p, struct frame *const *ms,
 }
 
 /*
+ * What a cluster group's member missed after since, read from the
+ * history in Redis into *got (allocated; NULL when nothing is kept):
+ * their count, or -1 when the history cannot give them all (another
+ * epoch, trimmed, Redis unreachable, more than the member's queue holds).
+ */
+static long
+group_missed(struct group *g, struct member *c, const struct position *since,
+    const struct position *now, struct frame ***got)
+{
+	size_t max = member_capacity(c) - 1;
+	long n;
+
+	*got = NULL;
+	if (since->epoch != now->epoch || since->offset > now->offset ||
+	    now->offset - since->offset > max)
+		return -1;
+	if (since->offset == now->offset)
+		return 0;
+	if ((*got = calloc(now->offset - since->offset, sizeof(**got))) == NULL)
+		return -1;
+	if ((n = seq_history(&g->seq, since->offset, *got,
+	    now->offset - since->offset)) == -1) {
+		free(*got);
+		*got = NULL;
+	}
+	return n;
+}
+
+/*
  * A groupchat.v1 member's status and, after "ok" with a since, what it
  * missed (group.h, group_join_since), spelled with its positions from
- * the history's frames. 0, or -1 with c closed: it could not be queued
- * whole (no memory, or its queue was not empty and is now full: a slow
- * consumer).
+ * the history's frames: the group's own on one node, the one in Redis in
+ * cluster mode, up to the number the sequencer has fanned out (the
+ * caller flushed it), so the live stream goes on from the next. 0, or -1
+ * with c closed: it could not be queued whole (no memory, or its queue
+ * was not empty and is now full: a slow consumer).
  */
 static int
 group_greet(struct group *g, struct member *c, const struct group_req *req)
 {
-	struct position now = { g->epoch, history_last(g->history) }, p;
+	struct position now, p;
 	struct frame *const *a = NULL, *const *b = NULL;
+	struct frame **got = NULL;
 	struct frame *status;
 	char pos[POSITION_MAX];
-	size_t na = 0, nb = 0, n;
+	size_t na = 0, nb = 0, n, j;
+	long k;
 	bool ok = true;
+	int rc = -1;
 
+	if (g->history != NULL)
+		now = (struct position){ g->epoch, history_last(g->history) };
+	else
+		seq_position(&g->seq, &now);
 	if (req->since.given) {
-		ok = req->since.pos.epoch == g->epoch &&
-		    history_covers(g->history, req->since.pos.offset);
-		if (ok) {
-			history_after(g->history, req->since.pos.offset, &a, &na, &b, &nb);
-			ok = na + nb < member_capacity(c);
+		if (g->history != NULL) {
+			ok = req->since.pos.epoch == g->epoch &&
+			    history_covers(g->history, req->since.pos.offset);
+			if (ok) {
+				history_after(g->history, req->since.pos.offset, &a, &na, &b,
+				    &nb);
+				ok = na + nb < member_capacity(c);
+			}
+		} else if ((k = group_missed(g, c, &req->since.pos, &now, &got)) >= 0) {
+			a = got;
+			na = (size_t)k;
+		} else {
+			ok = false;
 		}
 		if (g->st != NULL && ok) {
 			stats_add(g->st, recoveries, 1);
@@ -106,22 +155,30 @@ group_greet(struct group *g, struct member *c, const struct group_req *req)
 	if ((status = frame_new(FRAME_TEXT, ok ? "ok " : "reset ", ok ? 3 : 6,
 	    pos, n)) == NULL) {
 		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
-		return -1;
+		goto out;
 	}
 	if (member_enqueue_many(c, &status, 1, NULL) != 1) {
 		frame_unref(status);
 		goto slow;
 	}
-	p = (struct position){ g->epoch, req->since.pos.offset + 1 };
-	if (group_replay(c, &p, a, na) == 0 && group_replay(c, &p, b, nb) == 0)
-		return 0;
+	p = (struct position){ now.epoch, req->since.pos.offset + 1 };
+	if (group_replay(c, &p, a, na) == 0 && group_replay(c, &p, b, nb) == 0) {
+		rc = 0;
+		goto out;
+	}
 	if (errno == ENOMEM) {
 		member_close(c, GROUP_NOMEM_CODE, GROUP_NOMEM_REASON);
-		return -1;
+		goto out;
 	}
 slow:
 	member_close(c, GROUP_SLOW_CODE, GROUP_SLOW_REASON);
-	return -1;
+out:
+	if (got != NULL) {
+		for (j = 0; j < na; j++)
+			frame_unref(got[j]);
+		free(got);
+	}
+	return rc;
 }
 
 /* Takes over the request's reference to c as the roster's. */
@@ -135,7 +192,8 @@ group_add(struct group *g, struct group_req *req)
 		member_unref(c);
 		return;
 	}
-	if (member_v1(c) && g->history != NULL && group_greet(g, c, req) == -1) {
+	if (member_v1(c) && (g->history != NULL || g->cl != NULL) &&
+	    group_greet(g, c, req) == -1) {
 		member_unref(c);
 		return;
 	}
@@ -151,7 +209,8 @@ group_add(struct group *g, struct group_req *req)
  * node numbers it first: the history keeps it, and fan-out spells it
  * with its positions for the members in groupchat.v1 mode. */
 void
-group_fanout(struct group *g, struct frame *const *ms, size_t k)
+group_fanout(struct group *g, struct frame *const *ms, size_t k,
+    const struct position *at)
 {
 	struct position first;
 	size_t frames, j;
@@ -163,9 +222,9 @@ group_fanout(struct group *g, struct frame *const *ms, size_t k)
 		first.offset = history_last(g->history) + 1;
 		for (j = 0; j < k; j++)
 			history_append(g->history, ms[j]);
+		at = &first;
 	}
-	frames = fanout_run(&g->roster, ms, k, g->history != NULL ? &first : NULL,
-	    g->st);
+	frames = fanout_run(&g->roster, ms, k, at, g->st);
 	atomic_fetch_add_explicit(&g->msgs_out, frames, memory_order_relaxed);
 	/* Last and releasing: whoever sees this count sees the others. */
 	atomic_fetch_add_explicit(&g->msgs_in, k, memory_order_release);
@@ -315,7 +374,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 		case GROUP_BROADCAST:
 			for (k = 0; i + k < n && batch[i + k].kind == GROUP_BROADCAST; k++)
 				run[k] = batch[i + k].m;
-			group_fanout(g, run, k);
+			group_fanout(g, run, k, NULL);
 			for (j = 0; j < k; j++)
 				frame_unref(run[j]);
 			i += k;

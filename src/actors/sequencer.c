@@ -78,6 +78,54 @@ seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1],
 }
 
 void
+seq_position(const struct sequencer *s, struct position *p)
+{
+	p->epoch = strtoull(s->ep, NULL, 16);
+	p->offset = s->last;
+}
+
+/* What seq_history gathers: the next number expected, and whether every
+ * entry so far was it, in the group's epoch. */
+struct seq_gather {
+	const struct sequencer *s;
+	uint64_t next;
+	struct frame **out;
+	size_t n, max;
+	bool broken;
+};
+
+static void
+seq_gather_entry(void *arg, uint64_t seq, const char *ep, const char *frame, size_t flen)
+{
+	struct seq_gather *q = arg;
+
+	if (q->broken || seq != q->next || flen < 1 || q->n == q->max ||
+	    strcmp(ep, q->s->ep) != 0 || (q->out[q->n] = seq_frame(frame, flen)) == NULL) {
+		q->broken = true;
+		return;
+	}
+	q->n++;
+	q->next++;
+}
+
+long
+seq_history(struct sequencer *s, uint64_t after, struct frame **out, size_t max)
+{
+	struct seq_gather q = { s, after + 1, out, 0, max, false };
+
+	if (after > s->last || s->last - after > max)
+		return -1;
+	if (after < s->last)
+		redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, after + 1, s->last,
+		    seq_gather_entry, &q, CLUSTER_WAIT_MS);
+	if (!q.broken && q.next == s->last + 1)
+		return (long)q.n;
+	while (q.n > 0)
+		frame_unref(out[--q.n]);
+	return -1;
+}
+
+void
 seq_msg_free(struct seq_msg *gm)
 {
 	frame_unref(gm->m);
@@ -87,11 +135,14 @@ seq_msg_free(struct seq_msg *gm)
 void
 seq_flush(struct sequencer *s)
 {
+	struct position first;
 	size_t j;
 
 	if (s->nout == 0)
 		return;
-	group_fanout(s->g, s->out, s->nout);
+	seq_position(s, &first);
+	first.offset -= s->nout - 1;
+	group_fanout(s->g, s->out, s->nout, &first);
 	for (j = 0; j < s->nout; j++)
 		frame_unref(s->out[j]);
 	s->nout = 0;

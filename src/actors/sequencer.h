@@ -36,6 +36,7 @@ struct cluster;
 struct frame;
 struct group;
 struct member;
+struct position;
 
 /* Frames gathered in order before they are fanned out as one run: as
  * many as the group takes from its mailbox at once. */
@@ -74,6 +75,17 @@ void seq_fini(struct sequencer *s);
 /* A message numbered seq of incarnation inc in epoch ep whose payload is a frame as
  * the channel carries it (a kind byte, 'b' or 't', then the bytes; flen
  * >= 1). NULL if out of memory. */
+/* Where the group stands: its epoch and the last number fanned out (or
+ * gathered to be, when called between seq_flush calls). */
+void seq_position(const struct sequencer *s, struct position *p);
+
+/* The frames numbered after + 1 .. last in the epoch the group follows,
+ * read from the history in Redis, into out[0..max) (a reference each).
+ * Their count, or -1 with nothing kept when the history no longer holds
+ * them all in this epoch, Redis could not be read, or they are more
+ * than max. */
+long seq_history(struct sequencer *s, uint64_t after, struct frame **out, size_t max);
+
 struct seq_msg *seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1],
     const char ep[REDIS_EP_LEN + 1], const char *frame, size_t flen);
 void seq_msg_free(struct seq_msg *gm);

@@ -206,9 +206,9 @@ handle_group(struct server *srv, struct mg_connection *conn, const char *method,
 		answer_bad_upgrade(conn, status, head);
 		return status;
 	}
-	/* groupchat.v1 is one node's (the 101 selects it only there): its
-	 * since must be a position, or the join ends here. */
-	if (srv->cluster == NULL && resume_offered(conn) &&
+	/* A groupchat.v1 join's since must be a position, or the join ends
+	 * here. */
+	if (resume_offered(conn) &&
 	    resume_since(query, query != NULL ? strlen(query) : 0, &since, &why) == -1) {
 		if (errno == ENOMEM) {
 			http_error(conn, 500, "Internal Server Error", 21, 0, 1);

@@ -111,8 +111,8 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	/* CivetWeb 1.15 never resets the accepted subprotocol between
 	 * connections on a worker and accepts whatever is offered when no
 	 * list is registered: the 101 names groupchat.v1 when it was offered
-	 * to a node of one (resume.c), and nothing otherwise, as the Go server. */
-	v1 = srv->cluster == NULL && resume_offered(conn);
+	 * (resume.c), and nothing otherwise, as the Go server. */
+	v1 = resume_offered(conn);
 	((struct mg_request_info *)ri)->acceptedWebSocketSubprotocol =
 	    v1 ? RESUME_SUBPROTOCOL : NULL;
 
