@@ -11,20 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int
-is_hostchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-}
-
-static int
-is_v6char(char c)
-{
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ||
-	    c == ':' || c == '.';
-}
-
 int
 redis_port_parse(const char *p, size_t len, int *port)
 {
@@ -56,7 +42,7 @@ parse_entry(const char *s, size_t n, struct redis_addr *a, const char **why)
 	}
 	if (p < end && *p == '[') {
 		hs = ++p;
-		while (p < end && is_v6char(*p))
+		while (p < end && redis_url_v6char(*p))
 			p++;
 		if (p == end || *p != ']' || p == hs) {
 			*why = "bad IPv6 address in the sentinel list";
@@ -65,7 +51,7 @@ parse_entry(const char *s, size_t n, struct redis_addr *a, const char **why)
 		he = p++;
 	} else {
 		hs = p;
-		while (p < end && is_hostchar(*p))
+		while (p < end && redis_url_hostchar(*p))
 			p++;
 		he = p;
 	}

@@ -36,15 +36,15 @@ hexval(char c)
 	return -1;
 }
 
-static int
-is_hostchar(char c)
+int
+redis_url_hostchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-static int
-is_v6char(char c)
+int
+redis_url_v6char(char c)
 {
 	return hexval(c) >= 0 || c == ':' || c == '.';
 }
@@ -151,7 +151,7 @@ redis_url_parse(const char *s, size_t len, const char *env_password,
 	/* host */
 	if (p < end && *p == '[') {
 		hs = ++p;
-		while (p < end && is_v6char(*p))
+		while (p < end && redis_url_v6char(*p))
 			p++;
 		if (p == end || *p != ']' || p == hs) {
 			*why = "bad IPv6 address in redis URL";
@@ -160,7 +160,7 @@ redis_url_parse(const char *s, size_t len, const char *env_password,
 		he = p++;
 	} else {
 		hs = p;
-		while (p < end && is_hostchar(*p))
+		while (p < end && redis_url_hostchar(*p))
 			p++;
 		he = p;
 	}

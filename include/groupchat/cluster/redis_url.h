@@ -54,4 +54,10 @@ const char *redis_url_password(const struct redis_url *u, size_t *len);
  * truncated to fit). Returns the length the full text needs. */
 size_t redis_url_redacted(const struct redis_url *u, char *out, size_t n);
 
+/* 1 if c may stand in a host name (letters, digits, "-", ".", "_"), or in
+ * a bracketed IPv6 address (hex digits, ":", "."); the sentinel list's
+ * parser shares them. */
+int redis_url_hostchar(char c);
+int redis_url_v6char(char c);
+
 #endif
