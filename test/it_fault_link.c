@@ -26,26 +26,6 @@
 static struct fc c;
 static struct fc_talk t;
 
-/* Three nodes, two members each in "talk" (member i on node i % 3),
- * three rounds. */
-static void
-talk3(void)
-{
-	fc_up(&c, 3);
-	ck_assert_int_eq(itx_create(c.node[0].port, "talk"), 201);
-	for (int i = 0; i < 6; i++)
-		fc_join_ok(&t, &c, i % 3, "talk");
-	fc_rounds(&t, 3);
-	ck_assert(fc_settle(&t, FC_WAIT_MS));
-}
-
-static void
-end(void)
-{
-	fc_talk_free(&t);
-	fc_down(&c);
-}
-
 /* The members on nodes 1 and 2 send count messages each. */
 static void
 others_send(int count)
@@ -78,7 +58,7 @@ node0_sends(void)
 static void
 blackhole(int dirs, const char *why)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	fp_blackhole(c.fp[0], dirs, 1);
 	node0_sends();
 	others_send(5);
@@ -89,7 +69,7 @@ blackhole(int dirs, const char *why)
 	fp_reset(c.fp[0]);
 	fc_wait_health(&c, 200, why);
 	fc_judge(&t, &c, why, NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 
 START_TEST(link_cut_three_times_under_listeners)
@@ -97,7 +77,7 @@ START_TEST(link_cut_three_times_under_listeners)
 	/* Node 0's members listen while their link is cut: whatever they
 	 * missed is in the history. (Their sending through the cut is
 	 * link_cut_three_times below.) */
-	talk3();
+	fc_talk3_up(&c, &t);
 	for (int k = 0; k < 3; k++) {
 		others_send(3);
 		fp_cut(c.fp[0]);
@@ -107,7 +87,7 @@ START_TEST(link_cut_three_times_under_listeners)
 	fc_wait_health(&c, 200, "after the cuts");
 	fc_judge(&t, &c, "node 0's link cut three times under listeners", NULL);
 	ck_assert_uint_eq(fc_open(&t), t.n);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
@@ -125,7 +105,7 @@ END_TEST
 
 START_TEST(link_stalled_then_released)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	fp_pause(c.fp[0], FP_BOTH);
 	node0_sends();
 	others_send(5);
@@ -135,13 +115,13 @@ START_TEST(link_stalled_then_released)
 	fp_resume(c.fp[0], FP_BOTH);
 	fc_wait_health(&c, 200, "released");
 	fc_judge(&t, &c, "node 0's link stalled, then released", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(slow_link)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	/* Late, but within every link timeout (1 s): nothing may break. */
 	fp_delay(c.fp[0], FP_BOTH, 300);
 	for (int k = 0; k < 5; k++) {
@@ -152,13 +132,13 @@ START_TEST(slow_link)
 	ck_assert_int_eq(cl_healthz(c.node[0].port, NULL, 0), 200);
 	fc_judge(&t, &c, "node 0's link slow", NULL);
 	ck_assert_uint_eq(fc_open(&t), t.n);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(node_killed_and_started_again)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	fc_rounds(&t, 2);
 	cl_node_kill(&c.node[2]);
 	survivors_send(3);
@@ -171,13 +151,13 @@ START_TEST(node_killed_and_started_again)
 	for (size_t i = 0; i < 6; i++)
 		if (i % 3 == 2)
 			ck_assert_int_eq(t.ps[i].close_code, HC_EOF);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(node_stopped)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	fc_rounds(&t, 2);
 	cl_node_term(&c.node[2]);
 	survivors_send(3);
@@ -185,13 +165,13 @@ START_TEST(node_stopped)
 	for (size_t i = 0; i < 6; i++)
 		if (i % 3 == 2)
 			ck_assert_int_eq(t.ps[i].close_code, 1001);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(link_cut_three_times)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	for (int k = 0; k < 3; k++) {
 		fc_rounds(&t, 3);
 		fp_cut(c.fp[0]);
@@ -200,7 +180,7 @@ START_TEST(link_cut_three_times)
 	}
 	fc_wait_health(&c, 200, "after the cuts");
 	fc_judge(&t, &c, "node 0's link cut three times", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 

@@ -24,25 +24,6 @@
 static struct fc c;
 static struct fc_talk t;
 
-/* Three nodes, two members each in "talk", three rounds. */
-static void
-talk3(void)
-{
-	fc_up(&c, 3);
-	ck_assert_int_eq(itx_create(c.node[0].port, "talk"), 201);
-	for (int i = 0; i < 6; i++)
-		fc_join_ok(&t, &c, i % 3, "talk");
-	fc_rounds(&t, 3);
-	ck_assert(fc_settle(&t, FC_WAIT_MS));
-}
-
-static void
-end(void)
-{
-	fc_talk_free(&t);
-	fc_down(&c);
-}
-
 /* Whoever joins now, on every node, can talk with those still there. */
 static void
 newcomers(const char *why)
@@ -57,7 +38,7 @@ newcomers(const char *why)
 
 START_TEST(redis_paused)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	ck_assert_int_eq(rf_pause(c.rf), 0);
 	fc_send(&t, 0, 2);
 	fc_send(&t, 3, 2);
@@ -66,13 +47,13 @@ START_TEST(redis_paused)
 	fc_wait_health(&c, 200, "resumed");
 	newcomers("paused");
 	fc_judge(&t, &c, "Redis paused", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(redis_killed_and_restarted_empty)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	ck_assert_int_eq(rf_kill(c.rf), 0);
 	fc_send(&t, 0, 2);
 	fc_wait_health(&c, 503, "killed");
@@ -80,13 +61,13 @@ START_TEST(redis_killed_and_restarted_empty)
 	fc_wait_health(&c, 200, "restarted");
 	newcomers("restarted empty");
 	fc_judge(&t, &c, "Redis restarted empty", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
 START_TEST(redis_restarted_with_all_its_data)
 {
-	talk3();
+	fc_talk3_up(&c, &t);
 	/* Quiet, then a snapshot of everything, then the restart. */
 	ck_assert_int_eq(fc_save(&c), 0);
 	ck_assert_int_eq(rf_kill(c.rf), 0);
@@ -101,7 +82,7 @@ START_TEST(redis_restarted_with_all_its_data)
 	 * "Continuity"); the newcomers stay. */
 	ck_assert_uint_eq(fc_open(&t), (size_t)c.n);
 	ck_assert_uint_eq(fc_closed_with(&t, 1013), t.n - (size_t)c.n);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
@@ -127,7 +108,7 @@ START_TEST(redis_restarted_from_an_older_snapshot)
 	fc_settle(&t, FC_WAIT_MS);
 	newcomers("restored");
 	fc_judge(&t, &c, "Redis restored from an older snapshot", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
@@ -162,7 +143,7 @@ START_TEST(redis_restarted_empty_while_a_node_lagged)
 	fc_settle(&t, FC_WAIT_MS);
 	newcomers("staggered restart");
 	fc_judge(&t, &c, "Redis restarted empty, nodes back 3 s apart", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 
@@ -187,7 +168,7 @@ START_TEST(redis_restarted_empty_while_everyone_sent)
 	fc_wait_health(&c, 200, "restarted");
 	newcomers("rejoin after 1013");
 	fc_judge(&t, &c, "Redis restarted empty under two senders", NULL);
-	end();
+	fc_talk3_down(&c, &t);
 }
 END_TEST
 

@@ -240,3 +240,21 @@ fc_talk_free(struct fc_talk *t)
 		cl_peer_free(&t->ps[i]);
 	t->n = 0;
 }
+
+void
+fc_talk3_up(struct fc *c, struct fc_talk *t)
+{
+	fc_up(c, 3);
+	ck_assert_int_eq(itx_create(c->node[0].port, "talk"), 201);
+	for (int i = 0; i < 6; i++)
+		fc_join_ok(t, c, i % 3, "talk");
+	fc_rounds(t, 3);
+	ck_assert(fc_settle(t, FC_WAIT_MS));
+}
+
+void
+fc_talk3_down(struct fc *c, struct fc_talk *t)
+{
+	fc_talk_free(t);
+	fc_down(c);
+}

@@ -102,4 +102,12 @@ void fc_judge(struct fc_talk *t, struct fc *c, const char *why, const int *allow
 /* Closes every member and frees what was recorded. */
 void fc_talk_free(struct fc_talk *t);
 
+/* The scenarios' common start: three nodes (fc_up), group "talk"
+ * created, two members on each node (member i on node i % 3), three
+ * rounds every member received. Fails the test otherwise. */
+void fc_talk3_up(struct fc *c, struct fc_talk *t);
+
+/* The common end: fc_talk_free, then fc_down. */
+void fc_talk3_down(struct fc *c, struct fc_talk *t);
+
 #endif
