@@ -9,9 +9,8 @@
  * killed and restarted empty under a conversation (members get 1013, the
  * group is registered again), a wrong password (a one-line 503 reason
  * without the password) and the right one from GROUPCHAT_REDIS_PASSWORD,
- * a join past --max-groups (503 too many groups), the publisher's
- * counts in /stats, and groupchat.v1: a resume on another node with
- * exactly the missed messages, a reset after Redis lost the history.
+ * a join past --max-groups (503 too many groups) and the publisher's
+ * counts in /stats (groupchat.v1 in cluster mode: it_cluster_resume).
  * Waits poll with deadlines, never sleep.
  */
 #include "support/itest.h"
@@ -282,145 +281,6 @@ START_TEST(join_of_a_group_nowhere_is_400)
 }
 END_TEST
 
-/* A groupchat.v1 join of id on node i (path after /groups/, with its
- * query): the 101 must select groupchat.v1. */
-static struct it_ws *
-join_v1(int i, const char *path)
-{
-	struct it_response resp;
-	struct it_ws *ws;
-	char full[128];
-
-	snprintf(full, sizeof(full), "/groups/%s", path);
-	ws = it_ws_connect_resp(port[i], full, "Sec-WebSocket-Protocol: groupchat.v1\r\n",
-	    &resp);
-	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", path, i, resp.status);
-	ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 1);
-	it_response_free(&resp);
-	return ws;
-}
-
-/* Asserts the next text frame is exactly want. */
-static void
-expect_text(struct it_ws *ws, const char *want)
-{
-	char *s = next_text(ws);
-
-	ck_assert_ptr_nonnull(s);
-	ck_assert_str_eq(s, want);
-	free(s);
-}
-
-/* Asserts the next text frame is "<pos>\n<6-hex cid> - <msg>". */
-static void
-expect_at(struct it_ws *ws, const char *pos, const char *msg)
-{
-	char *s = next_text(ws), tail[64];
-	size_t n = strlen(pos);
-
-	ck_assert_ptr_nonnull(s);
-	ck_assert_msg(strncmp(s, pos, n) == 0 && s[n] == '\n', "got %s", s);
-	ck_assert_uint_eq(strlen(s + n + 1), 6 + 3 + strlen(msg));
-	snprintf(tail, sizeof(tail), " - %s", msg);
-	ck_assert_str_eq(s + n + 1 + 6, tail);
-	free(s);
-}
-
-/* A malformed since is a 400 in cluster mode as on one node. */
-START_TEST(groupchat_v1_malformed_since_is_400)
-{
-	int st = 0;
-
-	up();
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
-	ck_assert_ptr_null(it_ws_connect(port[1], "/groups/g?since=garbage",
-	    "Sec-WebSocket-Protocol: groupchat.v1\r\n", &st));
-	ck_assert_int_eq(st, 400);
-	down();
-}
-END_TEST
-
-/* A groupchat.v1 member leaves node 0, messages flow, it resumes on node
- * 1 with since: "ok", exactly what it missed, then the live stream. */
-START_TEST(groupchat_v1_resumes_on_another_node)
-{
-	struct it_ws *p, *v;
-	char *s, ep[17], pos[64], path[96];
-
-	up();
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
-	p = join(2, "g");
-	v = join_v1(0, "g");
-	s = next_text(v);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_msg(strlen(s) == 3 + 16 + 2 && strncmp(s, "ok ", 3) == 0 &&
-	    strcmp(s + 19, ":0") == 0, "status %s", s);
-	memcpy(ep, s + 3, 16);
-	ep[16] = '\0';
-	free(s);
-	ck_assert_int_eq(it_ws_send_wait(p, "one", p, NULL, WAIT_MS), 0);
-	snprintf(pos, sizeof(pos), "%s:1", ep);
-	expect_at(v, pos, "one");
-	ck_assert_int_eq(it_ws_close(v), 0);
-	ck_assert_int_eq(it_ws_send_wait(p, "two", p, NULL, WAIT_MS), 0);
-	ck_assert_int_eq(it_ws_send_wait(p, "three", p, NULL, WAIT_MS), 0);
-	snprintf(path, sizeof(path), "g?since=%s:1", ep);
-	v = join_v1(1, path);
-	snprintf(pos, sizeof(pos), "ok %s:3", ep);
-	expect_text(v, pos);
-	snprintf(pos, sizeof(pos), "%s:2", ep);
-	expect_at(v, pos, "two");
-	snprintf(pos, sizeof(pos), "%s:3", ep);
-	expect_at(v, pos, "three");
-	ck_assert_int_eq(it_ws_send_text(p, "four"), 0);
-	snprintf(pos, sizeof(pos), "%s:4", ep);
-	expect_at(v, pos, "four");
-	ck_assert_int_eq(it_ws_close(v), 0);
-	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
-}
-END_TEST
-
-/* After Redis restarted empty the group goes on in another epoch: a
- * since of the old one gets "reset" with the new position. */
-START_TEST(groupchat_v1_since_of_another_epoch_resets)
-{
-	struct it_ws *p, *v;
-	char *s, path[96];
-
-	up();
-	ck_assert_int_eq(itx_create(port[0], "r"), 201);
-	p = join(1, "r");
-	v = join_v1(0, "r");
-	s = next_text(v);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_uint_eq(strlen(s), 3 + 16 + 2);
-	ck_assert_int_eq(it_ws_send_wait(p, "one", p, NULL, WAIT_MS), 0);
-	snprintf(path, sizeof(path), "r?since=%.16s:1", s + 3);
-	ck_assert_int_eq(rf_kill(rf), 0);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
-	ck_assert_int_eq(rf_restart(rf), 0);
-	for (int i = 0; i < NODES; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
-	ck_assert_int_eq(it_ws_expect_close_reason(p, 1013, "try again later", WAIT_MS), 0);
-	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:r", WAIT_MS));
-	it_ws_free(v);
-	v = join_v1(1, path);
-	{
-		char *t = next_text(v);
-
-		ck_assert_ptr_nonnull(t);
-		ck_assert_msg(strncmp(t, "reset ", 6) == 0 && strlen(t) > 6 + 17 &&
-		    strncmp(t + 6, s + 3, 16) != 0, "status %s after %s", t, s);
-		free(t);
-	}
-	free(s);
-	it_ws_free(p);
-	ck_assert_int_eq(it_ws_close(v), 0);
-	down();
-}
-END_TEST
-
 /* Tries to join group b on node 0 as *arg; a refusal must be the 503 of
  * a full node. */
 static int
@@ -550,9 +410,6 @@ suite(void)
 	tcase_add_test(tc, redis_unreachable_at_start_then_recovers);
 	tcase_add_test(tc, redis_restarted_empty_group_stays);
 	tcase_add_test(tc, join_of_a_group_nowhere_is_400);
-	tcase_add_test(tc, groupchat_v1_malformed_since_is_400);
-	tcase_add_test(tc, groupchat_v1_resumes_on_another_node);
-	tcase_add_test(tc, groupchat_v1_since_of_another_epoch_resets);
 	tcase_add_test(tc, password_wrong_then_right);
 	tcase_add_test(tc, join_past_max_groups_is_too_many_groups);
 	tcase_add_test(tc, create_past_max_cluster_groups_is_too_many_groups);
