@@ -106,7 +106,8 @@ group_missed(struct group *g, struct member *c, const struct position *since,
  * missed (group.h, group_join_since), spelled with its positions from
  * the history's frames: the group's own on one node, the one in Redis in
  * cluster mode, up to the number the sequencer has fanned out (the
- * caller flushed it), so the live stream goes on from the next. 0, or -1
+ * caller flushed it; a since ahead of it is caught up with first,
+ * seq_catch_up), so the live stream goes on from the next. 0, or -1
  * with c closed: it could not be queued whole (no memory, or its queue
  * was not empty and is now full: a slow consumer).
  */
@@ -123,10 +124,13 @@ group_greet(struct group *g, struct member *c, const struct group_req *req)
 	bool ok = true;
 	int rc = -1;
 
-	if (g->history != NULL)
+	if (g->history != NULL) {
 		now = (struct position){ g->epoch, history_last(g->history) };
-	else
+	} else {
+		if (req->since.given)
+			seq_catch_up(&g->seq, &req->since.pos, member_capacity(c) - 1);
 		seq_position(&g->seq, &now);
+	}
 	if (req->since.given) {
 		if (g->history != NULL) {
 			ok = req->since.pos.epoch == g->epoch &&

@@ -247,6 +247,22 @@ seq_repair(struct sequencer *s, uint64_t upto)
 	seq_unpark(s);
 }
 
+void
+seq_catch_up(struct sequencer *s, const struct position *since, size_t max)
+{
+	struct position now;
+
+	seq_position(s, &now);
+	if (!s->have_base || since->epoch != now.epoch || since->offset <= s->last ||
+	    since->offset - s->last > max)
+		return;
+	seq_flush(s);
+	redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, s->last + 1, since->offset,
+	    seq_hist_entry, s, CLUSTER_WAIT_MS);
+	seq_unpark(s);
+	seq_flush(s);
+}
+
 /*
  * A break of continuity (docs/design.md, "Continuity"): the group's
  * history in Redis went on in another epoch, so what the members saw and

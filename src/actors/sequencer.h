@@ -86,6 +86,15 @@ void seq_position(const struct sequencer *s, struct position *p);
  * than max. */
 long seq_history(struct sequencer *s, uint64_t after, struct frame **out, size_t max);
 
+/* A member resumes with since, which may be ahead of this node: its
+ * subscriber lags, or lost a message no later one revealed yet. If since
+ * is in the epoch the group follows, past last by at most max, the
+ * numbers up to it are read from the history in Redis and fanned out to
+ * the current members now, as a repair would, so since is not taken for
+ * the future. What the history does not hold is not skipped: last then
+ * stays below since (a since truly past the group's last message). */
+void seq_catch_up(struct sequencer *s, const struct position *since, size_t max);
+
 struct seq_msg *seq_msg_new(uint64_t seq, const char inc[REDIS_INC_LEN + 1],
     const char ep[REDIS_EP_LEN + 1], const char *frame, size_t flen);
 void seq_msg_free(struct seq_msg *gm);
