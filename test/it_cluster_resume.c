@@ -8,7 +8,9 @@
  * restart closed 1013 coming back with its last position; a since
  * trimmed from the history in Redis (by --history, by --history-bytes)
  * gets reset and one still held gets exactly the rest; a since past the
- * last message gets reset, as on one node; the seam between replay and
+ * last message gets reset, as on one node, but one a lagging node has not
+ * fanned out yet (behind a fault proxy, test/support/fault_proxy) gets
+ * ok once that node caught up from Redis; the seam between replay and
  * live stream has no gap and no duplicate while about 1,000 messages a
  * second flow from another node and the member resumes alternately on
  * both; /stats and /metrics of each node count its recoveries, resets
