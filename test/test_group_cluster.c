@@ -9,7 +9,9 @@
  * 1000 for everyone if it is gone, and registered again if Redis lost it;
  * another epoch or a rewound baseline closing the members 1013 (a break
  * of continuity); a lost last message or delete found by the group's
- * tick; messages parked before the baseline sorted by incarnation. The subscriber is played by
+ * tick; messages parked before the baseline sorted by incarnation; a
+ * groupchat.v1 since ahead of the node caught up from the history, and
+ * one past the history reset without closing anyone. The subscriber is played by
  * the test, which calls what the manager thread would (group_subscribed,
  * group_deliver). Waits are on conditions with deadlines.
  */
@@ -25,6 +27,7 @@
 #include "groupchat/cluster/redis_msg.h"
 #include "groupchat/core/cid.h"
 #include "groupchat/core/clock.h"
+#include "groupchat/core/position.h"
 #include "groupchat/core/thread_pool.h"
 #include "support/fake_redis.h"
 #include "support/fake_sink.h"
@@ -426,6 +429,102 @@ START_TEST(parked_before_baseline_filtered)
 }
 END_TEST
 
+/* A groupchat.v1 member joining with since (epoch EP) on the group, with
+ * its own sink f; its status frame is frame 0 of f. */
+static struct member *
+v1_join_since(struct fake *f, uint64_t offset)
+{
+	struct position since = { 0xe1, offset };
+	struct member_sink s;
+	struct member *v;
+
+	fake_init(f);
+	s = fake_sink(f);
+	ck_assert_ptr_nonnull(v = member_new(ids, 64));
+	member_set_v1(v);
+	ck_assert_int_eq(member_start_writer(v, writers, &s), 0);
+	ck_assert_int_eq(group_join_since(g, v, &since), 0);
+	return v;
+}
+
+static void
+v1_end(struct member *v, struct fake *f)
+{
+	group_leave(g, v);
+	member_join_writer(v);
+	member_unref(v);
+	fake_fini(f);
+}
+
+static void
+expect_on(struct fake *f, size_t i, const char *text)
+{
+	size_t len;
+	const char *p;
+
+	ck_assert_uint_ge(fake_wait_frames(f, i + 1), i + 1);
+	p = fake_text(f, i, &len);
+	ck_assert_msg(len == strlen(text) && memcmp(p, text, len) == 0,
+	    "frame %zu is %.*s, want %s", i, (int)len, p, text);
+}
+
+/* A v1 member resumes with since 7 on this node, which fanned out 5 (it
+ * missed 6 and 7, and nothing revealed it yet): the node reads 6..7 from
+ * the history and fans them out first, so the member gets "ok" at 7 and
+ * nothing replayed, the plain member six and seven once, and then both
+ * the live eight; the late copies of 6 and 7 are dropped. */
+START_TEST(since_ahead_caught_up_from_history)
+{
+	struct fake f;
+	struct member *v;
+	char cmd[128];
+	int i, n;
+
+	fake_redis_reply(fr, "*2\r\n"
+	    "*2\r\n$3\r\n6-0\r\n*4\r\n$1\r\nf\r\n$4\r\ntsix\r\n$1\r\ne\r\n$16\r\n" EP "\r\n"
+	    "*2\r\n$3\r\n7-0\r\n*4\r\n$1\r\nf\r\n$6\r\ntseven\r\n$1\r\ne\r\n$16\r\n" EP "\r\n");
+	v = v1_join_since(&f, 7);
+	expect_on(&f, 0, "ok " EP ":7");
+	expect_text(0, "six");
+	expect_text(1, "seven");
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver(INC, 7, "seven"), 0);
+	ck_assert_int_eq(deliver(INC, 8, "eight"), 0);
+	expect_text(2, "eight");
+	expect_on(&f, 1, EP ":8\neight");
+	ck_assert_uint_eq(fake_wait_frames(&sink, 3), 3);
+	ck_assert_uint_eq(fake_wait_frames(&f, 2), 2);
+	n = fake_redis_count(fr, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(fake_redis_command(fr, i, cmd, sizeof(cmd)), 0);
+		if (strncmp(cmd, "XRANGE", 6) == 0)
+			ck_assert_str_eq(cmd, "XRANGE gc:hist:g 6-0 7-0 COUNT 128");
+	}
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 1);
+	v1_end(v, &f);
+}
+END_TEST
+
+/* A since past what the history holds (the group's last number is 5):
+ * reset at 5, and nobody is closed, since nothing was missed. */
+START_TEST(since_past_the_history_resets)
+{
+	struct fake f;
+	struct member *v;
+
+	fake_redis_reply(fr, "*0\r\n");
+	v = v1_join_since(&f, 9);
+	expect_on(&f, 0, "reset " EP ":5");
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	expect_text(0, "six");
+	expect_on(&f, 1, EP ":6\nsix");
+	ck_assert_uint_eq(member_close_code(c), MEMBER_CLOSE_SILENT);
+	ck_assert_uint_eq(member_close_code(v), MEMBER_CLOSE_SILENT);
+	ck_assert_int_eq(fake_redis_count(fr, "XRANGE", NULL), 1);
+	v1_end(v, &f);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -447,6 +546,8 @@ suite(void)
 	tcase_add_test(tc, lost_tail_repaired_at_the_tick);
 	tcase_add_test(tc, lost_delete_found_at_the_tick);
 	tcase_add_test(tc, delete_during_baseline_retries_is_prompt);
+	tcase_add_test(tc, since_ahead_caught_up_from_history);
+	tcase_add_test(tc, since_past_the_history_resets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("before the baseline");
 	tcase_add_checked_fixture(tc, setup_bare, teardown_bare);

@@ -120,8 +120,10 @@ int group_join(struct group *g, struct member *c);
  * message), and after "ok" the messages after since: "ok" when since is
  * NULL, or when it is of this group's epoch and the history holds every
  * message after it and they fit in c's send queue with the status;
- * otherwise "reset". A group of cluster mode has no positions: a v1
- * member must not join one. Errors as group_join. */
+ * otherwise "reset". In cluster mode the positions are the sequencer's
+ * and the history is the one in Redis; a since ahead of what this node
+ * has fanned out, in its epoch, is caught up with from that history
+ * first (seq_catch_up). Errors as group_join. */
 int group_join_since(struct group *g, struct member *c,
                      const struct position *since);
 
