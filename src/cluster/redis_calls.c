@@ -137,12 +137,12 @@ group_script_int(struct redis_link *l, struct redis_scripts *s, enum redis_scrip
 
 int
 redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                   size_t len, const char *inc, const char *run, size_t max, char *err,
+                   size_t len, const char *inc, const char *token, size_t max, char *err,
                    size_t errlen)
 {
 	char ep[REDIS_EP_LEN + 1], maxbuf[24];
-	const char *extra[4] = { inc, run, ep, maxbuf };
-	size_t extra_lens[4] = { strlen(inc), strlen(run), REDIS_EP_LEN,
+	const char *extra[4] = { inc, token, ep, maxbuf };
+	size_t extra_lens[4] = { strlen(inc), strlen(token), REDIS_EP_LEN,
 	    (size_t)snprintf(maxbuf, sizeof(maxbuf), "%zu", max) };
 
 	if (redis_ep_new(ep) == -1) {
@@ -168,12 +168,12 @@ redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char *id
 
 int
 redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *id,
-                     size_t len, const char *run, struct redis_base *b, char *err,
+                     size_t len, const char *token, struct redis_base *b, char *err,
                      size_t errlen)
 {
 	char ep[REDIS_EP_LEN + 1];
-	const char *extra[2] = { run, ep };
-	size_t extra_lens[2] = { strlen(run), REDIS_EP_LEN };
+	const char *extra[2] = { token, ep };
+	size_t extra_lens[2] = { strlen(token), REDIS_EP_LEN };
 	redisReply *r, **e;
 
 	if (redis_ep_new(ep) == -1) {
@@ -207,10 +207,10 @@ redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *
 
 /* A publish's arguments after the group's keys and channel: the
  * incarnation, the frame, the history's bounds (written into h), the
- * run_id and a fresh epoch. */
+ * epoch token and a fresh epoch. */
 static void
 publish_extra(const char *inc, const void *frame, size_t flen,
-    const struct redis_history *hist, const char *run, const char *ep, char h[2][24],
+    const struct redis_history *hist, const char *token, const char *ep, char h[2][24],
     const char *extra[6], size_t extra_lens[6])
 {
 	extra[0] = inc, extra_lens[0] = strlen(inc);
@@ -219,7 +219,7 @@ publish_extra(const char *inc, const void *frame, size_t flen,
 	extra[2] = h[0];
 	extra_lens[3] = (size_t)snprintf(h[1], sizeof(h[1]), "%zu", hist->bytes);
 	extra[3] = h[1];
-	extra[4] = run, extra_lens[4] = strlen(run);
+	extra[4] = token, extra_lens[4] = strlen(token);
 	extra[5] = ep, extra_lens[5] = strlen(ep);
 }
 
@@ -227,7 +227,7 @@ int
 redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                            const char *id, size_t len, const char *inc,
                            const void *frame, size_t flen,
-                           const struct redis_history *hist, const char *run,
+                           const struct redis_history *hist, const char *token,
                            const char *ep)
 {
 	const char *argv[GROUP_ARGS_MAX], *extra[6];
@@ -238,7 +238,7 @@ redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
 
 	if (gkeys_make(&g, id, len) == -1)
 		return -1;
-	publish_extra(inc, frame, flen, hist, run, ep, h, extra, extra_lens);
+	publish_extra(inc, frame, flen, hist, token, ep, h, extra, extra_lens);
 	rc = redis_script_append(l, s, RS_PUBLISH, 4,
 	    group_args(&g, publish_keys, NKEYS(publish_keys), extra, extra_lens, 6, argv,
 	    lens), argv, lens);
@@ -249,26 +249,26 @@ redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
 int64_t
 redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                     size_t len, const char *inc, const void *frame, size_t flen,
-                    const struct redis_history *hist, const char *run, const char *ep,
+                    const struct redis_history *hist, const char *token, const char *ep,
                     char *err, size_t errlen)
 {
 	const char *extra[6];
 	size_t extra_lens[6];
 	char h[2][24];
 
-	publish_extra(inc, frame, flen, hist, run, ep, h, extra, extra_lens);
+	publish_extra(inc, frame, flen, hist, token, ep, h, extra, extra_lens);
 	return group_script_int(l, s, RS_PUBLISH, id, len, publish_keys, 4,
 	    NKEYS(publish_keys), extra, extra_lens, 6, "publish", err, errlen);
 }
 
 int
 redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char *id,
-                       size_t len, const char *inc, const char *run, char *err,
+                       size_t len, const char *inc, const char *token, char *err,
                        size_t errlen)
 {
 	char ep[REDIS_EP_LEN + 1];
-	const char *extra[3] = { inc, run, ep };
-	size_t extra_lens[3] = { strlen(inc), strlen(run), REDIS_EP_LEN };
+	const char *extra[3] = { inc, token, ep };
+	size_t extra_lens[3] = { strlen(inc), strlen(token), REDIS_EP_LEN };
 
 	if (redis_ep_new(ep) == -1) {
 		snprintf(err, errlen, "reregister: getrandom failed");

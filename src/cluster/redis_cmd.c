@@ -1,7 +1,8 @@
 /*
  * redis_cmd: the command actor's thread. It owns the link, the script
- * SHAs, the last run_id and the heartbeat buffers; it connects (SCRIPT
- * LOAD, INFO server for the run_id), reconnects with capped backoff while
+ * SHAs, the last run_id, the epoch token and the heartbeat buffers; it
+ * connects (SCRIPT LOAD, INFO server for the run_id, the epoch token of
+ * redis_lineage.h), reconnects with capped backoff while
  * failing queued requests with ENOTCONN, runs each request it takes and
  * the heartbeat every ttl/3. The request kinds, the heartbeat and the
  * caller's side live in redis_cmd_req.c; the state both share is
@@ -31,6 +32,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_calls.h"
+#include "groupchat/cluster/redis_lineage.h"
 #include "groupchat/cluster/redis_link.h"
 #include "redis_cmd_ctx.h"
 
@@ -53,7 +55,8 @@ connect_link(struct redis_cmd *c)
 		goto fail;
 	if (redis_scripts_load(c->l, &c->sc, err, sizeof(err)) == -1)
 		goto fail_link;
-	if (redis_run_id(c->l, id, err, sizeof(err)) == -1)
+	if (redis_run_id(c->l, id, err, sizeof(err)) == -1 ||
+	    redis_epoch_token(c->l, id, c->token, err, sizeof(err)) == -1)
 		goto fail_link;
 	restarted = c->run_id[0] != '\0' && strcmp(id, c->run_id) != 0;
 	memcpy(was, c->run_id, sizeof(was));

@@ -65,7 +65,8 @@ struct redis_cmd {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
-	char run_id[REDIS_RUN_LEN + 1];
+	char run_id[REDIS_RUN_LEN + 1];    /* the process: a change is a restart */
+	char token[REDIS_RUN_LEN + 1];     /* the epoch token (redis_lineage.h) */
 	struct redis_linkstate ls;
 	uint32_t *held, *taken;
 };

@@ -83,7 +83,7 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 
 	switch (q->op) {
 	case OP_CREATE:
-		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, c->run_id,
+		rv = redis_group_create(c->l, &c->sc, q->id, q->len, q->inc, c->token,
 		    (size_t)q->a, err,
 		    sizeof(err));
 		break;
@@ -92,7 +92,7 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 		    q->inc[0] != '\0' ? q->inc : NULL, err, sizeof(err));
 		break;
 	case OP_BASELINE:
-		rv = redis_group_baseline(c->l, &c->sc, q->id, q->len, c->run_id, &q->base, err,
+		rv = redis_group_baseline(c->l, &c->sc, q->id, q->len, c->token, &q->base, err,
 		    sizeof(err));
 		break;
 	case OP_HISTORY:
@@ -104,7 +104,7 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 		}
 		break;
 	case OP_REREGISTER:
-		rv = redis_group_reregister(c->l, &c->sc, q->id, q->len, q->inc, c->run_id, err,
+		rv = redis_group_reregister(c->l, &c->sc, q->id, q->len, q->inc, c->token, err,
 		    sizeof(err));
 		break;
 	case OP_CLAIM:
@@ -279,7 +279,7 @@ int
 redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len, const char *inc)
 {
 	char err[256];
-	int rv = redis_group_reregister(c->l, &c->sc, id, len, inc, c->run_id, err,
+	int rv = redis_group_reregister(c->l, &c->sc, id, len, inc, c->token, err,
 	    sizeof(err));
 
 	if (rv == -1)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "groupchat/cluster/redis_info.h"
 #include "groupchat/cluster/redis_url.h"
 
 void
@@ -45,18 +46,14 @@ simple(redisContext *c, const char *what, int argc, const char **argv,
 static int
 info_field(const redisReply *r, const char *field, char *out, size_t n)
 {
-	const char *p;
-	size_t flen = strlen(field);
+	const char *v;
+	size_t vlen;
 
-	if (r->type != REDIS_REPLY_STRING)
+	if (r->type != REDIS_REPLY_STRING ||
+	    (v = redis_info_field(r->str, r->len, field, &vlen)) == NULL)
 		return -1;
-	for (p = r->str; (p = strstr(p, field)) != NULL; p += flen)
-		if ((p == r->str || p[-1] == '\n') && p[flen] == ':') {
-			p += flen + 1;
-			snprintf(out, n, "%.*s", (int)strcspn(p, "\r\n"), p);
-			return 0;
-		}
-	return -1;
+	snprintf(out, n, "%.*s", (int)vlen, v);
+	return 0;
 }
 
 /* One INFO section's field into out. 0 or -1 with err. */

@@ -1,5 +1,6 @@
 /*
- * redis_keys: key and channel names, and fresh incarnations and epochs. Keys are
+ * redis_keys: key and channel names, and fresh incarnations, epochs and
+ * lineages. Keys are
  * "prefix + raw id": the prefix names the kind, so no id can forge
  * another group's key (docs/design.md, "Keys and channels").
  *
@@ -58,4 +59,10 @@ redis_key(char *out, size_t n, const char *prefix, const char *id, size_t len)
 	if (len > 0)
 		memcpy(out + plen, id, len);
 	return plen + len;
+}
+
+int
+redis_lineage_new(char lineage[REDIS_LINEAGE_LEN + 1])
+{
+	return hex_new(lineage, REDIS_LINEAGE_LEN);
 }

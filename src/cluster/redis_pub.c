@@ -35,6 +35,7 @@
 #include "groupchat/core/chan.h"
 #include "groupchat/core/thread.h"
 #include "groupchat/cluster/redis_calls.h"
+#include "groupchat/cluster/redis_lineage.h"
 #include "groupchat/cluster/redis_link.h"
 #include "groupchat/cluster/redis_linkstate.h"
 
@@ -56,7 +57,7 @@ struct redis_pub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
-	char run[REDIS_RUN_LEN + 1];    /* the run_id of the process l talks to */
+	char token[REDIS_RUN_LEN + 1];  /* l's epoch token (redis_lineage.h) */
 	struct redis_linkstate ls;
 	struct redis_pub_item *batch;
 };
@@ -80,12 +81,13 @@ drop_link(struct redis_pub *p, const char *what, const char *err)
 static int
 connect_link(struct redis_pub *p)
 {
-	char err[256];
+	char err[256], run[REDIS_RUN_LEN + 1];
 
 	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
 		goto err;
 	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1 ||
-	    redis_run_id(p->l, p->run, err, sizeof(err)) == -1) {
+	    redis_run_id(p->l, run, err, sizeof(err)) == -1 ||
+	    redis_epoch_token(p->l, run, p->token, err, sizeof(err)) == -1) {
 		redis_link_free(p->l);
 		p->l = NULL;
 		goto err;
@@ -150,7 +152,7 @@ publish_batch(struct redis_pub *p, size_t n)
 		struct redis_pub_item *it = &p->batch[i];
 
 		if (redis_group_publish_append(p->l, &p->sc, it->id, it->id_len, it->inc,
-		    it->frame, it->flen, &p->hist, p->run, ep) == -1)
+		    it->frame, it->flen, &p->hist, p->token, ep) == -1)
 			break;
 	}
 	if (i > 0 && redis_link_flush(p->l) == 0) {

@@ -17,17 +17,19 @@
 #include "groupchat/cluster/redis_link.h"
 
 /*
- * A group's incarnation key holds "<inc> <run> <ep>": its incarnation (32
- * hex digits), the first 16 hex digits of the run_id of the Redis process
- * that began its epoch, and the epoch (16 hex digits); so a publish reads
- * all three with the one GET it always made.
+ * A group's incarnation key holds "<inc> <token> <ep>": its incarnation
+ * (32 hex digits), the epoch token (16 hex digits) of the link that began
+ * its epoch, and the epoch (16 hex digits); so a publish reads all three
+ * with the one GET it always made. A token is the lineage of a data set
+ * that no restart can rewind, or else the first digits of the run_id of
+ * the Redis process the link talks to (redis_lineage.c).
  *
  * The epoch check that publish and baseline share (docs/design.md,
- * "Continuity"): an epoch lives as long as one Redis process keeps the
- * group's data. When the key was written by another process (a restart
- * from a snapshot or an AOF, a promoted replica), whatever that data lost
- * is unknown, so a new epoch begins, numbered on above both the counter's
- * and the history's last (XADD's ids keep rising).
+ * "Continuity"): an epoch lives as long as its token. When the key names
+ * another token (a restart of a Redis that may have lost writes, a
+ * promoted replica), whatever the data lost is unknown, so a new epoch
+ * begins, numbered on above both the counter's and the history's last
+ * (XADD's ids keep rising).
  *
  * gc:groups counts the incarnation keys: create and reregister add one,
  * delete takes one away (docs/design.md, "Bounds in bytes").
@@ -38,16 +40,16 @@
 	"  if e[1] then return tonumber(string.match(e[1][1], '^%d+')) end\n" \
 	"  return 0\n" \
 	"end\n" \
-	"local function epoch(ki, ks, kh, v, run, ep)\n" \
-	"  if string.sub(v, 34, 49) == run then return string.sub(v, 51) end\n" \
+	"local function epoch(ki, ks, kh, v, token, ep)\n" \
+	"  if string.sub(v, 34, 49) == token then return string.sub(v, 51) end\n" \
 	"  local n = tonumber(redis.call('GET', ks) or '0')\n" \
 	"  local t = top(kh)\n" \
 	"  if t > n then redis.call('SET', ks, t) end\n" \
-	"  redis.call('SET', ki, string.sub(v, 1, 32) .. ' ' .. run .. ' ' .. ep)\n" \
+	"  redis.call('SET', ki, string.sub(v, 1, 32) .. ' ' .. token .. ' ' .. ep)\n" \
 	"  return ep\n" \
 	"end\n"
 
-/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [inc, run, ep, max].
+/* KEYS = [inc, seq, hist, hbytes, groups]; ARGV = [inc, token, ep, max].
  * 1 created, 0 exists, 2 Redis holds max groups already. */
 static const char create_lua[] =
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
@@ -77,7 +79,7 @@ static const char delete_lua[] =
 
 /*
  * KEYS = [inc, seq, hist, hbytes]; ARGV = [channel, inc, frame, len, bytes,
- * run, ep]. The sequence number, or 0 if the incarnation is not current. A
+ * token, ep]. The sequence number, or 0 if the incarnation is not current. A
  * counter lost while the history stayed (an evicted key) starts a new
  * epoch too.
  *
@@ -139,7 +141,7 @@ static const char publish_lua[] =
 	"redis.call('PUBLISH', ARGV[1], 'm ' .. ARGV[2] .. ' ' .. ep .. ' ' .. seq .. ' ' .. ARGV[3])\n"
 	"return seq\n";
 
-/* KEYS = [inc, seq, hist, gone]; ARGV = [run, ep]. {inc, epoch, sequence,
+/* KEYS = [inc, seq, hist, gone]; ARGV = [token, ep]. {inc, epoch, sequence,
  * tombstone, deleted incarnation}: when the id holds no group, {'', '',
  * the deleted group's last number, 1, its incarnation} if one was deleted
  * lately, else {'', '', 0, 0, ''}. A tombstone names the incarnation it
@@ -155,7 +157,7 @@ static const char baseline_lua[] =
 	"local ep = epoch(KEYS[1], KEYS[2], KEYS[3], v, ARGV[1], ARGV[2])\n"
 	"return {string.sub(v, 1, 32), ep, tonumber(redis.call('GET', KEYS[2]) or '0'), 0, ''}\n";
 
-/* KEYS = [inc, seq, hist, gone, groups]; ARGV = [inc, run, ep]. 1 if the
+/* KEYS = [inc, seq, hist, gone, groups]; ARGV = [inc, token, ep]. 1 if the
  * group is there (again), 0 if the id holds another incarnation or inc was
  * deleted lately (a tombstone naming it; one left by an earlier group of
  * the same id does not count). A group registered again begins a new

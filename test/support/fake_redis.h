@@ -4,8 +4,9 @@
  * the next commands get; the actor's thread consumes it.
  *
  * Every link the connector opens shares one script. A command's reply is
- * taken when the actor reads it: SCRIPT LOAD, PING and INFO are answered
- * by themselves (a fixed SHA per script, "+PONG", a run_id the test sets);
+ * taken when the actor reads it: SCRIPT LOAD, PING, INFO, CONFIG and the
+ * lineage script's EVAL are answered by themselves (a fixed SHA per
+ * script, "+PONG", a run_id the test sets, no setting, a fixed lineage);
  * every other command takes the next step: a RESP reply, or "drop" (the
  * read fails as if Redis closed the connection). With no step queued a
  * read waits for one until its timeout, as a paused Redis would.

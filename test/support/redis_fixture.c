@@ -3,13 +3,14 @@
  * child or 0; logfd is the read end of its stdout/stderr pipe, kept open
  * for the child's life (closing it would SIGPIPE the server on its next
  * log line); dir is the server's working directory, where a SAVE writes
- * dump.rdb (or a sentinel keeps its configuration file), made at start
- * and removed at stop. Only the test thread that
+ * dump.rdb, an --appendonly yes server its appendonlydir/ (or a sentinel
+ * keeps its configuration file), made at start and removed at stop. Only the test thread that
  * made the fixture touches it.
  */
 #include "redis_fixture.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -227,6 +228,27 @@ check_pong(struct redis_fixture *rf)
 	return 0;
 }
 
+/* Removes dir/appendonlydir and the files in it, if any. 0 or -1. */
+static int
+remove_aof(struct redis_fixture *rf)
+{
+	char path[128], file[400];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/appendonlydir", rf->dir);
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		unlink(file);
+	}
+	closedir(d);
+	return rmdir(path);
+}
+
 /* A fixture with its directory made, not started. NULL on failure. */
 static struct redis_fixture *
 fixture_new(const char *password)
@@ -252,6 +274,7 @@ static void
 fixture_free(struct redis_fixture *rf)
 {
 	unlink(rf->dump);
+	remove_aof(rf);
 	if (rf->conf[0] != '\0')
 		unlink(rf->conf);
 	rmdir(rf->dir);
@@ -276,6 +299,15 @@ launch(struct redis_fixture *rf)
 	return NULL;
 }
 
+/* The extra settings (NULL-terminated, at most RF_EXTRA_MAX) replace rf's. */
+static void
+set_extra(struct redis_fixture *rf, const char *const *extra)
+{
+	for (rf->nextra = 0; extra != NULL && extra[rf->nextra] != NULL &&
+	    rf->nextra < RF_EXTRA_MAX; rf->nextra++)
+		snprintf(rf->extra[rf->nextra], sizeof(rf->extra[0]), "%s", extra[rf->nextra]);
+}
+
 struct redis_fixture *
 rf_start_args(const char *password, const char *const *extra)
 {
@@ -283,9 +315,7 @@ rf_start_args(const char *password, const char *const *extra)
 
 	if ((rf = fixture_new(password)) == NULL)
 		return NULL;
-	for (; extra != NULL && extra[rf->nextra] != NULL && rf->nextra < RF_EXTRA_MAX;
-	    rf->nextra++)
-		snprintf(rf->extra[rf->nextra], sizeof(rf->extra[0]), "%s", extra[rf->nextra]);
+	set_extra(rf, extra);
 	return launch(rf);
 }
 
@@ -350,8 +380,16 @@ respawn(struct redis_fixture *rf)
 int
 rf_restart(struct redis_fixture *rf)
 {
-	if (unlink(rf->dump) == -1 && errno != ENOENT)
+	if ((unlink(rf->dump) == -1 && errno != ENOENT) || remove_aof(rf) == -1)
 		return -1;
+	return respawn(rf);
+}
+
+int
+rf_restart_kept(struct redis_fixture *rf, const char *const *extra)
+{
+	if (extra != NULL)
+		set_extra(rf, extra);
 	return respawn(rf);
 }
 

@@ -4,8 +4,9 @@
  * --appendonly no; a SAVE the test sends writes a dump file in a directory
  * of the fixture's own), optionally with --requirepass. The test can pause
  * it (SIGSTOP), resume it, kill it (SIGKILL) and start it again on the same
- * port, empty or from the last SAVE. rf_start_args adds settings (a
- * replica, a maxmemory-policy); a fixture may also be a sentinel
+ * port, empty, from the last SAVE, or from whatever its directory holds
+ * (an append-only file). rf_start_args adds settings (a replica, a
+ * maxmemory-policy, --appendonly yes); a fixture may also be a sentinel
  * (redis-server --sentinel, its configuration file in the fixture's
  * directory).
  *
@@ -51,13 +52,19 @@ int rf_resume(struct redis_fixture *rf);
 int rf_kill(struct redis_fixture *rf);
 
 /* Starts a new, empty server on the same port after rf_kill (the dump
- * file of a SAVE is removed first). 0 or -1. */
+ * file of a SAVE and any append-only file are removed first). 0 or -1. */
 int rf_restart(struct redis_fixture *rf);
 
 /* Starts a new server on the same port after rf_kill that loads what the
  * last SAVE wrote, as a crashed Redis that persists does. 0, or -1 (also
  * when nothing was saved). */
 int rf_restart_saved(struct redis_fixture *rf);
+
+/* Starts a new server on the same port after rf_kill, with its directory
+ * as the killed one left it (with --appendonly yes: it loads the
+ * append-only file), and the same settings, or extra in their place
+ * (NULL: the same). 0 or -1. */
+int rf_restart_kept(struct redis_fixture *rf, const char *const *extra);
 
 /* Sends one inline command (e.g. "CLIENT KILL TYPE pubsub") over a fresh
  * connection, authenticating first when needed, and copies the first line

@@ -40,10 +40,11 @@ struct redis_base {
 };
 
 /* Registers group id with incarnation inc if absent and Redis holds
- * fewer than max groups, in a fresh epoch of the Redis process run: 1
- * created, 0 the id exists, 2 Redis holds max groups already, -1 error. */
+ * fewer than max groups, in a fresh epoch under the epoch token token
+ * (redis_lineage.h): 1 created, 0 the id exists, 2 Redis holds max groups
+ * already, -1 error. */
 int redis_group_create(struct redis_link *l, struct redis_scripts *s, const char *id,
-                       size_t len, const char *inc, const char *run, size_t max,
+                       size_t len, const char *inc, const char *token, size_t max,
                        char *err, size_t errlen);
 
 /* Deletes group id (only if its incarnation is inc, when inc is not NULL),
@@ -53,10 +54,10 @@ int redis_group_delete(struct redis_link *l, struct redis_scripts *s, const char
                        size_t len, const char *inc, char *err, size_t errlen);
 
 /* Reads where group id stands into *b, beginning a new epoch first when
- * the group's data was written by a Redis process other than run (the
+ * the group's epoch was begun under another epoch token than token (the
  * epoch check of docs/design.md, "Continuity"). 0 or -1. */
 int redis_group_baseline(struct redis_link *l, struct redis_scripts *s, const char *id,
-                         size_t len, const char *run, struct redis_base *b, char *err,
+                         size_t len, const char *token, struct redis_base *b, char *err,
                          size_t errlen);
 
 /* The history a group keeps in Redis: its last len messages at least
@@ -69,14 +70,14 @@ struct redis_history {
 };
 
 /* Queues one publish of frame to group id/inc, keeping hist of history;
- * run is the run_id of the process l talks to and ep the epoch the
+ * token is l's epoch token (redis_lineage.h) and ep the epoch the
  * message begins if the check finds the group's epoch stale. Its reply:
  * an integer, the sequence number, or 0 if the group is gone. 0, or -1 if
  * out of memory. */
 int redis_group_publish_append(struct redis_link *l, const struct redis_scripts *s,
                                const char *id, size_t len, const char *inc,
                                const void *frame, size_t flen,
-                               const struct redis_history *hist, const char *run,
+                               const struct redis_history *hist, const char *token,
                                const char *ep);
 
 /* Runs the publish at once: the sequence number, 0 if the group is gone,
@@ -84,14 +85,14 @@ int redis_group_publish_append(struct redis_link *l, const struct redis_scripts 
 int64_t redis_group_publish(struct redis_link *l, struct redis_scripts *s, const char *id,
                             size_t len, const char *inc, const void *frame,
                             size_t flen, const struct redis_history *hist,
-                            const char *run, const char *ep,
+                            const char *token, const char *ep,
                             char *err, size_t errlen);
 
-/* Registers group id/inc again after Redis lost it, in a fresh epoch of
- * the process run: 1 the group is there (again, or still), 0 the id holds
+/* Registers group id/inc again after Redis lost it, in a fresh epoch
+ * under token: 1 the group is there (again, or still), 0 the id holds
  * another incarnation or was deleted lately, -1 error. */
 int redis_group_reregister(struct redis_link *l, struct redis_scripts *s, const char *id,
-                           size_t len, const char *inc, const char *run, char *err,
+                           size_t len, const char *inc, const char *token, char *err,
                            size_t errlen);
 
 /* One history entry: its number, the epoch it was written in, the frame. */

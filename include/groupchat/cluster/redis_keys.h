@@ -24,6 +24,13 @@ int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
 /* Fills ep with a fresh random epoch. 0, or -1 if getrandom failed. */
 int redis_ep_new(char ep[REDIS_EP_LEN + 1]);
 
+/* A lineage (the data set's, redis_lineage.h): 16 lowercase hex digits
+ * and a NUL. */
+#define REDIS_LINEAGE_LEN 16
+
+/* Fills lineage with a fresh random one. 0, or -1 if getrandom failed. */
+int redis_lineage_new(char lineage[REDIS_LINEAGE_LEN + 1]);
+
 /* Writes prefix then the id bytes into out (n bytes); returns the length,
  * or 0 if it does not fit. Prefixes: */
 #define RK_INC "gc:inc:"
@@ -33,8 +40,10 @@ int redis_ep_new(char ep[REDIS_EP_LEN + 1]);
 #define RK_GONE "gc:gone:"
 #define RK_CID "gc:cid:"
 #define RK_MSG "gc:msg:"
-/* and one key, not a prefix: how many groups Redis holds */
+/* and two keys, not prefixes: how many groups Redis holds, and the
+ * lineage of the data set (redis_lineage.h) */
 #define RK_GROUPS "gc:groups"
+#define RK_LINEAGE "gc:lineage"
 size_t redis_key(char *out, size_t n, const char *prefix, const char *id, size_t len);
 
 #endif
