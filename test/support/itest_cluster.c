@@ -581,9 +581,16 @@ cl_up(struct cl_cluster *c, int n, const char *password)
 void
 cl_up_env(struct cl_cluster *c, int n, const char *password, const char *const *env)
 {
+	cl_up_redis(c, n, password, env, NULL);
+}
+
+void
+cl_up_redis(struct cl_cluster *c, int n, const char *password, const char *const *env,
+            const char *const *redis_args)
+{
 	ck_assert_int_le(n, CL_MAX_NODES);
 	memset(c, 0, sizeof(*c));
-	c->rf = rf_start(password);
+	c->rf = rf_start_args(password, redis_args);
 	ck_assert_msg(c->rf != NULL, "cannot start redis-server");
 	cl_url(c->url, sizeof(c->url), rf_port(c->rf), password);
 	c->n = n;

@@ -190,6 +190,11 @@ void cl_up(struct cl_cluster *c, int n, const char *password);
 void cl_up_env(struct cl_cluster *c, int n, const char *password,
                const char *const *env);
 
+/* cl_up_env with redis-server started with the extra settings redis_args
+ * (NULL-terminated, as rf_start_args takes them; NULL: none). */
+void cl_up_redis(struct cl_cluster *c, int n, const char *password,
+                 const char *const *env, const char *const *redis_args);
+
 /* Kills every node still running and Redis. */
 void cl_down(struct cl_cluster *c);
 
