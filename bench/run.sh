@@ -30,6 +30,9 @@
 #                    labelled single / clusterN, with Redis's CPU per
 #                    message sent. E.g. BENCH_SCENARIOS="fanout groups
 #                    lowrate" BENCH_CLUSTER=2 bench/run.sh
+#   BENCH_REDIS_ARGS more redis-server settings for BENCH_CLUSTER, after
+#                    the defaults, e.g. "--appendonly yes --appendfsync
+#                    always --dir /tmp/bench-aof" (a directory of its own)
 set -u
 
 gen=build/bench/groupchat-bench
@@ -193,8 +196,9 @@ rm -f "$csv"
 : >"$log"
 if [ -n "$cluster" ]; then
 	redis_port=$("$gen" --free-port) || exit 1
+	# shellcheck disable=SC2086 # BENCH_REDIS_ARGS is a list of settings
 	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-	    --appendonly no --loglevel warning >>"$log" 2>&1 &
+	    --appendonly no --loglevel warning ${BENCH_REDIS_ARGS:-} >>"$log" 2>&1 &
 	redis_pid=$!
 	i=0
 	until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
