@@ -173,6 +173,7 @@ token_of(struct redis_fixture *rf, char run[REDIS_RUN_LEN + 1],
 START_TEST(durable_restart_keeps_the_lineage)
 {
 	struct redis_fixture *rf = rf_start_args(NULL, always);
+	char cmd[128], out[64];
 	char run[REDIS_RUN_LEN + 1], run2[REDIS_RUN_LEN + 1];
 	char tok[REDIS_RUN_LEN + 1], tok2[REDIS_RUN_LEN + 1];
 
@@ -181,6 +182,20 @@ START_TEST(durable_restart_keeps_the_lineage)
 	ck_assert_str_ne(tok, run);             /* the lineage, not the process */
 	token_of(rf, run2, tok2);
 	ck_assert_str_eq(tok2, tok);            /* every link agrees */
+	/* a master's replication id changes after an hour without replicas:
+	 * not promoted, its links follow the judgement they find */
+	snprintf(cmd, sizeof(cmd), "SET gc:lineage \"%s %s:0123456789abcdef 1\"", tok, run);
+	ck_assert_int_eq(rf_command(rf, cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "+OK");
+	token_of(rf, run2, tok2);
+	ck_assert_str_eq(tok2, tok);
+	/* a judgement of "not durable" recorded for this process is followed */
+	snprintf(cmd, sizeof(cmd), "SET gc:lineage \"%s %s: 0\"", tok, run);
+	ck_assert_int_eq(rf_command(rf, cmd, out, sizeof(out)), 0);
+	token_of(rf, run2, tok2);
+	ck_assert_str_eq(tok2, run2);
+	snprintf(cmd, sizeof(cmd), "SET gc:lineage \"%s %s:0123456789abcdef 1\"", tok, run);
+	ck_assert_int_eq(rf_command(rf, cmd, out, sizeof(out)), 0);
 	ck_assert_int_eq(rf_kill(rf), 0);
 	ck_assert_int_eq(rf_restart_kept(rf, NULL), 0);
 	token_of(rf, run2, tok2);

@@ -5,18 +5,21 @@
  * and INFO replication persistence, then runs the lineage script once
  * with EVAL (once per connection, so it is not among the loaded scripts).
  *
- * gc:lineage holds "<lineage> <who> <durable>": who names the process
- * state that judged it last, "<run>:<replid>" (the first 16 digits of its
- * run_id and of its replication id: a restart changes the first, a
- * promotion the second), and durable ("1" or "0") what it judged. The
- * first link of a process state judges, once, and every later link of it
- * follows that judgement, so the links of one process never carry two
- * tokens (two would begin a new epoch at every other publish). The first
- * link keeps the lineage only when both its process and the one that
- * wrote the key were durable and its own process is not a promoted
- * replica: then the data came from an append-only file that held every
- * acknowledged write. Otherwise (a snapshot, an AOF fsynced every second,
- * a replica that may lack the master's last writes) it renews it.
+ * gc:lineage holds "<lineage> <run>:<replid> <durable>": the process
+ * that judged it last (the first 16 digits of its run_id, which a restart
+ * changes, and of its replication id, which a promotion changes) and
+ * what it judged, "1" durable or "0". The first link of a process judges,
+ * once, and every later link of it follows that judgement, so the links
+ * of one process never carry two tokens (two would begin a new epoch at
+ * every other publish): a link follows when the key names its run_id and,
+ * if its process is a promoted replica, its replication id too (a master
+ * also changes its replication id after an hour without replicas, which
+ * must not make it judge again). The judging link keeps the lineage only
+ * when both its process and the one that wrote the key were durable and
+ * its own process is not a promoted replica: then the data came from an
+ * append-only file that held every acknowledged write. Otherwise (a
+ * snapshot, an AOF fsynced every second, a replica that may lack the
+ * master's last writes) it renews it.
  *
  * Durable means appendonly yes, appendfsync always and no AOF rewrite
  * running or scheduled: a replica that just synced, or a master whose
@@ -37,15 +40,16 @@
 #include "groupchat/cluster/redis_info.h"
 #include "groupchat/cluster/redis_keys.h"
 
-/* KEYS = [lineage]; ARGV = [who, durable, keep, fresh] ('1' or '0' for
- * durable and keep: durable and not promoted). {lineage, durable}. */
+/* KEYS = [lineage]; ARGV = [run, replid, durable, promoted, fresh] ('1'
+ * or '0' for durable and promoted). {lineage, durable}. */
 static const char lineage_lua[] =
 	"local v = redis.call('GET', KEYS[1]) or ''\n"
-	"local l, w, d = string.match(v, '^(' .. string.rep('[0-9a-f]', 16) .. ') (%S+) ([01])$')\n"
-	"if l and w == ARGV[1] then return {l, d} end\n"
-	"if not (l and d == '1' and ARGV[3] == '1') then l = ARGV[4] end\n"
-	"redis.call('SET', KEYS[1], l .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])\n"
-	"return {l, ARGV[2]}\n";
+	"local l, r, p, d = string.match(v,\n"
+	"  '^(' .. string.rep('[0-9a-f]', 16) .. ') ([0-9a-f]*):([0-9a-f]*) ([01])$')\n"
+	"if l and r == ARGV[1] and (ARGV[4] == '0' or p == ARGV[2]) then return {l, d} end\n"
+	"if not (l and d == '1' and ARGV[3] == '1' and ARGV[4] == '0') then l = ARGV[5] end\n"
+	"redis.call('SET', KEYS[1], l .. ' ' .. ARGV[1] .. ':' .. ARGV[2] .. ' ' .. ARGV[3])\n"
+	"return {l, ARGV[3]}\n";
 
 /* Whether r, a CONFIG GET reply, gives the setting the value want. */
 static int
@@ -53,6 +57,25 @@ config_is(const redisReply *r, const char *want)
 {
 	return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[1]->str, want) == 0;
+}
+
+/* Whether s[0..n) is lowercase hex digits only. */
+static int
+is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/* Whether s (n bytes) is a lineage: REDIS_LINEAGE_LEN lowercase hex digits. */
+static int
+is_lineage(const char *s, size_t n)
+{
+	return n == REDIS_LINEAGE_LEN && is_hex(s, n);
 }
 
 /* Whether the INFO text r has field with the value want. */
@@ -80,19 +103,14 @@ redis_durability_judge(const redisReply *appendonly, const redisReply *appendfsy
 	d.durable = config_is(appendonly, "yes") && config_is(appendfsync, "always") &&
 	    info_is(info, "aof_rewrite_in_progress", "0") &&
 	    info_is(info, "aof_rewrite_scheduled", "0");
-	if ((v = redis_info_field(info->str, info->len, "master_replid", &n)) != NULL)
+	if ((v = redis_info_field(info->str, info->len, "master_replid", &n)) != NULL &&
+	    is_hex(v, n < REDIS_RUN_LEN ? n : REDIS_RUN_LEN))
 		snprintf(replid, REDIS_RUN_LEN + 1, "%.*s", (int)n, v);
 	d.promoted = (v = redis_info_field(info->str, info->len, "second_repl_offset",
 	    &n)) == NULL || n != 2 || memcmp(v, "-1", 2) != 0;
 	return d;
 }
 
-/* Whether s (n bytes) is a lineage: REDIS_LINEAGE_LEN lowercase hex digits. */
-static int
-is_lineage(const char *s, size_t n)
-{
-	return n == REDIS_LINEAGE_LEN && strspn(s, "0123456789abcdef") == n;
-}
 
 int
 redis_epoch_token(struct redis_link *l, const char *run, char token[REDIS_RUN_LEN + 1],
@@ -103,11 +121,10 @@ redis_epoch_token(struct redis_link *l, const char *run, char token[REDIS_RUN_LE
 	const char *info[3] = { "INFO", "replication", "persistence" };
 	const size_t aof_lens[3] = { 6, 3, 10 }, fsync_lens[3] = { 6, 3, 11 };
 	const size_t info_lens[3] = { 4, 11, 11 };
-	char replid[REDIS_RUN_LEN + 1], who[2 * REDIS_RUN_LEN + 2];
-	char fresh[REDIS_LINEAGE_LEN + 1];
+	char replid[REDIS_RUN_LEN + 1], fresh[REDIS_LINEAGE_LEN + 1];
 	struct redis_durability d;
-	const char *argv[8];
-	size_t lens[8];
+	const char *argv[9];
+	size_t lens[9];
 	redisReply *e;
 	redisReply *r[3];
 
@@ -127,16 +144,16 @@ redis_epoch_token(struct redis_link *l, const char *run, char token[REDIS_RUN_LE
 		snprintf(err, errlen, "lineage: getrandom failed");
 		return -1;
 	}
-	snprintf(who, sizeof(who), "%s:%s", run, replid);
 	argv[0] = "EVAL", lens[0] = 4;
 	argv[1] = lineage_lua, lens[1] = sizeof(lineage_lua) - 1;
 	argv[2] = "1", lens[2] = 1;
 	argv[3] = RK_LINEAGE, lens[3] = strlen(RK_LINEAGE);
-	argv[4] = who, lens[4] = strlen(who);
-	argv[5] = d.durable ? "1" : "0", lens[5] = 1;
-	argv[6] = d.durable && !d.promoted ? "1" : "0", lens[6] = 1;
-	argv[7] = fresh, lens[7] = REDIS_LINEAGE_LEN;
-	if ((r[0] = redis_link_command(l, "lineage", 8, argv, lens, err, errlen)) == NULL)
+	argv[4] = run, lens[4] = strlen(run);
+	argv[5] = replid, lens[5] = strlen(replid);
+	argv[6] = d.durable ? "1" : "0", lens[6] = 1;
+	argv[7] = d.promoted ? "1" : "0", lens[7] = 1;
+	argv[8] = fresh, lens[8] = REDIS_LINEAGE_LEN;
+	if ((r[0] = redis_link_command(l, "lineage", 9, argv, lens, err, errlen)) == NULL)
 		return -1;
 	if (r[0]->type != REDIS_REPLY_ARRAY || r[0]->elements != 2 ||
 	    (e = r[0]->element[0])->type != REDIS_REPLY_STRING || !is_lineage(e->str, e->len) ||
