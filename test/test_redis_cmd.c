@@ -387,6 +387,45 @@ START_TEST(fake_run_id_change)
 }
 END_TEST
 
+/* Whether the last script call carried token as its epoch token. */
+static int
+last_call_carries(const char *token)
+{
+	char cmd[512], want[32];
+
+	snprintf(want, sizeof(want), " %s ", token);
+	return fake_redis_last(fake, "EVALSHA", cmd, sizeof(cmd)) == 0 &&
+	    strstr(cmd, want) != NULL;
+}
+
+/* A durable Redis's lineage changed under the link (a FLUSHALL, then
+ * another node's link wrote a new one): the next heartbeat takes it up,
+ * without a reconnect, and the next baseline carries it. */
+START_TEST(fake_token_read_again)
+{
+	struct redis_cmd *c = redis_cmd_new(&rconn, "00000000000000aa", 4, 5000, 60000, &cb);
+	static const char none[] = "*5\r\n$0\r\n\r\n$0\r\n\r\n:0\r\n:0\r\n$0\r\n\r\n";
+	struct redis_base b;
+	int evals;
+
+	fake_redis_lineage(fake, "aaaaaaaaaaaaaaaa");
+	ck_assert_int_eq(redis_cmd_start(c), 0);
+	ck_assert(wait_for(&rec.ups, 1, 5000));
+	fake_redis_reply(fake, none);
+	ck_assert_int_eq(redis_cmd_baseline(c, "g", 1, &b, 5000), 0);
+	ck_assert(last_call_carries("aaaaaaaaaaaaaaaa"));
+	evals = fake_redis_count(fake, "EVAL", NULL);
+	fake_redis_lineage(fake, "bbbbbbbbbbbbbbbb");
+	ck_assert_int_eq(redis_cmd_check(c), 0);
+	ck_assert(fake_redis_wait(fake, "EVAL", evals + 1, 5000));
+	fake_redis_reply(fake, none);
+	ck_assert_int_eq(redis_cmd_baseline(c, "g", 1, &b, 5000), 0);
+	ck_assert(last_call_carries("bbbbbbbbbbbbbbbb"));
+	ck_assert_int_eq(fake_redis_opens(fake), 1);
+	redis_cmd_stop(c);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -407,6 +446,7 @@ suite(void)
 	tcase_add_test(tc, fake_deadline_passes);
 	tcase_add_test(tc, fake_drop_under_request);
 	tcase_add_test(tc, fake_run_id_change);
+	tcase_add_test(tc, fake_token_read_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

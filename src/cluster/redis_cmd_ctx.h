@@ -80,7 +80,7 @@ void cmd_finish(struct redis_cmd *c, struct creq *q, int64_t rv, int err);
 /* Runs q on the link. The result, or -1 (then the link is dropped). */
 int64_t cmd_exec(struct redis_cmd *c, struct creq *q);
 
-/* Refreshes the node's claims, or PINGs when it holds none; drops the
+/* Reads the epoch token again and refreshes the node's claims; drops the
  * link on failure. */
 void cmd_heartbeat(struct redis_cmd *c);
 

@@ -21,6 +21,7 @@
 
 #include "groupchat/core/chan.h"
 #include "groupchat/cluster/redis_calls.h"
+#include "groupchat/cluster/redis_lineage.h"
 #include "redis_cmd_ctx.h"
 
 void
@@ -125,19 +126,18 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 void
 cmd_heartbeat(struct redis_cmd *c)
 {
-	const char *argv[1] = { "PING" };
-	const size_t lens[1] = { 4 };
 	char err[256];
-	redisReply *r;
 	size_t n = c->cb.held(c->cb.arg, c->held, HELD_MAX);
 	long t;
 
-	if (n == 0) {
-		if ((r = redis_link_command(c->l, "PING", 1, argv, lens, err, sizeof(err))) == NULL)
-			cmd_drop_link(c, err);
-		freeReplyObject(r);
+	/* the token read again: a lineage a FLUSHALL took and a later link
+	 * wrote anew is taken up here (redis_lineage.h) */
+	if (redis_epoch_token(c->l, c->run_id, c->token, err, sizeof(err)) == -1) {
+		cmd_drop_link(c, err);
 		return;
 	}
+	if (n == 0)
+		return;
 	t = redis_cid_refresh(c->l, &c->sc, c->held, n, c->node, c->ttl_ms, c->taken, err,
 	    sizeof(err));
 	if (t == -1)

@@ -57,7 +57,9 @@ struct redis_pub {
 	/* the actor thread's own */
 	struct redis_link *l;
 	struct redis_scripts sc;
+	char run[REDIS_RUN_LEN + 1];    /* the run_id part of the process l talks to */
 	char token[REDIS_RUN_LEN + 1];  /* l's epoch token (redis_lineage.h) */
+	struct timespec token_due;      /* when to read it again */
 	struct redis_linkstate ls;
 	struct redis_pub_item *batch;
 };
@@ -81,17 +83,18 @@ drop_link(struct redis_pub *p, const char *what, const char *err)
 static int
 connect_link(struct redis_pub *p)
 {
-	char err[256], run[REDIS_RUN_LEN + 1];
+	char err[256];
 
 	if ((p->l = p->conn.open(p->conn.arg, p->timeout_ms, err, sizeof(err))) == NULL)
 		goto err;
 	if (redis_scripts_load(p->l, &p->sc, err, sizeof(err)) == -1 ||
-	    redis_run_id(p->l, run, err, sizeof(err)) == -1 ||
-	    redis_epoch_token(p->l, run, p->token, err, sizeof(err)) == -1) {
+	    redis_run_id(p->l, p->run, err, sizeof(err)) == -1 ||
+	    redis_epoch_token(p->l, p->run, p->token, err, sizeof(err)) == -1) {
 		redis_link_free(p->l);
 		p->l = NULL;
 		goto err;
 	}
+	chan_deadline(&p->token_due, REDIS_TOKEN_CHECK_MS);
 	redis_linkstate_up(&p->ls);
 	return 0;
 err:
@@ -196,16 +199,38 @@ link_stale(struct redis_pub *p)
 	return pf.fd >= 0 && poll(&pf, 1, 0) > 0;
 }
 
-/* An idle link is checked with a PING so that loss shows without traffic. */
+/* Reads the token again once it is due (REDIS_TOKEN_CHECK_MS); drops the
+ * link if that fails. */
+static void
+token_check(struct redis_pub *p)
+{
+	struct timespec now;
+	char err[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < p->token_due.tv_sec ||
+	    (now.tv_sec == p->token_due.tv_sec && now.tv_nsec < p->token_due.tv_nsec))
+		return;
+	if (redis_epoch_token(p->l, p->run, p->token, err, sizeof(err)) == -1)
+		drop_link(p, "lineage", err);
+	else
+		chan_deadline(&p->token_due, REDIS_TOKEN_CHECK_MS);
+}
+
+/* An idle link is checked with a PING so that loss shows without traffic,
+ * and reads its token again when that is due. */
 static void
 ping(struct redis_pub *p)
 {
 	const char *argv[1] = { "PING" };
 	const size_t lens[1] = { 4 };
 	char err[256];
-	redisReply *r = redis_link_command(p->l, "PING", 1, argv, lens, err, sizeof(err));
+	redisReply *r;
 
-	if (r == NULL) {
+	token_check(p);
+	if (p->l == NULL)
+		return;
+	if ((r = redis_link_command(p->l, "PING", 1, argv, lens, err, sizeof(err))) == NULL) {
 		drop_link(p, "PING", err);
 		return;
 	}
@@ -236,14 +261,15 @@ run(void *arg)
 			ping(p);
 		else if (n == -1)
 			break;
-		else if (!link_stale(p))
-			publish_batch(p, (size_t)n);
 		else {
-			drop_link(p, "read", "read: Server closed the connection");
-			if (connect_link(p) == 0)
-				publish_batch(p, (size_t)n);
+			if (link_stale(p))
+				drop_link(p, "read", "read: Server closed the connection");
 			else
+				token_check(p);     /* drops the link if it fails */
+			if (p->l == NULL && connect_link(p) == -1)
 				fail_batch(p, 0, (size_t)n);
+			else
+				publish_batch(p, (size_t)n);
 		}
 	}
 	redis_link_free(p->l);

@@ -36,6 +36,7 @@ struct fake_redis {
 	int refuse;
 	char refuse_why[128];
 	char run_id[41];
+	char lineage[17];       /* "": the settings cannot be told */
 	int opens;
 };
 
@@ -128,12 +129,16 @@ auto_reply(struct fake_redis *f, const char *cmd, char *buf, size_t n)
 		return "$40\r\n5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e\r\n";
 	if (verb_is(cmd, "PING"))
 		return "+PONG\r\n";
-	/* a link's epoch token (redis_lineage.c): the settings cannot be
-	 * told, so the link is not durable, and the lineage is a fixed one */
+	/* a link's epoch token (redis_lineage.c): the lineage script's
+	 * answer, durable with the test's lineage, else not */
 	if (verb_is(cmd, "CONFIG"))
 		return "*0\r\n";
-	if (verb_is(cmd, "EVAL") && strstr(cmd, " " RK_LINEAGE " ") != NULL)
-		return "*2\r\n$16\r\n1111222233334444\r\n$1\r\n0\r\n";
+	if (verb_is(cmd, "EVAL") && strstr(cmd, " " RK_LINEAGE " ") != NULL) {
+		snprintf(buf, n, "*2\r\n$16\r\n%s\r\n$1\r\n%c\r\n",
+		    f->lineage[0] != '\0' ? f->lineage : "1111222233334444",
+		    f->lineage[0] != '\0' ? '1' : '0');
+		return buf;
+	}
 	if (verb_is(cmd, "INFO")) {
 		char body[128];
 		int len = snprintf(body, sizeof(body), "# Server\r\nrun_id:%s\r\n", f->run_id);
@@ -321,6 +326,14 @@ fake_redis_drop(struct fake_redis *f)
 }
 
 void
+fake_redis_lineage(struct fake_redis *f, const char *lineage)
+{
+	pthread_mutex_lock(&f->mu);
+	snprintf(f->lineage, sizeof(f->lineage), "%s", lineage != NULL ? lineage : "");
+	pthread_mutex_unlock(&f->mu);
+}
+
+void
 fake_redis_run_id(struct fake_redis *f, const char *run_id)
 {
 	pthread_mutex_lock(&f->mu);
@@ -380,6 +393,21 @@ fake_redis_command(struct fake_redis *f, int i, char *out, size_t n)
 		snprintf(out, n, "%s", f->log[i]);
 		rc = 0;
 	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+int
+fake_redis_last(struct fake_redis *f, const char *verb, char *out, size_t n)
+{
+	int rc = -1, i;
+
+	pthread_mutex_lock(&f->mu);
+	for (i = f->nlog - 1; i >= 0 && rc == -1; i--)
+		if (verb_is(f->log[i], verb)) {
+			snprintf(out, n, "%s", f->log[i]);
+			rc = 0;
+		}
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }

@@ -6,8 +6,9 @@
  * Redis lost a group, and connection-id claims. Callers queue a request on a bounded channel and
  * wait for its reply until their own deadline, as with the manager.
  *
- * Every few seconds (ttl/3) it refreshes the claims of every cid the node
- * holds (asking cb->held for them) and reports through cb->taken the ones
+ * Every few seconds (ttl/3) it reads its epoch token again
+ * (redis_lineage.h), refreshes the claims of every cid the node holds
+ * (asking cb->held for them) and reports through cb->taken the ones
  * another node holds now. At every (re)connect it reads Redis's run_id;
  * a changed one means another Redis process answers (a restart, empty or
  * from a snapshot, or a promoted replica), reported by cb->restarted

@@ -21,6 +21,12 @@
 
 _Static_assert(REDIS_LINEAGE_LEN == REDIS_RUN_LEN, "a token is a lineage or a run_id part");
 
+/* How often the publisher reads its token again (the command link does
+ * at each heartbeat): a lineage a FLUSHALL took, which a link connecting
+ * later wrote anew, is taken up by every link within about this long
+ * (until then two tokens alternate, and each change begins an epoch). */
+#define REDIS_TOKEN_CHECK_MS 5000
+
 /* What a link found out about the Redis process it talks to. */
 struct redis_durability {
 	int durable;    /* appendonly yes, appendfsync always, no AOF rewrite under way */
