@@ -6,7 +6,8 @@
  * gets close 1001 "server shutting down" and the process exits 0 within
  * 3 s. Access control: the admin token and join secret from a file or
  * the environment, refused empty or unreadable (exit 2, the value never
- * shown), and "groupchat token" minting tokens the server accepts.
+ * shown), and "groupchat token" minting tokens the server accepts. A
+ * server whose log nobody reads is never blocked by it.
  * The binary is this variant's build/<variant>/groupchat, or
  * $GROUPCHAT_BIN.
  */
@@ -308,6 +309,35 @@ START_TEST(port_0_binds_an_ephemeral_port_and_logs_it)
 	ck_assert_int_ne(port, 8080);
 	expect_healthz(port);
 	stop(p);
+}
+END_TEST
+
+/* A server logs an event per create and per delete; 1,000 of each
+ * (about 150 KB of log, more than a pipe holds) while the test reads
+ * none of it must all be answered: the harness captures output in files,
+ * so a test that leaves a chatty node unread cannot block it. */
+START_TEST(a_chatty_server_is_never_blocked_by_its_unread_log)
+{
+	static const char *const args[] = { "--listen", "127.0.0.1", "--port", "0",
+		"--max-clients", SMALL, NULL };
+	struct it_response r;
+	char path[64];
+	int port;
+	struct it_proc *p = serve(args, NULL, &port);
+
+	for (int i = 0; i < 1000; i++) {
+		snprintf(path, sizeof(path), "/create?id=chatty-%d", i);
+		ck_assert_int_eq(it_request(port, "POST", path, &r), 0);
+		ck_assert_int_eq(r.status, 201);
+		it_response_free(&r);
+		snprintf(path, sizeof(path), "/groups/chatty-%d", i);
+		ck_assert_int_eq(it_request(port, "DELETE", path, &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		it_response_free(&r);
+	}
+	stop_keep(p);
+	ck_assert_ptr_nonnull(strstr(it_proc_stderr(p), "group=chatty-999"));
+	it_proc_free(p);
 }
 END_TEST
 
@@ -890,6 +920,7 @@ process_suite(void)
 	tcase_add_test(tc, bad_env_value_exits_2_naming_the_variable);
 	tcase_add_test(tc, env_groupchat_max_clients_caps_members);
 	tcase_add_test(tc, port_0_binds_an_ephemeral_port_and_logs_it);
+	tcase_add_test(tc, a_chatty_server_is_never_blocked_by_its_unread_log);
 	tcase_add_test(tc, port_in_use_exits_1);
 	tcase_add_test(tc, sigterm_closes_members_1001_and_exits_0_within_3s);
 	tcase_add_test(tc, sigint_closes_members_1001_and_exits_0_within_3s);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/pidfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -1106,7 +1107,10 @@ it_ws_fd(const struct it_ws *ws)
 struct it_proc {
 	pid_t pid;
 	int pidfd;
-	int out, err;   /* pipe read ends, -1 once at EOF */
+	/* Files (memfd) the child writes its stdout and stderr into: a file
+	 * never blocks the writer, however long a test leaves it unread (a
+	 * pipe did, once a chatty node filled it). */
+	int out, err;
 	struct buf ob, eb;
 	int reaped;
 	int status;
@@ -1167,7 +1171,7 @@ it_proc_spawn(const char *const *args, const char *const *env)
 {
 	struct it_proc *p;
 	char bin[PATH_MAX], **argv = NULL, **envp = NULL;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, devnull = -1, e;
+	int devnull = -1, e;
 	size_t na = 0;
 	pid_t parent = getpid();
 
@@ -1193,7 +1197,8 @@ it_proc_spawn(const char *const *args, const char *const *env)
 	argv[0] = bin;
 	for (size_t i = 0; i < na; i++)
 		argv[i + 1] = (char *)args[i];
-	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1 ||
+	if ((p->out = memfd_create("it-stdout", MFD_CLOEXEC)) == -1 ||
+	    (p->err = memfd_create("it-stderr", MFD_CLOEXEC)) == -1 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
 	if ((p->pid = fork()) == -1)
@@ -1206,16 +1211,12 @@ it_proc_spawn(const char *const *args, const char *const *env)
 			_exit(127);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(devnull, 0) == -1 || dup2(po[1], 1) == -1 || dup2(pe[1], 2) == -1)
+		if (dup2(devnull, 0) == -1 || dup2(p->out, 1) == -1 || dup2(p->err, 2) == -1)
 			_exit(127);
 		execve(bin, argv, envp);
 		_exit(127);
 	}
-	close(po[1]);
-	close(pe[1]);
 	close(devnull);
-	p->out = po[0];
-	p->err = pe[0];
 	free(argv);
 	free(envp);
 	if ((p->pidfd = pidfd_open(p->pid, 0)) == -1) {
@@ -1225,12 +1226,10 @@ it_proc_spawn(const char *const *args, const char *const *env)
 	return p;
 fail:
 	e = errno;
-	for (int i = 0; i < 2; i++) {
-		if (po[i] != -1)
-			close(po[i]);
-		if (pe[i] != -1)
-			close(pe[i]);
-	}
+	if (p->out != -1)
+		close(p->out);
+	if (p->err != -1)
+		close(p->err);
 	if (devnull != -1)
 		close(devnull);
 	free(argv);
@@ -1248,42 +1247,40 @@ it_proc_pid(const struct it_proc *p)
 	return p->pid;
 }
 
-/* Reads what one pipe has; closes it at EOF. */
+/* Appends what the child wrote to one file since the last call. */
 static void
-pipe_read(int *fd, struct buf *b)
+file_read(int fd, struct buf *b)
 {
 	char chunk[4096];
-	ssize_t n = read(*fd, chunk, sizeof(chunk));
+	ssize_t n;
 
-	if (n > 0) {
+	while ((n = pread(fd, chunk, sizeof(chunk), (off_t)b->len)) > 0)
 		/* Keep a NUL after the text so that it reads as a string. */
 		if (buf_append(b, chunk, (size_t)n) == 0 && buf_append(b, "", 1) == 0)
 			b->len--;
-	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-		close(*fd);
-		*fd = -1;
-	}
+		else
+			break;
 }
 
-/* Waits until deadline for output or the child's exit and collects what
- * came. 1 if the child has exited, 0 if not (yet). */
+/* Collects what the child wrote so far. */
+static void
+proc_collect(struct it_proc *p)
+{
+	file_read(p->out, &p->ob);
+	file_read(p->err, &p->eb);
+}
+
+/* Waits for the child's exit until deadline, at most 10 ms (output to a
+ * file wakes no one), then collects what it wrote. 1 if the child has
+ * exited, 0 if not (yet). */
 static int
 proc_pump(struct it_proc *p, int64_t deadline)
 {
-	struct pollfd pfd[3];
-	int n, exited;
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+	int left = it_left_ms(deadline), exited;
 
-	pfd[0] = (struct pollfd){ .fd = p->pidfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = p->out, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = p->err, .events = POLLIN };
-	n = poll(pfd, 3, it_left_ms(deadline));
-	if (n <= 0)
-		return 0;
-	if (p->out != -1 && pfd[1].revents != 0)
-		pipe_read(&p->out, &p->ob);
-	if (p->err != -1 && pfd[2].revents != 0)
-		pipe_read(&p->err, &p->eb);
-	exited = pfd[0].revents != 0;
+	exited = poll(&pfd, 1, left < 10 ? left : 10) == 1;
+	proc_collect(p);
 	return exited;
 }
 
@@ -1318,11 +1315,8 @@ it_proc_port(struct it_proc *p, int timeout_ms)
 	int64_t deadline = it_deadline(timeout_ms);
 	int port, exited = 0;
 
-	while ((port = start_port(p)) == -1 && it_left_ms(deadline) > 0) {
-		if (exited && p->err == -1)
-			break;
-		exited |= proc_pump(p, deadline);
-	}
+	while ((port = start_port(p)) == -1 && !exited && it_left_ms(deadline) > 0)
+		exited = proc_pump(p, deadline);
 	return port;
 }
 
@@ -1337,9 +1331,6 @@ it_proc_wait(struct it_proc *p, int timeout_ms, int *status)
 				errno = ETIMEDOUT;
 				return -1;
 			}
-		/* The child is gone; what it wrote is in the pipes until EOF. */
-		while ((p->out != -1 || p->err != -1) && it_left_ms(deadline) > 0)
-			proc_pump(p, deadline);
 		if (waitpid(p->pid, &p->status, 0) == -1)
 			return -1;
 		p->reaped = 1;
@@ -1349,14 +1340,16 @@ it_proc_wait(struct it_proc *p, int timeout_ms, int *status)
 }
 
 const char *
-it_proc_stdout(const struct it_proc *p)
+it_proc_stdout(struct it_proc *p)
 {
+	proc_collect(p);
 	return buf_str(&p->ob);
 }
 
 const char *
-it_proc_stderr(const struct it_proc *p)
+it_proc_stderr(struct it_proc *p)
 {
+	proc_collect(p);
 	return buf_str(&p->eb);
 }
 

@@ -255,8 +255,9 @@ struct it_proc;
 /* Runs the groupchat binary with args (NULL-terminated, without argv[0])
  * and the environment minus every GROUPCHAT_* variable plus env
  * ("NAME=value" strings, NULL-terminated, or NULL). stdin is /dev/null;
- * stdout and stderr are captured. The child is killed if the test
- * process dies. NULL with errno on failure. */
+ * stdout and stderr are captured in files (a chatty child never blocks
+ * on a full pipe). The child is killed if the test process dies. NULL
+ * with errno on failure. */
 struct it_proc *it_proc_spawn(const char *const *args, const char *const *env);
 
 /* The child's pid, for kill(2). */
@@ -271,8 +272,8 @@ int it_proc_port(struct it_proc *p, int timeout_ms);
 int it_proc_wait(struct it_proc *p, int timeout_ms, int *status);
 
 /* What the child wrote so far, NUL-terminated. */
-const char *it_proc_stdout(const struct it_proc *p);
-const char *it_proc_stderr(const struct it_proc *p);
+const char *it_proc_stdout(struct it_proc *p);
+const char *it_proc_stderr(struct it_proc *p);
 
 /* Kills the child if it still runs, reaps it, frees everything. */
 void it_proc_free(struct it_proc *p);
