@@ -156,6 +156,18 @@ member_leaves(const char *id, struct cl_peer *ps, int *sent, char ep[17])
  * closed and holds all 15 in order. Before lineages every restart began
  * a new epoch: the peers were closed 1013 and the member got "reset".
  */
+/* Every node logged which epoch token its command link took. */
+static void
+expect_token_kind(const char *kind)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "redis_epoch_token kind=%s ", kind);
+	for (int i = 0; i < cl.n; i++)
+		ck_assert_msg(strstr(it_proc_stderr(cl.node[i].p), want) != NULL,
+		    "node %d logged no \"%s\": %s", i, want, it_proc_stderr(cl.node[i].p));
+}
+
 START_TEST(durable_restart_keeps_positions)
 {
 	struct cl_peer ps[2];
@@ -166,6 +178,7 @@ START_TEST(durable_restart_keeps_positions)
 	char *breach;
 
 	cl_up_redis(&cl, 2, NULL, NULL, always);
+	expect_token_kind("lineage");
 	left = member_leaves("dur", ps, sent, ep);
 	send_from_0(ps, sent, K, "after the member left");
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
@@ -228,6 +241,7 @@ START_TEST(everysec_restart_breaks)
 	unsigned long left;
 
 	cl_up_redis(&cl, 2, NULL, NULL, everysec);
+	expect_token_kind("run_id");
 	left = member_leaves("sec", ps, sent, ep);
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
 	ck_assert_int_eq(cl_wait_healthz(cl.node[0].port, 503, WAIT_MS), 0);

@@ -56,7 +56,7 @@ connect_link(struct redis_cmd *c)
 	if (redis_scripts_load(c->l, &c->sc, err, sizeof(err)) == -1)
 		goto fail_link;
 	if (redis_run_id(c->l, id, err, sizeof(err)) == -1 ||
-	    redis_epoch_token(c->l, id, c->token, err, sizeof(err)) == -1)
+	    cmd_read_token(c, id, err, sizeof(err)) == -1)
 		goto fail_link;
 	restarted = c->run_id[0] != '\0' && strcmp(id, c->run_id) != 0;
 	memcpy(was, c->run_id, sizeof(was));

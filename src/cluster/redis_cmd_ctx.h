@@ -87,4 +87,11 @@ void cmd_heartbeat(struct redis_cmd *c);
 /* Frees the link and reports it down with err. */
 void cmd_drop_link(struct redis_cmd *c, const char *err);
 
+/* Reads the link's epoch token (redis_epoch_token) for the process whose
+ * run_id part is run into c->token, and logs redis_epoch_token (kind
+ * lineage or run_id) when it differs from the one before: how an
+ * operator sees that the node judged its Redis durable. 0, or -1 with
+ * err as redis_epoch_token. */
+int cmd_read_token(struct redis_cmd *c, const char *run, char *err, size_t errlen);
+
 #endif

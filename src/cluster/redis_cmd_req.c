@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "groupchat/core/chan.h"
+#include "groupchat/core/log.h"
 #include "groupchat/cluster/redis_calls.h"
 #include "groupchat/cluster/redis_lineage.h"
 #include "redis_cmd_ctx.h"
@@ -123,6 +124,20 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 	return rv;
 }
 
+int
+cmd_read_token(struct redis_cmd *c, const char *run, char *err, size_t errlen)
+{
+	char was[sizeof(c->token)];
+
+	memcpy(was, c->token, sizeof(was));
+	if (redis_epoch_token(c->l, run, c->token, err, errlen) == -1)
+		return -1;
+	if (strcmp(was, c->token) != 0)
+		log_event(LOG_INFO, "redis_epoch_token", "kind",
+		    strcmp(c->token, run) == 0 ? "run_id" : "lineage", "token", c->token, NULL);
+	return 0;
+}
+
 void
 cmd_heartbeat(struct redis_cmd *c)
 {
@@ -132,7 +147,7 @@ cmd_heartbeat(struct redis_cmd *c)
 
 	/* the token read again: a lineage a FLUSHALL took and a later link
 	 * wrote anew is taken up here (redis_lineage.h) */
-	if (redis_epoch_token(c->l, c->run_id, c->token, err, sizeof(err)) == -1) {
+	if (cmd_read_token(c, c->run_id, err, sizeof(err)) == -1) {
 		cmd_drop_link(c, err);
 		return;
 	}
