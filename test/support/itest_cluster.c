@@ -43,8 +43,13 @@ cl_node_start(struct cl_node *n, const char *url, const char *const *env)
 	ck_assert_msg(n->p != NULL, "cannot spawn the groupchat binary");
 	/* A sanitized node starts slowly; twice the usual wait. */
 	n->port = it_proc_port(n->p, 2 * IT_TIMEOUT_MS);
-	ck_assert_msg(n->port > 0, "node: no start line with a port; stderr: %s",
-	    it_proc_stderr(n->p));
+	if (n->port <= 0) {
+		int status = 0;
+		int gone = it_proc_wait(n->p, 0, &status) == 0;
+
+		ck_abort_msg("node: no start line with a port (%s, status %#x); stderr: %s",
+		    gone ? "exited" : "still running", status, it_proc_stderr(n->p));
+	}
 }
 
 void
