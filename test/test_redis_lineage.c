@@ -209,6 +209,24 @@ START_TEST(durable_restart_keeps_the_lineage)
 }
 END_TEST
 
+/* gc:lineage of another type (a stray LPUSH, a restore gone wrong) is
+ * judged as no lineage and overwritten, not a WRONGTYPE that would fail
+ * every connect of every node for good. */
+START_TEST(a_lineage_key_of_another_type_is_renewed)
+{
+	struct redis_fixture *rf = rf_start_args(NULL, always);
+	char out[64], run[REDIS_RUN_LEN + 1], tok[REDIS_RUN_LEN + 1];
+
+	ck_assert_ptr_nonnull(rf);
+	ck_assert_int_eq(rf_command(rf, "RPUSH gc:lineage x", out, sizeof(out)), 0);
+	token_of(rf, run, tok);
+	ck_assert_str_ne(tok, run);             /* a fresh lineage */
+	ck_assert_int_eq(rf_command(rf, "TYPE gc:lineage", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "+string");
+	rf_stop(rf);
+}
+END_TEST
+
 START_TEST(everysec_token_is_the_run_id)
 {
 	static const char *const everysec[] = { "--appendonly", "yes", "--appendfsync",
@@ -317,6 +335,7 @@ suite(void)
 	suite_add_tcase(s, tp);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, durable_restart_keeps_the_lineage);
+	tcase_add_test(tc, a_lineage_key_of_another_type_is_renewed);
 	tcase_add_test(tc, everysec_token_is_the_run_id);
 	tcase_add_test(tc, config_renamed_is_not_durable);
 	tcase_add_test(tc, promoted_replica_renews_once);

@@ -2,8 +2,9 @@
  * redis_lineage: the epoch token of a link (include/groupchat/cluster/
  * redis_lineage.h; docs/design.md, "Continuity"). At every connect the
  * link asks, in one write, CONFIG GET appendonly, CONFIG GET appendfsync
- * and INFO replication persistence, then runs the lineage script once
- * with EVAL (once per connection, so it is not among the loaded scripts).
+ * and INFO replication persistence, then runs the lineage script with
+ * EVAL (at each connect and every REDIS_TOKEN_CHECK_MS after, so it is
+ * not among the loaded scripts).
  *
  * gc:lineage holds "<lineage> <run>:<replid> <durable>": the process
  * that judged it last (the first 16 digits of its run_id, which a restart
@@ -41,9 +42,12 @@
 #include "groupchat/cluster/redis_keys.h"
 
 /* KEYS = [lineage]; ARGV = [run, replid, durable, promoted, fresh] ('1'
- * or '0' for durable and promoted). {lineage, durable}. */
+ * or '0' for durable and promoted). {lineage, durable}. A key of another
+ * type reads as no lineage (SET then replaces it): a WRONGTYPE would fail
+ * every link's connect for good. */
 static const char lineage_lua[] =
-	"local v = redis.call('GET', KEYS[1]) or ''\n"
+	"local v = ''\n"
+	"if redis.call('TYPE', KEYS[1]).ok == 'string' then v = redis.call('GET', KEYS[1]) end\n"
 	"local l, r, p, d = string.match(v,\n"
 	"  '^(' .. string.rep('[0-9a-f]', 16) .. ') ([0-9a-f]*):([0-9a-f]*) ([01])$')\n"
 	"if l and r == ARGV[1] and (ARGV[4] == '0' or p == ARGV[2]) then return {l, d} end\n"
