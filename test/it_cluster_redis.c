@@ -336,6 +336,27 @@ START_TEST(wrong_password_is_a_clear_503_and_the_right_one_works)
 }
 END_TEST
 
+/*
+ * The fixture's redis-server logs to a file nobody has to read: one that
+ * logged into a pipe the test no longer read (after its ready line)
+ * blocked in write(2) once the pipe held 64 KiB, and answered nothing.
+ */
+START_TEST(a_chatty_redis_is_never_blocked_by_its_unread_log)
+{
+	static const char *const debug[] = { "--enable-debug-command", "yes", NULL };
+	struct redis_fixture *rf = rf_start_args(NULL, debug);
+	char cmd[480], out[64];
+	int i;
+
+	ck_assert_ptr_nonnull(rf);
+	snprintf(cmd, sizeof(cmd), "DEBUG LOG %0400d", 0);
+	for (i = 0; i < 400; i++)               /* about 180 KB of log */
+		ck_assert_msg(rf_command(rf, cmd, out, sizeof(out)) == 0 &&
+		    strcmp(out, "+OK") == 0, "log line %d not answered: \"%s\"", i, out);
+	rf_stop(rf);
+}
+END_TEST
+
 static Suite *
 cluster_redis_suite(void)
 {
@@ -348,6 +369,7 @@ cluster_redis_suite(void)
 	tcase_add_test(tc, subscriber_connections_dropped_by_redis_leave_no_gap);
 	tcase_add_test(tc, redis_unreachable_at_start_then_appearing);
 	tcase_add_test(tc, wrong_password_is_a_clear_503_and_the_right_one_works);
+	tcase_add_test(tc, a_chatty_redis_is_never_blocked_by_its_unread_log);
 	suite_add_tcase(s, tc);
 	return s;
 }

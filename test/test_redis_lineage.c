@@ -182,6 +182,14 @@ START_TEST(durable_restart_keeps_the_lineage)
 	ck_assert_str_ne(tok, run);             /* the lineage, not the process */
 	token_of(rf, run2, tok2);
 	ck_assert_str_eq(tok2, tok);            /* every link agrees */
+	/* persistence changed at runtime: the process's links keep the
+	 * judgement its first link recorded (design.md: not seen) */
+	ck_assert_int_eq(rf_command(rf, "CONFIG SET appendfsync everysec", out,
+	    sizeof(out)), 0);
+	token_of(rf, run2, tok2);
+	ck_assert_str_eq(tok2, tok);
+	ck_assert_int_eq(rf_command(rf, "CONFIG SET appendfsync always", out, sizeof(out)),
+	    0);
 	/* a master's replication id changes after an hour without replicas:
 	 * not promoted, its links follow the judgement they find */
 	snprintf(cmd, sizeof(cmd), "SET gc:lineage \"%s %s:0123456789abcdef 1\"", tok, run);

@@ -1,11 +1,12 @@
 /*
  * redis_fixture: one redis-server child per fixture. pid is the running
- * child or 0; logfd is the read end of its stdout/stderr pipe, kept open
- * for the child's life (closing it would SIGPIPE the server on its next
- * log line); dir is the server's working directory, where a SAVE writes
- * dump.rdb, an --appendonly yes server its appendonlydir/ (or a sentinel
- * keeps its configuration file), made at start and removed at stop. Only the test thread that
- * made the fixture touches it.
+ * child or 0; logfd is the file (memfd) its stdout and stderr go to,
+ * which never blocks the server however long the test leaves it unread (a
+ * pipe did, once it held 64 KiB); dir is the server's working directory,
+ * where a SAVE writes dump.rdb, an --appendonly yes server its
+ * appendonlydir/ (or a sentinel keeps its configuration file), made at
+ * start and removed at stop. Only the test thread that made the fixture
+ * touches it.
  */
 #include "redis_fixture.h"
 
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -54,7 +57,9 @@ reap(struct redis_fixture *rf)
 	}
 }
 
-/* Reads the log until the ready line, EOF (the server quit) or deadline. */
+/* Reads the log until the ready line, the server's exit or deadline. The
+ * log is a file, which wakes no one: the wait is on the server's pidfd,
+ * at most 10 ms at a time. */
 static int
 wait_ready(struct redis_fixture *rf, int64_t deadline)
 {
@@ -62,29 +67,41 @@ wait_ready(struct redis_fixture *rf, int64_t deadline)
 	    "Ready to accept connections";
 	char log[8192];
 	size_t len = 0;
+	off_t at = 0;
 	ssize_t n;
-	struct pollfd p = { .fd = rf->logfd, .events = POLLIN };
+	int left, exited = 0, rc = -1;
+	struct pollfd p = { .fd = pidfd_open(rf->pid, 0), .events = POLLIN };
 
+	if (p.fd == -1)
+		return -1;
 	for (;;) {
-		if (poll(&p, 1, it_left_ms(deadline)) <= 0) {
-			fprintf(stderr, "redis_fixture: no ready line in time\n");
-			return -1;
-		}
-		n = read(rf->logfd, log + len, sizeof(log) - 1 - len);
-		if (n <= 0) {
+		while ((n = pread(rf->logfd, log + len, sizeof(log) - 1 - len, at)) > 0) {
+			at += n;
+			len += (size_t)n;
 			log[len] = '\0';
-			fprintf(stderr, "redis_fixture: redis-server quit:\n%s\n", log);
-			return -1;
+			if (strstr(log, ready) != NULL) {
+				rc = 0;
+				goto out;
+			}
+			if (len > sizeof(log) / 2) { /* keep the tail */
+				memmove(log, log + len - 64, 64);
+				len = 64;
+			}
 		}
-		len += (size_t)n;
 		log[len] = '\0';
-		if (strstr(log, ready) != NULL)
-			return 0;
-		if (len > sizeof(log) / 2) { /* keep the tail */
-			memmove(log, log + len - 64, 64);
-			len = 64;
+		if (exited) {
+			fprintf(stderr, "redis_fixture: redis-server quit:\n%s\n", log);
+			goto out;
 		}
+		if ((left = it_left_ms(deadline)) == 0) {
+			fprintf(stderr, "redis_fixture: no ready line in time\n");
+			goto out;
+		}
+		exited = poll(&p, 1, left < 10 ? left : 10) == 1;
 	}
+out:
+	close(p.fd);
+	return rc;
 }
 
 /* A sentinel's configuration file for rf->port (sentinel rewrites it). */
@@ -107,7 +124,6 @@ static int
 spawn(struct redis_fixture *rf)
 {
 	char port[16];
-	int pfd[2];
 	const char *argv[20 + RF_EXTRA_MAX];
 	int argc = 0;
 
@@ -142,23 +158,19 @@ spawn(struct redis_fixture *rf)
 		argv[argc++] = rf->extra[i];
 	argv[argc] = NULL;
 start:
-	if (pipe2(pfd, O_CLOEXEC) == -1)
+	if ((rf->logfd = memfd_create("redis-log", MFD_CLOEXEC)) == -1)
 		return -1;
 	if ((rf->pid = fork()) == -1) {
 		rf->pid = 0;
-		close(pfd[0]);
-		close(pfd[1]);
 		return -1;
 	}
 	if (rf->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
+		dup2(rf->logfd, 1);
+		dup2(rf->logfd, 2);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	close(pfd[1]);
-	rf->logfd = pfd[0];
 	if (wait_ready(rf, it_deadline(RF_START_MS)) == -1)
 		return -1;
 	return 0;

@@ -12,8 +12,9 @@
  *
  * The child dies with the test process (PR_SET_PDEATHSIG), so a crashing
  * test leaves no server behind; rf_stop is still the normal end. Waits
- * read the server's log pipe with poll(2) until "Ready to accept
- * connections" and then check a PING; nothing sleeps. Calls return -1 or
+ * read the server's log file (a memfd, which never blocks the server)
+ * until "Ready to accept connections", polling the server's pidfd for
+ * its exit, and then check a PING; nothing sleeps. Calls return -1 or
  * NULL with the reason on stderr; the test asserts.
  */
 #ifndef GROUPCHAT_REDIS_FIXTURE_H
