@@ -19,6 +19,7 @@
 #include "support/fault_proxy.h"
 #include "support/itest.h"
 #include "support/itest_cluster.h"
+#include "support/itest_v1.h"
 #include "support/itest_ws_extra.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
@@ -34,7 +35,6 @@
 
 #define NODES 3
 #define WAIT_MS 10000
-#define OFFER "Sec-WebSocket-Protocol: groupchat.v1\r\n"
 
 static struct redis_fixture *rf;
 static struct itest_server *node[NODES];
@@ -127,63 +127,11 @@ join(int i, const char *id)
 static struct it_ws *
 v1_join(int i, const char *id, const char *since, char *status)
 {
-	struct it_response resp;
-	struct it_frame f;
-	struct it_ws *ws;
 	char path[128];
 
 	snprintf(path, sizeof(path), "/groups/%s%s%s", id, since != NULL ? "?since=" : "",
 	    since != NULL ? since : "");
-	ws = it_ws_connect_resp(port[i], path, OFFER, &resp);
-	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", path, i, resp.status);
-	ck_assert_str_eq(it_header(&resp, "Sec-WebSocket-Protocol"), "groupchat.v1");
-	ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 1);
-	it_response_free(&resp);
-	ck_assert_int_eq(it_ws_recv(ws, &f, WAIT_MS), IT_FRAME);
-	ck_assert_int_eq(f.opcode, IT_OP_TEXT);
-	ck_assert_uint_lt(f.len, STATUS_MAX);
-	memcpy(status, f.payload, f.len + 1);
-	it_frame_free(&f);
-	return ws;
-}
-
-/* "ok P" or "reset P": checks the word and returns P parsed. */
-static struct position
-status_pos(const char *status, const char *word)
-{
-	size_t w = strlen(word);
-	struct position p;
-	const char *why;
-
-	ck_assert_msg(strncmp(status, word, w) == 0 && status[w] == ' ',
-	    "status \"%s\", want %s", status, word);
-	ck_assert_msg(position_parse(status + w + 1, strlen(status + w + 1), &p,
-	    &why) == 0, "status \"%s\": %s", status, why);
-	return p;
-}
-
-/* The next message on a v1 member, "<position>\n<cid> - <body>": its
- * position; the body (NUL-terminated) goes to body (blen bytes). */
-static struct position
-v1_recv(struct it_ws *ws, char *body, size_t blen)
-{
-	struct position p;
-	struct it_frame f;
-	const char *why;
-	char *nl;
-
-	ck_assert_int_eq(it_ws_recv(ws, &f, WAIT_MS), IT_FRAME);
-	ck_assert_int_eq(f.opcode, IT_OP_TEXT);
-	nl = memchr(f.payload, '\n', f.len);
-	ck_assert_ptr_nonnull(nl);
-	ck_assert_msg(position_parse((char *)f.payload, (size_t)(nl - (char *)f.payload),
-	    &p, &why) == 0, "position of \"%s\": %s", f.payload, why);
-	ck_assert_uint_ge(f.len - (size_t)(nl + 1 - (char *)f.payload), 9);
-	ck_assert_mem_eq(nl + 7, " - ", 3);
-	ck_assert_uint_lt(f.len, blen + POSITION_MAX + 10);
-	snprintf(body, blen, "%s", nl + 10);
-	it_frame_free(&f);
-	return p;
+	return itv1_join(port[i], path, status, STATUS_MAX);
 }
 
 /* The next message on a v1 member must be at offset off of epoch ep and
@@ -194,7 +142,7 @@ expect_msg(struct it_ws *ws, uint64_t ep, uint64_t off, const char *want)
 	struct position p;
 	char body[256];
 
-	p = v1_recv(ws, body, sizeof(body));
+	p = itv1_recv(ws, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_msg(p.epoch == ep && p.offset == off, "got %016" PRIx64 ":%" PRIu64
 	    ", want %016" PRIx64 ":%" PRIu64, p.epoch, p.offset, ep, off);
 	ck_assert_str_eq(body, want);
@@ -309,7 +257,7 @@ START_TEST(malformed_since_is_400)
 
 	up();
 	ck_assert_int_eq(itx_create(port[0], "g"), 201);
-	ck_assert_ptr_null(it_ws_connect(port[1], "/groups/g?since=garbage", OFFER, &st));
+	ck_assert_ptr_null(it_ws_connect(port[1], "/groups/g?since=garbage", ITV1_OFFER, &st));
 	ck_assert_int_eq(st, 400);
 	down();
 }
@@ -327,7 +275,7 @@ START_TEST(resumes_on_another_node)
 	ck_assert_int_eq(itx_create(port[0], "g"), 201);
 	p = join(2, "g");
 	v = v1_join(0, "g", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	ck_assert_uint_eq(at.offset, 0);
 	send_n(p, "one", 1, 1, 0);
 	expect_msg(v, at.epoch, 1, "one1");
@@ -336,7 +284,7 @@ START_TEST(resumes_on_another_node)
 	send_n(p, "three", 3, 1, 0);
 	since_of(since, at.epoch, 1);
 	v = v1_join(1, "g", since, status);
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 3);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 3);
 	expect_msg(v, at.epoch, 2, "two2");
 	expect_msg(v, at.epoch, 3, "three3");
 	ck_assert_int_eq(it_ws_send_text(p, "four"), 0);
@@ -359,7 +307,7 @@ START_TEST(since_of_another_epoch_resets)
 	ck_assert_int_eq(itx_create(port[0], "r"), 201);
 	p = join(1, "r");
 	v = v1_join(0, "r", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	send_n(p, "one", 1, 1, 0);
 	since_of(since, at.epoch, 1);
 	redis_restart_empty(NODES);
@@ -367,7 +315,7 @@ START_TEST(since_of_another_epoch_resets)
 	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:r", WAIT_MS));
 	it_ws_free(v);
 	v = v1_join(1, "r", since, status);
-	now = status_pos(status, "reset");
+	now = itv1_status(status, "reset");
 	ck_assert_uint_ne(now.epoch, at.epoch);
 	it_ws_free(p);
 	ck_assert_int_eq(it_ws_close(v), 0);
@@ -388,14 +336,14 @@ START_TEST(closed_1013_resumes_with_reset)
 	up_history(2, 0, 0);
 	ck_assert_int_eq(itx_create(port[0], "c"), 201);
 	a = v1_join(0, "c", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	b = v1_join(1, "c", NULL, status);
-	ck_assert_uint_eq(status_pos(status, "ok").epoch, at.epoch);
+	ck_assert_uint_eq(itv1_status(status, "ok").epoch, at.epoch);
 	ck_assert_int_eq(it_ws_send_text(a, "m1"), 0);
 	ck_assert_int_eq(it_ws_send_text(b, "m2"), 0);
 	for (int k = 1; k <= 2; k++) {
-		ck_assert_uint_eq(v1_recv(a, body, sizeof(body)).offset, (uint64_t)k);
-		ck_assert_uint_eq(v1_recv(b, body, sizeof(body)).offset, (uint64_t)k);
+		ck_assert_uint_eq(itv1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset, (uint64_t)k);
+		ck_assert_uint_eq(itv1_recv(b, IT_OP_TEXT, body, sizeof(body)).offset, (uint64_t)k);
 	}
 	redis_restart_empty(2);
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1013, "try again later", WAIT_MS), 0);
@@ -405,10 +353,10 @@ START_TEST(closed_1013_resumes_with_reset)
 	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:c", WAIT_MS));
 	since_of(since, at.epoch, 2);
 	a = v1_join(1, "c", since, status);
-	now = status_pos(status, "reset");
+	now = itv1_status(status, "reset");
 	ck_assert_uint_ne(now.epoch, at.epoch);
 	b = v1_join(0, "c", since, status);
-	at = status_pos(status, "reset");
+	at = itv1_status(status, "reset");
 	ck_assert_uint_eq(at.epoch, now.epoch);
 	ck_assert_uint_eq(at.offset, now.offset);
 	p = join(0, "c");
@@ -442,13 +390,13 @@ trim_case(unsigned count, size_t bytes, int pad)
 	up_history(2, count, bytes);
 	ck_assert_int_eq(itx_create(port[0], "t"), 201);
 	v = v1_join(1, "t", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	it_ws_free(v);
 	p = join(0, "t");
 	send_n(p, "m", 1, 250, pad);
 	since_of(since, at.epoch, 1);
 	v = v1_join(1, "t", since, status);
-	now = status_pos(status, "reset");
+	now = itv1_status(status, "reset");
 	ck_assert_uint_eq(now.epoch, at.epoch);
 	ck_assert_uint_eq(now.offset, 250);
 	expect_quiet(v);
@@ -457,7 +405,7 @@ trim_case(unsigned count, size_t bytes, int pad)
 	it_ws_free(v);
 	since_of(since, at.epoch, 246);
 	v = v1_join(0, "t", since, status);
-	now = status_pos(status, "ok");
+	now = itv1_status(status, "ok");
 	ck_assert_uint_eq(now.offset, 251);
 	for (int k = 247; k <= 251; k++) {
 		int len = snprintf(want, sizeof(want), "m%d", k);
@@ -506,7 +454,7 @@ START_TEST(since_from_the_future_resets)
 	ck_assert_int_eq(itx_create(port[0], "f"), 201);
 	p = join(0, "f");
 	v = v1_join(1, "f", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	send_n(p, "m", 1, 3, 0);
 	for (int k = 1; k <= 3; k++)
 		expect_msg(v, at.epoch, (uint64_t)k, k == 1 ? "m1" : k == 2 ? "m2" : "m3");
@@ -514,18 +462,18 @@ START_TEST(since_from_the_future_resets)
 	for (int i = 0; i < 2; i++) {
 		since_of(since, at.epoch, 4);
 		v = v1_join(i, "f", since, status);
-		now = status_pos(status, "reset");
+		now = itv1_status(status, "reset");
 		ck_assert_uint_eq(now.epoch, at.epoch);
 		ck_assert_uint_eq(now.offset, 3);
 		expect_quiet(v);
 		it_ws_free(v);
 		since_of(since, at.epoch, UINT64_MAX);
 		v = v1_join(i, "f", since, status);
-		ck_assert_uint_eq(status_pos(status, "reset").offset, 3);
+		ck_assert_uint_eq(itv1_status(status, "reset").offset, 3);
 		it_ws_free(v);
 		since_of(since, at.epoch, 3);
 		v = v1_join(i, "f", since, status);
-		ck_assert_uint_eq(status_pos(status, "ok").offset, 3);
+		ck_assert_uint_eq(itv1_status(status, "ok").offset, 3);
 		expect_quiet(v);
 		it_ws_free(v);
 	}
@@ -549,26 +497,26 @@ START_TEST(counts_per_node)
 	ck_assert_int_eq(itx_create(port[0], "s"), 201);
 	p = join(0, "s");
 	v = v1_join(0, "s", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	it_ws_free(v);
 	expect_counts(0, 0, 0, 0);
 	send_n(p, "m", 1, 3, 0);
 	since_of(since, at.epoch, 0);
 	v = v1_join(1, "s", since, status);
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 3);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 3);
 	it_ws_free(v);
 	since_of(since, at.epoch, 3);
 	v = v1_join(0, "s", since, status);
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 3);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 3);
 	it_ws_free(v);
 	since_of(since, at.epoch ^ 1, 3);
 	v = v1_join(1, "s", since, status);
-	ck_assert_uint_eq(status_pos(status, "reset").offset, 3);
+	ck_assert_uint_eq(itv1_status(status, "reset").offset, 3);
 	it_ws_free(v);
 	send_n(p, "m", 4, 2, 0);
 	since_of(since, at.epoch, 3);
 	v = v1_join(0, "s", since, status);
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 5);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 5);
 	expect_msg(v, at.epoch, 4, "m4");
 	expect_msg(v, at.epoch, 5, "m5");
 	it_ws_free(v);
@@ -604,7 +552,7 @@ START_TEST(since_ahead_of_a_lagging_node_is_ok)
 	p = join(1, "g");
 	q = join(0, "g");
 	v = v1_join(0, "g", NULL, status);
-	at = status_pos(status, "ok");
+	at = itv1_status(status, "ok");
 	fp_blackhole(fp, FP_DOWN, 1);
 	send_n(q, "x", 1, 1, 0);
 	expect_msg(v, at.epoch, 1, "x1");
@@ -612,7 +560,7 @@ START_TEST(since_ahead_of_a_lagging_node_is_ok)
 	it_ws_free(v);
 	since_of(since, at.epoch, 1);
 	v = v1_join(1, "g", since, status);
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 1);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 1);
 	expect_plain(p, "x1");
 	send_n(q, "y", 2, 1, 0);
 	expect_msg(v, at.epoch, 2, "y2");
@@ -678,7 +626,7 @@ seam_drain(struct seam_reader *r, int ms, int resumer)
 			r->ws = v1_join(r->drops % 2, "g", since, status);
 			ck_assert_msg(strncmp(status, "ok ", 3) == 0, "resume %d at %s: %s",
 			    r->drops, since, status);
-			ck_assert_uint_ge(status_pos(status, "ok").offset, r->last);
+			ck_assert_uint_ge(itv1_status(status, "ok").offset, r->last);
 		}
 	}
 }
@@ -695,7 +643,7 @@ START_TEST(seam_under_load_across_nodes)
 	ck_assert_int_eq(itx_create(port[0], "g"), 201);
 	plain = join(0, "g");
 	ref.ws = v1_join(1, "g", NULL, status);
-	ref.epoch = status_pos(status, "ok").epoch;
+	ref.epoch = itv1_status(status, "ok").epoch;
 	res.ws = v1_join(0, "g", NULL, status);
 	res.epoch = ref.epoch;
 	start = it_now_ms();

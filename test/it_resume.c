@@ -21,10 +21,9 @@
 #include "groupchat/core/position.h"
 #include "support/itest.h"
 #include "support/itest_fixture.h"
+#include "support/itest_v1.h"
 #include "support/itest_ws_extra.h"
 #include "support/test_main.h"
-
-#define OFFER "Sec-WebSocket-Protocol: groupchat.v1\r\n"
 
 static int port;
 
@@ -62,62 +61,10 @@ path_since(char *out, size_t len, const char *id, const char *since)
 static struct it_ws *
 v1_join(const char *id, const char *since, char *status, size_t slen)
 {
-	struct it_response resp;
-	struct it_frame f;
-	struct it_ws *ws;
 	char path[256];
 
 	path_since(path, sizeof(path), id, since);
-	ws = it_ws_connect_resp(port, path, OFFER, &resp);
-	ck_assert_msg(ws != NULL, "join %s: status %d", path, resp.status);
-	ck_assert_str_eq(it_header(&resp, "Sec-WebSocket-Protocol"), "groupchat.v1");
-	ck_assert_int_eq(it_header_count(&resp, "Sec-WebSocket-Protocol"), 1);
-	it_response_free(&resp);
-	ck_assert_int_eq(it_ws_recv(ws, &f, IT_TIMEOUT_MS), IT_FRAME);
-	ck_assert_int_eq(f.opcode, IT_OP_TEXT);
-	ck_assert_uint_lt(f.len, slen);
-	memcpy(status, f.payload, f.len + 1);
-	it_frame_free(&f);
-	return ws;
-}
-
-/* "ok P" or "reset P": checks the word and returns P parsed. */
-static struct position
-status_pos(const char *status, const char *word)
-{
-	size_t w = strlen(word);
-	struct position p;
-	const char *why;
-
-	ck_assert_msg(strncmp(status, word, w) == 0 && status[w] == ' ',
-	    "status \"%s\", want %s", status, word);
-	ck_assert_msg(position_parse(status + w + 1, strlen(status + w + 1), &p,
-	    &why) == 0, "status \"%s\": %s", status, why);
-	return p;
-}
-
-/* The next message on a v1 member: "<position>\n<cid> - <body>". Returns
- * the position; the body (NUL-terminated) goes to body. */
-static struct position
-v1_recv(struct it_ws *ws, int op, char *body, size_t blen)
-{
-	struct position p;
-	struct it_frame f;
-	const char *why;
-	char *nl;
-
-	ck_assert_int_eq(it_ws_recv(ws, &f, IT_TIMEOUT_MS), IT_FRAME);
-	ck_assert_msg(f.opcode == op, "opcode %d, want %d", f.opcode, op);
-	nl = memchr(f.payload, '\n', f.len);
-	ck_assert_ptr_nonnull(nl);
-	ck_assert_msg(position_parse((char *)f.payload, (size_t)(nl - (char *)f.payload),
-	    &p, &why) == 0, "position of \"%s\": %s", f.payload, why);
-	ck_assert_uint_ge(f.len - (size_t)(nl + 1 - (char *)f.payload), 9);
-	ck_assert_mem_eq(nl + 7, " - ", 3);
-	ck_assert_uint_lt(f.len, blen + 10);
-	snprintf(body, blen, "%s", nl + 10);
-	it_frame_free(&f);
-	return p;
+	return itv1_join(port, path, status, slen);
 }
 
 /* Nothing more arrives on ws within a short while. */
@@ -180,19 +127,19 @@ START_TEST(test_v1_frames)
 	it_response_free(&resp);
 	it_ws_free(a);
 	a = v1_join("g", NULL, status, sizeof(status));
-	p = status_pos(status, "ok");
+	p = itv1_status(status, "ok");
 	ck_assert_uint_eq(p.offset, 0);
 	ck_assert_int_eq(it_ws_send_text(a, "hello"), 0);
-	q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	q = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_str_eq(body, "hello");
 	ck_assert_uint_eq(q.epoch, p.epoch);
 	ck_assert_uint_eq(q.offset, 1);
 	ck_assert_int_eq(it_ws_send(a, IT_OP_BINARY, 1, "bin", 3), 0);
-	q = v1_recv(a, IT_OP_BINARY, body, sizeof(body));
+	q = itv1_recv(a, IT_OP_BINARY, body, sizeof(body));
 	ck_assert_str_eq(body, "bin");
 	ck_assert_uint_eq(q.offset, 2);
 	b = v1_join("h", NULL, status, sizeof(status));
-	ck_assert_uint_ne(status_pos(status, "ok").epoch, p.epoch);
+	ck_assert_uint_ne(itv1_status(status, "ok").epoch, p.epoch);
 	ck_assert_int_eq(total("recoveries"), 0);
 	ck_assert_int_eq(total("resets"), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
@@ -257,7 +204,7 @@ START_TEST(test_malformed_since)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		path_since(path, sizeof(path), "g", bad[i].since);
-		ck_assert_ptr_null(it_ws_connect_resp(port, path, OFFER, &resp));
+		ck_assert_ptr_null(it_ws_connect_resp(port, path, ITV1_OFFER, &resp));
 		ck_assert_int_eq(resp.status, 400);
 		ck_assert_str_eq(resp.body, bad[i].body);
 		ck_assert_str_eq(it_header(&resp, "Content-Type"), "text/plain; charset=utf-8");
@@ -266,7 +213,7 @@ START_TEST(test_malformed_since)
 	}
 	/* The first since wins, as for every query parameter. */
 	ck_assert_ptr_null(it_ws_connect_resp(port,
-	    "/groups/g?since=bad&since=0123456789abcdef:1", OFFER, &resp));
+	    "/groups/g?since=bad&since=0123456789abcdef:1", ITV1_OFFER, &resp));
 	ck_assert_int_eq(resp.status, 400);
 	it_response_free(&resp);
 	ck_assert_int_eq(total("members"), 0);
@@ -287,7 +234,7 @@ START_TEST(test_resume_after_drop)
 	a = v1_join("g", NULL, status, sizeof(status));
 	send_n(plain, "m", 1, 3);
 	for (int i = 1; i <= 3; i++) {
-		p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+		p = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 		snprintf(want, sizeof(want), "m%d", i);
 		ck_assert_str_eq(body, want);
 		ck_assert_uint_eq(p.offset, (uint64_t)i);
@@ -296,25 +243,25 @@ START_TEST(test_resume_after_drop)
 	send_n(plain, "m", 4, 5);
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
-	q = status_pos(status, "ok");
+	q = itv1_status(status, "ok");
 	ck_assert_uint_eq(q.epoch, p.epoch);
 	ck_assert_uint_eq(q.offset, 8);
 	for (int i = 4; i <= 8; i++) {
-		q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+		q = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 		snprintf(want, sizeof(want), "m%d", i);
 		ck_assert_str_eq(body, want);
 		ck_assert_uint_eq(q.offset, (uint64_t)i);
 	}
 	expect_quiet(a);
 	send_n(plain, "m", 9, 1);
-	q = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	q = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_str_eq(body, "m9");
 	ck_assert_uint_eq(q.offset, 9);
 	/* Nothing missed: ok, and nothing replayed. */
 	position_format(&q, since);
 	it_ws_free(a);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 9);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 9);
 	expect_quiet(a);
 	ck_assert_int_eq(total("recoveries"), 2);
 	ck_assert_int_eq(total("replayed_messages"), 5);
@@ -336,24 +283,24 @@ START_TEST(test_reset_after_trim)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	plain = itf_join(port, "g");
 	a = v1_join("g", NULL, status, sizeof(status));
-	p.epoch = status_pos(status, "ok").epoch;
+	p.epoch = itv1_status(status, "ok").epoch;
 	it_ws_free(a);
 	send_n(plain, "m", 1, 10);
 	p.offset = 5;
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "reset").offset, 10);
+	ck_assert_uint_eq(itv1_status(status, "reset").offset, 10);
 	expect_quiet(a);
 	send_n(plain, "m", 11, 1);
-	ck_assert_uint_eq(v1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset, 11);
+	ck_assert_uint_eq(itv1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset, 11);
 	ck_assert_str_eq(body, "m11");
 	it_ws_free(a);
 	p.offset = 8;
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 11);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 11);
 	for (int i = 9; i <= 11; i++)
-		ck_assert_uint_eq(v1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset,
+		ck_assert_uint_eq(itv1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset,
 		    (uint64_t)i);
 	expect_quiet(a);
 	ck_assert_int_eq(total("resets"), 1);
@@ -376,14 +323,14 @@ START_TEST(test_reset_unknown)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	plain = itf_join(port, "g");
 	a = v1_join("g", NULL, status, sizeof(status));
-	p = status_pos(status, "ok");
+	p = itv1_status(status, "ok");
 	it_ws_free(a);
 	send_n(plain, "m", 1, 4);
 
 	q = (struct position){ p.epoch ^ 1, 1 };
 	position_format(&q, since);
 	a = v1_join("g", since, status, sizeof(status));
-	q = status_pos(status, "reset");
+	q = itv1_status(status, "reset");
 	ck_assert_uint_eq(q.epoch, p.epoch);
 	ck_assert_uint_eq(q.offset, 4);
 	it_ws_free(a);
@@ -391,19 +338,19 @@ START_TEST(test_reset_unknown)
 	q = (struct position){ p.epoch, 5 };
 	position_format(&q, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "reset").offset, 4);
+	ck_assert_uint_eq(itv1_status(status, "reset").offset, 4);
 	it_ws_free(a);
 
 	/* 4 to replay and the status do not fit a queue of 4; 3 do. */
 	q = (struct position){ p.epoch, 0 };
 	position_format(&q, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "reset").offset, 4);
+	ck_assert_uint_eq(itv1_status(status, "reset").offset, 4);
 	it_ws_free(a);
 	q.offset = 1;
 	position_format(&q, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "ok").offset, 4);
+	ck_assert_uint_eq(itv1_status(status, "ok").offset, 4);
 	ck_assert_int_eq(total("resets"), 3);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	ck_assert_int_eq(it_ws_close(plain), 0);
@@ -422,14 +369,14 @@ START_TEST(test_reset_after_recreate)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	a = v1_join("g", NULL, status, sizeof(status));
 	ck_assert_int_eq(it_ws_send_text(a, "old"), 0);
-	p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	p = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_int_eq(itx_delete(port, "g", NULL, 0), 200);
 	ck_assert_int_eq(it_ws_expect_close(a, 1000, IT_TIMEOUT_MS), 0);
 	it_ws_free(a);
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
-	q = status_pos(status, "reset");
+	q = itv1_status(status, "reset");
 	ck_assert_uint_ne(q.epoch, p.epoch);
 	ck_assert_uint_eq(q.offset, 0);
 	expect_quiet(a);
@@ -449,12 +396,12 @@ START_TEST(test_history_off)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	a = v1_join("g", NULL, status, sizeof(status));
 	ck_assert_int_eq(it_ws_send_text(a, "x"), 0);
-	p = v1_recv(a, IT_OP_TEXT, body, sizeof(body));
+	p = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_uint_eq(p.offset, 1);
 	it_ws_free(a);
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
-	ck_assert_uint_eq(status_pos(status, "reset").offset, 1);
+	ck_assert_uint_eq(itv1_status(status, "reset").offset, 1);
 	ck_assert_int_eq(it_ws_close(a), 0);
 }
 END_TEST
@@ -503,7 +450,7 @@ seam_drain(struct seam_reader *r, int ms, int resumer)
 			p.offset = r->last;
 			position_format(&p, since);
 			r->ws = v1_join("g", since, status, sizeof(status));
-			ck_assert_uint_ge(status_pos(status, "ok").offset, r->last);
+			ck_assert_uint_ge(itv1_status(status, "ok").offset, r->last);
 			r->drops++;
 		}
 	}
@@ -521,7 +468,7 @@ START_TEST(test_seam_under_load)
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	plain = itf_join(port, "g");
 	ref.ws = v1_join("g", NULL, status, sizeof(status));
-	ref.epoch = status_pos(status, "ok").epoch;
+	ref.epoch = itv1_status(status, "ok").epoch;
 	res.ws = v1_join("g", NULL, status, sizeof(status));
 	res.epoch = ref.epoch;
 	start = it_now_ms();
