@@ -34,32 +34,23 @@ redis_port_parse(const char *p, size_t len, int *port)
 static int
 parse_entry(const char *s, size_t n, struct redis_addr *a, const char **why)
 {
-	const char *p = s, *end = s + n, *hs, *he;
+	const char *p = s, *end = s + n;
+	char host[sizeof(a->host)];
 
 	if (n == 0) {
 		*why = "empty entry in the sentinel list";
 		return -1;
 	}
-	if (p < end && *p == '[') {
-		hs = ++p;
-		while (p < end && redis_url_v6char(*p))
-			p++;
-		if (p == end || *p != ']' || p == hs) {
-			*why = "bad IPv6 address in the sentinel list";
-			return -1;
-		}
-		he = p++;
-	} else {
-		hs = p;
-		while (p < end && redis_url_hostchar(*p))
-			p++;
-		he = p;
-	}
-	if (he == hs) {
+	switch (redis_url_scan_host(&p, end, host)) {
+	case REDIS_HOST_OK:
+		break;
+	case REDIS_HOST_BAD_V6:
+		*why = "bad IPv6 address in the sentinel list";
+		return -1;
+	case REDIS_HOST_NONE:
 		*why = "sentinel list entry has no host";
 		return -1;
-	}
-	if ((size_t)(he - hs) > REDIS_URL_HOST_MAX) {
+	case REDIS_HOST_TOO_LONG:
 		*why = "sentinel host is too long";
 		return -1;
 	}
@@ -76,8 +67,7 @@ parse_entry(const char *s, size_t n, struct redis_addr *a, const char **why)
 		*why = "unexpected characters after a sentinel host";
 		return -1;
 	}
-	memcpy(a->host, hs, (size_t)(he - hs));
-	a->host[he - hs] = '\0';
+	memcpy(a->host, host, sizeof(host));
 	return 0;
 }
 

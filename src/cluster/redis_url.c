@@ -36,17 +36,45 @@ hexval(char c)
 	return -1;
 }
 
-int
-redis_url_hostchar(char c)
+static int
+hostchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-int
-redis_url_v6char(char c)
+static int
+v6char(char c)
 {
 	return hexval(c) >= 0 || c == ':' || c == '.';
+}
+
+enum redis_host
+redis_url_scan_host(const char **pp, const char *end, char host[REDIS_URL_HOST_MAX + 1])
+{
+	const char *p = *pp, *hs, *he;
+
+	if (p < end && *p == '[') {
+		hs = ++p;
+		while (p < end && v6char(*p))
+			p++;
+		if (p == end || *p != ']' || p == hs)
+			return REDIS_HOST_BAD_V6;
+		he = p++;
+	} else {
+		hs = p;
+		while (p < end && hostchar(*p))
+			p++;
+		he = p;
+	}
+	if (he == hs)
+		return REDIS_HOST_NONE;
+	if ((size_t)(he - hs) > REDIS_URL_HOST_MAX)
+		return REDIS_HOST_TOO_LONG;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*pp = p;
+	return REDIS_HOST_OK;
 }
 
 /* Decodes the percent-encoded s/n into a new NUL-terminated string. */
@@ -149,31 +177,19 @@ redis_url_parse(const char *s, size_t len, const char *env_password,
 	}
 
 	/* host */
-	if (p < end && *p == '[') {
-		hs = ++p;
-		while (p < end && redis_url_v6char(*p))
-			p++;
-		if (p == end || *p != ']' || p == hs) {
-			*why = "bad IPv6 address in redis URL";
-			goto err;
-		}
-		he = p++;
-	} else {
-		hs = p;
-		while (p < end && redis_url_hostchar(*p))
-			p++;
-		he = p;
-	}
-	if (he == hs) {
+	switch (redis_url_scan_host(&p, end, u->host)) {
+	case REDIS_HOST_OK:
+		break;
+	case REDIS_HOST_BAD_V6:
+		*why = "bad IPv6 address in redis URL";
+		goto err;
+	case REDIS_HOST_NONE:
 		*why = "redis URL has no host";
 		goto err;
-	}
-	if ((size_t)(he - hs) > REDIS_URL_HOST_MAX) {
+	case REDIS_HOST_TOO_LONG:
 		*why = "redis URL host is too long";
 		goto err;
 	}
-	memcpy(u->host, hs, (size_t)(he - hs));
-	u->host[he - hs] = '\0';
 
 	/* port */
 	if (p < end && *p == ':') {

@@ -54,10 +54,19 @@ const char *redis_url_password(const struct redis_url *u, size_t *len);
  * truncated to fit). Returns the length the full text needs. */
 size_t redis_url_redacted(const struct redis_url *u, char *out, size_t n);
 
-/* 1 if c may stand in a host name (letters, digits, "-", ".", "_"), or in
- * a bracketed IPv6 address (hex digits, ":", "."); the sentinel list's
- * parser shares them. */
-int redis_url_hostchar(char c);
-int redis_url_v6char(char c);
+/* What redis_url_scan_host found at the start of a host. */
+enum redis_host {
+	REDIS_HOST_OK,
+	REDIS_HOST_BAD_V6,      /* "[" without hex digits, ":", "." then "]" */
+	REDIS_HOST_NONE,        /* no host character at all */
+	REDIS_HOST_TOO_LONG     /* over REDIS_URL_HOST_MAX */
+};
+
+/* Reads the host at *p (end: one past the text): a name of letters,
+ * digits, "-", ".", "_", or a bracketed IPv6 address of hex digits, ":"
+ * and "." (copied without its brackets), NUL-terminated into host; *p
+ * moves past it. The URL's and the sentinel list's parsers share it. */
+enum redis_host redis_url_scan_host(const char **p, const char *end,
+                                    char host[REDIS_URL_HOST_MAX + 1]);
 
 #endif
