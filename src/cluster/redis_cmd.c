@@ -98,17 +98,11 @@ next(struct redis_cmd *c, struct creq **q, const struct timespec *dl)
 	}
 }
 
-static int
-ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 static void *
 run(void *arg)
 {
 	struct redis_cmd *c = arg;
-	struct timespec dl, hb = { 0, 0 }, now;
+	struct timespec dl, hb = { 0, 0 };
 	struct creq *q;
 	long wait = REDIS_BACKOFF_MIN_MS;
 	int stop = 0;
@@ -132,8 +126,7 @@ run(void *arg)
 			wait = REDIS_BACKOFF_MIN_MS;
 			chan_deadline(&hb, 0);  /* claims may have lapsed meanwhile */
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!ts_before(&now, &hb)) {
+		if (chan_deadline_passed(&hb)) {
 			cmd_heartbeat(c);
 			chan_deadline(&hb, (long)(c->ttl_ms / 3));
 			continue;

@@ -204,12 +204,9 @@ link_stale(struct redis_pub *p)
 static void
 token_check(struct redis_pub *p)
 {
-	struct timespec now;
 	char err[256];
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < p->token_due.tv_sec ||
-	    (now.tv_sec == p->token_due.tv_sec && now.tv_nsec < p->token_due.tv_nsec))
+	if (!chan_deadline_passed(&p->token_due))
 		return;
 	if (redis_epoch_token(p->l, p->run, p->token, err, sizeof(err)) == -1)
 		drop_link(p, "lineage", err);

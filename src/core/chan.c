@@ -397,6 +397,16 @@ chan_closed(struct chan *ch)
 	return closed;
 }
 
+int
+chan_deadline_passed(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts->tv_sec ||
+	    (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
 void
 chan_deadline(struct timespec *ts, long ms)
 {

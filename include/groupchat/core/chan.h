@@ -101,4 +101,7 @@ int chan_closed(struct chan *ch);
 /* Sets *ts to now + ms on CLOCK_MONOTONIC: the deadline form the calls above take. */
 void chan_deadline(struct timespec *ts, long ms);
 
+/* Non-zero once CLOCK_MONOTONIC has reached the deadline ts. */
+int chan_deadline_passed(const struct timespec *ts);
+
 #endif
