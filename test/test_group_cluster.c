@@ -4,9 +4,10 @@
  * fanned out in sequence order, duplicates and old numbers dropped, a gap
  * repaired from the history, a gap the history no longer covers closing
  * the members with 1013, another incarnation's messages ignored, and the
- * delete event closing everyone with 1000, and a publish Redis refused
- * for want of the group: 1013 for the sender if the group is still there,
- * 1000 for everyone if it is gone, and registered again if Redis lost it;
+ * delete event closing everyone with 1000 once what was queued before it
+ * went out, and a publish Redis refused for want of the group: 1013 for
+ * the sender if the group is still there, left to the delete event if it
+ * was deleted, and registered again if Redis lost it;
  * another epoch or a rewound baseline closing the members 1013 (a break
  * of continuity); a lost last message or delete found by the group's
  * tick; messages parked before the baseline sorted by incarnation; a
@@ -133,6 +134,19 @@ deliver(const char *inc, unsigned seq, const char *text)
 	return deliver_to(g, inc, EP, seq, text);
 }
 
+/* Hands the group the delete event of incarnation inc, last number last. */
+static int
+deliver_delete(const char *inc, unsigned last)
+{
+	struct redis_msg msg;
+	char payload[64];
+	int n;
+
+	n = snprintf(payload, sizeof(payload), "d %s %u", inc, last);
+	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
+	return group_deliver(g, &msg);
+}
+
 static void
 expect_text(size_t i, const char *text)
 {
@@ -206,16 +220,8 @@ END_TEST
 
 START_TEST(delete_event_closes_1000)
 {
-	struct redis_msg msg;
-	char payload[64];
-	int n;
-
-	n = snprintf(payload, sizeof(payload), "d %s 5", OTHER);
-	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
-	ck_assert_int_eq(group_deliver(g, &msg), 0);   /* not ours */
-	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
-	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
-	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_int_eq(deliver_delete(OTHER, 5), 0);  /* not ours */
+	ck_assert_int_eq(deliver_delete(INC, 5), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
 	ck_assert_str_eq(sink.reason, GROUP_DELETED_REASON);
@@ -228,15 +234,9 @@ END_TEST
  * group): its member missed something for good, so 1013, not 1000. */
 START_TEST(delete_after_missed_messages_closes_1013)
 {
-	struct redis_msg msg;
-	char payload[64];
-	int n;
-
 	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
 	expect_text(0, "six");
-	n = snprintf(payload, sizeof(payload), "d %s 8", INC);
-	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
-	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_int_eq(deliver_delete(INC, 8), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, CLUSTER_RETRY_CODE);
 	ck_assert(group_closed(g));
@@ -351,32 +351,77 @@ END_TEST
  * 5 s of retries, and not 1013. */
 START_TEST(delete_during_baseline_retries_is_prompt)
 {
-	struct redis_msg msg;
-	char payload[64];
 	int64_t t0;
-	int n;
 
 	ck_assert_int_eq(group_resync(g, false), 1);
 	ck_assert(fake_redis_wait(fr, "EVALSHA", 2, 5000));     /* the resync's first try */
-	n = snprintf(payload, sizeof(payload), "d %s 5", INC);
-	ck_assert_int_eq(redis_msg_parse(payload, (size_t)n, &msg), 0);
 	t0 = clock_now_ms();
-	ck_assert_int_eq(group_deliver(g, &msg), 1);
+	ck_assert_int_eq(deliver_delete(INC, 5), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_int_le(clock_now_ms() - t0, DELETE_BOUND_MS);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
 }
 END_TEST
 
-/* The same, but the group is gone: deleted, and everyone hears so. */
-START_TEST(refused_publish_group_gone_closes_1000)
+/*
+ * The member's publish was refused because the group was deleted, and
+ * the refusal came before the last messages sent ahead of the delete
+ * (the tombstone says 8; this node fanned out 5). The delete event
+ * follows them on the subscription and judges: everyone, the sender
+ * included, gets six to eight and then 1000, not 1013 on the refusal.
+ */
+START_TEST(refused_publish_group_deleted_waits_for_its_event)
 {
-	script_stand("", "", 0, 1);
+	script_stand("", "", 8, 1);
 	member_ref(c);
 	group_refused(g, c);
+	ck_assert_int_eq(deliver(INC, 6, "six"), 0);
+	ck_assert_int_eq(deliver(INC, 7, "seven"), 0);
+	ck_assert_int_eq(deliver(INC, 8, "eight"), 0);
+	ck_assert_int_eq(deliver_delete(INC, 8), 1);
 	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
 	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert_str_eq(sink.reason, GROUP_DELETED_REASON);
+	ck_assert_uint_eq(sink.nframes, 3);
+	expect_text(0, "six");
+	expect_text(2, "eight");
 	ck_assert(group_closed(g));
+}
+END_TEST
+
+/*
+ * More messages than the group thread takes in one batch are queued
+ * when the delete event closes the group (the thread was held up in a
+ * resync Redis does not answer): all came before the delete, so all go
+ * out, and then 1000, not 1013 for the ones still queued.
+ */
+#define QUEUED_AT_DELETE 100
+
+START_TEST(delete_with_messages_still_queued_fans_them_out_first)
+{
+	struct member_sink s;
+	struct fake big;
+	struct member *c2;
+	char text[16];
+
+	fake_init(&big);
+	s = fake_sink(&big);
+	ck_assert_ptr_nonnull(c2 = member_new(ids, 4 * QUEUED_AT_DELETE));
+	ck_assert_int_eq(member_start_writer(c2, writers, &s), 0);
+	ck_assert_int_eq(group_join(g, c2), 0);
+	ck_assert_int_eq(group_resync(g, false), 1);
+	ck_assert(fake_redis_wait(fr, "EVALSHA", 2, 5000));     /* held up */
+	for (unsigned i = 0; i < QUEUED_AT_DELETE; i++) {
+		snprintf(text, sizeof(text), "m%u", 6 + i);
+		ck_assert_int_eq(deliver(INC, 6 + i, text), 0);
+	}
+	ck_assert_int_eq(deliver_delete(INC, 5 + QUEUED_AT_DELETE), 1);
+	ck_assert_uint_eq(fake_wait_closed(&big), 1);
+	ck_assert_uint_eq(big.code, GROUP_DELETED_CODE);
+	ck_assert_uint_eq(big.nframes, QUEUED_AT_DELETE);
+	member_join_writer(c2);
+	member_unref(c2);
+	fake_fini(&big);
 }
 END_TEST
 
@@ -539,13 +584,14 @@ suite(void)
 	tcase_add_test(tc, delete_after_missed_messages_closes_1013);
 	tcase_add_test(tc, tombstone_after_missed_messages_closes_1013);
 	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
-	tcase_add_test(tc, refused_publish_group_gone_closes_1000);
+	tcase_add_test(tc, refused_publish_group_deleted_waits_for_its_event);
 	tcase_add_test(tc, refused_publish_group_lost_registers_again);
 	tcase_add_test(tc, another_epoch_closes_1013);
 	tcase_add_test(tc, rewound_baseline_closes_1013);
 	tcase_add_test(tc, lost_tail_repaired_at_the_tick);
 	tcase_add_test(tc, lost_delete_found_at_the_tick);
 	tcase_add_test(tc, delete_during_baseline_retries_is_prompt);
+	tcase_add_test(tc, delete_with_messages_still_queued_fans_them_out_first);
 	tcase_add_test(tc, since_ahead_caught_up_from_history);
 	tcase_add_test(tc, since_past_the_history_resets);
 	suite_add_tcase(s, tc);

@@ -93,6 +93,7 @@ struct group {
 	 * through lock (one exits under it before the next starts under it). */
 	struct roster roster;
 	bool close_seen;
+	bool delete_seen;       /* closed by its delete event; drains first */
 	uint16_t close_code;
 	const char *close_reason;
 	struct sequencer seq;           /* cluster mode only */
@@ -105,7 +106,7 @@ struct group {
 
 	/* Cluster mode (cl != NULL). Under lock: */
 	struct cluster *cl;
-	pthread_cond_t attached;        /* attach state or subscribed changed */
+	pthread_cond_t attached;        /* attach state, subscribed or closed changed */
 	bool subscribed;
 	enum group_attach_state att;
 	char inc[REDIS_INC_LEN + 1];    /* set once, on ATT_READY */

@@ -19,10 +19,10 @@
  * messages nothing is lost or sent twice.
  *
  * Who touches what: everything here runs on the group thread. It alone
- * touches the roster, close_seen with its code and reason, lost_seen,
- * the sequencer and the history; it takes the lost flag (atomic); it
- * reads closed and its code and reason, and decides to
- * exit, under lock (group.c's note says why that strands nothing). The
+ * touches the roster, close_seen with its code and reason, delete_seen,
+ * lost_seen, the sequencer and the history; it takes the lost flag
+ * (atomic); it reads closed, its code and reason and whether a delete
+ * event closed it, and decides to exit, under lock (group.c's note says why that strands nothing). The
  * counters are atomics it bumps for readers on any thread.
  */
 #include <errno.h>
@@ -259,15 +259,20 @@ group_close_for_good(struct group *g, uint16_t code, const char *reason)
  * every member is closed with the recorded code, and from then on queued
  * joins are closed the same way and queued broadcasts are dropped, as Go
  * drops them: a deleted group's members go within one fan-out deadline.
+ *
+ * A cluster group closed by its delete event waits for its mailbox to
+ * drain first (group_finish calls with no batch): the mailbox closed with
+ * the event, so whatever is still queued came before the delete and goes
+ * out first; then whoever has not reached the group's last number missed
+ * something and is told so (1013), the others get 1000.
  */
 static void
-group_check_closed(struct group *g, struct group_req *batch, size_t n)
+group_check_closed(struct group *g, bool drained)
 {
 	uint16_t code;
 	const char *reason;
 	bool closed, deleted;
 	uint64_t last;
-	size_t i;
 
 	if (g->close_seen)
 		return;
@@ -281,14 +286,9 @@ group_check_closed(struct group *g, struct group_req *batch, size_t n)
 	if (!closed)
 		return;
 	if (deleted) {
-		/* The messages of this batch came before the delete event:
-		 * out first, then whoever has not reached the group's last
-		 * number missed something and is told so. */
-		for (i = 0; i < n; i++)
-			if (batch[i].kind == GROUP_DELIVER && batch[i].gm != NULL) {
-				seq_accept(&g->seq, batch[i].gm);
-				batch[i].gm = NULL;
-			}
+		g->delete_seen = true;
+		if (!drained)
+			return;
 		seq_flush(&g->seq);
 		if (g->seq.have_base && g->seq.last < last) {
 			log_event_id(LOG_WARN, "group_deleted_gap", "group", g->id, g->id_len,
@@ -323,22 +323,20 @@ group_handle_cluster(struct group *g, struct group_req *req)
 		group_base(g, req->seq);
 		break;
 	case GROUP_DELIVER:
-		if (req->gm == NULL)
-			break;          /* taken by group_check_closed */
 		if (g->close_seen)
 			seq_msg_free(req->gm);
 		else
 			seq_accept(&g->seq, req->gm);
 		break;
 	case GROUP_RESYNC:
-		if (!g->close_seen)
+		if (!g->close_seen && !g->delete_seen)
 			seq_resync(&g->seq);
 		if (req->counted)
 			cluster_resync_done(g->cl);
 		break;
 	case GROUP_REFUSED:
-		if (g->close_seen)
-			member_unref(req->c);
+		if (g->close_seen || g->delete_seen)
+			member_unref(req->c);   /* the close tells it */
 		else
 			seq_refused(&g->seq, req->c);
 		break;
@@ -361,7 +359,7 @@ group_handle(struct group *g, struct group_req *batch, size_t n)
 	struct frame *run[GROUP_BATCH];
 	size_t i = 0, j, k;
 
-	group_check_closed(g, batch, n);
+	group_check_closed(g, false);
 	while (i < n) {
 		struct group_req *req = &batch[i];
 
@@ -436,7 +434,7 @@ group_idle(struct group *g)
 static void
 group_finish(struct group *g)
 {
-	group_check_closed(g, NULL, 0);
+	group_check_closed(g, true);
 	pthread_mutex_lock(&g->lock);
 	while (g->senders > 0)
 		pthread_cond_wait(&g->sent, &g->lock);
@@ -459,7 +457,7 @@ group_tick(struct group *g)
 	if (!atomic_exchange(&g->lost, false) && lost == g->lost_seen)
 		return;
 	g->lost_seen = lost;
-	if (!g->close_seen) {
+	if (!g->close_seen && !g->delete_seen) {
 		log_event_id(LOG_INFO, "group_resync_lost", "group", g->id, g->id_len, NULL);
 		seq_resync(&g->seq);
 		seq_flush(&g->seq);

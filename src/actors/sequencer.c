@@ -394,11 +394,17 @@ seq_read_baseline(struct sequencer *s, struct redis_base *b)
  * Redis lost it (no incarnation and no tombstone naming ours: a delete
  * leaves one, a restart or a flush does not; an earlier group of the same
  * id may have left its own). 1 read into *b; 0 the group is gone (it was
- * closed); -1 it could not be read (its members were told, 1013, or by
- * the group's own close if it closed meanwhile).
+ * closed, or, when a refused publish asked, its delete event is on its
+ * way); -1 it could not be read (its members were told, 1013, or by the
+ * group's own close if it closed meanwhile).
+ *
+ * A publish refused because of a delete may reach this node before the
+ * messages that came before the delete: the delete event, published with
+ * the tombstone, follows them on the subscription and judges who missed
+ * what (group_thread.c). Any other caller judges here.
  */
 static int
-seq_stand(struct sequencer *s, struct redis_base *b)
+seq_stand(struct sequencer *s, struct redis_base *b, bool refused)
 {
 	bool deleted;
 	int r;
@@ -416,7 +422,8 @@ seq_stand(struct sequencer *s, struct redis_base *b)
 			    NULL);
 	}
 	if (strcmp(b->inc, s->inc) != 0) {
-		seq_gone(s, b->inc[0] == '\0' && deleted, b->seq);
+		if (!(refused && deleted))
+			seq_gone(s, b->inc[0] == '\0' && deleted, b->seq);
 		return 0;
 	}
 	return 1;
@@ -424,6 +431,23 @@ fail:
 	if (!group_closed(s->g))        /* else its own close tells them */
 		seq_retry_current(s);
 	return -1;
+}
+
+/* seq_resync's judgement; its result is seq_stand's. */
+static int
+seq_judge(struct sequencer *s, bool refused)
+{
+	struct redis_base b;
+	int rc;
+
+	seq_flush(s);
+	if ((rc = seq_stand(s, &b, refused)) != 1)
+		return rc;
+	if (strcmp(b.ep, s->ep) != 0 || b.seq < s->last)
+		seq_break(s, b.ep, b.seq);
+	else if (b.seq > s->last)
+		seq_repair(s, b.seq);
+	return 1;
 }
 
 /*
@@ -434,34 +458,22 @@ fail:
 void
 seq_resync(struct sequencer *s)
 {
-	struct redis_base b;
-
-	if (!s->have_base)
-		return;
-	seq_flush(s);
-	if (seq_stand(s, &b) != 1)
-		return;
-	if (strcmp(b.ep, s->ep) != 0 || b.seq < s->last)
-		seq_break(s, b.ep, b.seq);
-	else if (b.seq > s->last)
-		seq_repair(s, b.seq);
+	if (s->have_base)
+		seq_judge(s, false);
 }
 
 /*
  * Redis refused c's publish: its incarnation was not there. The group
- * was deleted (everyone gets 1000, as the delete event would say; it may
- * have been missed), or Redis lost it and it is registered again (and
- * judged as a resync); either way c's message was not relayed, so c is
- * closed with 1013 unless its group closed it already. Before the
- * baseline there is nothing to compare with, and no member to tell.
+ * was deleted (its delete event closes everyone, c included), or Redis
+ * lost it and it is registered again (and judged as a resync); then c's
+ * message was not relayed, so c is closed with 1013 unless its group
+ * closed it already. Before the baseline there is nothing to compare
+ * with, and no member to tell.
  */
 void
 seq_refused(struct sequencer *s, struct member *c)
 {
-	if (s->have_base) {
-		seq_resync(s);
-		if (!group_closed(s->g))
-			member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
-	}
+	if (s->have_base && seq_judge(s, true) != 0 && !group_closed(s->g))
+		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	member_unref(c);
 }

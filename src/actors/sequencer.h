@@ -116,8 +116,9 @@ void seq_flush(struct sequencer *s);
 void seq_resync(struct sequencer *s);
 
 /* Redis refused c's publish (no incarnation): a resync, then c is
- * closed with 1013 unless the group is gone. Drops the caller's reference
- * to c. */
+ * closed with 1013 unless the group is gone; a delete is left to its
+ * event, which may still be behind messages this node has to fan out.
+ * Drops the caller's reference to c. */
 void seq_refused(struct sequencer *s, struct member *c);
 
 #endif
