@@ -5,7 +5,8 @@
  * deleted" within a second of its 200, and nothing of the group follows
  * the close; a join racing a delete on another node ends with 400 or
  * with that close; an id created again at once receives nothing sent to
- * the old group.
+ * the old group, and a join at once on a node that served the old group
+ * lands in the new one.
  */
 #include <check.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #define WAIT_MS (3 * IT_TIMEOUT_MS)
 #define RACE_ROUNDS 20
 #define RACE_ROUNDS_SANITIZED 8
+#define RECREATE_ROUNDS 12
 
 static struct cl_cluster cl;
 
@@ -238,6 +240,57 @@ START_TEST(an_id_created_again_at_once_receives_nothing_of_the_old_group)
 }
 END_TEST
 
+/*
+ * The same id deleted and created again, round after round, and joined
+ * at once on the two nodes that served the old group: their delete event
+ * may not be there yet when the join comes, and the join must still land
+ * in the new group (101, not 400, and not closed with the old group a
+ * moment later), while the old members, who were sending up to the
+ * delete, all get 1000. Each round's new members are the next round's
+ * old ones.
+ */
+START_TEST(an_id_created_again_is_joined_at_once_on_the_nodes_of_the_old_group)
+{
+	struct cl_peer a[2], b[2], *old = a, *neu = b, *t;
+	struct cl_peers o = { NULL, 2 };
+	char body[128];
+
+	cl_up(&cl, 3, NULL);
+	ck_assert_int_eq(itx_create(cl.node[2].port, "again"), 201);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(cl_peer_join(&old[i], cl.node[i].port, "again", i), 101);
+	ck_assert_int_eq(cl_peers_hello(old, 2, WAIT_MS), 0);
+	for (int r = 0; r < RECREATE_ROUNDS; r++) {
+		int sent[2] = { 0 };
+
+		/* The old group's last messages keep its nodes busy. */
+		for (int k = 0; k < 20; k++)
+			cl_send_round(old, 2, sent);
+		ck_assert_int_eq(itx_delete(cl.node[2].port, "again", body, sizeof(body)), 200);
+		ck_assert_int_eq(itx_create(cl.node[2].port, "again"), 201);
+		for (int i = 0; i < 2; i++) {
+			int st = cl_peer_join(&neu[i], cl.node[i].port, "again", i);
+
+			ck_assert_msg(st == 101, "round %d: join on node %d: %d", r, i, st);
+		}
+		o.ps = old;
+		ck_assert(cl_pump(old, 2, cl_all_closed, &o, WAIT_MS));
+		for (int i = 0; i < 2; i++)
+			ck_assert_msg(old[i].close_code == 1000, "round %d: old member %d: close %d",
+			    r, i, old[i].close_code);
+		ck_assert_msg(cl_peers_hello(neu, 2, WAIT_MS) == 0,
+		    "round %d: the new members do not hear each other (closes %d, %d)", r,
+		    neu[0].close_code, neu[1].close_code);
+		for (int i = 0; i < 2; i++)
+			cl_peer_free(&old[i]);
+		t = old, old = neu, neu = t;
+	}
+	for (int i = 0; i < 2; i++)
+		cl_peer_free(&old[i]);
+	cl_down(&cl);
+}
+END_TEST
+
 static Suite *
 cluster_delete_suite(void)
 {
@@ -249,6 +302,7 @@ cluster_delete_suite(void)
 	tcase_add_test(tc, delete_while_members_on_every_node_send_closes_them_all_with_1000);
 	tcase_add_test(tc, a_join_racing_a_delete_on_another_node_ends_400_or_1000);
 	tcase_add_test(tc, an_id_created_again_at_once_receives_nothing_of_the_old_group);
+	tcase_add_test(tc, an_id_created_again_is_joined_at_once_on_the_nodes_of_the_old_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -43,6 +43,8 @@ static struct redis_fixture *rf;
 static struct redis_url *url;
 static struct redis_connector rconn;
 static struct fake_redis *fake;
+/* The incarnation a claim read. */
+static char got[REDIS_INC_LEN + 1];
 
 static void
 on_link(void *arg, int up, const char *reason)
@@ -186,11 +188,13 @@ START_TEST(requests_end_to_end)
 	ck_assert_str_eq(h.frame[1], "tx");
 	ck_assert_int_eq(redis_cmd_reregister(c, "g 1", 3, inc, 2000), 1); /* there */
 
-	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, 2000), 1);
-	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, 2000), 0);   /* SET NX: even for us */
+	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, "g 1", 3, got, 2000), 1);
+	ck_assert_str_eq(got, inc);     /* the group's incarnation, on the way */
+	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, "g 1", 3, got, 2000), 0); /* NX: even ours */
 	ck_assert_int_eq(redis_cmd_release(c, 0xabc), 0);
 	ck_assert_int_eq(redis_cmd_delete(c, "g 1", 3, NULL, 2000), 1); /* after the release */
-	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, 2000), 1);  /* released */
+	ck_assert_int_eq(redis_cmd_claim(c, 0xabc, "g 1", 3, got, 2000), 1);  /* released */
+	ck_assert_str_eq(got, "");      /* deleted */
 	ck_assert_int_eq(redis_cmd_delete(c, "g 1", 3, NULL, 2000), 0);
 	ck_assert_int_eq(redis_cmd_baseline(c, "g 1", 3, &b2, 2000), 0);
 	ck_assert_str_eq(b2.inc, "");
@@ -209,7 +213,7 @@ START_TEST(heartbeat_keeps_claims_and_reports_taken)
 	char reply[64];
 
 	ck_assert_int_eq(redis_cmd_start(c), 0);
-	ck_assert_int_eq(redis_cmd_claim(c, 0x000abc, 2000), 1);
+	ck_assert_int_eq(redis_cmd_claim(c, 0x000abc, "g", 1, got, 2000), 1);
 	pthread_mutex_lock(&rec.mu);
 	rec.held[0] = 0x000abc;
 	rec.nheld = 1;
@@ -251,7 +255,7 @@ START_TEST(check_claims_again_after_restart)
 	char reply[64];
 
 	ck_assert_int_eq(redis_cmd_start(c), 0);
-	ck_assert_int_eq(redis_cmd_claim(c, 0x000abc, 2000), 1);
+	ck_assert_int_eq(redis_cmd_claim(c, 0x000abc, "g", 1, got, 2000), 1);
 	pthread_mutex_lock(&rec.mu);
 	rec.held[0] = 0x000abc;
 	rec.nheld = 1;
@@ -308,7 +312,7 @@ START_TEST(wrong_password)
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	ck_assert(wait_for(&rec.downs, 1, 5000));
 	ras_assert_wrongpass(&rec.mu, rec.reason);
-	ck_assert_int_eq(redis_cmd_claim(c, 1, 3000), -1);
+	ck_assert_int_eq(redis_cmd_claim(c, 1, "g", 1, got, 3000), -1);
 	ck_assert_int_eq(errno, ENOTCONN);
 	redis_cmd_stop(c);
 	ck_assert_int_eq(rec.ups, 0);
@@ -338,12 +342,12 @@ START_TEST(fake_deadline_passes)
 
 	ck_assert_int_eq(redis_cmd_start(c), 0);
 	ck_assert(wait_for(&rec.ups, 1, 5000));
-	ck_assert_int_eq(redis_cmd_claim(c, 7, 100), -1);     /* no reply yet */
+	ck_assert_int_eq(redis_cmd_claim(c, 7, "g", 1, got, 100), -1);     /* no reply yet */
 	ck_assert_int_eq(errno, ETIMEDOUT);
-	ck_assert(fake_redis_wait(fake, "SET", 1, 5000));     /* it was sent */
-	fake_redis_reply(fake, "+OK\r\n");                    /* the late reply */
-	fake_redis_reply(fake, "$-1\r\n");
-	ck_assert_int_eq(redis_cmd_claim(c, 8, 5000), 0);     /* the next gets its own */
+	ck_assert(fake_redis_wait(fake, "EVALSHA", 1, 5000)); /* it was sent */
+	fake_redis_reply(fake, "*2\r\n:1\r\n$0\r\n\r\n");    /* the late reply */
+	fake_redis_reply(fake, "*2\r\n:0\r\n$0\r\n\r\n");
+	ck_assert_int_eq(redis_cmd_claim(c, 8, "g", 1, got, 5000), 0);     /* the next gets its own */
 	redis_cmd_stop(c);
 	ck_assert_int_eq(rec.downs, 0);
 }
@@ -378,7 +382,7 @@ START_TEST(fake_run_id_change)
 	ck_assert(wait_for(&rec.ups, 1, 5000));
 	fake_redis_run_id(fake, "ffffffffffffffffffffffffffffffffffffffff");
 	fake_redis_drop(fake);
-	ck_assert_int_eq(redis_cmd_claim(c, 7, 5000), -1);
+	ck_assert_int_eq(redis_cmd_claim(c, 7, "g", 1, got, 5000), -1);
 	ck_assert(wait_for(&rec.restarts, 1, 5000));
 	ck_assert(wait_for(&rec.ups, 2, 5000));
 	/* restarted comes before up: what it registers again is there first */

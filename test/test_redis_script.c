@@ -33,6 +33,8 @@ static struct redis_url *srv_url; /* rf's, parsed once by up() */
 #define RUN2 "2222222222222222"
 #define EP "00000000000000e1"
 #define EP3 "00000000000000e3"
+/* An incarnation, as a create draws one. */
+#define INC_A "0123456789abcdef0123456789abcdef"
 
 /* The link the scripts run over. */
 static struct redis_link *
@@ -630,6 +632,7 @@ END_TEST
 
 struct claim_wait {
 	struct redis_link *c;
+	struct redis_scripts *sc;
 	uint32_t cid;
 };
 
@@ -637,30 +640,42 @@ static int
 claimable(void *arg)
 {
 	struct claim_wait *w = arg;
-	char err[256];
+	char err[256], inc[REDIS_INC_LEN + 1];
 
-	return redis_cid_claim(w->c, w->cid, "nodeB", 60000, err, sizeof(err)) == 1;
+	return redis_cid_claim(w->c, w->sc, w->cid, "g", 1, "nodeB", 60000, inc, err,
+	    sizeof(err)) == 1;
 }
 
 START_TEST(cid_claim_refresh_expiry)
 {
 	struct redis_scripts sc;
-	char err[256], reply[64];
+	char err[256], reply[64], inc[REDIS_INC_LEN + 1];
 	struct redis_link *c = conn();
 	uint32_t cids[3] = { 0xabc123, 0x000001, 0xffffff }, taken[3];
-	struct claim_wait w = { c, 0x000001 };
+	struct claim_wait w = { c, &sc, 0x000001 };
 	int64_t t0;
 
 	ck_assert_int_eq(redis_scripts_load(c, &sc, err, sizeof(err)), 0);
-	ck_assert_int_eq(redis_cid_claim(c, 0xabc123, "nodeA", 60000, err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_cid_claim(c, 0xabc123, "nodeB", 60000, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0xabc123, "g", 1, "nodeA", 60000, inc, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0xabc123, "g", 1, "nodeB", 60000, inc, err, sizeof(err)), 0);
 	ck_assert_int_eq(rf_command(rf, "GET gc:cid:abc123", reply, sizeof(reply)), 0);
 	ck_assert_str_eq(reply, "$5"); /* "nodeA" */
+	ck_assert_str_eq(inc, "");      /* no group g */
+	/* the claim reads the group's incarnation on the way */
+	ck_assert_int_eq(rf_command(rf, "SET gc:inc:g \"" INC_A " " RUN " " EP "\"",
+	    reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, "+OK");
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0xabc124, "g", 1, "nodeA", 60000, inc, err,
+	    sizeof(err)), 1);
+	ck_assert_str_eq(inc, INC_A);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0xabc124, "g", 1, "nodeB", 60000, inc, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(inc, INC_A);
 
 	/* a short claim of a dead node expires by itself */
-	ck_assert_int_eq(redis_cid_claim(c, 0x000001, "nodeA", 200, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0x000001, "g", 1, "nodeA", 200, inc, err, sizeof(err)), 1);
 	t0 = it_now_ms();
-	ck_assert_int_eq(redis_cid_claim(c, 0x000001, "nodeB", 60000, err, sizeof(err)), 0);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0x000001, "g", 1, "nodeB", 60000, inc, err, sizeof(err)), 0);
 	ck_assert(it_wait_until(claimable, &w, 5000));
 	ck_assert_int_ge(it_now_ms() - t0, 150);
 
@@ -673,7 +688,7 @@ START_TEST(cid_claim_refresh_expiry)
 
 	ck_assert_int_eq(redis_cid_release(c, &sc, 0x000001, "nodeA", err, sizeof(err)), 0);
 	ck_assert_int_eq(redis_cid_release(c, &sc, 0xabc123, "nodeA", err, sizeof(err)), 1);
-	ck_assert_int_eq(redis_cid_claim(c, 0xabc123, "nodeB", 60000, err, sizeof(err)), 1);
+	ck_assert_int_eq(redis_cid_claim(c, &sc, 0xabc123, "g", 1, "nodeB", 60000, inc, err, sizeof(err)), 1);
 	redis_link_free(c);
 }
 END_TEST

@@ -65,15 +65,16 @@ cluster_claims_taken(void *arg, const uint32_t *cids, size_t n)
 }
 
 int
-cluster_claim(struct cluster *cl, struct member *c)
+cluster_claim(struct cluster *cl, struct member *c, const char *id, size_t len,
+    char inc[REDIS_INC_LEN + 1])
 {
 	uint32_t cid = cid_value(member_id(c));
 	struct claim *grown;
 	int rc;
 
-	rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
+	rc = redis_cmd_claim(cl->cmd, cid, id, len, inc, CLUSTER_WAIT_MS);
 	if (cluster_link_broke(rc))     /* a SET NX: at worst "held", drawn again */
-		rc = redis_cmd_claim(cl->cmd, cid, CLUSTER_WAIT_MS);
+		rc = redis_cmd_claim(cl->cmd, cid, id, len, inc, CLUSTER_WAIT_MS);
 	if (rc != 1)
 		return rc;
 	pthread_mutex_lock(&cl->claims_lock);

@@ -8,9 +8,10 @@
  *
  * Who touches what:
  *  - subscribed, att, inc, ep and dead_inc: guarded by the group's lock;
- *    attached is signalled on every change, for joiners waiting to
- *    attach. inc and ep are written once, when att becomes ATT_READY,
- *    and the group thread copies them from there (GROUP_BASE).
+ *    attached is signalled on every change, and on the group's close, for
+ *    joiners waiting to attach or for the close. inc and ep are written
+ *    once, when att becomes ATT_READY, and the group thread copies them
+ *    from there (GROUP_BASE).
  *  - the requests go through the mailbox as group.c's do (group_enter,
  *    group_post, group_try_post), so the senders count holds for them;
  *    one that finds the mailbox full sets lost (atomic), which the
@@ -102,6 +103,22 @@ group_attach(struct group *g, int ms, char inc[REDIS_INC_LEN + 1])
 	}
 	memcpy(inc, b.inc, sizeof(b.inc));
 	return 0;
+}
+
+int
+group_wait_closed(struct group *g, int ms)
+{
+	struct timespec deadline;
+	bool closed;
+
+	chan_deadline(&deadline, ms);
+	pthread_mutex_lock(&g->lock);
+	while (!g->closed &&
+	    pthread_cond_timedwait(&g->attached, &g->lock, &deadline) != ETIMEDOUT)
+		;
+	closed = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return closed ? 0 : -1;
 }
 
 void

@@ -397,24 +397,36 @@ cid_key(char *out, uint32_t cid)
 }
 
 int
-redis_cid_claim(struct redis_link *l, uint32_t cid, const char *node, unsigned ttl_ms,
-                char *err, size_t errlen)
+redis_cid_claim(struct redis_link *l, struct redis_scripts *s, uint32_t cid,
+                const char *id, size_t len, const char *node, unsigned ttl_ms,
+                char inc[REDIS_INC_LEN + 1], char *err, size_t errlen)
 {
-	char key[KEY_MAX], ttl[16];
-	const char *argv[6] = { "SET", key, node, "NX", "PX", ttl };
-	size_t lens[6] = { 3, cid_key(key, cid), strlen(node), 2, 2, 0 };
-	redisReply *r;
-	int rc;
+	char key[KEY_MAX], ttl[16], *ikey;
+	const char *argv[4] = { key, NULL, node, ttl };
+	size_t lens[4] = { cid_key(key, cid), strlen(RK_INC) + len, strlen(node), 0 };
+	redisReply *r, **e;
+	int rc = -1;
 
-	lens[5] = (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
-	if ((r = redis_link_command(l, "claim", 6, argv, lens, err, errlen)) == NULL)
-		return -1;
-	if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL) {
-		redis_reply_error(r, "claim", err, errlen);
-		freeReplyObject(r);
+	lens[3] = (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
+	if ((ikey = malloc(lens[1])) == NULL) {
+		snprintf(err, errlen, "claim: out of memory");
 		return -1;
 	}
-	rc = r->type == REDIS_REPLY_STATUS;
+	redis_key(ikey, lens[1], RK_INC, id, len);
+	argv[1] = ikey;
+	r = redis_script_run(l, s, RS_CLAIM, 2, 4, argv, lens, err, errlen);
+	free(ikey);
+	if (r == NULL)
+		return -1;
+	e = r->element;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_STRING ||
+	    (e[1]->len != 0 && e[1]->len != REDIS_INC_LEN)) {
+		redis_reply_error(r, "claim", err, errlen);
+	} else {
+		memcpy(inc, e[1]->str, e[1]->len + 1);
+		rc = e[0]->integer == 1;
+	}
 	freeReplyObject(r);
 	return rc;
 }

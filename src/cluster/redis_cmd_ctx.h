@@ -39,7 +39,8 @@ struct creq {
 	enum op op;
 	char *id;
 	size_t len;
-	char inc[REDIS_INC_LEN + 1];    /* in: create, delete ("" any), reregister */
+	char inc[REDIS_INC_LEN + 1];    /* in: create, delete ("" any), reregister;
+	                                 * out: claim */
 	uint64_t a, b;                  /* seq range, cid, or create's max */
 	struct redis_base base;         /* out: baseline */
 	int later;                      /* nobody ever waits: run it all the same */

@@ -110,7 +110,8 @@ cmd_exec(struct redis_cmd *c, struct creq *q)
 		    sizeof(err));
 		break;
 	case OP_CLAIM:
-		rv = redis_cid_claim(c->l, (uint32_t)q->a, c->node, c->ttl_ms, err, sizeof(err));
+		rv = redis_cid_claim(c->l, &c->sc, (uint32_t)q->a, q->id, q->len, c->node,
+		    c->ttl_ms, q->inc, err, sizeof(err));
 		break;
 	case OP_RELEASE:
 		rv = redis_cid_release(c->l, &c->sc, (uint32_t)q->a, c->node, err, sizeof(err));
@@ -326,13 +327,19 @@ redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len, cons
 }
 
 int
-redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms)
+redis_cmd_claim(struct redis_cmd *c, uint32_t cid, const char *id, size_t len,
+                char inc[REDIS_INC_LEN + 1], int ms)
 {
-	struct creq *q = req_new(OP_CLAIM, NULL, 0, NULL);
+	struct creq *q = req_new(OP_CLAIM, id, len, NULL), *done;
+	int rv;
 
 	if (q != NULL)
 		q->a = cid;
-	return (int)call_simple(c, q, ms);
+	if ((rv = (int)call(c, q, ms, &done)) != -1)
+		memcpy(inc, done->inc, sizeof(done->inc));
+	if (done != NULL)
+		cmd_req_free(done);
+	return rv;
 }
 
 int

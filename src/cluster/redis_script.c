@@ -192,6 +192,14 @@ static const char release_lua[] =
 	"end\n"
 	"return 0\n";
 
+/* KEYS = [cid, the group's inc]; ARGV = [node, ttl ms]. {1 claimed or 0
+ * held elsewhere, the group's incarnation or ''}: a join learns in the
+ * same round trip which incarnation of its group Redis holds. */
+static const char claim_lua[] =
+	"local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])\n"
+	"local v = redis.call('GET', KEYS[2])\n"
+	"return { ok and 1 or 0, v and string.sub(v, 1, 32) or '' }\n";
+
 static const char *const sources[RS_COUNT] = {
 	[RS_CREATE] = create_lua,
 	[RS_DELETE] = delete_lua,
@@ -200,6 +208,7 @@ static const char *const sources[RS_COUNT] = {
 	[RS_REREGISTER] = reregister_lua,
 	[RS_REFRESH] = refresh_lua,
 	[RS_RELEASE] = release_lua,
+	[RS_CLAIM] = claim_lua,
 };
 
 /* Most argv entries a call builds: EVALSHA sha nkeys, then its arguments. */

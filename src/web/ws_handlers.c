@@ -53,45 +53,97 @@ reject(struct mg_connection *conn, int status, const char *msg)
  * holds the one drawn. */
 #define CLAIM_DRAWS 8
 
+/* Cluster mode: the group this node serves under id, counted in; NULL
+ * after answering. */
+static struct group *
+ws_serve(struct server *srv, struct mg_connection *conn, const struct buf *id)
+{
+	struct group *g = manager_serve(srv->manager, (const char *)id->data, id->len);
+
+	if (g == NULL) {
+		if (errno == ENOMEM)
+			reject(conn, 500, "Internal Server Error");
+		else if (errno == ENOSPC)
+			reject(conn, 503, "too many groups");
+		else
+			answer_redis_unavailable(conn);
+	}
+	return g;
+}
+
+/* Cluster mode: *gp, closed by its delete event, is let go and the group
+ * now served under id taken instead (a new one if the id was created
+ * again). 0, or -1 after answering (*gp is then NULL). */
+static int
+ws_serve_again(struct server *srv, struct mg_connection *conn, struct conn *cn,
+    const struct buf *id, struct group **gp)
+{
+	manager_unserve(srv->manager, *gp, false);
+	group_unref(*gp);
+	cn->group = *gp = ws_serve(srv, conn, id);
+	return *gp != NULL ? 0 : -1;
+}
+
 /*
  * Cluster mode: a member whose id no other node holds (drawn again when
- * one does, at most CLAIM_DRAWS times), in group g once the group knows
- * where it starts here. 0; or -1 after answering (400 when the group
- * exists nowhere, else 503), with *gone set when g is to leave the
- * registry at once.
+ * one does, at most CLAIM_DRAWS times), in group *gp once the group knows
+ * where it starts here. The claim also reads which incarnation of the
+ * group Redis holds: if the group served here follows an older one (the
+ * id was deleted and created again, and the delete event is not here
+ * yet), the join waits for that event to close it and takes the new
+ * group instead; so does a join that finds its group closed under it.
+ * Once each. 0; or -1 after answering (400 when the group exists nowhere,
+ * else 503), with *gone set when *gp is to leave the registry at once.
  */
 static int
 ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *cn,
-    const struct buf *id, int *gone)
+    const struct buf *id, struct group **gp, int *gone)
 {
+	char now[REDIS_INC_LEN + 1];
+	bool again = true;
 	int i, rc = 0;
 
+	while (group_attach(*gp, CLUSTER_WAIT_MS, cn->inc) == -1) {
+		if (errno != ENOENT)
+			goto unavailable;
+		if (!again || !group_closed(*gp))
+			goto gone;
+		if (ws_serve_again(srv, conn, cn, id, gp) == -1)
+			return -1;
+		again = false;
+	}
 	for (i = 0; i < CLAIM_DRAWS; i++) {
 		if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL) {
 			reject(conn, 500, "Internal Server Error");
 			return -1;
 		}
-		if ((rc = cluster_claim(srv->cluster, cn->member)) == 1)
+		if ((rc = cluster_claim(srv->cluster, cn->member, (const char *)id->data, id->len,
+		    now)) == 1)
 			break;
 		member_unref(cn->member);
 		cn->member = NULL;
 		if (rc == -1)
 			break;
 	}
-	if (cn->member == NULL) {
-		answer_redis_unavailable(conn);
+	if (cn->member == NULL)
+		goto unavailable;
+	if (!again || now[0] == '\0' || strcmp(now, cn->inc) == 0)
+		return 0;
+	if (group_wait_closed(*gp, CLUSTER_WAIT_MS) == -1)
+		goto unavailable;
+	if (ws_serve_again(srv, conn, cn, id, gp) == -1)
 		return -1;
-	}
-	if (group_attach(cn->group, CLUSTER_WAIT_MS, cn->inc) == -1) {
-		if (errno == ENOENT) {
-			*gone = 1;
-			answer_no_group(conn, id, 0, 1);
-		} else {
-			answer_redis_unavailable(conn);
-		}
-		return -1;
-	}
-	return 0;
+	if (group_attach(*gp, CLUSTER_WAIT_MS, cn->inc) == 0)
+		return 0;
+	if (errno == ENOENT)
+		goto gone;
+unavailable:
+	answer_redis_unavailable(conn);
+	return -1;
+gone:
+	*gone = 1;
+	answer_no_group(conn, id, 0, 1);
+	return -1;
 }
 
 static int
@@ -135,15 +187,8 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		goto fail;
 	}
 	if (srv->cluster != NULL) {
-		if ((g = manager_serve(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
-			if (errno == ENOMEM)
-				reject(conn, 500, "Internal Server Error");
-			else if (errno == ENOSPC)
-				reject(conn, 503, "too many groups");
-			else
-				answer_redis_unavailable(conn);
+		if ((g = ws_serve(srv, conn, &r.id)) == NULL)
 			goto fail;
-		}
 	} else if ((g = manager_lookup(srv->manager, (const char *)r.id.data, r.id.len)) == NULL) {
 		goto gone;
 	}
@@ -155,7 +200,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 	wsproto_init(&cn->proto, srv->cfg.max_message);
 	buf_init(&cn->gather, WS_GATHER_MAX);
 	if (srv->cluster != NULL) {
-		if (ws_connect_cluster(srv, conn, cn, &r.id, &gone) == -1)
+		if (ws_connect_cluster(srv, conn, cn, &r.id, &g, &gone) == -1)
 			goto fail;
 	} else if ((cn->member = member_new(srv->ids, srv->cfg.send_queue)) == NULL) {
 		goto oom;

@@ -140,10 +140,12 @@ void cluster_publish(struct cluster *cl, const char *id, size_t len, const char 
                      struct member *sender, int opcode, const void *prefix, size_t plen,
                      const void *body, size_t blen);
 
-/* Claims c's id for this node before its 101: 1 claimed (c is then
- * closed with 1013 if another node ever takes the id over), 0 held by
- * another node, -1. */
-int cluster_claim(struct cluster *cl, struct member *c);
+/* Claims c's id for this node before its 101 into group id, whose
+ * incarnation in Redis it copies into inc ("" none) on the way: 1 claimed
+ * (c is then closed with 1013 if another node ever takes the id over), 0
+ * held by another node, -1. */
+int cluster_claim(struct cluster *cl, struct member *c, const char *id, size_t len,
+                  char inc[REDIS_INC_LEN + 1]);
 
 /* Releases c's claimed id as c goes (without waiting); c must still be
  * referenced by the caller. */

@@ -148,6 +148,11 @@ bool group_running(struct group *g);    /* its thread is alive */
 size_t group_members(struct group *g);  /* members now */
 bool group_closed(struct group *g);
 
+/* Cluster mode, on a joining worker that found the group's incarnation
+ * gone from Redis: waits (at most ms) until its delete event closed it.
+ * 0 closed, -1 still open. */
+int group_wait_closed(struct group *g, int ms);
+
 /* Cluster mode: the incarnation the group follows into inc, once its
  * first join read it; false before. */
 bool group_incarnation(struct group *g, char inc[REDIS_INC_LEN + 1]);

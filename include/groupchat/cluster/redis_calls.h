@@ -112,9 +112,12 @@ int redis_run_id(struct redis_link *l, char run[REDIS_RUN_LEN + 1], char *err,
 
 /* ---- connection ids ---------------------------------------------------- */
 
-/* Claims cid for node for ttl_ms: 1 claimed, 0 held elsewhere, -1 error. */
-int redis_cid_claim(struct redis_link *l, uint32_t cid, const char *node,
-                    unsigned ttl_ms, char *err, size_t errlen);
+/* Claims cid for node for ttl_ms, for a join of group id, whose
+ * incarnation in Redis goes into inc ("" if Redis holds none): 1 claimed,
+ * 0 held elsewhere, -1 error. */
+int redis_cid_claim(struct redis_link *l, struct redis_scripts *s, uint32_t cid,
+                    const char *id, size_t len, const char *node, unsigned ttl_ms,
+                    char inc[REDIS_INC_LEN + 1], char *err, size_t errlen);
 
 /* Extends the n claims of node by ttl_ms, claiming again the ones that
  * expired or vanished; writes the cids another node holds into taken

@@ -96,8 +96,11 @@ int redis_cmd_reregister_later(struct redis_cmd *c, const char *id, size_t len,
 int redis_cmd_reregister_here(struct redis_cmd *c, const char *id, size_t len,
                               const char *inc);
 
-/* Claims cid for this node for the ttl: 1 claimed, 0 held elsewhere, -1. */
-int redis_cmd_claim(struct redis_cmd *c, uint32_t cid, int ms);
+/* Claims cid for this node for the ttl, for a join of group id, whose
+ * incarnation in Redis goes into inc ("" none): 1 claimed, 0 held
+ * elsewhere, -1. */
+int redis_cmd_claim(struct redis_cmd *c, uint32_t cid, const char *id, size_t len,
+                    char inc[REDIS_INC_LEN + 1], int ms);
 
 /* Queues a heartbeat now, without waiting: an idle link that went stale
  * (Redis restarted) is found broken and reopened at once, and the claims

@@ -26,6 +26,7 @@ enum redis_script_id {
 	RS_REREGISTER,
 	RS_REFRESH,
 	RS_RELEASE,
+	RS_CLAIM,
 	RS_COUNT
 };
 
