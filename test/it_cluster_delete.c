@@ -6,7 +6,8 @@
  * the close; a join racing a delete on another node ends with 400 or
  * with that close; an id created again at once receives nothing sent to
  * the old group, and a join at once on a node that served the old group
- * lands in the new one.
+ * lands in the new one (also when Redis lost the old group, so that no
+ * delete event comes).
  */
 #include <check.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "support/itest.h"
 #include "support/itest_cluster.h"
 #include "support/itest_ws_extra.h"
+#include "support/redis_fixture.h"
 #include "support/test_main.h"
 
 /* protocol.md: every member is closed within a second of the 200. A
@@ -291,6 +293,37 @@ START_TEST(an_id_created_again_is_joined_at_once_on_the_nodes_of_the_old_group)
 }
 END_TEST
 
+/*
+ * Redis lost a group (its key evicted, say: no tombstone, so no delete
+ * event will ever come) and another node created the id again. A join on
+ * the node that still serves the lost group lands in the new group: its
+ * claim shows another incarnation, and the old group, asked to resync,
+ * finds itself gone and closes its member.
+ */
+START_TEST(an_id_redis_lost_and_another_node_created_is_joined_in_the_new_group)
+{
+	struct it_ws *old, *a, *b;
+	char reply[64];
+	int st;
+
+	cl_up(&cl, 2, NULL);
+	ck_assert_int_eq(itx_create(cl.node[0].port, "lost"), 201);
+	ck_assert_ptr_nonnull(old = itx_join(cl.node[0].port, "lost", &st));
+	ck_assert_int_eq(rf_command(cl.rf, "DEL gc:inc:lost", reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, ":1");
+	ck_assert_int_eq(itx_create(cl.node[1].port, "lost"), 201);
+	a = itx_join(cl.node[0].port, "lost", &st);
+	ck_assert_msg(a != NULL, "join on the node of the lost group: %d", st);
+	ck_assert_ptr_nonnull(b = itx_join(cl.node[1].port, "lost", &st));
+	ck_assert_int_eq(it_ws_send_wait(b, "new", a, NULL, WAIT_MS), 0);
+	ck_assert_int_eq(it_ws_send_wait(a, "back", b, NULL, WAIT_MS), 0);
+	ck_assert_int_eq(it_ws_expect_close(old, 1000, WAIT_MS), 0);
+	ck_assert_int_eq(it_ws_close(a), 0);
+	ck_assert_int_eq(it_ws_close(b), 0);
+	cl_down(&cl);
+}
+END_TEST
+
 static Suite *
 cluster_delete_suite(void)
 {
@@ -303,6 +336,7 @@ cluster_delete_suite(void)
 	tcase_add_test(tc, a_join_racing_a_delete_on_another_node_ends_400_or_1000);
 	tcase_add_test(tc, an_id_created_again_at_once_receives_nothing_of_the_old_group);
 	tcase_add_test(tc, an_id_created_again_is_joined_at_once_on_the_nodes_of_the_old_group);
+	tcase_add_test(tc, an_id_redis_lost_and_another_node_created_is_joined_in_the_new_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

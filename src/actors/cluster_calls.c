@@ -34,8 +34,8 @@
 /*
  * A publish not known to be relayed closes its sender: never a silent
  * drop. One Redis ran but found no group for (0) goes to the group, which
- * tells a delete (its tombstone: 1000 for everyone) from a Redis that lost
- * the group (registered again; 1013 for the sender).
+ * tells a delete (its tombstone: the delete event closes everyone) from a
+ * Redis that lost the group (registered again; 1013 for the sender).
  */
 void
 cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
@@ -50,7 +50,7 @@ cluster_pub_result(void *arg, const struct redis_pub_item *it, int64_t seq)
 	if (seq == 0) {
 		pthread_mutex_lock(&cl->m_lock);
 		if (cl->m != NULL) {
-			manager_cluster_refused(cl->m, it->id, it->id_len, c);
+			manager_cluster_refused(cl->m, it->id, it->id_len, it->inc, c);
 			c = NULL;
 		}
 		pthread_mutex_unlock(&cl->m_lock);

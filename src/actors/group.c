@@ -378,8 +378,9 @@ group_broadcast(struct group *g, struct frame *m)
  * mailbox is closed, which wakes every sender blocked on it (they get
  * EPIPE) and tells the thread. The thread drains what was queued before
  * the close, discarding broadcasts, closes every member and every queued
- * join with the recorded code, and exits. With no thread running there
- * are no members to close.
+ * join with the recorded code, and exits (a cluster group closed by its
+ * delete event fans out what was queued first: group_thread.c). With no
+ * thread running there are no members to close.
  */
 void
 group_close(struct group *g, uint16_t code, const char *reason)

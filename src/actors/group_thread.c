@@ -259,6 +259,7 @@ group_close_for_good(struct group *g, uint16_t code, const char *reason)
  * every member is closed with the recorded code, and from then on queued
  * joins are closed the same way and queued broadcasts are dropped, as Go
  * drops them: a deleted group's members go within one fan-out deadline.
+ * That is every close but one:
  *
  * A cluster group closed by its delete event waits for its mailbox to
  * drain first (group_finish calls with no batch): the mailbox closed with
@@ -286,7 +287,7 @@ group_check_closed(struct group *g, bool drained)
 	if (!closed)
 		return;
 	if (deleted) {
-		g->delete_seen = true;
+		g->delete_seen = g->seq.deleted = true;
 		if (!drained)
 			return;
 		seq_flush(&g->seq);
@@ -314,7 +315,8 @@ group_base(struct group *g, uint64_t seq)
 }
 
 /* A request of cluster mode; once the members were closed for good
- * there is nobody to deliver to, resync or tell. */
+ * there is nobody to deliver to, resync or tell, and once the delete
+ * event came there is nothing to resync: the drain judges. */
 static void
 group_handle_cluster(struct group *g, struct group_req *req)
 {

@@ -57,8 +57,9 @@ manager_unserve(struct manager *m, struct group *g, bool drop)
 	manager_call(m, &req);
 }
 
-/* A refused sender whose group is no longer listed here is being closed
- * with its group (deleted: 1000; or its connection is going). */
+/* A refused sender whose group is no longer listed here, or listed as
+ * another incarnation, is being closed with its group (deleted; or its
+ * connection is going). */
 void
 manager_event_free(struct manager_req *req)
 {
@@ -68,24 +69,30 @@ manager_event_free(struct manager_req *req)
 }
 
 int
-manager_cluster_refused(struct manager *m, const char *id, size_t len, struct member *c)
+manager_cluster_refused(struct manager *m, const char *id, size_t len,
+    const char inc[REDIS_INC_LEN + 1], struct member *c)
 {
 	struct manager_req *req;
 	struct timespec deadline;
+	char *p;
 
-	if ((req = calloc(1, sizeof(*req) + len + 1)) == NULL) {
+	if ((req = calloc(1, sizeof(*req) + len + REDIS_INC_LEN + 1)) == NULL) {
 		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 		member_unref(c);
 		return -1;
 	}
+	p = (char *)(req + 1);
 	req->kind = MANAGER_REQ_EVENT;
 	req->ev = MANAGER_EV_REFUSED;
-	req->id = (char *)(req + 1);
 	if (len > 0)
-		memcpy(req + 1, id, len);
+		memcpy(p, id, len);
+	req->id = p;
 	req->len = len;
+	memcpy(p + len, inc, REDIS_INC_LEN);
+	req->payload = p + len;
+	req->plen = REDIS_INC_LEN;
 	req->c = c;
-	req->bytes = sizeof(*req) + len + 1;
+	req->bytes = sizeof(*req) + len + REDIS_INC_LEN + 1;
 	chan_deadline(&deadline, MANAGER_EVENT_WAIT_MS);
 	if (chan_send_bytes(m->mailbox, &req, req->bytes, &deadline) == -1) {
 		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
@@ -219,6 +226,7 @@ manager_do_unserve(struct manager *m, struct manager_req *req)
 void
 manager_do_event(struct manager *m, struct manager_req *req)
 {
+	char inc[REDIS_INC_LEN + 1];
 	struct hashtab_entry *e;
 	struct redis_msg msg;
 	size_t i = 0;
@@ -240,8 +248,13 @@ manager_do_event(struct manager *m, struct manager_req *req)
 		return;
 	}
 	if (req->ev == MANAGER_EV_REFUSED) {
-		group_refused(e->item, req->c);
-		req->c = NULL;
+		/* Only to the incarnation c published to: one served under
+		 * the id since is another group, and c's own closes c. */
+		if (group_incarnation(e->item, inc) &&
+		    memcmp(inc, req->payload, REDIS_INC_LEN) == 0) {
+			group_refused(e->item, req->c);
+			req->c = NULL;
+		}
 		return;
 	}
 	if (redis_msg_parse(req->payload, req->plen, &msg) == 0 &&

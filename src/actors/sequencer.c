@@ -228,15 +228,15 @@ seq_hist_entry(void *arg, uint64_t seq, const char *ep, const char *frame, size_
 
 /*
  * Fans out last + 1 .. upto from the history. What the history no longer
- * holds (trimmed, Redis lost it, or unreachable) cannot be given to the
- * members: they are closed with 1013 and the group goes on from upto, so
- * nobody is left with a silent gap.
+ * holds (trimmed, Redis lost it, deleted with the group, or unreachable)
+ * cannot be given to the members: they are closed with 1013 and the
+ * group goes on from upto, so nobody is left with a silent gap.
  */
 static void
 seq_repair(struct sequencer *s, uint64_t upto)
 {
 	seq_flush(s);
-	if (upto > s->last)
+	if (upto > s->last && !s->deleted)
 		redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, s->last + 1, upto,
 		    seq_hist_entry, s, CLUSTER_WAIT_MS);
 	if (s->last < upto) {

@@ -56,6 +56,8 @@ struct sequencer {
 	const char *id;                 /* the group's id, for Redis and logs */
 	size_t id_len;
 	bool have_base;                 /* seq_base has run */
+	bool deleted;                   /* its delete event came: no history
+	                                 * left to repair a gap from */
 	uint64_t last;                  /* the last number fanned out */
 	char inc[REDIS_INC_LEN + 1];    /* the incarnation it follows */
 	char ep[REDIS_EP_LEN + 1];      /* and the epoch of its history */

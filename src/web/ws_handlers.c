@@ -53,6 +53,10 @@ reject(struct mg_connection *conn, int status, const char *msg)
  * holds the one drawn. */
 #define CLAIM_DRAWS 8
 
+/* How long a join that found its group's incarnation replaced waits for
+ * the old one's delete event before it asks the group to resync. */
+#define STALE_EVENT_MS 1000
+
 /* Cluster mode: the group this node serves under id, counted in; NULL
  * after answering. */
 static struct group *
@@ -71,14 +75,16 @@ ws_serve(struct server *srv, struct mg_connection *conn, const struct buf *id)
 	return g;
 }
 
-/* Cluster mode: *gp, closed by its delete event, is let go and the group
- * now served under id taken instead (a new one if the id was created
- * again). 0, or -1 after answering (*gp is then NULL). */
+/* Cluster mode: *gp, closed, is let go (and unlisted, if its delete
+ * event has not done so: a resync that found it gone closes it but
+ * leaves it listed) and the group now served under id taken instead (a
+ * new one if the id was created again). 0, or -1 after answering (*gp is
+ * then NULL). */
 static int
 ws_serve_again(struct server *srv, struct mg_connection *conn, struct conn *cn,
     const struct buf *id, struct group **gp)
 {
-	manager_unserve(srv->manager, *gp, false);
+	manager_unserve(srv->manager, *gp, true);
 	group_unref(*gp);
 	cn->group = *gp = ws_serve(srv, conn, id);
 	return *gp != NULL ? 0 : -1;
@@ -90,9 +96,9 @@ ws_serve_again(struct server *srv, struct mg_connection *conn, struct conn *cn,
  * where it starts here. The claim also reads which incarnation of the
  * group Redis holds: if the group served here follows an older one (the
  * id was deleted and created again, and the delete event is not here
- * yet), the join waits for that event to close it and takes the new
- * group instead; so does a join that finds its group closed under it.
- * Once each. 0; or -1 after answering (400 when the group exists nowhere,
+ * yet), the join waits for that event (or a resync) to close it and takes
+ * the new group instead; so does a join that finds its group closed
+ * under it. Once each. 0; or -1 after answering (400 when the group exists nowhere,
  * else 503), with *gone set when *gp is to leave the registry at once.
  */
 static int
@@ -129,8 +135,13 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 		goto unavailable;
 	if (!again || now[0] == '\0' || strcmp(now, cn->inc) == 0)
 		return 0;
-	if (group_wait_closed(*gp, CLUSTER_WAIT_MS) == -1)
-		goto unavailable;
+	/* Its delete event is on its way; if Redis lost it instead (no
+	 * tombstone, no event), a resync finds it gone. */
+	if (group_wait_closed(*gp, STALE_EVENT_MS) == -1) {
+		group_resync(*gp, false);
+		if (group_wait_closed(*gp, CLUSTER_WAIT_MS) == -1)
+			goto unavailable;
+	}
 	if (ws_serve_again(srv, conn, cn, id, gp) == -1)
 		return -1;
 	if (group_attach(*gp, CLUSTER_WAIT_MS, cn->inc) == 0)

@@ -88,13 +88,16 @@ int group_resync(struct group *g, bool counted);
 
 /* Redis found no group when it ran the publish of c's message (the
  * group takes over the reference to c): the group checks, on its thread,
- * whether it was deleted (everyone gets 1000) or Redis lost it by
- * restarting empty (c gets 1013: its message was not relayed). */
+ * whether it was deleted (left to the delete event, which closes
+ * everyone) or Redis lost it by restarting empty (c gets 1013: its
+ * message was not relayed). */
 void group_refused(struct group *g, struct member *c);
 
 /* One payload of the group's channel. 1 if it was this incarnation's
- * delete: the group is closed (members get 1000 "group deleted") and is
- * to leave the registry; else 0. */
+ * delete: the group is closed and is to leave the registry (its members
+ * get 1000 "group deleted", or 1013 if this node had not fanned out
+ * every message before the delete, once what was queued went out);
+ * else 0. */
 int group_deliver(struct group *g, const struct redis_msg *msg);
 
 struct group *group_ref(struct group *g);
@@ -140,7 +143,8 @@ int group_broadcast(struct group *g, struct frame *m);
  * from now on (those blocked on a full mailbox at once), and the group
  * thread closes every member's queue with code and reason (a literal),
  * drops the broadcasts still in its mailbox and empties the member set.
- * Idempotent: the first code and reason win. */
+ * Idempotent: the first code and reason win. (A cluster group's delete
+ * event closes it otherwise: group_deliver.) */
 void group_close(struct group *g, uint16_t code, const char *reason);
 
 /* Snapshots, for /stats and tests. */
@@ -148,9 +152,9 @@ bool group_running(struct group *g);    /* its thread is alive */
 size_t group_members(struct group *g);  /* members now */
 bool group_closed(struct group *g);
 
-/* Cluster mode, on a joining worker that found the group's incarnation
- * gone from Redis: waits (at most ms) until its delete event closed it.
- * 0 closed, -1 still open. */
+/* Cluster mode, on a joining worker that found another incarnation of
+ * the group in Redis: waits (at most ms) until the group (an older one)
+ * is closed, by its delete event or a resync. 0 closed, -1 still open. */
 int group_wait_closed(struct group *g, int ms);
 
 /* Cluster mode: the incarnation the group follows into inc, once its

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupchat/cluster/redis_keys.h"
+
 struct cluster;
 struct group;
 struct member;
@@ -107,12 +109,15 @@ enum manager_event {
 int manager_cluster_event(struct manager *m, enum manager_event ev, const char *id,
                           size_t len, const char *payload, size_t plen);
 
-/* From the publisher's thread: Redis found no group id when it ran c's
- * publish. Takes over the reference to c; its group decides between 1000
- * (deleted) and 1013 (not relayed). Waits at most a second for room; c is
- * closed with 1013 if it cannot be handed over. 0 or -1. */
+/* From the publisher's thread: Redis found no incarnation inc of group
+ * id when it ran c's publish. Takes over the reference to c; the group
+ * serving that incarnation here, if any, decides (deleted: its delete
+ * event closes everyone; lost and registered again: 1013 for c, not
+ * relayed). A group served under the id since (deleted and created
+ * again) is not c's and is left alone. Waits at most a second for room;
+ * c is closed with 1013 if it cannot be handed over. 0 or -1. */
 int manager_cluster_refused(struct manager *m, const char *id, size_t len,
-                            struct member *c);
+                            const char inc[REDIS_INC_LEN + 1], struct member *c);
 
 /* Closes every registered group with code and reason (a literal) but
  * keeps them registered: used at shutdown. */
