@@ -1197,8 +1197,8 @@ it_proc_spawn(const char *const *args, const char *const *env)
 	argv[0] = bin;
 	for (size_t i = 0; i < na; i++)
 		argv[i + 1] = (char *)args[i];
-	if ((p->out = memfd_create("it-stdout", MFD_CLOEXEC)) == -1 ||
-	    (p->err = memfd_create("it-stderr", MFD_CLOEXEC)) == -1 ||
+	if ((p->out = it_output_file("it-stdout")) == -1 ||
+	    (p->err = it_output_file("it-stderr")) == -1 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
 	if ((p->pid = fork()) == -1)
@@ -1245,6 +1245,20 @@ pid_t
 it_proc_pid(const struct it_proc *p)
 {
 	return p->pid;
+}
+
+int
+it_output_file(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC), e;
+
+	if (fd != -1 && fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* Appends what the child wrote to one file since the last call. */

@@ -252,6 +252,13 @@ int it_free_port(void);
 
 struct it_proc;
 
+/* A file (a memfd, close-on-exec) for a child's output, opened for
+ * appending: a memfd is not opened by path, so the kernel does not
+ * serialize its file position, and two threads of the child writing at
+ * once could land on one offset, one line overwriting the other (a node's
+ * start line was lost so). -1 with errno. */
+int it_output_file(const char *name);
+
 /* Runs the groupchat binary with args (NULL-terminated, without argv[0])
  * and the environment minus every GROUPCHAT_* variable plus env
  * ("NAME=value" strings, NULL-terminated, or NULL). stdin is /dev/null;

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -158,7 +157,7 @@ spawn(struct redis_fixture *rf)
 		argv[argc++] = rf->extra[i];
 	argv[argc] = NULL;
 start:
-	if ((rf->logfd = memfd_create("redis-log", MFD_CLOEXEC)) == -1)
+	if ((rf->logfd = it_output_file("redis-log")) == -1)
 		return -1;
 	if ((rf->pid = fork()) == -1) {
 		rf->pid = 0;
