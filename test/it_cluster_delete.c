@@ -278,8 +278,10 @@ START_TEST(an_id_created_again_is_joined_at_once_on_the_nodes_of_the_old_group)
 		o.ps = old;
 		ck_assert(cl_pump(old, 2, cl_all_closed, &o, WAIT_MS));
 		for (int i = 0; i < 2; i++)
-			ck_assert_msg(old[i].close_code == 1000, "round %d: old member %d: close %d",
-			    r, i, old[i].close_code);
+			ck_assert_msg(old[i].close_code == 1000,
+			    "round %d: old member %d: close %d \"%s\"; its node's log ends: %s", r,
+			    i, old[i].close_code, old[i].close_reason,
+			    cl_node_log_tail(&cl.node[i]));
 		ck_assert_msg(cl_peers_hello(neu, 2, WAIT_MS) == 0,
 		    "round %d: the new members do not hear each other (closes %d, %d)", r,
 		    neu[0].close_code, neu[1].close_code);

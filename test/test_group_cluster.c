@@ -390,6 +390,22 @@ START_TEST(refused_publish_group_deleted_waits_for_its_event)
 END_TEST
 
 /*
+ * A join's claim found another incarnation in Redis and no delete event
+ * came: Redis lost the group (no tombstone) and another node created the
+ * id again. The group's check finds it gone and closes its member 1000,
+ * so that the join can take the new group.
+ */
+START_TEST(recheck_finds_the_group_lost_and_created_again)
+{
+	script_stand(OTHER, EP, 0, 0);
+	group_recheck(g);
+	ck_assert_uint_eq(fake_wait_closed(&sink), 1);
+	ck_assert_uint_eq(sink.code, GROUP_DELETED_CODE);
+	ck_assert(group_closed(g));
+}
+END_TEST
+
+/*
  * More messages than the group thread takes in one batch are queued
  * when the delete event closes the group (the thread was held up in a
  * resync Redis does not answer): all came before the delete, so all go
@@ -585,6 +601,7 @@ suite(void)
 	tcase_add_test(tc, tombstone_after_missed_messages_closes_1013);
 	tcase_add_test(tc, refused_publish_group_still_there_closes_sender_1013);
 	tcase_add_test(tc, refused_publish_group_deleted_waits_for_its_event);
+	tcase_add_test(tc, recheck_finds_the_group_lost_and_created_again);
 	tcase_add_test(tc, refused_publish_group_lost_registers_again);
 	tcase_add_test(tc, another_epoch_closes_1013);
 	tcase_add_test(tc, rewound_baseline_closes_1013);

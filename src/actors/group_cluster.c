@@ -181,6 +181,15 @@ group_resync(struct group *g, bool counted)
 }
 
 void
+group_recheck(struct group *g)
+{
+	struct group_req req = { .kind = GROUP_REFUSED };
+
+	if (group_try_post(g, &req) == -1)
+		atomic_store(&g->lost, true);   /* a plain resync, at the next tick */
+}
+
+void
 group_refused(struct group *g, struct member *c)
 {
 	struct group_req req = { .kind = GROUP_REFUSED, .c = c };

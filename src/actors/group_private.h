@@ -54,7 +54,8 @@ enum group_kind {
 
 struct group_req {
 	enum group_kind kind;
-	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE, GROUP_REFUSED: a reference */
+	struct member *c;       /* GROUP_JOIN, GROUP_LEAVE, GROUP_REFUSED (NULL
+	                         * for group_recheck): a reference */
 	union {
 		struct {                /* GROUP_JOIN of a groupchat.v1 member */
 			struct position pos;

@@ -394,8 +394,8 @@ seq_read_baseline(struct sequencer *s, struct redis_base *b)
  * Redis lost it (no incarnation and no tombstone naming ours: a delete
  * leaves one, a restart or a flush does not; an earlier group of the same
  * id may have left its own). 1 read into *b; 0 the group is gone (it was
- * closed, or, when a refused publish asked, its delete event is on its
- * way); -1 it could not be read (its members were told, 1013, or by the
+ * closed, or, when a refused publish or a join's claim asked, its delete
+ * event is on its way); -1 it could not be read (its members were told, 1013, or by the
  * group's own close if it closed meanwhile).
  *
  * A publish refused because of a delete may reach this node before the
@@ -463,17 +463,18 @@ seq_resync(struct sequencer *s)
 }
 
 /*
- * Redis refused c's publish: its incarnation was not there. The group
- * was deleted (its delete event closes everyone, c included), or Redis
- * lost it and it is registered again (and judged as a resync); then c's
- * message was not relayed, so c is closed with 1013 unless its group
- * closed it already. Before the baseline there is nothing to compare
- * with, and no member to tell.
+ * Redis refused c's publish: its incarnation was not there (or, c NULL,
+ * a join's claim found another one). The group was deleted (its delete
+ * event closes everyone, c included), or Redis lost it and it is
+ * registered again (and judged as a resync; or gone, if the id was
+ * created again meanwhile); then c's message was not relayed, so c is
+ * closed with 1013 unless its group closed it already. Before the
+ * baseline there is nothing to compare with, and no member to tell.
  */
 void
 seq_refused(struct sequencer *s, struct member *c)
 {
-	if (s->have_base && seq_judge(s, true) != 0 && !group_closed(s->g))
+	if (s->have_base && seq_judge(s, true) != 0 && c != NULL && !group_closed(s->g))
 		member_close(c, CLUSTER_RETRY_CODE, CLUSTER_RETRY_REASON);
 	member_unref(c);
 }

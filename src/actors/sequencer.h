@@ -117,10 +117,10 @@ void seq_flush(struct sequencer *s);
  * a break if its epoch changed, or the group's end if it is gone. */
 void seq_resync(struct sequencer *s);
 
-/* Redis refused c's publish (no incarnation): a resync, then c is
- * closed with 1013 unless the group is gone; a delete is left to its
- * event, which may still be behind messages this node has to fan out.
- * Drops the caller's reference to c. */
+/* Redis refused c's publish (no incarnation), or a join found another
+ * incarnation (c NULL): a resync, then c is closed with 1013 unless the
+ * group is gone; a delete is left to its event, which may still be behind
+ * messages this node has to fan out. Drops the caller's reference to c. */
 void seq_refused(struct sequencer *s, struct member *c);
 
 #endif

@@ -54,7 +54,7 @@ reject(struct mg_connection *conn, int status, const char *msg)
 #define CLAIM_DRAWS 8
 
 /* How long a join that found its group's incarnation replaced waits for
- * the old one's delete event before it asks the group to resync. */
+ * the old one's delete event before it asks the group to check. */
 #define STALE_EVENT_MS 1000
 
 /* Cluster mode: the group this node serves under id, counted in; NULL
@@ -96,10 +96,11 @@ ws_serve_again(struct server *srv, struct mg_connection *conn, struct conn *cn,
  * where it starts here. The claim also reads which incarnation of the
  * group Redis holds: if the group served here follows an older one (the
  * id was deleted and created again, and the delete event is not here
- * yet), the join waits for that event (or a resync) to close it and takes
- * the new group instead; so does a join that finds its group closed
- * under it. Once each. 0; or -1 after answering (400 when the group exists nowhere,
- * else 503), with *gone set when *gp is to leave the registry at once.
+ * yet), the join waits for that event (or the group's check) to close it
+ * and takes the new group instead; so does a join that finds its group
+ * closed under it. Once each. 0; or -1 after answering (400 when the
+ * group exists nowhere, else 503), with *gone set when *gp is to leave the
+ * registry at once.
  */
 static int
 ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *cn,
@@ -136,9 +137,9 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 	if (!again || now[0] == '\0' || strcmp(now, cn->inc) == 0)
 		return 0;
 	/* Its delete event is on its way; if Redis lost it instead (no
-	 * tombstone, no event), a resync finds it gone. */
+	 * tombstone, no event), the group's check finds it gone. */
 	if (group_wait_closed(*gp, STALE_EVENT_MS) == -1) {
-		group_resync(*gp, false);
+		group_recheck(*gp);
 		if (group_wait_closed(*gp, CLUSTER_WAIT_MS) == -1)
 			goto unavailable;
 	}

@@ -93,6 +93,12 @@ int group_resync(struct group *g, bool counted);
  * message was not relayed). */
 void group_refused(struct group *g, struct member *c);
 
+/* A joining worker's claim found another incarnation of the group in
+ * Redis: the group checks, on its thread, as for a refused publish
+ * without a sender (a delete is left to its event; Redis lost it and the
+ * id was created again: the group closes). */
+void group_recheck(struct group *g);
+
 /* One payload of the group's channel. 1 if it was this incarnation's
  * delete: the group is closed and is to leave the registry (its members
  * get 1000 "group deleted", or 1013 if this node had not fanned out
