@@ -320,6 +320,7 @@ START_TEST(an_id_redis_lost_and_another_node_created_is_joined_in_the_new_group)
 	ck_assert_int_eq(it_ws_send_wait(b, "new", a, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_send_wait(a, "back", b, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close(old, 1000, WAIT_MS), 0);
+	it_ws_free(old);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	ck_assert_int_eq(it_ws_close(b), 0);
 	cl_down(&cl);
