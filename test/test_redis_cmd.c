@@ -391,17 +391,6 @@ START_TEST(fake_run_id_change)
 }
 END_TEST
 
-/* Whether the last script call carried token as its epoch token. */
-static int
-last_call_carries(const char *token)
-{
-	char cmd[512], want[32];
-
-	snprintf(want, sizeof(want), " %s ", token);
-	return fake_redis_last(fake, "EVALSHA", cmd, sizeof(cmd)) == 0 &&
-	    strstr(cmd, want) != NULL;
-}
-
 /* A durable Redis's lineage changed under the link (a FLUSHALL, then
  * another node's link wrote a new one): the next heartbeat takes it up,
  * without a reconnect, and the next baseline carries it. */
@@ -417,14 +406,14 @@ START_TEST(fake_token_read_again)
 	ck_assert(wait_for(&rec.ups, 1, 5000));
 	fake_redis_reply(fake, none);
 	ck_assert_int_eq(redis_cmd_baseline(c, "g", 1, &b, 5000), 0);
-	ck_assert(last_call_carries("aaaaaaaaaaaaaaaa"));
+	ck_assert(fake_redis_last_carries(fake, "EVALSHA", "aaaaaaaaaaaaaaaa"));
 	evals = fake_redis_count(fake, "EVAL", NULL);
 	fake_redis_lineage(fake, "bbbbbbbbbbbbbbbb");
 	ck_assert_int_eq(redis_cmd_check(c), 0);
 	ck_assert(fake_redis_wait(fake, "EVAL", evals + 1, 5000));
 	fake_redis_reply(fake, none);
 	ck_assert_int_eq(redis_cmd_baseline(c, "g", 1, &b, 5000), 0);
-	ck_assert(last_call_carries("bbbbbbbbbbbbbbbb"));
+	ck_assert(fake_redis_last_carries(fake, "EVALSHA", "bbbbbbbbbbbbbbbb"));
 	ck_assert_int_eq(fake_redis_opens(fake), 1);
 	redis_cmd_stop(c);
 }

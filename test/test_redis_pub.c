@@ -456,17 +456,6 @@ START_TEST(fake_noscript_fails_and_reloads)
 }
 END_TEST
 
-/* Whether the last publish carried token as its epoch token. */
-static int
-last_publish_carries(const char *token)
-{
-	char cmd[512], want[32];
-
-	snprintf(want, sizeof(want), " %s ", token);
-	return fake_redis_last(fake, "EVALSHA", cmd, sizeof(cmd)) == 0 &&
-	    strstr(cmd, want) != NULL;
-}
-
 /* A durable Redis's lineage changed under the link (a FLUSHALL, then
  * another node's link wrote a new one): the publisher takes it up at its
  * next check, idle as here or at a batch, without a reconnect. */
@@ -479,14 +468,14 @@ START_TEST(fake_token_read_again)
 	ck_assert_int_eq(send_one(p, 0), 0);
 	ck_assert_int_eq(redis_pub_start(p), 0);
 	ck_assert(wait_for(&rec.nres, 1));
-	ck_assert(last_publish_carries("aaaaaaaaaaaaaaaa"));
+	ck_assert(fake_redis_last_carries(fake, "EVALSHA", "aaaaaaaaaaaaaaaa"));
 	fake_redis_lineage(fake, "bbbbbbbbbbbbbbbb");
 	ck_assert(fake_redis_wait(fake, "EVAL", 2, 3 * REDIS_TOKEN_CHECK_MS));
 	fake_redis_reply(fake, ":2\r\n");
 	ck_assert_int_eq(send_one(p, 1), 0);
 	ck_assert(wait_for(&rec.nres, 2));
 	ck_assert_int_eq(rec.seq[1], 2);
-	ck_assert(last_publish_carries("bbbbbbbbbbbbbbbb"));
+	ck_assert(fake_redis_last_carries(fake, "EVALSHA", "bbbbbbbbbbbbbbbb"));
 	ck_assert_int_eq(fake_redis_opens(fake), 1);
 	redis_pub_stop(p);
 }

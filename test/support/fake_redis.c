@@ -413,6 +413,15 @@ fake_redis_last(struct fake_redis *f, const char *verb, char *out, size_t n)
 }
 
 int
+fake_redis_last_carries(struct fake_redis *f, const char *verb, const char *arg)
+{
+	char cmd[512], want[64];
+
+	snprintf(want, sizeof(want), " %s ", arg);
+	return fake_redis_last(f, verb, cmd, sizeof(cmd)) == 0 && strstr(cmd, want) != NULL;
+}
+
+int
 fake_redis_wait(struct fake_redis *f, const char *verb, int want, int ms)
 {
 	struct timespec dl;

@@ -62,6 +62,10 @@ int fake_redis_command(struct fake_redis *f, int i, char *out, size_t n);
  * fake_redis_command does; 0, or -1 if there is none. */
 int fake_redis_last(struct fake_redis *f, const char *verb, char *out, size_t n);
 
+/* Whether the last flushed command whose name is verb carries arg as an
+ * argument followed by another (" arg " in its text). */
+int fake_redis_last_carries(struct fake_redis *f, const char *verb, const char *arg);
+
 /* Waits until fake_redis_count(f, verb) >= want, up to ms. 1 if reached. */
 int fake_redis_wait(struct fake_redis *f, const char *verb, int want, int ms);
 
