@@ -42,16 +42,6 @@ conversation(const char *id, struct cl_peer *ps, int *sent, int rounds)
 	cl_expect_round(ps, N, sent, WAIT_MS, "%s: before", id);
 }
 
-static void
-expect_up(int node, const char *why)
-{
-	char body[256] = "";
-
-	if (cl_wait_healthz(cl.node[node].port, 200, WAIT_MS) != 0)
-		cl_healthz(cl.node[node].port, body, sizeof(body));
-	ck_assert_msg(body[0] == '\0', "%s: node %d: /healthz still \"%s\"", why, node, body);
-}
-
 /* Every one of the n peers is closed 1013 "try again later" (its history
  * broke), and what each received before is one gap-free order. */
 static void
@@ -121,8 +111,8 @@ START_TEST(restart_from_an_older_snapshot)
 	cl_expect_round(ps, N, sent, WAIT_MS, "after the SAVE");
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
 	ck_assert_int_eq(rf_restart_saved(cl.rf), 0);
-	expect_up(0, "restarted from the snapshot");
-	expect_up(1, "restarted from the snapshot");
+	cl_expect_up(&cl, 0, "restarted from the snapshot");
+	cl_expect_up(&cl, 1, "restarted from the snapshot");
 	expect_all_broke(ps, N, sent, "restarted from the snapshot");
 	/* /stats counts them in their own bucket */
 	for (int i = 0; i < 2; i++) {
@@ -181,7 +171,7 @@ START_TEST(staggered_restart_empty)
 	conversation("stag", ps, sent, 2);
 	node_signal(0, SIGSTOP);
 	ck_assert_int_eq(rf_command(cl.rf, "CLIENT KILL TYPE pubsub", reply, sizeof(reply)), 0);
-	expect_up(1, "node 1 subscribed again");
+	cl_expect_up(&cl, 1, "node 1 subscribed again");
 	for (int k = 0; k < 15; k++)
 		for (int i = 2; i < N; i++) {
 			snprintf(body, sizeof(body), "m-%d-%d", i, sent[i]++);
@@ -192,9 +182,9 @@ START_TEST(staggered_restart_empty)
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
 	ck_assert_int_eq(rf_restart(cl.rf), 0);
 	node_signal(0, SIGCONT);
-	expect_up(0, "node 0 back first");
+	cl_expect_up(&cl, 0, "node 0 back first");
 	node_signal(1, SIGCONT);
-	expect_up(1, "node 1 back second");
+	cl_expect_up(&cl, 1, "node 1 back second");
 	expect_all_broke(ps, N, sent, "restarted empty, staggered");
 	expect_new_members_talk("stag", 10, "restarted empty, staggered");
 	for (int i = 0; i < N; i++)
@@ -230,8 +220,8 @@ START_TEST(group_without_members_survives_restart_empty)
 		ck_assert_msg(ps[i].close_code == 1013, "sender %d closed %d, want 1013", i,
 		    ps[i].close_code);
 	ck_assert_int_eq(rf_restart(cl.rf), 0);
-	expect_up(0, "restarted empty");
-	expect_up(1, "restarted empty");
+	cl_expect_up(&cl, 0, "restarted empty");
+	cl_expect_up(&cl, 1, "restarted empty");
 	ck_assert_int_eq(itx_create(cl.node[1].port, "keep"), 400);
 	expect_new_members_talk("keep", 3, "the group that lost its members");
 	for (int i = 0; i < 2; i++)

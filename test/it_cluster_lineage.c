@@ -34,16 +34,6 @@ static const char *const everysec[] = { "--appendonly", "yes", "--appendfsync", 
 
 static struct cl_cluster cl;
 
-static void
-expect_up(int node, const char *why)
-{
-	char body[256] = "";
-
-	if (cl_wait_healthz(cl.node[node].port, 200, WAIT_MS) != 0)
-		cl_healthz(cl.node[node].port, body, sizeof(body));
-	ck_assert_msg(body[0] == '\0', "%s: node %d: /healthz still \"%s\"", why, node, body);
-}
-
 /* The payload of the next text frame on ws, malloc'd; fails the test on
  * anything else. */
 static char *
@@ -184,8 +174,8 @@ START_TEST(durable_restart_keeps_positions)
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
 	ck_assert_int_eq(cl_wait_healthz(cl.node[0].port, 503, WAIT_MS), 0);
 	ck_assert_int_eq(rf_restart_kept(cl.rf, NULL), 0);
-	expect_up(0, "restarted on its AOF");
-	expect_up(1, "restarted on its AOF");
+	cl_expect_up(&cl, 0, "restarted on its AOF");
+	cl_expect_up(&cl, 1, "restarted on its AOF");
 	send_from_0(ps, sent, K, "after the restart");
 	snprintf(path, sizeof(path), "dur?since=%s:%lu", ep, left);
 	v = join_v1(1, path);
@@ -246,8 +236,8 @@ START_TEST(everysec_restart_breaks)
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
 	ck_assert_int_eq(cl_wait_healthz(cl.node[0].port, 503, WAIT_MS), 0);
 	ck_assert_int_eq(rf_restart_kept(cl.rf, NULL), 0);
-	expect_up(0, "restarted, everysec");
-	expect_up(1, "restarted, everysec");
+	cl_expect_up(&cl, 0, "restarted, everysec");
+	cl_expect_up(&cl, 1, "restarted, everysec");
 	cl_pump(ps, 2, cl_all_closed, &all, WAIT_MS);
 	for (int i = 0; i < 2; i++)
 		ck_assert_msg(ps[i].close_code == 1013, "peer %d: close %d, want 1013", i,
@@ -341,7 +331,7 @@ START_TEST(promoted_replica_breaks)
 	cl_url(url, sizeof(url), replica_port, NULL);
 	for (int i = 0; i < 2; i++) {
 		cl_node_start(&cl.node[i], url, NULL);
-		expect_up(i, "on the promoted replica");
+		cl_expect_up(&cl, i, "on the promoted replica");
 	}
 	expect_reset(1, "pro", ep, left, "promoted replica");
 	for (int i = 0; i < 2; i++)

@@ -65,14 +65,8 @@ expect_503_everywhere(const char *why)
 static void
 expect_up_everywhere(const char *why)
 {
-	for (int i = 0; i < cl.n; i++) {
-		char body[256] = "";
-		int st = 0;
-
-		if (cl_wait_healthz(cl.node[i].port, 200, WAIT_MS) != 0)
-			st = cl_healthz(cl.node[i].port, body, sizeof(body));
-		ck_assert_msg(st == 0, "%s: node %d: /healthz still %d \"%s\"", why, i, st, body);
-	}
+	for (int i = 0; i < cl.n; i++)
+		cl_expect_up(&cl, i, why);
 }
 
 /* Everything works again: every surviving member talks, a new group is

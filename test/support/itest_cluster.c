@@ -619,3 +619,14 @@ cl_down(struct cl_cluster *c)
 	rf_stop(c->rf);
 	c->rf = NULL;
 }
+
+void
+cl_expect_up(struct cl_cluster *c, int node, const char *why)
+{
+	char body[256] = "";
+	int st = 0;
+
+	if (cl_wait_healthz(c->node[node].port, 200, 3 * IT_TIMEOUT_MS) != 0)
+		st = cl_healthz(c->node[node].port, body, sizeof(body));
+	ck_assert_msg(st == 0, "%s: node %d: /healthz still %d \"%s\"", why, node, st, body);
+}

@@ -198,4 +198,8 @@ void cl_up_redis(struct cl_cluster *c, int n, const char *password,
 /* Kills every node still running and Redis. */
 void cl_down(struct cl_cluster *c);
 
+/* Waits (3 x IT_TIMEOUT_MS at most) until node's /healthz answers 200;
+ * fails the test otherwise, naming why, the node and its last answer. */
+void cl_expect_up(struct cl_cluster *c, int node, const char *why);
+
 #endif
