@@ -12,7 +12,6 @@
  * that does not opt in sees today's bytes, since or not.
  */
 #include <check.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,86 +413,35 @@ END_TEST
 #define SEAM_N 4000
 #define SEAM_EVERY 400
 
-struct seam_reader {
-	struct it_ws *ws;
-	uint64_t epoch, last; /* last offset seen */
-	int drops;
-};
-
-/* Reads what is there on r (waiting at most ms for the first frame) and
- * checks each message against the rule. */
-static void
-seam_drain(struct seam_reader *r, int ms, int resumer)
+/* The resumer's rejoin: on the one node. */
+static struct it_ws *
+seam_rejoin(void *arg, int drop, const char *since, char *status, size_t slen)
 {
-	struct it_frame f;
-	struct position p;
-	const char *why;
-	char want[32], since[POSITION_MAX], status[64];
-	char *nl;
-
-	while (it_ws_recv(r->ws, &f, ms) == IT_FRAME) {
-		ms = 0;
-		ck_assert_int_eq(f.opcode, IT_OP_TEXT);
-		nl = memchr(f.payload, '\n', f.len);
-		ck_assert_ptr_nonnull(nl);
-		ck_assert_int_eq(position_parse((char *)f.payload,
-		    (size_t)(nl - (char *)f.payload), &p, &why), 0);
-		ck_assert_uint_eq(p.epoch, r->epoch);
-		ck_assert_msg(p.offset == r->last + 1, "offset %" PRIu64 " after %" PRIu64
-		    " (drops %d)", p.offset, r->last, r->drops);
-		snprintf(want, sizeof(want), "n%" PRIu64, p.offset);
-		ck_assert_str_eq(nl + 10, want);
-		r->last = p.offset;
-		it_frame_free(&f);
-		if (resumer && r->last % SEAM_EVERY == 0 && r->last < SEAM_N) {
-			it_ws_free(r->ws);
-			p.offset = r->last;
-			position_format(&p, since);
-			r->ws = v1_join("g", since, status, sizeof(status));
-			ck_assert_uint_ge(itv1_status(status, "ok").offset, r->last);
-			r->drops++;
-		}
-	}
+	(void)arg;
+	(void)drop;
+	return v1_join("g", since, status, slen);
 }
 
 START_TEST(test_seam_under_load)
 {
-	struct seam_reader ref = { 0 }, res = { 0 };
-	struct it_ws *plain;
-	char status[64], text[32];
-	int64_t start, elapsed;
-	int sent = 0, got = 0;
+	static const struct itv1_seam seam = { SEAM_N, SEAM_EVERY, 60000, seam_rejoin, NULL };
+	struct it_ws *plain, *ref, *res;
+	char status[64];
+	uint64_t epoch;
+	int drops;
 
 	up_history(1000, 2048);
 	ck_assert_int_eq(itx_create(port, "g"), 201);
 	plain = itf_join(port, "g");
-	ref.ws = v1_join("g", NULL, status, sizeof(status));
-	ref.epoch = itv1_status(status, "ok").epoch;
-	res.ws = v1_join("g", NULL, status, sizeof(status));
-	res.epoch = ref.epoch;
-	start = it_now_ms();
-	while (ref.last < SEAM_N || res.last < SEAM_N) {
-		/* About one message a millisecond, paced by the clock. */
-		while (sent < SEAM_N && sent <= it_now_ms() - start) {
-			snprintf(text, sizeof(text), "n%d", ++sent);
-			ck_assert_int_eq(it_ws_send_text(plain, text), 0);
-		}
-		while (got < sent && it_ws_expect_suffix(plain, IT_OP_TEXT, "", 0,
-		    NULL, 0) == 0)
-			got++;
-		seam_drain(&ref, 1, 0);
-		seam_drain(&res, 1, 1);
-		ck_assert_msg(it_now_ms() - start < 60000, "stalled: ref %" PRIu64
-		    ", resumer %" PRIu64, ref.last, res.last);
-	}
-	elapsed = it_now_ms() - start;
-	fprintf(stderr, "seam: %d messages in %" PRId64 " ms, %d resumes\n", SEAM_N,
-	    elapsed, res.drops);
-	ck_assert_int_eq(res.drops, SEAM_N / SEAM_EVERY - 1);
+	ref = v1_join("g", NULL, status, sizeof(status));
+	epoch = itv1_status(status, "ok").epoch;
+	res = v1_join("g", NULL, status, sizeof(status));
+	drops = itv1_seam_run(&seam, plain, ref, &res, epoch);
+	ck_assert_int_eq(drops, SEAM_N / SEAM_EVERY - 1);
 	ck_assert_int_eq(total("resets"), 0);
-	ck_assert_int_eq(total("recoveries"), res.drops);
-	it_ws_free(ref.ws);
-	it_ws_free(res.ws);
+	ck_assert_int_eq(total("recoveries"), drops);
+	it_ws_free(ref);
+	it_ws_free(res);
 	it_ws_free(plain);
 }
 END_TEST

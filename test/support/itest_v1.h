@@ -36,4 +36,30 @@ struct position itv1_status(const char *status, const char *word);
  * bytes). */
 struct position itv1_recv(struct it_ws *ws, int op, char *body, size_t blen);
 
+/*
+ * The seam under load (it_resume on one node, it_cluster_resume across
+ * nodes): a plain member sends "n<i>" about once a millisecond while two
+ * v1 members read, a reference that never drops and a resumer that drops
+ * and resumes with since every `every` messages it receives. Over all
+ * their connections each must see every offset from 1 to n once, in
+ * order, in one epoch, each with the message sent i-th; every resume must
+ * answer ok at or past where the resumer stood.
+ */
+struct itv1_seam {
+	int n, every;           /* messages sent; the resumer's drop period */
+	int64_t stall_ms;       /* the whole run must end within this */
+	/* Joins the resumer again with since at its drop-th resume (1, 2,
+	 * ...): the connection, its status into status (slen bytes). */
+	struct it_ws *(*rejoin)(void *arg, int drop, const char *since, char *status,
+	    size_t slen);
+	void *arg;
+};
+
+/* Runs the seam with plain, ref and *res joined (the two v1 members'
+ * status read; epoch is theirs). The resumer's connection replaces *res
+ * at each resume; the connections stay the caller's to free. Returns how
+ * many times the resumer dropped. */
+int itv1_seam_run(const struct itv1_seam *s, struct it_ws *plain, struct it_ws *ref,
+    struct it_ws **res, uint64_t epoch);
+
 #endif
