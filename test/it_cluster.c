@@ -15,6 +15,7 @@
  */
 #include "support/itest.h"
 #include "support/itest_cluster.h"
+#include "support/itest_inproc.h"
 #include "support/itest_ws_extra.h"
 #include "support/redis_fixture.h"
 #include "support/test_main.h"
@@ -27,60 +28,16 @@
 
 #include "groupchat/config.h"
 
-#define NODES 3
+#define NODES INPROC_NODES
 #define WAIT_MS 10000
 
-static struct redis_fixture *rf;
-static struct itest_server *node[NODES];
-static int port[NODES];
-
-static void
-start_node(int i)
-{
-	struct config cfg;
-
-	it_config(&cfg);
-	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
-	ck_assert_ptr_nonnull(node[i] = it_server_start(&cfg));
-	port[i] = it_server_port(node[i]);
-}
-
-static void
-up(void)
-{
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
-	for (int i = 0; i < NODES; i++)
-		start_node(i);
-	for (int i = 0; i < NODES; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
-}
-
-static void
-down(void)
-{
-	for (int i = 0; i < NODES; i++)
-		if (node[i] != NULL) {
-			it_server_stop(node[i]);
-			node[i] = NULL;
-		}
-	rf_stop(rf);
-	rf = NULL;
-}
-
-/* Whether Redis answers the command cmd with ":1". */
-static int
-redis_has(void *cmd)
-{
-	char out[64];
-
-	return rf_command(rf, cmd, out, sizeof(out)) == 0 && strcmp(out, ":1") == 0;
-}
+static struct inproc cl;
 
 static struct it_ws *
 join(int i, const char *id)
 {
 	int st = 0;
-	struct it_ws *ws = itx_join(port[i], id, &st);
+	struct it_ws *ws = itx_join(cl.port[i], id, &st);
 
 	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
 	return ws;
@@ -111,8 +68,8 @@ START_TEST(relay_one_order_on_every_node)
 	char msg[32], *seen[NODES][NODES * EACH];
 	int i, k, n;
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
+	inproc_up(&cl, NODES, NULL);
+	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
 	for (i = 0; i < NODES; i++)
 		ws[i] = join(i, "g");
 	/* Everyone sends at once, interleaved. */
@@ -132,17 +89,17 @@ START_TEST(relay_one_order_on_every_node)
 	for (i = 0; i < NODES; i++) {
 		long long published = -1, trips;
 
-		ck_assert_msg(itx_wait_total(port[i], "redis_published", EACH, WAIT_MS,
+		ck_assert_msg(itx_wait_total(cl.port[i], "redis_published", EACH, WAIT_MS,
 		    &published) == 0, "node %d: redis_published %lld, want %d", i,
 		    published, EACH);
-		ck_assert_int_eq(itx_stats_total(port[i], "redis_round_trips", &trips), 0);
+		ck_assert_int_eq(itx_stats_total(cl.port[i], "redis_round_trips", &trips), 0);
 	}
 	for (i = 0; i < NODES; i++) {
 		for (n = 0; n < NODES * EACH; n++)
 			free(seen[i][n]);
 		ck_assert_int_eq(it_ws_close(ws[i]), 0);
 	}
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -168,11 +125,11 @@ START_TEST(racing_creates_one_201)
 	char id[16];
 	int round, i, created, exists;
 
-	up();
+	inproc_up(&cl, NODES, NULL);
 	for (round = 0; round < 30; round++) {
 		snprintf(id, sizeof(id), "race%d", round);
 		for (i = 0; i < NODES; i++) {
-			c[i] = (struct creator){ port[i], 0, id };
+			c[i] = (struct creator){ cl.port[i], 0, id };
 			ck_assert_int_eq(pthread_create(&t[i], NULL, create_main, &c[i]), 0);
 		}
 		created = exists = 0;
@@ -184,7 +141,7 @@ START_TEST(racing_creates_one_201)
 		ck_assert_int_eq(created, 1);
 		ck_assert_int_eq(exists, NODES - 1);
 	}
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -193,26 +150,26 @@ START_TEST(delete_closes_everywhere_recreate_gets_nothing_old)
 	struct it_ws *a, *b, *c;
 	char *s;
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "d"), 201);
+	inproc_up(&cl, NODES, NULL);
+	ck_assert_int_eq(itx_create(cl.port[0], "d"), 201);
 	a = join(0, "d");
 	b = join(1, "d");
 	ck_assert_int_eq(it_ws_send_wait(a, "before", b, NULL, WAIT_MS), 0);
-	ck_assert_int_eq(itx_delete(port[2], "d", NULL, 0), 200);
+	ck_assert_int_eq(itx_delete(cl.port[2], "d", NULL, 0), 200);
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1000, "group deleted", WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close_reason(b, 1000, "group deleted", WAIT_MS), 0);
 	it_ws_free(a);
 	it_ws_free(b);
-	ck_assert_int_eq(itx_delete(port[2], "d", NULL, 0), 400);
+	ck_assert_int_eq(itx_delete(cl.port[2], "d", NULL, 0), 400);
 	/* The id at once again: the new group starts empty. */
-	ck_assert_int_eq(itx_create(port[1], "d"), 201);
+	ck_assert_int_eq(itx_create(cl.port[1], "d"), 201);
 	c = join(1, "d");
 	ck_assert_int_eq(it_ws_send_text(c, "fresh"), 0);
 	ck_assert_ptr_nonnull(s = next_text(c));
 	ck_assert_msg(strstr(s, " - fresh") != NULL, "got %s", s);
 	free(s);
 	ck_assert_int_eq(it_ws_close(c), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -220,19 +177,19 @@ START_TEST(redis_unreachable_at_start_then_recovers)
 {
 	struct it_ws *a;
 
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
-	ck_assert_int_eq(rf_kill(rf), 0);
-	start_node(0);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
-	ck_assert_int_eq(itx_create(port[0], "u"), 503);
-	ck_assert_int_eq(itx_delete(port[0], "u", NULL, 0), 503);
-	ck_assert_int_eq(rf_restart(rf), 0);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
-	ck_assert_int_eq(itx_create(port[0], "u"), 201);
+	ck_assert_ptr_nonnull(cl.rf = rf_start(NULL));
+	ck_assert_int_eq(rf_kill(cl.rf), 0);
+	inproc_start(&cl, 0, rf_port(cl.rf), NULL);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 503, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "u"), 503);
+	ck_assert_int_eq(itx_delete(cl.port[0], "u", NULL, 0), 503);
+	ck_assert_int_eq(rf_restart(cl.rf), 0);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "u"), 201);
 	a = join(0, "u");
 	ck_assert_int_eq(it_ws_send_wait(a, "hi", a, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -244,20 +201,20 @@ START_TEST(redis_restarted_empty_group_stays)
 {
 	struct it_ws *a, *b, *c, *d;
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "r"), 201);
+	inproc_up(&cl, NODES, NULL);
+	ck_assert_int_eq(itx_create(cl.port[0], "r"), 201);
 	a = join(0, "r");
 	b = join(1, "r");
 	ck_assert_int_eq(it_ws_send_wait(a, "one", b, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_suffix(a, IT_OP_TEXT, " - one", 6, NULL, WAIT_MS), 0);
-	ck_assert_int_eq(rf_kill(rf), 0);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
-	ck_assert_int_eq(rf_restart(rf), 0);
+	ck_assert_int_eq(rf_kill(cl.rf), 0);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 503, WAIT_MS), 0);
+	ck_assert_int_eq(rf_restart(cl.rf), 0);
 	for (int i = 0; i < NODES; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
+		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1013, "try again later", WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close_reason(b, 1013, "try again later", WAIT_MS), 0);
-	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:r", WAIT_MS));
+	ck_assert(inproc_wait_redis_has(&cl, "EXISTS gc:inc:r", WAIT_MS));
 	c = join(2, "r");
 	d = join(0, "r");
 	ck_assert_int_eq(it_ws_send_wait(c, "zero", d, NULL, WAIT_MS), 0);
@@ -266,7 +223,7 @@ START_TEST(redis_restarted_empty_group_stays)
 	it_ws_free(b);
 	ck_assert_int_eq(it_ws_close(c), 0);
 	ck_assert_int_eq(it_ws_close(d), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -274,10 +231,10 @@ START_TEST(join_of_a_group_nowhere_is_400)
 {
 	int st = 0;
 
-	up();
-	ck_assert_ptr_null(it_ws_connect(port[1], "/groups/none", NULL, &st));
+	inproc_up(&cl, NODES, NULL);
+	ck_assert_ptr_null(it_ws_connect(cl.port[1], "/groups/none", NULL, &st));
 	ck_assert_int_eq(st, 400);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -289,7 +246,7 @@ joined_b(void *arg)
 	struct it_ws **b = arg;
 	int st = 0;
 
-	*b = itx_join(port[0], "b", &st);
+	*b = itx_join(cl.port[0], "b", &st);
 	ck_assert(*b != NULL || st == 503);
 	return *b != NULL;
 }
@@ -303,17 +260,15 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 	struct it_response r;
 	struct it_ws *a, *a2, *b = NULL;
 
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
+	ck_assert_ptr_nonnull(cl.rf = rf_start(NULL));
 	it_config(&cfg);
 	cfg.max_groups = 1;
-	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
-	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
-	port[0] = it_server_port(node[0]);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
-	ck_assert_int_eq(itx_create(port[0], "a"), 201);
-	ck_assert_int_eq(itx_create(port[0], "b"), 201);
+	inproc_start(&cl, 0, rf_port(cl.rf), &cfg);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "a"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "b"), 201);
 	a = join(0, "a");
-	ck_assert_ptr_null(it_ws_connect_resp(port[0], "/groups/b", NULL, &r));
+	ck_assert_ptr_null(it_ws_connect_resp(cl.port[0], "/groups/b", NULL, &r));
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(r.body, "too many groups\n");
 	it_response_free(&r);
@@ -324,7 +279,7 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 	it_wait_until(joined_b, &b, WAIT_MS);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(it_ws_close(b), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -337,24 +292,22 @@ START_TEST(create_past_max_cluster_groups_is_too_many_groups)
 	struct it_response r;
 	int i;
 
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
+	ck_assert_ptr_nonnull(cl.rf = rf_start(NULL));
 	it_config(&cfg);
 	cfg.max_cluster_groups = 2;
-	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rf_port(rf));
 	for (i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(node[i] = it_server_start(&cfg));
-		port[i] = it_server_port(node[i]);
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
+		inproc_start(&cl, i, rf_port(cl.rf), &cfg);
+		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
 	}
-	ck_assert_int_eq(itx_create(port[0], "a"), 201);
-	ck_assert_int_eq(itx_create(port[1], "b"), 201);
-	ck_assert_int_eq(it_request(port[1], "POST", "/create?id=c", &r), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "a"), 201);
+	ck_assert_int_eq(itx_create(cl.port[1], "b"), 201);
+	ck_assert_int_eq(it_request(cl.port[1], "POST", "/create?id=c", &r), 0);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(r.body, "too many groups\n");
 	it_response_free(&r);
-	ck_assert_int_eq(itx_delete(port[1], "a", NULL, 0), 200);
-	ck_assert_int_eq(itx_create(port[0], "c"), 201);
-	down();
+	ck_assert_int_eq(itx_delete(cl.port[1], "a", NULL, 0), 200);
+	ck_assert_int_eq(itx_create(cl.port[0], "c"), 201);
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -365,7 +318,7 @@ END_TEST
 static int
 healthz_wrongpass(void *body)
 {
-	ck_assert_int_ne(cl_healthz(port[0], body, HEALTHZ_LEN), -1);
+	ck_assert_int_ne(cl_healthz(cl.port[0], body, HEALTHZ_LEN), -1);
 	return strstr(body, "WRONGPASS") != NULL;
 }
 
@@ -374,26 +327,26 @@ START_TEST(password_wrong_then_right)
 	struct config cfg;
 	char body[HEALTHZ_LEN];
 
-	ck_assert_ptr_nonnull(rf = rf_start("s3cret"));
+	ck_assert_ptr_nonnull(cl.rf = rf_start("s3cret"));
 	it_config(&cfg);
-	snprintf(cfg.redis, sizeof(cfg.redis), "redis://:wrong@127.0.0.1:%d", rf_port(rf));
-	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
-	port[0] = it_server_port(node[0]);
+	snprintf(cfg.redis, sizeof(cfg.redis), "redis://:wrong@127.0.0.1:%d", rf_port(cl.rf));
+	ck_assert_ptr_nonnull(cl.node[0] = it_server_start(&cfg));
+	cl.port[0] = it_server_port(cl.node[0]);
 	/* 503 at once ("connecting"), then with the reason Redis gave. */
 	it_wait_until(healthz_wrongpass, body, WAIT_MS);
 	/* One line, the reason Redis gave, never the password. */
 	ck_assert_msg(strncmp(body, "redis: ", 7) == 0 && strstr(body, "WRONGPASS") != NULL &&
 	    strchr(body, '\n') == body + strlen(body) - 1 && strstr(body, "wrong") == NULL,
 	    "healthz said %s", body);
-	ck_assert_int_eq(itx_create(port[0], "p"), 503);
-	it_server_stop(node[0]);
+	ck_assert_int_eq(itx_create(cl.port[0], "p"), 503);
+	it_server_stop(cl.node[0]);
 	/* GROUPCHAT_REDIS_PASSWORD wins over the URL's. */
 	ck_assert_int_eq(setenv("GROUPCHAT_REDIS_PASSWORD", "s3cret", 1), 0);
-	ck_assert_ptr_nonnull(node[0] = it_server_start(&cfg));
-	port[0] = it_server_port(node[0]);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 200, WAIT_MS), 0);
-	ck_assert_int_eq(itx_create(port[0], "p"), 201);
-	down();
+	ck_assert_ptr_nonnull(cl.node[0] = it_server_start(&cfg));
+	cl.port[0] = it_server_port(cl.node[0]);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "p"), 201);
+	inproc_down(&cl);
 }
 END_TEST
 
