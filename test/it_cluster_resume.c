@@ -19,6 +19,7 @@
 #include "support/fault_proxy.h"
 #include "support/itest.h"
 #include "support/itest_cluster.h"
+#include "support/itest_inproc.h"
 #include "support/itest_v1.h"
 #include "support/itest_ws_extra.h"
 #include "support/redis_fixture.h"
@@ -33,17 +34,15 @@
 #include "groupchat/config.h"
 #include "groupchat/core/position.h"
 
-#define NODES 3
+#define NODES INPROC_NODES
 #define WAIT_MS 10000
 
-static struct redis_fixture *rf;
-static struct itest_server *node[NODES];
-static int port[NODES];
+static struct inproc cl;
 
-/* Starts node i on the Redis at 127.0.0.1:rport with history bounds
- * count and bytes (0: the defaults). */
+/* Redis, then n nodes on it with history bounds count and bytes (0: the
+ * defaults). */
 static void
-start_node(int i, int rport, unsigned count, size_t bytes)
+up_history(int n, unsigned count, size_t bytes)
 {
 	struct config cfg;
 
@@ -52,50 +51,7 @@ start_node(int i, int rport, unsigned count, size_t bytes)
 		cfg.history = count;
 	if (bytes != 0)
 		cfg.history_bytes = bytes;
-	snprintf(cfg.redis, sizeof(cfg.redis), "redis://127.0.0.1:%d", rport);
-	ck_assert_ptr_nonnull(node[i] = it_server_start(&cfg));
-	port[i] = it_server_port(node[i]);
-}
-
-/* Redis, then n nodes on it with history bounds count and bytes (0: the
- * defaults). */
-static void
-up_history(int n, unsigned count, size_t bytes)
-{
-	int i;
-
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
-	for (i = 0; i < n; i++)
-		start_node(i, rf_port(rf), count, bytes);
-	for (i = 0; i < n; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
-}
-
-static void
-up(void)
-{
-	up_history(NODES, 0, 0);
-}
-
-static void
-down(void)
-{
-	for (int i = 0; i < NODES; i++)
-		if (node[i] != NULL) {
-			it_server_stop(node[i]);
-			node[i] = NULL;
-		}
-	rf_stop(rf);
-	rf = NULL;
-}
-
-/* Whether Redis answers the command cmd with ":1". */
-static int
-redis_has(void *cmd)
-{
-	char out[64];
-
-	return rf_command(rf, cmd, out, sizeof(out)) == 0 && strcmp(out, ":1") == 0;
+	inproc_up(&cl, n, &cfg);
 }
 
 /* Kills Redis and starts it again empty; waits until every node of n is
@@ -103,18 +59,18 @@ redis_has(void *cmd)
 static void
 redis_restart_empty(int n)
 {
-	ck_assert_int_eq(rf_kill(rf), 0);
-	ck_assert_int_eq(cl_wait_healthz(port[0], 503, WAIT_MS), 0);
-	ck_assert_int_eq(rf_restart(rf), 0);
+	ck_assert_int_eq(rf_kill(cl.rf), 0);
+	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 503, WAIT_MS), 0);
+	ck_assert_int_eq(rf_restart(cl.rf), 0);
 	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
+		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
 }
 
 static struct it_ws *
 join(int i, const char *id)
 {
 	int st = 0;
-	struct it_ws *ws = itx_join(port[i], id, &st);
+	struct it_ws *ws = itx_join(cl.port[i], id, &st);
 
 	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
 	return ws;
@@ -131,7 +87,7 @@ v1_join(int i, const char *id, const char *since, char *status)
 
 	snprintf(path, sizeof(path), "/groups/%s%s%s", id, since != NULL ? "?since=" : "",
 	    since != NULL ? since : "");
-	return itv1_join(port[i], path, status, STATUS_MAX);
+	return itv1_join(cl.port[i], path, status, STATUS_MAX);
 }
 
 /* The next message on a v1 member must be at offset off of epoch ep and
@@ -160,20 +116,6 @@ expect_plain(struct it_ws *ws, const char *want)
 	    memcmp(f.payload + 9, want, strlen(want)) == 0, "got \"%s\", want %s",
 	    f.payload, want);
 	it_frame_free(&f);
-}
-
-/* Nothing more arrives on ws within a short while. */
-static void
-expect_quiet(struct it_ws *ws)
-{
-	struct it_frame f;
-	enum it_recv r = it_ws_recv(ws, &f, 300);
-
-	if (r == IT_FRAME) {
-		ck_abort_msg("unexpected frame: \"%s\"", f.payload);
-		it_frame_free(&f);
-	}
-	ck_assert_int_eq(r, IT_TIMEOUT);
 }
 
 /* Sends texts "<prefix><i>" (i from first, n of them, each padded with
@@ -213,7 +155,7 @@ total(int i, const char *name)
 {
 	long long v = -1;
 
-	ck_assert_int_eq(itx_stats_total(port[i], name, &v), 0);
+	ck_assert_int_eq(itx_stats_total(cl.port[i], name, &v), 0);
 	return v;
 }
 
@@ -227,7 +169,7 @@ metric(int i, const char *name)
 	size_t n = strlen(name);
 	long long v;
 
-	ck_assert_int_eq(it_request(port[i], "GET", "/metrics", &r), 0);
+	ck_assert_int_eq(it_request(cl.port[i], "GET", "/metrics", &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	for (at = r.body; (at = strstr(at, name)) != NULL; at += n)
 		if ((at == r.body || at[-1] == '\n') && at[n] == ' ')
@@ -255,11 +197,11 @@ START_TEST(malformed_since_is_400)
 {
 	int st = 0;
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
-	ck_assert_ptr_null(it_ws_connect(port[1], "/groups/g?since=garbage", ITV1_OFFER, &st));
+	up_history(NODES, 0, 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
+	ck_assert_ptr_null(it_ws_connect(cl.port[1], "/groups/g?since=garbage", ITV1_OFFER, &st));
 	ck_assert_int_eq(st, 400);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -271,8 +213,8 @@ START_TEST(resumes_on_another_node)
 	struct position at;
 	char status[STATUS_MAX], since[POSITION_MAX];
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
+	up_history(NODES, 0, 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
 	p = join(2, "g");
 	v = v1_join(0, "g", NULL, status);
 	at = itv1_status(status, "ok");
@@ -291,7 +233,7 @@ START_TEST(resumes_on_another_node)
 	expect_msg(v, at.epoch, 4, "four");
 	ck_assert_int_eq(it_ws_close(v), 0);
 	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -303,8 +245,8 @@ START_TEST(since_of_another_epoch_resets)
 	struct position at, now;
 	char status[STATUS_MAX], since[POSITION_MAX];
 
-	up();
-	ck_assert_int_eq(itx_create(port[0], "r"), 201);
+	up_history(NODES, 0, 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "r"), 201);
 	p = join(1, "r");
 	v = v1_join(0, "r", NULL, status);
 	at = itv1_status(status, "ok");
@@ -312,14 +254,14 @@ START_TEST(since_of_another_epoch_resets)
 	since_of(since, at.epoch, 1);
 	redis_restart_empty(NODES);
 	ck_assert_int_eq(it_ws_expect_close_reason(p, 1013, "try again later", WAIT_MS), 0);
-	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:r", WAIT_MS));
+	ck_assert(inproc_wait_redis_has(&cl, "EXISTS gc:inc:r", WAIT_MS));
 	it_ws_free(v);
 	v = v1_join(1, "r", since, status);
 	now = itv1_status(status, "reset");
 	ck_assert_uint_ne(now.epoch, at.epoch);
 	it_ws_free(p);
 	ck_assert_int_eq(it_ws_close(v), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -334,7 +276,7 @@ START_TEST(closed_1013_resumes_with_reset)
 	char status[STATUS_MAX], since[POSITION_MAX], body[64];
 
 	up_history(2, 0, 0);
-	ck_assert_int_eq(itx_create(port[0], "c"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "c"), 201);
 	a = v1_join(0, "c", NULL, status);
 	at = itv1_status(status, "ok");
 	b = v1_join(1, "c", NULL, status);
@@ -350,7 +292,7 @@ START_TEST(closed_1013_resumes_with_reset)
 	ck_assert_int_eq(it_ws_expect_close_reason(b, 1013, "try again later", WAIT_MS), 0);
 	it_ws_free(a);
 	it_ws_free(b);
-	ck_assert(it_wait_until(redis_has, "EXISTS gc:inc:c", WAIT_MS));
+	ck_assert(inproc_wait_redis_has(&cl, "EXISTS gc:inc:c", WAIT_MS));
 	since_of(since, at.epoch, 2);
 	a = v1_join(1, "c", since, status);
 	now = itv1_status(status, "reset");
@@ -368,7 +310,7 @@ START_TEST(closed_1013_resumes_with_reset)
 	ck_assert_int_eq(it_ws_close(a), 0);
 	ck_assert_int_eq(it_ws_close(b), 0);
 	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -388,7 +330,7 @@ trim_case(unsigned count, size_t bytes, int pad)
 	char status[STATUS_MAX], since[POSITION_MAX], want[1100];
 
 	up_history(2, count, bytes);
-	ck_assert_int_eq(itx_create(port[0], "t"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "t"), 201);
 	v = v1_join(1, "t", NULL, status);
 	at = itv1_status(status, "ok");
 	it_ws_free(v);
@@ -399,7 +341,7 @@ trim_case(unsigned count, size_t bytes, int pad)
 	now = itv1_status(status, "reset");
 	ck_assert_uint_eq(now.epoch, at.epoch);
 	ck_assert_uint_eq(now.offset, 250);
-	expect_quiet(v);
+	itv1_expect_quiet(v);
 	send_n(p, "m", 251, 1, 0);
 	expect_msg(v, at.epoch, 251, "m251");
 	it_ws_free(v);
@@ -417,12 +359,12 @@ trim_case(unsigned count, size_t bytes, int pad)
 		}
 		expect_msg(v, at.epoch, (uint64_t)k, want);
 	}
-	expect_quiet(v);
+	itv1_expect_quiet(v);
 	expect_counts(0, 1, 0, 5);
 	expect_counts(1, 0, 1, 0);
 	ck_assert_int_eq(it_ws_close(v), 0);
 	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
+	inproc_down(&cl);
 }
 
 /* --history 5: Redis keeps the last 5 and at most a stream node more
@@ -451,7 +393,7 @@ START_TEST(since_from_the_future_resets)
 	char status[STATUS_MAX], since[POSITION_MAX];
 
 	up_history(2, 0, 0);
-	ck_assert_int_eq(itx_create(port[0], "f"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "f"), 201);
 	p = join(0, "f");
 	v = v1_join(1, "f", NULL, status);
 	at = itv1_status(status, "ok");
@@ -465,7 +407,7 @@ START_TEST(since_from_the_future_resets)
 		now = itv1_status(status, "reset");
 		ck_assert_uint_eq(now.epoch, at.epoch);
 		ck_assert_uint_eq(now.offset, 3);
-		expect_quiet(v);
+		itv1_expect_quiet(v);
 		it_ws_free(v);
 		since_of(since, at.epoch, UINT64_MAX);
 		v = v1_join(i, "f", since, status);
@@ -474,13 +416,13 @@ START_TEST(since_from_the_future_resets)
 		since_of(since, at.epoch, 3);
 		v = v1_join(i, "f", since, status);
 		ck_assert_uint_eq(itv1_status(status, "ok").offset, 3);
-		expect_quiet(v);
+		itv1_expect_quiet(v);
 		it_ws_free(v);
 	}
 	expect_counts(0, 1, 2, 0);
 	expect_counts(1, 1, 2, 0);
 	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -494,7 +436,7 @@ START_TEST(counts_per_node)
 	char status[STATUS_MAX], since[POSITION_MAX];
 
 	up_history(2, 0, 0);
-	ck_assert_int_eq(itx_create(port[0], "s"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "s"), 201);
 	p = join(0, "s");
 	v = v1_join(0, "s", NULL, status);
 	at = itv1_status(status, "ok");
@@ -523,7 +465,7 @@ START_TEST(counts_per_node)
 	expect_counts(0, 2, 0, 2);
 	expect_counts(1, 1, 1, 3);
 	ck_assert_int_eq(it_ws_close(p), 0);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 
@@ -542,13 +484,13 @@ START_TEST(since_ahead_of_a_lagging_node_is_ok)
 	struct position at;
 	char status[STATUS_MAX], since[POSITION_MAX];
 
-	ck_assert_ptr_nonnull(rf = rf_start(NULL));
-	ck_assert_ptr_nonnull(fp = fp_start(rf_port(rf)));
-	start_node(0, rf_port(rf), 0, 0);
-	start_node(1, fp_port(fp), 0, 0);
+	ck_assert_ptr_nonnull(cl.rf = rf_start(NULL));
+	ck_assert_ptr_nonnull(fp = fp_start(rf_port(cl.rf)));
+	inproc_start(&cl, 0, rf_port(cl.rf), NULL);
+	inproc_start(&cl, 1, fp_port(fp), NULL);
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(cl_wait_healthz(port[i], 200, WAIT_MS), 0);
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
+		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
+	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
 	p = join(1, "g");
 	q = join(0, "g");
 	v = v1_join(0, "g", NULL, status);
@@ -565,13 +507,13 @@ START_TEST(since_ahead_of_a_lagging_node_is_ok)
 	send_n(q, "y", 2, 1, 0);
 	expect_msg(v, at.epoch, 2, "y2");
 	expect_plain(p, "y2");
-	expect_quiet(v);
-	expect_quiet(p);
+	itv1_expect_quiet(v);
+	itv1_expect_quiet(p);
 	expect_counts(1, 1, 0, 0);
 	ck_assert_int_eq(it_ws_close(v), 0);
 	ck_assert_int_eq(it_ws_close(p), 0);
 	ck_assert_int_eq(it_ws_close(q), 0);
-	down();
+	inproc_down(&cl);
 	fp_stop(fp);
 }
 END_TEST
@@ -606,7 +548,7 @@ START_TEST(seam_under_load_across_nodes)
 	int drops;
 
 	up_history(2, 1000, 0);
-	ck_assert_int_eq(itx_create(port[0], "g"), 201);
+	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
 	plain = join(0, "g");
 	ref = v1_join(1, "g", NULL, status);
 	epoch = itv1_status(status, "ok").epoch;
@@ -618,7 +560,7 @@ START_TEST(seam_under_load_across_nodes)
 	it_ws_free(ref);
 	it_ws_free(res);
 	it_ws_free(plain);
-	down();
+	inproc_down(&cl);
 }
 END_TEST
 

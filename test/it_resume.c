@@ -66,20 +66,6 @@ v1_join(const char *id, const char *since, char *status, size_t slen)
 	return itv1_join(port, path, status, slen);
 }
 
-/* Nothing more arrives on ws within a short while. */
-static void
-expect_quiet(struct it_ws *ws)
-{
-	struct it_frame f;
-	enum it_recv r = it_ws_recv(ws, &f, 300);
-
-	if (r == IT_FRAME) {
-		ck_abort_msg("unexpected frame: \"%s\"", f.payload);
-		it_frame_free(&f);
-	}
-	ck_assert_int_eq(r, IT_TIMEOUT);
-}
-
 /* Sends n texts "<prefix><i>" (i from first) from a plain member and
  * waits for its own relay of the last, so the group has fanned them all
  * out. */
@@ -251,7 +237,7 @@ START_TEST(test_resume_after_drop)
 		ck_assert_str_eq(body, want);
 		ck_assert_uint_eq(q.offset, (uint64_t)i);
 	}
-	expect_quiet(a);
+	itv1_expect_quiet(a);
 	send_n(plain, "m", 9, 1);
 	q = itv1_recv(a, IT_OP_TEXT, body, sizeof(body));
 	ck_assert_str_eq(body, "m9");
@@ -261,7 +247,7 @@ START_TEST(test_resume_after_drop)
 	it_ws_free(a);
 	a = v1_join("g", since, status, sizeof(status));
 	ck_assert_uint_eq(itv1_status(status, "ok").offset, 9);
-	expect_quiet(a);
+	itv1_expect_quiet(a);
 	ck_assert_int_eq(total("recoveries"), 2);
 	ck_assert_int_eq(total("replayed_messages"), 5);
 	ck_assert_int_eq(total("resets"), 0);
@@ -289,7 +275,7 @@ START_TEST(test_reset_after_trim)
 	position_format(&p, since);
 	a = v1_join("g", since, status, sizeof(status));
 	ck_assert_uint_eq(itv1_status(status, "reset").offset, 10);
-	expect_quiet(a);
+	itv1_expect_quiet(a);
 	send_n(plain, "m", 11, 1);
 	ck_assert_uint_eq(itv1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset, 11);
 	ck_assert_str_eq(body, "m11");
@@ -301,7 +287,7 @@ START_TEST(test_reset_after_trim)
 	for (int i = 9; i <= 11; i++)
 		ck_assert_uint_eq(itv1_recv(a, IT_OP_TEXT, body, sizeof(body)).offset,
 		    (uint64_t)i);
-	expect_quiet(a);
+	itv1_expect_quiet(a);
 	ck_assert_int_eq(total("resets"), 1);
 	ck_assert_int_eq(total("recoveries"), 1);
 	ck_assert_int_eq(total("replayed_messages"), 3);
@@ -378,7 +364,7 @@ START_TEST(test_reset_after_recreate)
 	q = itv1_status(status, "reset");
 	ck_assert_uint_ne(q.epoch, p.epoch);
 	ck_assert_uint_eq(q.offset, 0);
-	expect_quiet(a);
+	itv1_expect_quiet(a);
 	ck_assert_int_eq(it_ws_close(a), 0);
 }
 END_TEST

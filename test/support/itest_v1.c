@@ -67,6 +67,16 @@ itv1_recv(struct it_ws *ws, int op, char *body, size_t blen)
 	return p;
 }
 
+void
+itv1_expect_quiet(struct it_ws *ws)
+{
+	struct it_frame f;
+	enum it_recv r = it_ws_recv(ws, &f, ITV1_QUIET_MS);
+
+	ck_assert_msg(r != IT_FRAME, "unexpected frame: \"%s\"", f.payload);
+	ck_assert_int_eq(r, IT_TIMEOUT);
+}
+
 /* One v1 member of the seam: its connection, and the last offset seen. */
 struct seam_reader {
 	struct it_ws *ws;

@@ -36,6 +36,11 @@ struct position itv1_status(const char *status, const char *word);
  * bytes). */
 struct position itv1_recv(struct it_ws *ws, int op, char *body, size_t blen);
 
+/* Nothing more arrives on ws within ITV1_QUIET_MS (a frame fails the
+ * test, naming it). */
+#define ITV1_QUIET_MS 300
+void itv1_expect_quiet(struct it_ws *ws);
+
 /*
  * The seam under load (it_resume on one node, it_cluster_resume across
  * nodes): a plain member sends "n<i>" about once a millisecond while two
