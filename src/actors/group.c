@@ -15,8 +15,8 @@
  *    and it decides that under the same lock. Hence a request is never
  *    stranded, and when running is false the roster is empty and nothing
  *    is pending.
- *  - roster, close_seen and its code and reason, delete_seen, the
- *    sequencer and the history: the group thread's alone (group_thread.c, and roster.c,
+ *  - roster, close_seen and its code and reason, the sequencer and the
+ *    history: the group thread's alone (group_thread.c, and roster.c,
  *    fanout.c, sequencer.c and core/history.c, which it calls);
  *    group_unref frees them once no thread runs. group_set_history
  *    replaces the history before the group is shared.

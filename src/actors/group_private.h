@@ -94,7 +94,6 @@ struct group {
 	 * through lock (one exits under it before the next starts under it). */
 	struct roster roster;
 	bool close_seen;
-	bool delete_seen;       /* closed by its delete event; drains first */
 	uint16_t close_code;
 	const char *close_reason;
 	struct sequencer seq;           /* cluster mode only */

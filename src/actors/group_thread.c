@@ -19,8 +19,8 @@
  * messages nothing is lost or sent twice.
  *
  * Who touches what: everything here runs on the group thread. It alone
- * touches the roster, close_seen with its code and reason, delete_seen,
- * lost_seen, the sequencer and the history; it takes the lost flag
+ * touches the roster, close_seen with its code and reason, lost_seen,
+ * the sequencer and the history; it takes the lost flag
  * (atomic); it reads closed, its code and reason and whether a delete
  * event closed it, and decides to exit, under lock (group.c's note says why that strands nothing). The
  * counters are atomics it bumps for readers on any thread.
@@ -275,7 +275,7 @@ group_check_closed(struct group *g, bool drained)
 	bool closed, deleted;
 	uint64_t last;
 
-	if (g->close_seen)
+	if (g->close_seen || (g->seq.deleted && !drained))
 		return;
 	pthread_mutex_lock(&g->lock);
 	closed = g->closed;
@@ -287,7 +287,7 @@ group_check_closed(struct group *g, bool drained)
 	if (!closed)
 		return;
 	if (deleted) {
-		g->delete_seen = g->seq.deleted = true;
+		g->seq.deleted = true;
 		if (!drained)
 			return;
 		seq_flush(&g->seq);
@@ -315,8 +315,8 @@ group_base(struct group *g, uint64_t seq)
 }
 
 /* A request of cluster mode; once the members were closed for good
- * there is nobody to deliver to, resync or tell, and once the delete
- * event came there is nothing to resync: the drain judges. */
+ * there is nobody to deliver to, resync or tell (once the delete event
+ * came, the sequencer resyncs nothing: the drain judges). */
 static void
 group_handle_cluster(struct group *g, struct group_req *req)
 {
@@ -331,14 +331,14 @@ group_handle_cluster(struct group *g, struct group_req *req)
 			seq_accept(&g->seq, req->gm);
 		break;
 	case GROUP_RESYNC:
-		if (!g->close_seen && !g->delete_seen)
+		if (!g->close_seen)
 			seq_resync(&g->seq);
 		if (req->counted)
 			cluster_resync_done(g->cl);
 		break;
 	case GROUP_REFUSED:
-		if (g->close_seen || g->delete_seen)
-			member_unref(req->c);   /* the close tells it */
+		if (g->close_seen)
+			member_unref(req->c);
 		else
 			seq_refused(&g->seq, req->c);
 		break;
@@ -459,7 +459,7 @@ group_tick(struct group *g)
 	if (!atomic_exchange(&g->lost, false) && lost == g->lost_seen)
 		return;
 	g->lost_seen = lost;
-	if (!g->close_seen && !g->delete_seen) {
+	if (!g->close_seen && !g->seq.deleted) {
 		log_event_id(LOG_INFO, "group_resync_lost", "group", g->id, g->id_len, NULL);
 		seq_resync(&g->seq);
 		seq_flush(&g->seq);

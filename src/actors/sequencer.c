@@ -227,18 +227,28 @@ seq_hist_entry(void *arg, uint64_t seq, const char *ep, const char *frame, size_
 }
 
 /*
- * Fans out last + 1 .. upto from the history. What the history no longer
- * holds (trimmed, Redis lost it, deleted with the group, or unreachable)
- * cannot be given to the members: they are closed with 1013 and the
- * group goes on from upto, so nobody is left with a silent gap.
+ * Gathers last + 1 .. upto from the history, after what was gathered
+ * before goes out; as far as the history holds them (trimmed, Redis lost
+ * them, deleted with the group, or Redis unreachable: last stays short).
  */
 static void
-seq_repair(struct sequencer *s, uint64_t upto)
+seq_fetch(struct sequencer *s, uint64_t upto)
 {
 	seq_flush(s);
 	if (upto > s->last && !s->deleted)
 		redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, s->last + 1, upto,
 		    seq_hist_entry, s, CLUSTER_WAIT_MS);
+}
+
+/*
+ * Fans out last + 1 .. upto from the history. What the history no longer
+ * holds cannot be given to the members: they are closed with 1013 and
+ * the group goes on from upto, so nobody is left with a silent gap.
+ */
+static void
+seq_repair(struct sequencer *s, uint64_t upto)
+{
+	seq_fetch(s, upto);
 	if (s->last < upto) {
 		log_event_id(LOG_WARN, "group_gap_lost", "group", s->id, s->id_len, NULL);
 		seq_retry_current(s);
@@ -256,9 +266,7 @@ seq_catch_up(struct sequencer *s, const struct position *since, size_t max)
 	if (!s->have_base || since->epoch != now.epoch || since->offset <= s->last ||
 	    since->offset - s->last > max)
 		return;
-	seq_flush(s);
-	redis_cmd_history(cluster_cmd(s->cl), s->id, s->id_len, s->last + 1, since->offset,
-	    seq_hist_entry, s, CLUSTER_WAIT_MS);
+	seq_fetch(s, since->offset);
 	seq_unpark(s);
 	seq_flush(s);
 }
@@ -433,13 +441,16 @@ fail:
 	return -1;
 }
 
-/* seq_resync's judgement; its result is seq_stand's. */
+/* seq_resync's judgement; its result is seq_stand's. After the delete
+ * event there is nothing to judge (0): the group's drain does. */
 static int
 seq_judge(struct sequencer *s, bool refused)
 {
 	struct redis_base b;
 	int rc;
 
+	if (s->deleted)
+		return 0;
 	seq_flush(s);
 	if ((rc = seq_stand(s, &b, refused)) != 1)
 		return rc;

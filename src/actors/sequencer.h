@@ -57,7 +57,8 @@ struct sequencer {
 	size_t id_len;
 	bool have_base;                 /* seq_base has run */
 	bool deleted;                   /* its delete event came: no history
-	                                 * left to repair a gap from */
+	                                 * left to repair a gap from, nothing
+	                                 * to resync (set by the group thread) */
 	uint64_t last;                  /* the last number fanned out */
 	char inc[REDIS_INC_LEN + 1];    /* the incarnation it follows */
 	char ep[REDIS_EP_LEN + 1];      /* and the epoch of its history */
