@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupchat/cluster/redis_info.h"
 #include "groupchat/cluster/redis_keys.h"
 #include "groupchat/cluster/redis_link.h"
 
@@ -378,13 +379,13 @@ redis_run_id(struct redis_link *l, char run[REDIS_RUN_LEN + 1], char *err, size_
 
 	if ((r = redis_link_command(l, "INFO", 2, argv, lens, err, errlen)) == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_STRING || (p = strstr(r->str, "run_id:")) == NULL ||
-	    (n = strcspn(p + 7, "\r\n")) < REDIS_RUN_LEN) {
+	if (r->type != REDIS_REPLY_STRING ||
+	    (p = redis_info_field(r->str, r->len, "run_id", &n)) == NULL || n < REDIS_RUN_LEN) {
 		snprintf(err, errlen, "INFO: no run_id");
 		freeReplyObject(r);
 		return -1;
 	}
-	memcpy(run, p + 7, REDIS_RUN_LEN);
+	memcpy(run, p, REDIS_RUN_LEN);
 	run[REDIS_RUN_LEN] = '\0';
 	freeReplyObject(r);
 	return 0;

@@ -14,6 +14,17 @@
 #include <sys/random.h>
 #include <sys/types.h>
 
+int
+redis_is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* ndigits (even, at most REDIS_INC_LEN) random hex digits and a NUL. */
 static int
 hex_new(char *out, size_t ndigits)

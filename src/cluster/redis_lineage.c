@@ -63,23 +63,11 @@ config_is(const redisReply *r, const char *want)
 	    r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[1]->str, want) == 0;
 }
 
-/* Whether s[0..n) is lowercase hex digits only. */
-static int
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
-			return 0;
-	return 1;
-}
-
 /* Whether s (n bytes) is a lineage: REDIS_LINEAGE_LEN lowercase hex digits. */
 static int
 is_lineage(const char *s, size_t n)
 {
-	return n == REDIS_LINEAGE_LEN && is_hex(s, n);
+	return n == REDIS_LINEAGE_LEN && redis_is_hex(s, n);
 }
 
 /* Whether the INFO text r has field with the value want. */
@@ -108,7 +96,7 @@ redis_durability_judge(const redisReply *appendonly, const redisReply *appendfsy
 	    info_is(info, "aof_rewrite_in_progress", "0") &&
 	    info_is(info, "aof_rewrite_scheduled", "0");
 	if ((v = redis_info_field(info->str, info->len, "master_replid", &n)) != NULL &&
-	    is_hex(v, n < REDIS_RUN_LEN ? n : REDIS_RUN_LEN))
+	    redis_is_hex(v, n < REDIS_RUN_LEN ? n : REDIS_RUN_LEN))
 		snprintf(replid, REDIS_RUN_LEN + 1, "%.*s", (int)n, v);
 	d.promoted = (v = redis_info_field(info->str, info->len, "second_repl_offset",
 	    &n)) == NULL || n != 2 || memcmp(v, "-1", 2) != 0;

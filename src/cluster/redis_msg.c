@@ -15,17 +15,6 @@
 #include <errno.h>
 #include <string.h>
 
-static int
-is_hex(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* Parses a decimal that fits 64 bits from p/n up to a space: at least
  * one digit. */
 static int
@@ -49,7 +38,7 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 	size_t used;
 
 	if (n < 2 + REDIS_INC_LEN || p[1] != ' ' || (p[0] != 'm' && p[0] != 'd') ||
-	    !is_hex(p + 2, REDIS_INC_LEN))
+	    !redis_is_hex(p + 2, REDIS_INC_LEN))
 		goto bad;
 	memcpy(m->inc, p + 2, REDIS_INC_LEN);
 	m->inc[REDIS_INC_LEN] = '\0';
@@ -68,7 +57,7 @@ redis_msg_parse(const char *p, size_t n, struct redis_msg *m)
 	}
 	p += 2 + REDIS_INC_LEN;
 	n -= 2 + REDIS_INC_LEN;
-	if (n < 1 + REDIS_EP_LEN || p[0] != ' ' || !is_hex(p + 1, REDIS_EP_LEN))
+	if (n < 1 + REDIS_EP_LEN || p[0] != ' ' || !redis_is_hex(p + 1, REDIS_EP_LEN))
 		goto bad;
 	memcpy(m->ep, p + 1, REDIS_EP_LEN);
 	m->ep[REDIS_EP_LEN] = '\0';

@@ -18,6 +18,10 @@
 /* An epoch: 16 lowercase hex digits and a NUL. */
 #define REDIS_EP_LEN 16
 
+/* Whether the n bytes at s are all lowercase hex digits (as every
+ * incarnation, epoch, lineage and run_id is). */
+int redis_is_hex(const char *s, size_t n);
+
 /* Fills inc with a fresh random incarnation. 0, or -1 if getrandom failed. */
 int redis_inc_new(char inc[REDIS_INC_LEN + 1]);
 
