@@ -81,12 +81,12 @@ ws_serve(struct server *srv, struct mg_connection *conn, const struct buf *id)
  * new one if the id was created again). 0, or -1 after answering (*gp is
  * then NULL). */
 static int
-ws_serve_again(struct server *srv, struct mg_connection *conn, struct conn *cn,
-    const struct buf *id, struct group **gp)
+ws_serve_again(struct server *srv, struct mg_connection *conn, const struct buf *id,
+    struct group **gp)
 {
 	manager_unserve(srv->manager, *gp, true);
 	group_unref(*gp);
-	cn->group = *gp = ws_serve(srv, conn, id);
+	*gp = ws_serve(srv, conn, id);
 	return *gp != NULL ? 0 : -1;
 }
 
@@ -115,7 +115,7 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 			goto unavailable;
 		if (!again || !group_closed(*gp))
 			goto gone;
-		if (ws_serve_again(srv, conn, cn, id, gp) == -1)
+		if (ws_serve_again(srv, conn, id, gp) == -1)
 			return -1;
 		again = false;
 	}
@@ -143,7 +143,7 @@ ws_connect_cluster(struct server *srv, struct mg_connection *conn, struct conn *
 		if (group_wait_closed(*gp, CLUSTER_WAIT_MS) == -1)
 			goto unavailable;
 	}
-	if (ws_serve_again(srv, conn, cn, id, gp) == -1)
+	if (ws_serve_again(srv, conn, id, gp) == -1)
 		return -1;
 	if (group_attach(*gp, CLUSTER_WAIT_MS, cn->inc) == 0)
 		return 0;
@@ -208,7 +208,6 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		goto oom;
 	cn->srv = srv;
 	cn->mgc = conn;
-	cn->group = g;
 	wsproto_init(&cn->proto, srv->cfg.max_message);
 	buf_init(&cn->gather, WS_GATHER_MAX);
 	if (srv->cluster != NULL) {
@@ -234,6 +233,7 @@ ws_connect(const struct mg_connection *cconn, void *cbdata)
 		reject(conn, 503, "server overloaded");
 		goto fail;
 	}
+	cn->group = g;  /* the one served now: a cluster join may have taken another */
 	mg_set_user_connection_data(conn, cn);
 	log_event_id(LOG_INFO, "join", "group", (const char *)r.id.data, r.id.len,
 	    "client", member_id(cn->member), NULL);
