@@ -199,23 +199,25 @@ link_stale(struct redis_pub *p)
 	return pf.fd >= 0 && poll(&pf, 1, 0) > 0;
 }
 
-/* Reads the token again once it is due (REDIS_TOKEN_CHECK_MS); drops the
- * link if that fails. */
-static void
+/* Reads the token again once it is due (REDIS_TOKEN_CHECK_MS): 1 read,
+ * 0 not due, -1 failed (the link dropped). */
+static int
 token_check(struct redis_pub *p)
 {
 	char err[256];
 
 	if (!chan_deadline_passed(&p->token_due))
-		return;
-	if (redis_epoch_token(p->l, p->run, p->token, err, sizeof(err)) == -1)
+		return 0;
+	if (redis_epoch_token(p->l, p->run, p->token, err, sizeof(err)) == -1) {
 		drop_link(p, "lineage", err);
-	else
-		chan_deadline(&p->token_due, REDIS_TOKEN_CHECK_MS);
+		return -1;
+	}
+	chan_deadline(&p->token_due, REDIS_TOKEN_CHECK_MS);
+	return 1;
 }
 
-/* An idle link is checked with a PING so that loss shows without traffic,
- * and reads its token again when that is due. */
+/* An idle link is checked so that loss shows without traffic: by reading
+ * its token again when that is due, else with a PING. */
 static void
 ping(struct redis_pub *p)
 {
@@ -224,8 +226,7 @@ ping(struct redis_pub *p)
 	char err[256];
 	redisReply *r;
 
-	token_check(p);
-	if (p->l == NULL)
+	if (token_check(p) != 0)
 		return;
 	if ((r = redis_link_command(p->l, "PING", 1, argv, lens, err, sizeof(err))) == NULL) {
 		drop_link(p, "PING", err);
