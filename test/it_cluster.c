@@ -33,16 +33,6 @@
 
 static struct inproc cl;
 
-static struct it_ws *
-join(int i, const char *id)
-{
-	int st = 0;
-	struct it_ws *ws = itx_join(cl.port[i], id, &st);
-
-	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
-	return ws;
-}
-
 /* The payload of the next text frame, malloc'd, or NULL. */
 static char *
 next_text(struct it_ws *ws)
@@ -71,7 +61,7 @@ START_TEST(relay_one_order_on_every_node)
 	inproc_up(&cl, NODES, NULL);
 	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
 	for (i = 0; i < NODES; i++)
-		ws[i] = join(i, "g");
+		ws[i] = inproc_join(&cl, i, "g");
 	/* Everyone sends at once, interleaved. */
 	for (k = 0; k < EACH; k++)
 		for (i = 0; i < NODES; i++) {
@@ -152,8 +142,8 @@ START_TEST(delete_closes_everywhere_recreate_gets_nothing_old)
 
 	inproc_up(&cl, NODES, NULL);
 	ck_assert_int_eq(itx_create(cl.port[0], "d"), 201);
-	a = join(0, "d");
-	b = join(1, "d");
+	a = inproc_join(&cl, 0, "d");
+	b = inproc_join(&cl, 1, "d");
 	ck_assert_int_eq(it_ws_send_wait(a, "before", b, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(itx_delete(cl.port[2], "d", NULL, 0), 200);
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1000, "group deleted", WAIT_MS), 0);
@@ -163,7 +153,7 @@ START_TEST(delete_closes_everywhere_recreate_gets_nothing_old)
 	ck_assert_int_eq(itx_delete(cl.port[2], "d", NULL, 0), 400);
 	/* The id at once again: the new group starts empty. */
 	ck_assert_int_eq(itx_create(cl.port[1], "d"), 201);
-	c = join(1, "d");
+	c = inproc_join(&cl, 1, "d");
 	ck_assert_int_eq(it_ws_send_text(c, "fresh"), 0);
 	ck_assert_ptr_nonnull(s = next_text(c));
 	ck_assert_msg(strstr(s, " - fresh") != NULL, "got %s", s);
@@ -186,7 +176,7 @@ START_TEST(redis_unreachable_at_start_then_recovers)
 	ck_assert_int_eq(rf_restart(cl.rf), 0);
 	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 200, WAIT_MS), 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "u"), 201);
-	a = join(0, "u");
+	a = inproc_join(&cl, 0, "u");
 	ck_assert_int_eq(it_ws_send_wait(a, "hi", a, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	inproc_down(&cl);
@@ -203,8 +193,8 @@ START_TEST(redis_restarted_empty_group_stays)
 
 	inproc_up(&cl, NODES, NULL);
 	ck_assert_int_eq(itx_create(cl.port[0], "r"), 201);
-	a = join(0, "r");
-	b = join(1, "r");
+	a = inproc_join(&cl, 0, "r");
+	b = inproc_join(&cl, 1, "r");
 	ck_assert_int_eq(it_ws_send_wait(a, "one", b, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_suffix(a, IT_OP_TEXT, " - one", 6, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(rf_kill(cl.rf), 0);
@@ -215,8 +205,8 @@ START_TEST(redis_restarted_empty_group_stays)
 	ck_assert_int_eq(it_ws_expect_close_reason(a, 1013, "try again later", WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_expect_close_reason(b, 1013, "try again later", WAIT_MS), 0);
 	ck_assert(inproc_wait_redis_has(&cl, "EXISTS gc:inc:r", WAIT_MS));
-	c = join(2, "r");
-	d = join(0, "r");
+	c = inproc_join(&cl, 2, "r");
+	d = inproc_join(&cl, 0, "r");
 	ck_assert_int_eq(it_ws_send_wait(c, "zero", d, NULL, WAIT_MS), 0);
 	ck_assert_int_eq(it_ws_send_wait(d, "two", c, NULL, WAIT_MS), 0);
 	it_ws_free(a);
@@ -267,12 +257,12 @@ START_TEST(join_past_max_groups_is_too_many_groups)
 	ck_assert_int_eq(cl_wait_healthz(cl.port[0], 200, WAIT_MS), 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "a"), 201);
 	ck_assert_int_eq(itx_create(cl.port[0], "b"), 201);
-	a = join(0, "a");
+	a = inproc_join(&cl, 0, "a");
 	ck_assert_ptr_null(it_ws_connect_resp(cl.port[0], "/groups/b", NULL, &r));
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(r.body, "too many groups\n");
 	it_response_free(&r);
-	a2 = join(0, "a");
+	a2 = inproc_join(&cl, 0, "a");
 	ck_assert_int_eq(it_ws_close(a2), 0);
 	ck_assert_int_eq(it_ws_close(a), 0);
 	/* The last member of a gone, b can be served once a's entry goes. */

@@ -66,16 +66,6 @@ redis_restart_empty(int n)
 		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
 }
 
-static struct it_ws *
-join(int i, const char *id)
-{
-	int st = 0;
-	struct it_ws *ws = itx_join(cl.port[i], id, &st);
-
-	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
-	return ws;
-}
-
 /* A groupchat.v1 join on node i of id, with since unless NULL: the 101
  * must select groupchat.v1, and its first frame be a text status, copied
  * into status (POSITION_MAX + 8 bytes). */
@@ -215,7 +205,7 @@ START_TEST(resumes_on_another_node)
 
 	up_history(NODES, 0, 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
-	p = join(2, "g");
+	p = inproc_join(&cl, 2, "g");
 	v = v1_join(0, "g", NULL, status);
 	at = itv1_status(status, "ok");
 	ck_assert_uint_eq(at.offset, 0);
@@ -247,7 +237,7 @@ START_TEST(since_of_another_epoch_resets)
 
 	up_history(NODES, 0, 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "r"), 201);
-	p = join(1, "r");
+	p = inproc_join(&cl, 1, "r");
 	v = v1_join(0, "r", NULL, status);
 	at = itv1_status(status, "ok");
 	send_n(p, "one", 1, 1, 0);
@@ -301,7 +291,7 @@ START_TEST(closed_1013_resumes_with_reset)
 	at = itv1_status(status, "reset");
 	ck_assert_uint_eq(at.epoch, now.epoch);
 	ck_assert_uint_eq(at.offset, now.offset);
-	p = join(0, "c");
+	p = inproc_join(&cl, 0, "c");
 	send_n(p, "after", 1, 1, 0);
 	expect_msg(a, now.epoch, now.offset + 1, "after1");
 	expect_msg(b, now.epoch, now.offset + 1, "after1");
@@ -334,7 +324,7 @@ trim_case(unsigned count, size_t bytes, int pad)
 	v = v1_join(1, "t", NULL, status);
 	at = itv1_status(status, "ok");
 	it_ws_free(v);
-	p = join(0, "t");
+	p = inproc_join(&cl, 0, "t");
 	send_n(p, "m", 1, 250, pad);
 	since_of(since, at.epoch, 1);
 	v = v1_join(1, "t", since, status);
@@ -394,7 +384,7 @@ START_TEST(since_from_the_future_resets)
 
 	up_history(2, 0, 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "f"), 201);
-	p = join(0, "f");
+	p = inproc_join(&cl, 0, "f");
 	v = v1_join(1, "f", NULL, status);
 	at = itv1_status(status, "ok");
 	send_n(p, "m", 1, 3, 0);
@@ -437,7 +427,7 @@ START_TEST(counts_per_node)
 
 	up_history(2, 0, 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "s"), 201);
-	p = join(0, "s");
+	p = inproc_join(&cl, 0, "s");
 	v = v1_join(0, "s", NULL, status);
 	at = itv1_status(status, "ok");
 	it_ws_free(v);
@@ -491,8 +481,8 @@ START_TEST(since_ahead_of_a_lagging_node_is_ok)
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(cl_wait_healthz(cl.port[i], 200, WAIT_MS), 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
-	p = join(1, "g");
-	q = join(0, "g");
+	p = inproc_join(&cl, 1, "g");
+	q = inproc_join(&cl, 0, "g");
 	v = v1_join(0, "g", NULL, status);
 	at = itv1_status(status, "ok");
 	fp_blackhole(fp, FP_DOWN, 1);
@@ -549,7 +539,7 @@ START_TEST(seam_under_load_across_nodes)
 
 	up_history(2, 1000, 0);
 	ck_assert_int_eq(itx_create(cl.port[0], "g"), 201);
-	plain = join(0, "g");
+	plain = inproc_join(&cl, 0, "g");
 	ref = v1_join(1, "g", NULL, status);
 	epoch = itv1_status(status, "ok").epoch;
 	res = v1_join(0, "g", NULL, status);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "itest_cluster.h"
+#include "itest_ws_extra.h"
 #include "redis_fixture.h"
 
 void
@@ -50,6 +51,16 @@ inproc_down(struct inproc *c)
 		}
 	rf_stop(c->rf);
 	c->rf = NULL;
+}
+
+struct it_ws *
+inproc_join(struct inproc *c, int i, const char *id)
+{
+	int st = 0;
+	struct it_ws *ws = itx_join(c->port[i], id, &st);
+
+	ck_assert_msg(ws != NULL, "join %s on node %d: status %d", id, i, st);
+	return ws;
 }
 
 struct redis_cmd_wait {

@@ -22,6 +22,7 @@
 
 struct redis_fixture;
 struct itest_server;
+struct it_ws;
 
 struct inproc {
 	struct redis_fixture *rf;
@@ -39,6 +40,10 @@ void inproc_up(struct inproc *c, int n, const struct config *cfg);
 
 /* Stops every node running and Redis. */
 void inproc_down(struct inproc *c);
+
+/* A plain member of group id on node i; fails the test, naming the
+ * status, if the join is refused. */
+struct it_ws *inproc_join(struct inproc *c, int i, const char *id);
 
 /* Whether c's Redis answers cmd with ":1" within ms. */
 int inproc_wait_redis_has(struct inproc *c, const char *cmd, int ms);
